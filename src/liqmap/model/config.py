@@ -1,0 +1,89 @@
+"""Every knob of the liquidation model, with its meaning. Defaults are chosen by evidence
+(``liqmap evaluate``; see docs/model.md for the numbers behind each choice)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+from liqmap.errors import ConfigError
+
+EntryRule = Literal["close", "typical", "ohlc4", "vwap", "range"]
+SideRule = Literal["taker", "symmetric", "candle", "funding"]
+CloseRule = Literal["proportional", "none"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    leverage: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 100.0)
+    """Discrete leverage tiers (x)."""
+    leverage_weights: tuple[float, ...] = (0.10, 0.20, 0.30, 0.25, 0.15)
+    """Share of new notional at each tier; normalised to sum 1."""
+    entry: EntryRule = "typical"
+    """Where in the bar new positions enter: close, (h+l+c)/3, ohlc4, quote/base VWAP, or spread over the range."""
+    entry_points: int = 5
+    """With ``entry="range"``: positions spread over this many equally spaced prices from low to high."""
+    side: SideRule = "taker"
+    """How new OI becomes long and short exposure (docs/model.md, 'Long/short split')."""
+    taker_weight: float = 0.5
+    """With ``side="taker"``: 0 = both sides equal, 1 = all by taker buy/sell share."""
+    funding_tilt: float = 0.0
+    """Extra long share per unit of tanh(funding / 1e-4): positive funding = crowded longs."""
+    close_rule: CloseRule = "proportional"
+    """When OI falls by a fraction f, every modelled position shrinks by f ("none": ignore OI drops)."""
+    decay_half_life_hours: float | None = None
+    """Optional exponential age decay of outstanding notional (None = off)."""
+    position_notional_usd: float = 50_000.0
+    """Representative single-position size used to pick the maintenance-margin bracket."""
+    flat_mmr: float | None = None
+    """Override the exchange brackets with one maintenance-margin rate (None = real brackets)."""
+    age_buckets_hours: tuple[float, ...] = (4.0, 24.0, 168.0)
+    """Edges of the position-age buckets: <4h, 4-24h, 1-7d, older."""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.leverage:
+            raise ConfigError("leverage: at least one tier is required")
+        if len(self.leverage) != len(self.leverage_weights):
+            raise ConfigError(
+                f"leverage_weights: {len(self.leverage_weights)} weights for {len(self.leverage)} tiers"
+            )
+        for lev in self.leverage:
+            if not (1.0 < lev <= 200.0):
+                raise ConfigError(f"leverage: {lev}x is impossible; each tier must be > 1x and <= 200x")
+        if any(w < 0 for w in self.leverage_weights) or sum(self.leverage_weights) <= 0:
+            raise ConfigError("leverage_weights: must be non-negative with a positive sum")
+        if self.entry_points < 1:
+            raise ConfigError(f"entry_points: must be >= 1, got {self.entry_points}")
+        if not 0.0 <= self.taker_weight <= 1.0:
+            raise ConfigError(f"taker_weight: must be in [0, 1], got {self.taker_weight}")
+        if self.decay_half_life_hours is not None and self.decay_half_life_hours <= 0:
+            raise ConfigError("decay_half_life_hours: must be positive or None")
+        if self.position_notional_usd <= 0:
+            raise ConfigError("position_notional_usd: must be positive")
+        if self.flat_mmr is not None and not 0.0 <= self.flat_mmr < 0.5:
+            raise ConfigError(f"flat_mmr: must be in [0, 0.5), got {self.flat_mmr}")
+        if list(self.age_buckets_hours) != sorted(self.age_buckets_hours) or any(
+            h <= 0 for h in self.age_buckets_hours
+        ):
+            raise ConfigError("age_buckets_hours: must be positive and increasing")
+
+    @property
+    def normalised_weights(self) -> tuple[float, ...]:
+        total = sum(self.leverage_weights)
+        return tuple(w / total for w in self.leverage_weights)
+
+    @property
+    def age_labels(self) -> tuple[str, ...]:
+        edges = [_hours_label(h) for h in self.age_buckets_hours]
+        labels = [f"<{edges[0]}"]
+        labels += [f"{a}-{b}" for a, b in itertools.pairwise(edges)]
+        labels.append(f">{edges[-1]}")
+        return tuple(labels)
+
+
+def _hours_label(hours: float) -> str:
+    if hours >= 24 and hours % 24 == 0:
+        return f"{int(hours // 24)}d"
+    return f"{hours:g}h"

@@ -1,0 +1,226 @@
+"""The default store: one embedded DuckDB file.
+
+Narrow interface: ``write(records)`` / ``write_columns(table, cols)`` (idempotent by primary key),
+``read(table, ...)`` returning numpy columns, ``inventory()`` and ``latest_ts()``. The constructor does
+no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema.
+
+Writes are serialised by a lock and run as one statement per batch inside DuckDB's transaction, so a
+failing batch leaves everything stored before it intact. Reads may come from any thread: each uses
+its own cursor on the shared connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from liqmap.errors import ConfigError, StoreError
+from liqmap.store import schema
+from liqmap.types import Record
+
+
+def default_db_path() -> Path:
+    """``<user data dir>/liqmap/liqmap.duckdb`` (platformdirs), overridable with ``LIQMAP_DB``."""
+    import os
+
+    env = os.environ.get("LIQMAP_DB")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("liqmap", appauthor=False)) / "liqmap.duckdb"
+
+
+class DuckDBStore:
+    """Embedded DuckDB store. ``path=":memory:"`` keeps everything in memory (tests)."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = str(path) if path is not None else str(default_db_path())
+        self.read_only = read_only
+        self._con: Any = None
+        self._lock = threading.RLock()
+        self._columns: dict[str, list[str]] = {
+            table: schema.columns(rt) for rt, table in schema.RECORD_TABLES.items()
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def open(self) -> DuckDBStore:
+        import duckdb
+
+        if self._con is not None:
+            return self
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=self.read_only)
+            if not self.read_only:
+                for statement in schema.create_statements():
+                    self._con.execute(statement)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> DuckDBStore:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> Any:
+        if self._con is None:
+            raise StoreError("store is not open: call open() or use it as a context manager")
+        return self._con
+
+    def cursor(self) -> Any:
+        """A cursor for the calling thread (DuckDB connections are not shared across threads)."""
+        return self.connection.cursor()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write(self, records: Iterable[Record]) -> dict[str, int]:
+        """Insert records of any mix of types; returns the number of *new* rows per table."""
+        grouped: dict[type, list[Record]] = defaultdict(list)
+        for record in records:
+            grouped[type(record)].append(record)
+        inserted: dict[str, int] = {}
+        for record_type, items in grouped.items():
+            try:
+                table = schema.RECORD_TABLES[record_type]
+            except KeyError:
+                raise ConfigError(f"no table stores records of type {record_type.__name__}") from None
+            names = self._columns[table]
+            cols = {name: [getattr(item, name) for item in items] for name in names}
+            inserted[table] = inserted.get(table, 0) + self.write_columns(table, cols)
+        return inserted
+
+    def write_columns(self, table: str, cols: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
+        """Insert column arrays into ``table``; rows whose key exists are skipped. Returns new rows."""
+        import duckdb
+        import pyarrow as pa
+
+        names = self._table_columns(table)
+        missing = [name for name in names if name not in cols]
+        if missing:
+            raise ConfigError(f"write to {table}: missing columns {missing}")
+        arrow = pa.table({name: cols[name] for name in names})
+        if arrow.num_rows == 0:
+            return 0
+        keys = ", ".join(schema.KEYS[table])
+        if table in schema.UPSERT:
+            updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in schema.KEYS[table])
+            conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        else:
+            conflict = "ON CONFLICT DO NOTHING"
+        # Duplicate keys inside one batch would abort the whole statement: keep the first of each.
+        sql = (
+            f"INSERT INTO {table} SELECT {', '.join(names)} FROM arrow "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys}) = 1 {conflict}"
+        )
+        with self._lock:
+            try:
+                row = self.connection.execute(sql).fetchone()
+            except duckdb.Error as exc:
+                raise StoreError(f"write to {table} failed, nothing of this batch stored: {exc}") from exc
+        return int(row[0]) if row else 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one parameterised statement (for tables outside the record schema, e.g. alerts)."""
+        import duckdb
+
+        with self._lock:
+            try:
+                return list(self.connection.execute(sql, list(params)).fetchall())
+            except duckdb.Error as exc:
+                raise StoreError(f"statement failed: {exc}") from exc
+
+    # -- reads -----------------------------------------------------------------------------------
+    def read(
+        self,
+        table: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        columns: Sequence[str] | None = None,
+        **equals: Any,
+    ) -> dict[str, np.ndarray]:
+        """Rows of ``table`` with ``start <= ts_event < end`` and ``column == value`` filters,
+        ordered by ``ts_event``, as numpy columns."""
+        names = self._table_columns(table)
+        wanted = list(columns) if columns is not None else names
+        unknown = [c for c in [*wanted, *equals] if c not in names]
+        if unknown:
+            raise ConfigError(f"table {table} has no column(s) {unknown}; columns: {names}")
+        clauses, params = [], []
+        for name, value in equals.items():
+            if value is not None:
+                clauses.append(f"{name} = ?")
+                params.append(value)
+        if start is not None:
+            clauses.append("ts_event >= ?")
+            params.append(int(start))
+        if end is not None:
+            clauses.append("ts_event < ?")
+            params.append(int(end))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY ts_event"
+        result = self.cursor().execute(sql, params).fetchnumpy()
+        return {name: _plain(result[name]) for name in wanted}
+
+    def latest_ts(self, table: str, **equals: Any) -> int | None:
+        """The newest ``ts_event`` stored for the filter, or None (used to resume backfills)."""
+        names = self._table_columns(table)
+        unknown = [c for c in equals if c not in names]
+        if unknown:
+            raise ConfigError(f"table {table} has no column(s) {unknown}")
+        clauses = [f"{name} = ?" for name in equals]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        row = self.cursor().execute(f"SELECT max(ts_event) FROM {table} {where}", list(equals.values())).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def inventory(self) -> list[dict[str, Any]]:
+        """One row per stored series: table, exchange, symbol, (market, interval), first, last, rows."""
+        out: list[dict[str, Any]] = []
+        for table, names in self._columns.items():
+            if "ts_event" not in names:
+                continue
+            group = [c for c in ("exchange", "market", "symbol", "interval_ms") if c in names]
+            sql = (
+                f"SELECT {', '.join(group)}, min(ts_event), max(ts_event), count(*) FROM {table} "
+                f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
+            )
+            for row in self.cursor().execute(sql).fetchall():
+                entry = dict(zip(group, row[: len(group)], strict=True))
+                entry.update(table=table, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
+                out.append(entry)
+        return out
+
+    def _table_columns(self, table: str) -> list[str]:
+        try:
+            return self._columns[table]
+        except KeyError:
+            raise ConfigError(f"unknown table {table!r}; tables: {sorted(self._columns)}") from None
+
+
+def _plain(array: Any) -> np.ndarray:
+    """DuckDB returns masked arrays for nullable columns: NULL becomes NaN (floats) or None."""
+    if isinstance(array, np.ma.MaskedArray):
+        if array.dtype.kind == "f":
+            return array.filled(np.nan)
+        if array.dtype.kind in "iu" and array.mask.any():
+            return array.astype(float).filled(np.nan)
+        return array.filled(None) if array.dtype.kind == "O" else array.data
+    return np.asarray(array)
