@@ -12,17 +12,18 @@ from liqmap.errors import ConfigError
 EntryRule = Literal["close", "typical", "ohlc4", "vwap", "range"]
 SideRule = Literal["taker", "symmetric", "candle", "funding"]
 CloseRule = Literal["proportional", "none"]
+AboveMaxRule = Literal["error", "cap"]
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    leverage: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 100.0)
+    leverage: tuple[float, ...] = (25.0, 50.0, 75.0, 100.0, 125.0)
     """Discrete leverage tiers (x)."""
-    leverage_weights: tuple[float, ...] = (0.10, 0.20, 0.30, 0.25, 0.15)
+    leverage_weights: tuple[float, ...] = (0.10, 0.20, 0.20, 0.25, 0.25)
     """Share of new notional at each tier; normalised to sum 1."""
-    entry: EntryRule = "typical"
+    entry: EntryRule = "range"
     """Where in the bar new positions enter: close, (h+l+c)/3, ohlc4, quote/base VWAP, or spread over the range."""
-    entry_points: int = 5
+    entry_points: int = 9
     """With ``entry="range"``: positions spread over this many equally spaced prices from low to high."""
     side: SideRule = "taker"
     """How new OI becomes long and short exposure (docs/model.md, 'Long/short split')."""
@@ -34,12 +35,20 @@ class ModelConfig:
     """When OI falls by a fraction f, every modelled position shrinks by f ("none": ignore OI drops)."""
     decay_half_life_hours: float | None = None
     """Optional exponential age decay of outstanding notional (None = off)."""
-    position_notional_usd: float = 50_000.0
+    position_notional_usd: float = 10_000.0
     """Representative single-position size used to pick the maintenance-margin bracket."""
     flat_mmr: float | None = None
     """Override the exchange brackets with one maintenance-margin rate (None = real brackets)."""
     age_buckets_hours: tuple[float, ...] = (4.0, 24.0, 168.0)
     """Edges of the position-age buckets: <4h, 4-24h, 1-7d, older."""
+    turnover: float = 0.05
+    """Share of each bar's USD volume that replaces old positions with new ones at the bar's prices
+    (0 = off; liqmap.model.turnover, docs/evaluation.md)."""
+    intrabar_path: float = 0.5
+    """Probability that a bar's extreme comes after a position opened inside it (0 = off): the model then
+    adds the expected same-bar liquidations of turnover entries (liqmap.model.intrabar)."""
+    above_max_leverage: AboveMaxRule = "cap"
+    """A tier above the venue bracket's maximum leverage: "error" (ConfigError) or "cap" (model it at the max)."""
     extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,6 +67,10 @@ class ModelConfig:
             raise ConfigError(f"entry_points: must be >= 1, got {self.entry_points}")
         if not 0.0 <= self.taker_weight <= 1.0:
             raise ConfigError(f"taker_weight: must be in [0, 1], got {self.taker_weight}")
+        if not 0.0 <= self.turnover <= 10.0:
+            raise ConfigError(f"turnover: must be in [0, 10], got {self.turnover}")
+        if not 0.0 <= self.intrabar_path <= 1.0:
+            raise ConfigError(f"intrabar_path: must be in [0, 1], got {self.intrabar_path}")
         if self.decay_half_life_hours is not None and self.decay_half_life_hours <= 0:
             raise ConfigError("decay_half_life_hours: must be positive or None")
         if self.position_notional_usd <= 0:

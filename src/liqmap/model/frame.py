@@ -7,7 +7,8 @@ A :class:`MarketFrame` is plain numpy arrays of equal length N, one row per bar,
 * ``volume`` base-coin volume, ``taker_buy_volume`` base-coin taker-buy volume (NaN where unknown);
 * ``oi_usd`` open interest in USD at the **end** of each bar (NaN where unknown: the model then adds
   and removes nothing for that bar; documented in docs/model.md);
-* ``funding`` funding rate (fraction) in force during the bar (NaN where unknown).
+* ``funding`` funding rate (fraction) in force during the bar (NaN where unknown);
+* ``quote_volume`` quote (USD) volume (NaN where unknown).
 
 Validation is eager and names the problem (bad prices, time order, absurd OI): the model never
 silently turns bad input into a wrong heatmap.
@@ -41,14 +42,18 @@ class MarketFrame:
     funding: FloatArray = field(default_factory=lambda: np.empty(0))
     price_source: str = "perp"
     oi_source: str = ""
+    quote_volume: FloatArray = field(default_factory=lambda: np.empty(0))
+    """Quote (USD) volume per bar, NaN where unknown; used by ``entry="vwap"`` (quote / base volume)."""
 
     def __post_init__(self) -> None:
         n = len(self.ts)
         nan = np.full(n, np.nan)
         object.__setattr__(self, "ts", np.asarray(self.ts, dtype=np.int64))
-        for name in ("open", "high", "low", "close", "volume", "oi_usd", "taker_buy_volume", "funding"):
+        for name in (
+            "open", "high", "low", "close", "volume", "oi_usd", "taker_buy_volume", "funding", "quote_volume"
+        ):
             value = np.asarray(getattr(self, name), dtype=np.float64)
-            if value.size == 0 and name in ("taker_buy_volume", "funding"):
+            if value.size == 0 and name in ("taker_buy_volume", "funding", "quote_volume"):
                 value = nan.copy()
             if value.shape != (n,):
                 raise BadSeriesError(f"{self.exchange} {self.symbol}: column {name} has {value.size} rows, ts has {n}")
@@ -111,4 +116,5 @@ class MarketFrame:
             funding=self.funding[start:stop],
             price_source=self.price_source,
             oi_source=self.oi_source,
+            quote_volume=self.quote_volume[start:stop],
         )

@@ -35,6 +35,8 @@ class Heatmap:
     interval_ms: int
     leverage: tuple[float, ...] = ()
     ages: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Provenance per exchange: which margin brackets (or flat mmr) produced the levels."""
 
     @property
     def price_centers(self) -> np.ndarray:

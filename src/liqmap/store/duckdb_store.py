@@ -169,6 +169,9 @@ class DuckDBStore:
             if value is not None:
                 clauses.append(f"{name} = ?")
                 params.append(value)
+        has_time = "ts_event" in names
+        if (start is not None or end is not None) and not has_time:
+            raise ConfigError(f"table {table} has no time column; start/end do not apply")
         if start is not None:
             clauses.append("ts_event >= ?")
             params.append(int(start))
@@ -176,8 +179,14 @@ class DuckDBStore:
             clauses.append("ts_event < ?")
             params.append(int(end))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY ts_event"
-        result = self.cursor().execute(sql, params).fetchnumpy()
+        order = "ts_event" if has_time else ", ".join(schema.KEYS[table])
+        sql = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY {order}"
+        import duckdb
+
+        try:
+            result = self.cursor().execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise StoreError(f"read from {table} failed: {exc}") from exc
         return {name: _plain(result[name]) for name in wanted}
 
     def latest_ts(self, table: str, **equals: Any) -> int | None:

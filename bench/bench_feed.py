@@ -1,0 +1,180 @@
+"""Feed benchmark: parse + normalise + store throughput, and live end-to-end latency through the mock.
+
+1. Throughput on a replayed recording: the real ``!forceOrder@arr`` rows and ``@aggTrade`` rows in
+   tests/fixtures expanded (fresh ids/times) to ~200k frames, fed through ``binance.parse_ws`` and
+   the feed's columnar writer into a DuckDB file (batches of 20,000 as ``liqmap replay`` writes; the live
+   writer flushes smaller batches every 50 ms). Time is split into
+   JSON decoding, normalisation (the rest of the parser) and the store. Target: >= 50,000 messages/s.
+2. Latency: the mock exchange on 127.0.0.1 pushes closed 1m kline frames over a real WebSocket; the real
+   collector receives, parses, batches, stores them, and the writer hook updates the model
+   (``StreamingModel.update``, the model column of the live heatmap). Latency = mock send -> column
+   updated. Target: median <= 100 ms; prints median and p99.
+
+Run: ``.venv/bin/python bench/bench_feed.py [--messages 200000] [--bars 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+FIX = Path(__file__).parents[1] / "tests" / "fixtures" / "binance"
+
+
+def build_frames(n: int) -> list[str]:
+    """~10 % liquidations, 90 % trades, unique keys, from the recorded rows."""
+    from liqmap.feed.mock.binance import force_order_frame
+
+    liq_rows = [r for name in ("forceorder_2024-08-17.csv", "forceorder_2024-08-18.csv")
+                for r in csv.reader((FIX / "forceorder" / name).open())
+                if len(r[0]) >= 2 and not r[0].endswith("USDT")]
+    trade_rows = list(csv.reader((FIX / "forceorder" / "aggtrades_over_15k_2024-08-15_head2000.csv").open()))
+    frames: list[str] = []
+    i = 0
+    while len(frames) < n:
+        if i % 10 == 0:
+            r = list(liq_rows[(i // 10) % len(liq_rows)])
+            r[10] = str(int(r[10]) + i)  # distinct event time -> distinct key
+            frames.append(force_order_frame(r))
+        else:
+            r = trade_rows[i % len(trade_rows)]
+            symbol = r[1].strip()
+            event = {"e": "aggTrade", "E": int(r[0]) + i, "a": 10_000_000 + i, "s": symbol, "p": r[3].strip(),
+                     "q": r[4].strip(), "f": i, "l": i, "T": int(r[5]) + i, "m": r[6].strip() == "True"}
+            frames.append(json.dumps({"stream": f"{symbol.lower()}@aggTrade", "data": event}, separators=(",", ":")))
+        i += 1
+    return frames
+
+
+def throughput(n: int, batch: int) -> None:
+    from liqmap.feed.writer import write_records
+    from liqmap.store import DuckDBStore
+    from liqmap.venues import binance
+    from liqmap.venues._spec import ParseContext, load_json
+
+    frames = build_frames(n)
+    t = time.perf_counter()
+    for f in frames:
+        load_json(f)
+    t_json = time.perf_counter() - t
+
+    ctx = ParseContext("binance")
+    t = time.perf_counter()
+    records = []
+    for f in frames:
+        records.extend(binance.parse_ws(f, 1_723_900_000_000, ctx))
+    t_parse = time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp, DuckDBStore(Path(tmp) / "bench.duckdb") as store:
+        t = time.perf_counter()
+        for i in range(0, len(records), batch):
+            write_records(store, records[i : i + batch])
+        t_store = time.perf_counter() - t
+        stored = store.execute("SELECT (SELECT count(*) FROM trades) + (SELECT count(*) FROM liquidations)")[0][0]
+
+    total = t_parse + t_store
+    print(f"throughput: {len(frames):,} messages -> {len(records):,} records ({stored:,} rows stored, "
+          f"batches of {batch:,})")
+    print(f"  json decode      {t_json:7.3f} s  ({t_json / total:5.1%})")
+    print(f"  normalise        {t_parse - t_json:7.3f} s  ({(t_parse - t_json) / total:5.1%})")
+    print(f"  store (DuckDB)   {t_store:7.3f} s  ({t_store / total:5.1%})")
+    print(f"  parse+normalise  {len(frames) / t_parse:12,.0f} msg/s")
+    print(f"  end to end       {len(frames) / total:12,.0f} msg/s   (target >= 50,000: "
+          f"{'OK' if len(frames) / total >= 50_000 else 'MISSED'})")
+
+
+async def latency(n_bars: int, interval_s: float) -> None:
+    import numpy as np
+
+    from liqmap.feed.collector import Collector
+    from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
+    from liqmap.feed.mock.server import MockExchange
+    from liqmap.feed.writer import BatchWriter
+    from liqmap.store import DuckDBStore
+    from liqmap.types import Bar
+    from liqmap.venues.binance import SPEC
+
+    rows = list(csv.reader((FIX / "vision" / "AVAXUSDT-1m-2026-06-head180.csv").open()))[1:]
+    rows = (rows * (n_bars // len(rows) + 1))[:n_bars]
+    sent: dict[int, float] = {}
+    done: dict[int, float] = {}
+    try:
+        from liqmap.model.config import ModelConfig
+        from liqmap.model.stream import StreamingModel
+
+        model: object | None = StreamingModel(ModelConfig(), "binance", "AVAX", np.linspace(7.0, 11.0, 501))
+        target = "StreamingModel.update (model column)"
+    except ImportError:
+        model, target = None, "callback"
+
+    def on_records(records: object) -> None:
+        for r in records:  # type: ignore[attr-defined]
+            if isinstance(r, Bar):
+                if model is not None:
+                    model.update(r.ts_event, r.open, r.high, r.low, r.close, r.volume, 5e8,  # type: ignore[attr-defined]
+                                 taker_buy_volume=r.taker_buy_volume or float("nan"),
+                                 quote_volume=r.quote_volume or float("nan"))
+                done[r.ts_event] = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as tmp, DuckDBStore(Path(tmp) / "lat.duckdb") as store:
+        async with MockExchange(BinanceDialect(symbols=[exchange_info_symbol("AVAXUSDT")])) as mock:
+            spec = SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
+            collector = Collector(store, ["binance"], ["AVAX"], specs={"binance": spec}, channels=("klines",),
+                                  writer=BatchWriter(store), gap_backfill=False)
+            collector.writer.subscribe(on_records)
+            task = asyncio.create_task(collector.run())
+            while mock.connections == 0 or not mock._sockets:  # subscribed and holding
+                await asyncio.sleep(0.01)
+            base = int(rows[0][0])
+            for i, r in enumerate(rows):
+                ts = base + i * 60_000  # distinct bars even when rows repeat
+                shifted = [str(ts), *r[1:6], str(ts + 59_999), *r[7:]]
+                frame = kline_frame("AVAXUSDT", shifted)
+                sent[ts] = time.perf_counter()
+                await mock.push(frame)
+                await asyncio.sleep(interval_s)
+            deadline = time.perf_counter() + 5
+            while len(done) < len(sent) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.01)
+            collector.stop()
+            await task
+    lat = sorted((done[k] - sent[k]) * 1000 for k in sent if k in done)
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    print(f"latency: {len(lat)}/{len(sent)} bars, mock send -> parsed -> stored -> {target}")
+    print(f"  median {statistics.median(lat):6.1f} ms   p99 {p99:6.1f} ms   max {lat[-1]:6.1f} ms   "
+          f"(writer flush every {BatchWriter(store).flush_ms} ms; target median <= 100 ms: "
+          f"{'OK' if statistics.median(lat) <= 100 else 'MISSED'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--bars", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=20_000, help="records per store write (replay uses 20,000)")
+    parser.add_argument("--interval", type=float, default=0.01, help="seconds between pushed bars")
+    parser.add_argument("--profile", action="store_true", help="cProfile the parse step")
+    args = parser.parse_args()
+    throughput(args.messages, args.batch)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from liqmap.venues import binance
+        from liqmap.venues._spec import ParseContext
+
+        frames, ctx = build_frames(50_000), ParseContext("binance")
+        with cProfile.Profile() as prof:
+            for f in frames:
+                binance.parse_ws(f, 0, ctx)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+    asyncio.run(latency(args.bars, args.interval))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Pure alert-rule evaluation: ``evaluate(rules, state, update) -> (alerts, new_state)``.
+
+One :class:`StreamState` per stream (symbol + exchange set). Each live update brings the bar that just
+closed and the snapshot after it. Clusters are tracked across updates by overlap (same side, price
+ranges overlapping within ``MATCH_PCT`` of price), so a cluster keeps its ``cid`` (the peak price where
+it was first seen) while it drifts; that id keys the "already near" memory here and the de-duplication
+downstream. Sweeps are remembered by price level instead (rule, side, peak): a level swept once is not
+swept again while some tracked cluster of that side still covers it (within ``MATCH_PCT``), whatever
+identity that cluster carries. The first update of a stream is the baseline: it never alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from liqmap.analysis.clusters import DEFAULT_PARAMS, Cluster, ClusterParams, find_clusters
+from liqmap.analysis.rules import AlertRule
+from liqmap.model.result import LiquidationMap
+
+MATCH_PCT = 0.25
+"""Clusters of consecutive updates are the same cluster when their ranges overlap within this % of price."""
+VANISH_RATIO = 0.5
+"""A cluster vanished when it is no longer found and its zone holds at most this share of its last USD."""
+
+
+@dataclass(frozen=True)
+class Update:
+    """One live update: the bar that just closed and the snapshot (with its clusters) after it."""
+
+    symbol: str
+    exchanges: tuple[str, ...]
+    ts: int
+    high: float
+    low: float
+    close: float
+    snapshot: LiquidationMap
+    clusters: tuple[Cluster, ...]
+
+
+@dataclass(frozen=True)
+class Tracked:
+    cid: float
+    cluster: Cluster
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A sweep waiting for its reversal."""
+
+    rule_id: str
+    cid: float
+    cluster: Cluster
+    extreme: float
+    bars_left: int
+    sweep_ts: int
+
+
+@dataclass(frozen=True)
+class StreamState:
+    ts: int | None = None
+    tracked: tuple[Tracked, ...] = ()
+    near: frozenset[tuple[str, float]] = frozenset()
+    swept: frozenset[tuple[str, str, float]] = frozenset()
+    """(rule id, side, swept peak price)."""
+    pending: tuple[Pending, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One fired alert with its evaluation context (what the rule saw)."""
+
+    rule_id: str
+    kind: str
+    symbol: str
+    exchanges: tuple[str, ...]
+    side: str
+    ts: int
+    price: float
+    level_price: float
+    cid: float
+    usd: float
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "exchanges": list(self.exchanges),
+            "side": self.side,
+            "ts": self.ts,
+            "price": self.price,
+            "level_price": self.level_price,
+            "cid": self.cid,
+            "usd": self.usd,
+            "message": self.message,
+            "context": self.context,
+        }
+
+
+def _overlaps(a: Cluster, b: Cluster, tol: float) -> bool:
+    return a.side == b.side and a.price_low <= b.price_high + tol and b.price_low <= a.price_high + tol
+
+
+def track(previous: tuple[Tracked, ...], clusters: tuple[Cluster, ...], price: float) -> tuple[
+    tuple[Tracked, ...], list[Tracked], list[tuple[Tracked, Tracked]], list[Tracked]
+]:
+    """Match ``clusters`` to ``previous``: ``(tracked_now, new, persisted (before, now), vanished)``.
+    Each previous cluster matches at most one current cluster (the largest overlapping one)."""
+    tol = price * MATCH_PCT / 100.0
+    free = list(previous)
+    now: list[Tracked] = []
+    new: list[Tracked] = []
+    persisted: list[tuple[Tracked, Tracked]] = []
+    for c in sorted(clusters, key=lambda c: -c.usd):
+        match = next((p for p in free if _overlaps(p.cluster, c, tol)), None)
+        if match is None:
+            item = Tracked(cid=c.peak_price, cluster=c)
+            new.append(item)
+        else:
+            free.remove(match)
+            item = Tracked(cid=match.cid, cluster=c)
+            persisted.append((match, item))
+        now.append(item)
+    return tuple(now), new, persisted, free
+
+
+def _zone_usd_by_price(snapshot: LiquidationMap, c: Cluster) -> float:
+    centers = snapshot.price_centers
+    values = snapshot.long if c.side == "long" else snapshot.short
+    inside = (centers >= c.price_low) & (centers <= c.price_high)
+    return float(np.nansum(np.where(inside, values, 0.0)))
+
+
+def _reached(c: Cluster, high: float, low: float) -> bool:
+    """The bar traded through the cluster's peak (shorts above: high >= peak; longs below: low <= peak)."""
+    return high >= c.peak_price if c.side == "short" else low <= c.peak_price
+
+
+def _touched(c: Cluster, high: float, low: float) -> bool:
+    """The bar entered the cluster's range (shorts: high >= its low edge; longs: low <= its high edge)."""
+    return high >= c.price_low if c.side == "short" else low <= c.price_high
+
+
+def _covered(side: str, level: float, tracked: tuple[Tracked, ...], tol: float) -> bool:
+    return any(
+        t.cluster.side == side and t.cluster.price_low - tol <= level <= t.cluster.price_high + tol for t in tracked
+    )
+
+
+def _applies(rule: AlertRule, update: Update) -> bool:
+    return rule.enabled and rule.symbol == update.symbol and (
+        not rule.exchanges or rule.exchanges == tuple(sorted(update.exchanges))
+    )
+
+
+def _usd(v: float) -> str:
+    return f"${v / 1e6:,.1f}M" if v >= 1e5 else f"${v:,.0f}"
+
+
+def evaluate(
+    rules: list[AlertRule] | tuple[AlertRule, ...], state: StreamState, update: Update
+) -> tuple[list[Alert], StreamState]:
+    """Evaluate every rule applying to ``update``'s stream; pure (``state`` is not modified)."""
+    price = update.close
+    tol = price * MATCH_PCT / 100.0
+    tracked, new, persisted, vanished = track(state.tracked, update.clusters, price)
+    if state.ts is None:
+        return [], StreamState(ts=update.ts, tracked=tracked)
+    bar = {"high": update.high, "low": update.low, "close": update.close}
+    alerts: list[Alert] = []
+    near = set(state.near)
+    swept = set(state.swept)
+    new_pending: list[Pending] = []
+    live_cids = {t.cid for t in tracked}
+    # vanished clusters this bar did not touch and whose zone emptied: positions were closed
+    closed: list[tuple[Tracked, float]] = []
+    for t in vanished:
+        if not _touched(t.cluster, update.high, update.low):
+            left = _zone_usd_by_price(update.snapshot, t.cluster)
+            if left <= VANISH_RATIO * t.cluster.usd:
+                closed.append((t, left))
+
+    def emit(rule: AlertRule, kind: str, t: Tracked, message: str, **extra: Any) -> None:
+        c = t.cluster
+        alerts.append(
+            Alert(
+                rule_id=rule.id,
+                kind=kind,
+                symbol=update.symbol,
+                exchanges=tuple(update.exchanges),
+                side=c.side,
+                ts=update.ts,
+                price=price,
+                level_price=c.peak_price,
+                cid=t.cid,
+                usd=c.usd,
+                message=message,
+                context={"rule": rule.to_dict(), "cluster": c.to_dict(), "bar": bar, **extra},
+            )
+        )
+
+    for rule in rules:
+        if not _applies(rule, update):
+            continue
+        sides, within, min_usd = rule.sides, rule.within_pct, rule.min_usd
+        kind = rule.type
+        if kind == "cluster_forms":
+            for t in new:
+                c = t.cluster
+                if c.side in sides and c.usd >= min_usd and abs(c.distance_pct) <= within:  # type: ignore[operator]
+                    emit(rule, kind, t, f"{update.symbol}: new {c.side} cluster {_usd(c.usd)} at "
+                         f"{c.peak_price:,.2f} ({c.distance_pct:+.2f}%)")
+        elif kind == "cluster_usd":
+            threshold = rule.usd or 0.0
+            pairs = [(None, t) for t in new] + list(persisted)
+            for before, t in pairs:
+                c = t.cluster
+                if c.side not in sides or (within is not None and abs(c.distance_pct) > within):
+                    continue
+                old = 0.0 if before is None else before.cluster.usd
+                up = old < threshold <= c.usd and rule.direction in ("up", "both")
+                down = c.usd < threshold <= old and rule.direction in ("down", "both")
+                if up or down:
+                    emit(rule, kind, t, f"{update.symbol}: {c.side} cluster at {c.peak_price:,.2f} "
+                         f"{'rose above' if up else 'fell below'} {_usd(threshold)} (now {_usd(c.usd)})",
+                         usd_before=old, threshold=threshold, direction="up" if up else "down")
+        elif kind == "cluster_vanishes":
+            for t, left in closed:
+                c = t.cluster
+                if c.side in sides and c.usd >= min_usd and (within is None or abs(c.distance_pct) <= within):
+                    emit(rule, kind, t, f"{update.symbol}: {c.side} cluster {_usd(c.usd)} at "
+                         f"{c.peak_price:,.2f} vanished without price reaching it (positions closed)",
+                         usd_left=left)
+        elif kind == "price_near":
+            for t in tracked:
+                c = t.cluster
+                if c.side not in sides or c.usd < min_usd:
+                    continue
+                key = (rule.id, t.cid)
+                if abs(c.distance_pct) <= within:  # type: ignore[operator]
+                    if key not in near:
+                        near.add(key)
+                        emit(rule, kind, t, f"{update.symbol}: price {price:,.2f} within "
+                             f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
+                else:
+                    near.discard(key)
+        elif kind == "sweep":
+            for t in state.tracked:
+                c = t.cluster
+                if (
+                    c.side not in sides
+                    or c.usd < min_usd
+                    or (within is not None and abs(c.distance_pct) > within)
+                    or not _reached(c, update.high, update.low)
+                    or any(r == rule.id and s == c.side and abs(lvl - c.peak_price) <= tol for r, s, lvl in swept)
+                ):
+                    continue
+                swept.add((rule.id, c.side, c.peak_price))
+                extreme = update.high if c.side == "short" else update.low
+                if rule.reverse_pct is None:
+                    emit(rule, "sweep", t, f"{update.symbol}: price swept the {c.side} cluster "
+                         f"{_usd(c.usd)} at {c.peak_price:,.2f}", extreme=extreme)
+                else:
+                    new_pending.append(Pending(rule.id, t.cid, c, extreme, rule.reverse_bars, update.ts))
+    # sweeps waiting for a reversal: the sweep bar itself counts as the first of the N bars
+    by_id = {r.id: r for r in rules}
+    carried: list[Pending] = []
+    for p in (*state.pending, *new_pending):
+        rule = by_id.get(p.rule_id)
+        if rule is None or rule.reverse_pct is None or not _applies(rule, update):
+            continue
+        short = p.cluster.side == "short"
+        extreme = max(p.extreme, update.high) if short else min(p.extreme, update.low)
+        move = (extreme - price) / extreme * 100.0 if short else (price - extreme) / extreme * 100.0
+        if move >= rule.reverse_pct:
+            emit(rule, "sweep_reverse", Tracked(p.cid, p.cluster),
+                 f"{update.symbol}: swept the {p.cluster.side} cluster at {p.cluster.peak_price:,.2f} "
+                 f"(extreme {extreme:,.2f}) and reversed {move:.2f}% to {price:,.2f}",
+                 extreme=extreme, reverse_pct=move, sweep_ts=p.sweep_ts)
+        elif p.bars_left > 1:
+            carried.append(Pending(p.rule_id, p.cid, p.cluster, extreme, p.bars_left - 1, p.sweep_ts))
+    new_state = StreamState(
+        ts=update.ts,
+        tracked=tracked,
+        near=frozenset(k for k in near if k[1] in live_cids),
+        swept=frozenset(k for k in swept if _covered(k[1], k[2], tracked, tol)),
+        pending=tuple(carried),
+    )
+    return alerts, new_state
+
+
+def make_update(
+    snapshot: LiquidationMap,
+    *,
+    exchanges: tuple[str, ...],
+    high: float,
+    low: float,
+    params: ClusterParams = DEFAULT_PARAMS,
+) -> Update:
+    """The update for a snapshot taken at the close of a bar with this ``high``/``low``
+    (clusters found once here, shared by every rule)."""
+    return Update(
+        symbol=snapshot.symbol,
+        exchanges=tuple(sorted(exchanges)),
+        ts=snapshot.ts,
+        high=float(high),
+        low=float(low),
+        close=snapshot.price,
+        snapshot=snapshot,
+        clusters=tuple(find_clusters(snapshot, params)),
+    )

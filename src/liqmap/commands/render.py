@@ -1,0 +1,182 @@
+"""``liqmap heatmap`` and ``liqmap liqmap``: render PNGs from the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from liqmap.cli import db_option
+from liqmap.errors import LiqmapError
+
+
+def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=name) from None
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else None
+
+
+def view_options(func: Any) -> Any:
+    """Options shared by the picture commands (they map 1:1 onto HeatmapQuery fields)."""
+    from liqmap.query import RANGES, SIDES
+
+    options = [
+        click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ..."),
+        click.option("--exchanges", default=None, help="Comma-separated; default: all with data."),
+        click.option(
+            "--end", default=None, help="Window end, ISO-8601 UTC or epoch ms (default: latest data)."
+        ),
+        click.option("--leverage", default=None, help="Only these leverage tiers, e.g. 25,50,100."),
+        click.option("--ages", default=None, help="Only these position-age buckets, e.g. '<4h,4h-1d'."),
+        click.option("--side", type=click.Choice(SIDES), default="both", show_default=True),
+        click.option("--range", "range_", type=click.Choice(list(RANGES)), default="7d", show_default=True),
+        click.option("--png", "png", type=click.Path(dir_okay=False), required=True, help="Output PNG."),
+        db_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _query(
+    symbol: str,
+    exchanges: str | None,
+    range_: str,
+    end: str | None,
+    side: str,
+    leverage: str | None,
+    ages: str | None,
+    **extra: Any,
+) -> Any:
+    from liqmap.query import HeatmapQuery, parse_time
+
+    return HeatmapQuery(
+        symbol=symbol,
+        exchanges=_names(exchanges),
+        range=range_,
+        end=parse_time(end) if end else None,
+        side=side,
+        leverage=_floats(leverage, "--leverage"),
+        ages=_names(ages),
+        **extra,
+    )
+
+
+def _duration(ms: int) -> str:
+    minutes = ms // 60_000
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, Any]:
+    """Heatmap for ``query`` with its realized liquidations, drawn to ``png``. Returns (path, heatmap)."""
+    from liqmap.query import heatmap_for, realized_for
+    from liqmap.render import render_heatmap
+
+    heatmap = heatmap_for(store, query)
+    width = heatmap.interval_ms
+    start, end = int(heatmap.times[0]), int(heatmap.times[-1]) + width
+    realized = realized_for(store, heatmap.symbol, start, end, exchanges=query.exchanges, interval_ms=width)
+    filters = []
+    if query.side != "both":
+        filters.append(f"side {query.side}")
+    if query.leverage:
+        filters.append("leverage " + ",".join(f"{x:g}x" for x in query.leverage))
+    if query.ages:
+        filters.append("ages " + ",".join(query.ages))
+    title = f"{heatmap.symbol} liquidation heatmap · {query.range} · {' + '.join(heatmap.exchanges)}"
+    subtitle = f"{_utc(start)} → {_utc(end)} · {_duration(width)} columns"
+    if filters:
+        subtitle += " · " + " · ".join(filters)
+    subtitle += "".join(f" · {n}" for n in heatmap.notes if n.startswith("prices:"))
+    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle)
+    return path, heatmap
+
+
+@click.command("heatmap")
+@view_options
+@click.option("--bins", default=500, show_default=True, help="Price bins.")
+@click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
+def heatmap_cmd(
+    symbol: str,
+    exchanges: str | None,
+    range_: str,
+    end: str | None,
+    side: str,
+    leverage: str | None,
+    ages: str | None,
+    png: str,
+    db_path: str | None,
+    bins: int,
+    columns: int,
+) -> None:
+    """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
+    from liqmap.store import DuckDBStore
+
+    try:
+        query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
+        with DuckDBStore(db_path, read_only=_exists(db_path)) as store:
+            path, heatmap = render_heatmap_png(store, query, png)
+    except LiqmapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{path}  ({len(heatmap.times)} columns x {len(heatmap.price_edges) - 1} bins, "
+        f"{_utc(int(heatmap.times[0]))} .. {_utc(int(heatmap.times[-1]))})"
+    )
+
+
+@click.command("liqmap")
+@view_options
+@click.option("--bins", default=200, show_default=True, help="Price bins.")
+def liqmap_cmd(
+    symbol: str,
+    exchanges: str | None,
+    range_: str,
+    end: str | None,
+    side: str,
+    leverage: str | None,
+    ages: str | None,
+    png: str,
+    db_path: str | None,
+    bins: int,
+) -> None:
+    """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
+    from liqmap.query import heatmap_for
+    from liqmap.render import render_liquidation_map
+    from liqmap.store import DuckDBStore
+
+    try:
+        query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=50)
+        with DuckDBStore(db_path, read_only=_exists(db_path)) as store:
+            heatmap = heatmap_for(store, query)
+    except LiqmapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    lmap = heatmap.column(-1)
+    at = int(heatmap.times[-1]) + heatmap.interval_ms
+    subtitle = f"{' + '.join(heatmap.exchanges)} · as of {_utc(at)} · model estimate"
+    path = render_liquidation_map(lmap, png, subtitle=subtitle)
+    click.echo(
+        f"{path}  (price {lmap.price:,.2f}; longs below ${lmap.cum_long.max():,.0f}, "
+        f"shorts above ${lmap.cum_short.max():,.0f})"
+    )
+
+
+def _exists(db_path: str | None) -> bool:
+    """Open read-only only when the file exists (a missing db is created empty and reported as such)."""
+    from liqmap.store import default_db_path
+
+    return Path(db_path or default_db_path()).is_file()

@@ -1,0 +1,130 @@
+"""What an evaluation scores: one market frame plus realized liquidations aligned to its bars.
+
+* ``frame`` the model's input (perp bars, OI at the end of each bar, taker-buy volume, funding).
+* ``realized_long/short`` realized liquidations per bar (USD), NaN where the source has no row. The
+  default source is the store's ``liquidation_bars`` of ``exchange="aggregate"`` (Coinglass: Binance +
+  Bybit + OKX, all BTC pairs), which covers more than the frame's single venue: calibration ratios above
+  one are expected, rank metrics are not affected.
+* ``prints_long/short`` realized prints from the ``liquidations`` table summed per bar (all venues in the
+  store for the symbol), or None when the store holds none in the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqmap.errors import DataError
+from liqmap.model.frame import MarketFrame
+from liqmap.store import DuckDBStore
+
+AGGREGATE = "aggregate"
+
+
+@dataclass(frozen=True, eq=False)
+class EvalData:
+    frame: MarketFrame
+    realized_long: np.ndarray
+    realized_short: np.ndarray
+    realized_source: str = ""
+    prints_long: np.ndarray | None = None
+    prints_short: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.frame)
+        for name in ("realized_long", "realized_short", "prints_long", "prints_short"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape != (n,):
+                raise DataError(f"{name}: {value.size} values for {n} bars")
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self.frame.ts
+
+
+def align(ts: np.ndarray, source_ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` placed on the bar times ``ts`` (NaN where ``source_ts`` has no row)."""
+    out = np.full(len(ts), np.nan)
+    if len(source_ts) == 0:
+        return out
+    pos = np.searchsorted(ts, source_ts)
+    ok = (pos < len(ts)) & (ts[np.minimum(pos, len(ts) - 1)] == source_ts)
+    out[pos[ok]] = np.asarray(values, dtype=np.float64)[ok]
+    return out
+
+
+def bin_prints(ts: np.ndarray, interval_ms: int, print_ts: np.ndarray, sides: np.ndarray, usd: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Sum liquidation prints into the bars ``ts`` (bar ``k`` holds ``ts[k] <= t < ts[k] + interval``)."""
+    n = len(ts)
+    out_long, out_short = np.zeros(n), np.zeros(n)
+    if len(print_ts) == 0:
+        return out_long, out_short
+    k = np.searchsorted(ts, print_ts, side="right") - 1
+    inside = (k >= 0) & (print_ts < ts[np.maximum(k, 0)] + interval_ms)
+    is_long = np.asarray(sides) == "long"
+    usd = np.asarray(usd, dtype=np.float64)
+    out_long += np.bincount(k[inside & is_long], weights=usd[inside & is_long], minlength=n)[:n]
+    out_short += np.bincount(k[inside & ~is_long], weights=usd[inside & ~is_long], minlength=n)[:n]
+    return out_long, out_short
+
+
+def load_eval_data(
+    store: DuckDBStore,
+    symbol: str,
+    start: int,
+    end: int,
+    interval_ms: int,
+    exchange: str = "binance",
+) -> EvalData:
+    """Assemble the frame (``liqmap.ingest.load_frame``) and the realized series from the store."""
+    from liqmap.ingest import load_frame
+
+    frame = load_frame(store, exchange, symbol, start, end, interval_ms)
+    rows = store.read(
+        "liquidation_bars",
+        start=int(frame.ts[0]),
+        end=int(frame.ts[-1]) + interval_ms,
+        exchange=AGGREGATE,
+        symbol=symbol,
+        interval_ms=interval_ms,
+    )
+    source = "liquidation_bars (aggregate)"
+    if len(rows["ts_event"]) == 0:
+        # No aggregate: fall back to the frame venue's own bars, if the store has them.
+        rows = store.read(
+            "liquidation_bars",
+            start=int(frame.ts[0]),
+            end=int(frame.ts[-1]) + interval_ms,
+            exchange=exchange,
+            symbol=symbol,
+            interval_ms=interval_ms,
+        )
+        source = f"liquidation_bars ({exchange})"
+    if len(rows["ts_event"]) == 0:
+        raise DataError(
+            f"no realized liquidations for {symbol} at {interval_ms // 60_000} min bars in the period: import "
+            "a Coinglass liquidation or regime export (liqmap import FILE) to evaluate against"
+        )
+    realized_long = align(frame.ts, rows["ts_event"], rows["long_usd"])
+    realized_short = align(frame.ts, rows["ts_event"], rows["short_usd"])
+    prints = store.read(
+        "liquidations",
+        start=int(frame.ts[0]),
+        end=int(frame.ts[-1]) + interval_ms,
+        symbol=symbol,
+        columns=["ts_event", "side", "usd"],
+    )
+    prints_long = prints_short = None
+    if len(prints["ts_event"]) > 0:
+        prints_long, prints_short = bin_prints(frame.ts, interval_ms, prints["ts_event"], prints["side"], prints["usd"])
+    return EvalData(frame, realized_long, realized_short, source, prints_long, prints_short)

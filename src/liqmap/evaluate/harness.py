@@ -1,0 +1,217 @@
+"""The measurement: per-bar predictions of the model and the baselines, scored on the same bars.
+
+For bar ``t`` every predictor may use data up to the bar's start plus the bar's own open, high and low
+(the move being predicted). The model's prediction is ``Heatmap.swept_long/short[t]`` from one engine
+run with one column per bar (the book as of the bar's start, swept by the bar's low / high); the engine is
+causal, so one run over the whole series gives every bar's prediction without look-ahead.
+
+Scored bars: after the warm-up, inside ``[start, end)``, with a realized value and with OI known at the
+bar's start (B0 needs it), identical for every predictor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from liqmap.errors import ConfigError, DataError
+from liqmap.evaluate import baselines
+from liqmap.evaluate.clusters import cluster_stats
+from liqmap.evaluate.dataset import EvalData
+from liqmap.evaluate.metrics import score_side
+from liqmap.model.config import ModelConfig
+from liqmap.model.frame import MarketFrame
+from liqmap.model.result import Heatmap
+
+BASELINE_NAMES: tuple[str, ...] = ("move_size_oi", "fixed_tier", "candle_colour")
+
+CANDLE_COLOUR = ModelConfig(
+    leverage=baselines.FIXED_TIER_LEVERAGE,
+    leverage_weights=baselines.FIXED_TIER_WEIGHTS,
+    entry="close",
+    side="candle",
+    close_rule="proportional",
+    decay_half_life_hours=None,
+    position_notional_usd=50_000.0,
+    turnover=0.0,
+    intrabar_path=0.0,
+    above_max_leverage="cap",
+)
+"""The candle-colour model (all new OI to the candle's side, fixed tier weights, entry at the close)."""
+
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def run_model(frame: MarketFrame, config: ModelConfig, *, n_bins: int = 200) -> Heatmap:
+    """One engine run with one column per bar."""
+    from liqmap.model.engine import compute_heatmap
+
+    heatmap = compute_heatmap([frame], config, n_bins=n_bins, max_columns=None)
+    if heatmap.swept_long.shape != (len(frame),):
+        raise DataError(f"engine returned {heatmap.swept_long.shape[0]} columns for {len(frame)} bars")
+    return heatmap
+
+
+def model_predictions(frame: MarketFrame, config: ModelConfig, *, n_bins: int = 200) -> Pair:
+    return swept_with_intrabar(run_model(frame, config, n_bins=n_bins), frame, config)
+
+
+def swept_with_intrabar(heatmap: Heatmap, frame: MarketFrame, config: ModelConfig) -> Pair:
+    """The model's per-bar prediction: the book's sweep (engine) plus, when ``config.intrabar_path > 0``,
+    the expected same-bar liquidations of positions opened inside the bar (:mod:`liqmap.model.intrabar`)."""
+    long = np.asarray(heatmap.swept_long, dtype=np.float64).copy()
+    short = np.asarray(heatmap.swept_short, dtype=np.float64).copy()
+    if getattr(config, "intrabar_path", 0.0) > 0:
+        from liqmap.model.inputs import level_ratios
+        from liqmap.model.intrabar import intrabar_swept
+
+        ratios, _note = level_ratios(config, frame.exchange, frame.symbol)
+        extra_long, extra_short = intrabar_swept(config, frame, ratios)
+        long += extra_long
+        short += extra_short
+    return long, short
+
+
+def baseline_predictions(frame: MarketFrame, *, n_bins: int = 200) -> dict[str, Pair]:
+    return {
+        "move_size_oi": baselines.move_size_oi(frame),
+        "fixed_tier": baselines.fixed_tier(frame),
+        "candle_colour": model_predictions(frame, CANDLE_COLOUR, n_bins=n_bins),
+    }
+
+
+def scored_mask(
+    data: EvalData, *, warmup_bars: int, start: int | None = None, end: int | None = None
+) -> np.ndarray:
+    """Bars scored: past the warm-up, in ``[start, end)``, realized known, OI known at the bar's start."""
+    if warmup_bars < 0:
+        raise ConfigError(f"warmup: must be >= 0 bars, got {warmup_bars}")
+    ts = data.ts
+    mask = np.isfinite(data.realized_long) & np.isfinite(data.realized_short)
+    mask &= np.isfinite(baselines.oi_at_start(data.frame))
+    mask[:warmup_bars] = False
+    if start is not None:
+        mask &= ts >= start
+    if end is not None:
+        mask &= ts < end
+    return mask
+
+
+def score(pred: Pair, realized: Pair, ts: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """All metrics of one predictor on the masked bars, both sides."""
+    out: dict[str, float] = {}
+    for i, side in enumerate(("long", "short")):
+        p = np.nan_to_num(pred[i][mask], nan=0.0)
+        out.update(score_side(p, realized[i][mask], ts[mask], side))
+    return out
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced (predictions kept for the report's plots)."""
+
+    data: EvalData
+    mask: np.ndarray
+    config: ModelConfig
+    model: Pair
+    baselines: dict[str, Pair]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return _clean(self.metrics)
+
+
+def evaluate(
+    data: EvalData,
+    config: ModelConfig | None = None,
+    *,
+    warmup_days: float = 14.0,
+    start: int | None = None,
+    end: int | None = None,
+    with_baselines: bool = True,
+    with_clusters: bool = True,
+    n_bins: int = 200,
+) -> Evaluation:
+    """Score the model (and the baselines) on the same bars; see the module docstring."""
+    config = config or ModelConfig()
+    frame = data.frame
+    warmup_bars = round(warmup_days * 86_400_000 / frame.interval_ms)
+    mask = scored_mask(data, warmup_bars=warmup_bars, start=start, end=end)
+    if mask.sum() < 10:
+        raise DataError(
+            f"only {int(mask.sum())} bars to score (need >= 10): widen the period, shorten --warmup-days, or "
+            "import realized liquidations covering the bars"
+        )
+    heatmap = run_model(frame, config, n_bins=n_bins)
+    model = swept_with_intrabar(heatmap, frame, config)
+    realized = (data.realized_long, data.realized_short)
+    base = baseline_predictions(frame, n_bins=n_bins) if with_baselines else {}
+    metrics: dict[str, Any] = {
+        "bars": int(mask.sum()),
+        "model": score(model, realized, data.ts, mask),
+        "baselines": {name: score(pair, realized, data.ts, mask) for name, pair in base.items()},
+        "period": {
+            "start": _iso(int(data.ts[mask][0])),
+            "end": _iso(int(data.ts[mask][-1]) + frame.interval_ms),
+            "interval_ms": frame.interval_ms,
+            "warmup_bars": warmup_bars,
+            "frame_start": _iso(int(data.ts[0])),
+            "realized_source": data.realized_source,
+            "price_source": frame.price_source,
+            "oi_source": frame.oi_source,
+        },
+        "config": config_summary(config),
+    }
+    if with_clusters:
+        metrics["clusters"] = cluster_stats(heatmap, frame, mask, data.realized_long, data.realized_short)
+    if data.prints_long is not None and data.prints_short is not None:
+        metrics["prints"] = _prints_scores(data, mask, model, base)
+    return Evaluation(data, mask, config, model, base, metrics)
+
+
+def _prints_scores(data: EvalData, mask: np.ndarray, model: Pair, base: dict[str, Pair]) -> dict[str, Any]:
+    """The same scores against the store's own liquidation prints, on the bars those prints cover."""
+    assert data.prints_long is not None and data.prints_short is not None
+    has = (data.prints_long + data.prints_short) > 0
+    covered = np.zeros(len(data), dtype=bool)
+    if has.any():
+        first, last = np.flatnonzero(has)[[0, -1]]
+        covered[first : last + 1] = True
+    sub = mask & covered
+    out: dict[str, Any] = {"bars": int(sub.sum())}
+    if sub.sum() >= 3:
+        prints = (data.prints_long, data.prints_short)
+        out["model"] = score(model, prints, data.ts, sub)
+        out["baselines"] = {name: score(pair, prints, data.ts, sub) for name, pair in base.items()}
+    return out
+
+
+def config_summary(config: ModelConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return _clean({k: v for k, v in asdict(config).items() if k != "extra"})
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN -> None, tuples -> lists, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+Predictor = Callable[[MarketFrame], Pair]

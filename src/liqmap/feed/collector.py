@@ -1,0 +1,270 @@
+"""The live collector: several venues and symbols at once -> parsers -> batching writer -> store + hooks.
+
+Wiring only (no parsing, no venue quirks)::
+
+    collector = Collector(store, ["binance", "bybit"], ["BTC", "ETH"], recorder=Recorder(dir))
+    collector.writer.subscribe(on_records)   # live hook: called after each durable batch
+    await collector.run()                    # until collector.stop() (SIGINT/SIGTERM in the CLI)
+    collector.health["binance"]              # FeedHealth: connected, last message, lag, reconnects, errors
+
+Per frame: record raw (optional) -> ``spec.parse_ws`` -> drop exact duplicates (recent-key window) ->
+flag out-of-order -> ``writer.put``. A :class:`ParseError`/:class:`VenueError` is counted and logged with
+the payload; the frame is skipped and the feed lives. Out-of-order *events* (trades, liquidations, bars)
+are real data and are stored (the store orders by ``ts_event``); an out-of-order *state* (mark price,
+open interest) is stale and skipped, so the live view never goes backwards. After a reconnect the hole
+is backfilled over REST (klines, open interest) so the stored bar series has no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from liqmap.errors import FeedError, ParseError
+from liqmap.feed.record import Recorder
+from liqmap.feed.rest import RestClient
+from liqmap.feed.timing import Backoff, Timing
+from liqmap.feed.writer import BatchWriter
+from liqmap.feed.ws import FeedHealth, WsFeed
+from liqmap.store import DuckDBStore, schema
+from liqmap.types import MINUTE_MS, Instrument, MarkPrice, OpenInterest, Record
+from liqmap.venues._spec import ChannelKind, ParseContext, VenueSpec
+from liqmap.venues.registry import get_spec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHANNELS: tuple[str, ...] = ("trades", "liquidations", "klines", "mark", "open_interest")
+_STATE_TYPES = (MarkPrice, OpenInterest)
+_KEY_FIELDS = {rt: schema.KEYS[table] for rt, table in schema.RECORD_TABLES.items()}
+
+
+class VenueRuntime:
+    """Everything live for one venue: spec, parse context, REST client, health, dedup window."""
+
+    def __init__(self, spec: VenueSpec, symbols: Sequence[str], timing: Timing, dedup_window: int) -> None:
+        self.spec = spec
+        self.venue_symbols = [spec.venue_symbol(s) for s in symbols]
+        self.ctx = ParseContext(spec.name, wanted=frozenset(self.venue_symbols))
+        self.health = FeedHealth(spec.name)
+        self.rest = RestClient(spec, timing=timing)
+        self.recent: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self.dedup_window = dedup_window
+        self.last_ts: dict[tuple[type, str], int] = {}
+
+
+class Collector:
+    def __init__(
+        self,
+        store: DuckDBStore,
+        exchanges: Sequence[str],
+        symbols: Sequence[str],
+        *,
+        channels: Sequence[str] = DEFAULT_CHANNELS,
+        specs: dict[str, VenueSpec] | None = None,
+        recorder: Recorder | None = None,
+        writer: BatchWriter | None = None,
+        timing: Timing | None = None,
+        backoff: Callable[[], Backoff] | None = None,
+        stale_after_s: float | None = None,
+        kline_interval_ms: int = MINUTE_MS,
+        gap_backfill: bool = True,
+        dedup_window: int = 50_000,
+        oi_poll_s: float | None = None,
+        ping_interval_s: float | None = None,
+    ) -> None:
+        self.store = store
+        self.timing = timing or Timing()
+        self.writer = writer or BatchWriter(store)
+        self.recorder = recorder
+        self.channels = tuple(channels)
+        self.kline_interval_ms = kline_interval_ms
+        self.gap_backfill = gap_backfill
+        self.stale_after_s = stale_after_s
+        self.oi_poll_s = oi_poll_s
+        self.ping_interval_s = ping_interval_s
+        self._backoff = backoff or Backoff
+        specs = specs or {}
+        self.venues = {
+            name: VenueRuntime(specs.get(name) or get_spec(name), symbols, self.timing, dedup_window)
+            for name in exchanges
+        }
+        self.health: dict[str, FeedHealth] = {name: v.health for name, v in self.venues.items()}
+        self._feeds: list[WsFeed] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        for feed in self._feeds:
+            feed.stop()
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`; then flush the writer and close everything."""
+        await self.writer.start()
+        try:
+            for venue in self.venues.values():
+                await self._start_venue(venue)
+            await self._stop.wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.writer.close()
+            for venue in self.venues.values():
+                await venue.rest.aclose()
+            if self.recorder is not None:
+                self.recorder.close()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_venue(self, venue: VenueRuntime) -> None:
+        spec = venue.spec
+        if "instruments" in spec.snapshots:
+            try:
+                instruments = await venue.rest.snapshot("instruments", "", venue.ctx)
+            except FeedError as exc:
+                venue.health.last_error = f"instruments: {exc}"
+                log.error("%s: cannot load instruments (%s); contract sizes unknown", spec.name, exc)
+            else:
+                wanted = [i for i in instruments if isinstance(i, Instrument) and venue.ctx.is_wanted(i.venue_symbol)]
+                venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
+                self.writer.put(wanted)
+        by_endpoint: dict[str, list[str | dict[str, str]]] = {}
+        for kind in self._ws_kinds(spec):
+            channel = spec.channels[kind]
+            interval = spec.kline_intervals.get(self.kline_interval_ms, "")
+            rendered = ([channel.render(vs, interval) for vs in venue.venue_symbols] if channel.per_symbol
+                        else [channel.render("", interval)])
+            by_endpoint.setdefault(channel.endpoint, []).extend(rendered)
+        for endpoint, args in by_endpoint.items():
+            size = spec.max_streams_per_connection
+            for i in range(0, len(args), size):
+                feed = WsFeed(spec, endpoint, args[i : i + size], health=venue.health, timing=self.timing,
+                              backoff=self._backoff(), stale_after_s=self.stale_after_s,
+                              ping_interval_s=self.ping_interval_s,
+                              on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
+                self._feeds.append(feed)
+                self._spawn(self._consume(venue, feed), f"{spec.name}-{endpoint}-{i}")
+        if "open_interest" in self.channels and self._oi_by_poll(spec):
+            self._spawn(self._poll_oi(venue), f"{spec.name}-oi-poll")
+
+    def _ws_kinds(self, spec: VenueSpec) -> list[ChannelKind]:
+        kinds: list[ChannelKind] = []
+        for wanted in self.channels:
+            if wanted in spec.channels:
+                kinds.append(wanted)  # type: ignore[arg-type]
+                if wanted == "mark" and "funding" in spec.channels:
+                    kinds.append("funding")
+            elif wanted in ("mark", "open_interest") and "tickers" in spec.channels:
+                kinds.append("tickers")
+        return list(dict.fromkeys(kinds))
+
+    @staticmethod
+    def _oi_by_poll(spec: VenueSpec) -> bool:
+        return ("open_interest" not in spec.channels and "tickers" not in spec.channels
+                and "open_interest" in spec.snapshots and spec.oi_poll_s is not None)
+
+    # -- frames -> records ---------------------------------------------------------------------------
+    async def _consume(self, venue: VenueRuntime, feed: WsFeed) -> None:
+        async for raw, ts_recv in feed.frames():
+            self.handle(venue, raw, ts_recv)
+
+    def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
+        """Record, parse, dedup and queue one frame; returns the records accepted."""
+        health = venue.health
+        health.messages += 1
+        if self.recorder is not None:
+            self.recorder.write(venue.spec.name, raw, ts_recv)
+        try:
+            records = venue.spec.parse_ws(raw, ts_recv, venue.ctx)
+        except ParseError as exc:
+            health.parse_errors += 1
+            health.last_error = str(exc)
+            log.warning("%s parse error: %s; payload=%r", venue.spec.name, exc, _clip(raw))
+            return []
+        except FeedError as exc:
+            health.venue_errors += 1
+            health.last_error = str(exc)
+            log.warning("%s venue error: %s; payload=%r", venue.spec.name, exc, _clip(raw))
+            return []
+        return self._accept(venue, records, raw)
+
+    def _accept(self, venue: VenueRuntime, records: list[Record], raw: str | bytes | None) -> list[Record]:
+        health = venue.health
+        accepted: list[Record] = []
+        for record in records:
+            key = (type(record), *(getattr(record, f) for f in _KEY_FIELDS[type(record)]))
+            if key in venue.recent:
+                health.duplicates += 1
+                log.info("%s duplicate skipped: %r", venue.spec.name, _clip(raw))
+                continue
+            venue.recent[key] = None
+            if len(venue.recent) > venue.dedup_window:
+                venue.recent.popitem(last=False)
+            ts_event = getattr(record, "ts_event", None)
+            if ts_event is not None:
+                slot = (type(record), record.symbol)
+                last = venue.last_ts.get(slot)
+                if last is not None and ts_event < last:
+                    health.out_of_order += 1
+                    log.info("%s out-of-order %s (%d < %d): %r", venue.spec.name, type(record).__name__,
+                             ts_event, last, _clip(raw))
+                    if isinstance(record, _STATE_TYPES):
+                        continue
+                else:
+                    venue.last_ts[slot] = ts_event
+                health.lag_ms = getattr(record, "ts_recv", ts_event) - ts_event
+            accepted.append(record)
+        health.records += len(accepted)
+        self.writer.put(accepted)
+        return accepted
+
+    # -- REST side -----------------------------------------------------------------------------------
+    async def _poll_oi(self, venue: VenueRuntime) -> None:
+        period = self.oi_poll_s or venue.spec.oi_poll_s or 10.0
+        while not self._stop.is_set():
+            for vsym in venue.venue_symbols:
+                try:
+                    records = await venue.rest.snapshot("open_interest", vsym, venue.ctx)
+                except FeedError as exc:
+                    venue.health.last_error = f"oi poll: {exc}"
+                    log.warning("%s oi poll %s: %s", venue.spec.name, vsym, exc)
+                    continue
+                self._accept(venue, records, None)
+            await self.timing.sleep(period)
+
+    def _on_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
+        if self.gap_backfill:
+            self._spawn(self._backfill_gap(venue, start_ms, end_ms), f"{venue.spec.name}-gap")
+
+    async def _backfill_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
+        """Fetch ``[start - 1 bar, end]`` of klines (and OI history) so the stored series has no hole."""
+        kinds = []
+        if "klines" in self.channels and "klines" in venue.spec.history:
+            kinds.append("klines")
+        if "open_interest" in self.channels and "open_interest" in venue.spec.history:
+            kinds.append("open_interest")
+        start = (start_ms // self.kline_interval_ms - 1) * self.kline_interval_ms
+        for kind in kinds:
+            for vsym in venue.venue_symbols:
+                try:
+                    async for page in venue.rest.history(kind, vsym, start, end_ms, venue.ctx):  # type: ignore[arg-type]
+                        self.writer.put(page)
+                except FeedError as exc:
+                    venue.health.last_error = f"gap backfill: {exc}"
+                    log.warning("%s gap backfill %s %s failed: %s", venue.spec.name, kind, vsym, exc)
+        venue.health.gaps_backfilled += 1
+
+
+def _clip(raw: str | bytes | None) -> str | bytes | None:
+    return raw[:500] if raw is not None else None

@@ -1,0 +1,219 @@
+"""Assemble a model :class:`~liqmap.model.frame.MarketFrame` from stored series.
+
+``load_frame(store, exchange, symbol, start, end, interval_ms)`` takes the bars opening in
+``[start, end)`` and aligns the other series to them:
+
+* prices: the exchange's **perpetual** bars; if none exist in the window, its **spot** bars
+  (``price_source="spot"``: Coinglass regime prices are Binance spot, ~0.05 % from the perp);
+* ``oi_usd[i]``: open interest at the **end** of bar i, i.e. the last OI observation in
+  ``(ts[i], ts[i] + interval]`` (``oi_base × close`` when only the coin amount is stored); NaN where
+  there is none, and the model then adds or removes nothing for that bar;
+* ``funding[i]``: the latest funding rate known by the end of bar i (settlements or samples), carried
+  forward for at most :data:`FUNDING_MAX_AGE_MS`; NaN before the first;
+* ``taker_buy_volume`` from the bars (NaN where the source has none).
+
+Bars are read at ``interval_ms`` or, when only finer bars are stored (1m vision files), resampled from
+the coarsest finer interval that divides it, complete buckets only.
+
+Gaps: the model needs contiguous bars. By default a gap inside the window raises
+:class:`~liqmap.errors.BadSeriesError` naming it; ``on_gap="latest"`` instead returns the latest
+contiguous run (the caller decides whether that still covers what it needs).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from liqmap.errors import BadSeriesError, DataError
+from liqmap.model.frame import MarketFrame
+from liqmap.store import DuckDBStore
+from liqmap.symbols import canonical
+from liqmap.types import DAY_MS
+
+FUNDING_MAX_AGE_MS = DAY_MS
+GapPolicy = Literal["raise", "latest"]
+_BAR_COLUMNS = ["ts_event", "open", "high", "low", "close", "volume", "taker_buy_volume"]
+
+
+def exchanges_with_bars(
+    store: DuckDBStore, symbol: str, start: int | None = None, end: int | None = None
+) -> list[str]:
+    """Exchanges holding bars (perp or spot) of ``symbol`` overlapping ``[start, end)``."""
+    clauses, params = ["symbol = ?"], [canonical(symbol)]
+    if start is not None:
+        clauses.append("ts_event >= ?")
+        params.append(int(start))
+    if end is not None:
+        clauses.append("ts_event < ?")
+        params.append(int(end))
+    rows = store.execute(
+        f"SELECT DISTINCT exchange FROM bars WHERE {' AND '.join(clauses)} ORDER BY 1", params
+    )
+    return [r[0] for r in rows]
+
+
+def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[str, list[int]]:
+    """``{"perp": [intervals...], "spot": [...]}`` of stored bars, finest first."""
+    rows = store.execute(
+        "SELECT market, interval_ms FROM bars WHERE exchange = ? AND symbol = ? GROUP BY 1, 2 ORDER BY 2",
+        [exchange, canonical(symbol)],
+    )
+    out: dict[str, list[int]] = {"perp": [], "spot": []}
+    for market, interval in rows:
+        out.setdefault(market, []).append(int(interval))
+    return out
+
+
+def read_bars(
+    store: DuckDBStore, exchange: str, symbol: str, start: int, end: int, interval_ms: int
+) -> tuple[dict[str, np.ndarray], str]:
+    """Bars opening in ``[start, end)`` at ``interval_ms`` and their market ("perp" or "spot").
+
+    Perpetual bars are preferred; spot bars are the fallback. When no bars of ``interval_ms`` are stored
+    but finer bars that divide it are (e.g. 1m vision files for a 1h view), those are resampled; only
+    complete buckets are kept (an incomplete hour is a gap, not a short bar).
+    """
+    coin = canonical(symbol)
+    stored = available_intervals(store, exchange, coin)
+    for market in ("perp", "spot"):
+        if interval_ms in stored.get(market, []):
+            bars = store.read(
+                "bars",
+                start=start,
+                end=end,
+                columns=_BAR_COLUMNS,
+                exchange=exchange,
+                symbol=coin,
+                market=market,
+                interval_ms=interval_ms,
+            )
+            if len(bars["ts_event"]):
+                return bars, market
+        finer = [i for i in stored.get(market, []) if i < interval_ms and interval_ms % i == 0]
+        if finer:
+            source = max(finer)
+            bars = store.read(
+                "bars",
+                start=start,
+                end=end,
+                columns=_BAR_COLUMNS,
+                exchange=exchange,
+                symbol=coin,
+                market=market,
+                interval_ms=source,
+            )
+            bars = resample(bars, interval_ms, interval_ms // source)
+            if len(bars["ts_event"]):
+                return bars, market
+    return {name: np.empty(0) for name in _BAR_COLUMNS}, "perp"
+
+
+def resample(bars: dict[str, np.ndarray], interval_ms: int, per_bucket: int) -> dict[str, np.ndarray]:
+    """OHLCV of ``per_bucket`` consecutive finer bars per ``interval_ms`` bucket (UTC-aligned);
+    open = first open, high = max, low = min, close = last close, volumes summed."""
+    ts = bars["ts_event"].astype(np.int64)
+    if len(ts) == 0:
+        return bars
+    bucket = ts - ts % interval_ms
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    counts = np.diff(np.r_[starts, len(ts)])
+    full = counts == per_bucket
+    lasts = starts + counts - 1
+    out = {
+        "ts_event": bucket[starts],
+        "open": bars["open"][starts],
+        "high": np.maximum.reduceat(bars["high"].astype(float), starts),
+        "low": np.minimum.reduceat(bars["low"].astype(float), starts),
+        "close": bars["close"][lasts],
+        "volume": np.add.reduceat(bars["volume"].astype(float), starts),
+        "taker_buy_volume": np.add.reduceat(bars["taker_buy_volume"].astype(float), starts),
+    }
+    return {k: v[full] for k, v in out.items()}
+
+
+def load_frame(
+    store: DuckDBStore,
+    exchange: str,
+    symbol: str,
+    start: int,
+    end: int,
+    interval_ms: int,
+    *,
+    on_gap: GapPolicy = "raise",
+) -> MarketFrame:
+    """Bars opening in ``[start, end)`` of ``exchange``/``symbol`` with OI and funding aligned (see module doc)."""
+    coin = canonical(symbol)
+    bars, price_source = read_bars(store, exchange, coin, start, end, interval_ms)
+    ts = bars["ts_event"].astype(np.int64)
+    if len(ts) == 0:
+        stored = available_intervals(store, exchange, coin)
+        raise DataError(
+            f"no {interval_ms // 60_000}m bars of {exchange} {coin} in the window; stored bar intervals "
+            f"(minutes): perp {[i // 60_000 for i in stored['perp']]}, spot {[i // 60_000 for i in stored['spot']]}"
+        )
+    gaps = np.flatnonzero(np.diff(ts) != interval_ms)
+    if gaps.size:
+        if on_gap == "raise":
+            g = int(gaps[0])
+            raise BadSeriesError(
+                f"{exchange} {coin}: {gaps.size} gap(s) in the bars; the first after ts={int(ts[g])} "
+                f"(next bar at {int(ts[g + 1])}); choose a window without gaps"
+            )
+        first = int(gaps[-1]) + 1
+        ts = ts[first:]
+        bars = {k: v[first:] for k, v in bars.items()}
+    ends = ts + interval_ms
+    close = bars["close"].astype(np.float64)
+
+    oi = store.read(
+        "open_interest",
+        start=int(ts[0]) + 1,
+        end=int(ends[-1]) + 1,
+        columns=["ts_event", "oi_usd", "oi_base"],
+        exchange=exchange,
+        symbol=coin,
+    )
+    oi_usd = np.full(len(ts), np.nan)
+    if len(oi["ts_event"]):
+        value = np.where(np.isfinite(oi["oi_usd"].astype(float)), oi["oi_usd"].astype(float), np.nan)
+        oi_ts = oi["ts_event"].astype(np.int64)
+        j = np.searchsorted(oi_ts, ends, side="right") - 1
+        inside = (j >= 0) & (oi_ts[np.clip(j, 0, None)] > ts)
+        picked = value[np.clip(j, 0, None)]
+        base = oi["oi_base"].astype(float)[np.clip(j, 0, None)]
+        picked = np.where(np.isfinite(picked), picked, base * close)
+        oi_usd = np.where(inside, picked, np.nan)
+
+    funding = np.full(len(ts), np.nan)
+    fund = store.read(
+        "funding",
+        start=int(ts[0]) - FUNDING_MAX_AGE_MS,
+        end=int(ends[-1]) + 1,
+        columns=["ts_event", "rate"],
+        exchange=exchange,
+        symbol=coin,
+    )
+    if len(fund["ts_event"]):
+        f_ts = fund["ts_event"].astype(np.int64)
+        j = np.searchsorted(f_ts, ends, side="right") - 1
+        fresh = (j >= 0) & (ends - f_ts[np.clip(j, 0, None)] <= FUNDING_MAX_AGE_MS)
+        funding = np.where(fresh, fund["rate"].astype(float)[np.clip(j, 0, None)], np.nan)
+
+    return MarketFrame(
+        exchange=exchange,
+        symbol=coin,
+        interval_ms=interval_ms,
+        ts=ts,
+        open=bars["open"].astype(float),
+        high=bars["high"].astype(float),
+        low=bars["low"].astype(float),
+        close=close,
+        volume=bars["volume"].astype(float),
+        oi_usd=oi_usd,
+        taker_buy_volume=bars["taker_buy_volume"].astype(float),
+        funding=funding,
+        price_source=price_source,
+        oi_source=f"{exchange} open_interest at bar end",
+    )

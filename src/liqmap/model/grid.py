@@ -1,0 +1,92 @@
+"""Price bins and time columns of a heatmap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqmap.errors import ConfigError
+
+DEFAULT_PAD = 0.15
+"""Default grid: [min low / (1 + pad), max high * (1 + pad)], wide enough for ~7x levels and tighter."""
+
+
+def default_edges(low: float, high: float, n_bins: int, pad: float = DEFAULT_PAD) -> np.ndarray:
+    return np.linspace(low / (1.0 + pad), high * (1.0 + pad), n_bins + 1)
+
+
+def check_edges(edges: np.ndarray | list[float]) -> np.ndarray:
+    arr = np.asarray(edges, dtype=np.float64)
+    if arr.ndim != 1 or len(arr) < 2:
+        raise ConfigError("price_edges: need a 1-D array of at least 2 bin edges")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise ConfigError("price_edges: edges must be finite and positive")
+    if (np.diff(arr) <= 0).any():
+        i = int(np.argmax(np.diff(arr) <= 0))
+        raise ConfigError(f"price_edges: edges must be strictly increasing (edge {i + 1} = {arr[i + 1]} <= {arr[i]})")
+    return arr
+
+
+def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each level (bin ``b`` = ``[edges[b], edges[b+1])``), -1 outside the grid.
+
+    Equal to ``searchsorted(edges, level, "right") - 1``; uniform grids take an arithmetic fast path
+    corrected by one step at exact edges so both paths agree bit for bit.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    nb = len(edges) - 1
+    widths = np.diff(edges)
+    if np.allclose(widths, widths[0], rtol=1e-9, atol=0.0) and len(levels) > 4 * nb:
+        idx = np.floor((levels - edges[0]) / widths[0]).astype(np.int64)
+        np.clip(idx, -1, nb, out=idx)
+        inner = (idx >= 0) & (idx < nb)
+        safe = np.clip(idx, 0, nb - 1)
+        idx = np.where(inner & (levels < edges[safe]), idx - 1, idx)
+        safe = np.clip(idx, 0, nb - 1)
+        idx = np.where((idx >= 0) & (idx < nb) & (levels >= edges[safe + 1]), idx + 1, idx)
+        # levels at or below the first edge / beyond the last
+        idx = np.where(levels < edges[0], -1, idx)
+        idx = np.where(levels >= edges[-1], -1, idx)
+        return idx
+    idx = np.searchsorted(edges, levels, side="right") - 1
+    return np.where((idx >= 0) & (idx < nb), idx, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnPlan:
+    """How bars map to heatmap columns. ``col_of_bar[g]``: column of global bar g; ``last_bar[k]``."""
+
+    col_of_bar: np.ndarray
+    first_bar: np.ndarray
+    last_bar: np.ndarray
+    group: int
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.last_bar)
+
+
+def column_plan(ts: np.ndarray, interval_ms: int, max_columns: int | None) -> ColumnPlan:
+    """One column per bar, or groups of ``g`` bars aligned to multiples of ``g * interval`` in time
+    (stable across refreshes), with ``g`` the smallest giving at most ``max_columns`` columns."""
+    n = len(ts)
+    if max_columns is not None and max_columns < 1:
+        raise ConfigError(f"max_columns: must be >= 1 or None, got {max_columns}")
+    group = 1
+    if max_columns is not None and n > max_columns:
+        group = -(-n // max_columns)
+        while True:
+            keys = ts // (group * interval_ms)
+            if keys[-1] - keys[0] + 1 <= max_columns:
+                break
+            group += 1
+    if group == 1:
+        idx = np.arange(n)
+        return ColumnPlan(idx, idx.copy(), idx.copy(), 1)
+    keys = ts // (group * interval_ms)
+    change = np.concatenate(([True], keys[1:] != keys[:-1]))
+    col_of_bar = np.cumsum(change) - 1
+    first_bar = np.flatnonzero(change)
+    last_bar = np.concatenate((first_bar[1:] - 1, [n - 1]))
+    return ColumnPlan(col_of_bar, first_bar, last_bar, group)

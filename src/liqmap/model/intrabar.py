@@ -1,0 +1,78 @@
+"""Positions opened and liquidated inside the same bar (the book never holds them at a column end).
+
+The engine's book is the state at bar ends, and a position born in bar ``t`` can be swept from bar
+``t + 1`` on. With turnover (:mod:`liqmap.model.turnover`) positions also open *during* bar ``t`` at
+prices across its range, and the high-leverage ones can be liquidated before the bar closes. Their
+expected USD, given only what is known at the bar's start plus the bar's high and low:
+
+* expected new notional ``N_t = min(TAU_MAX, k * Vbar_t / OI_{t-1}) * OI_{t-1}``, with ``k`` =
+  ``ModelConfig.turnover`` and ``Vbar_t`` the mean USD volume of the ``VOLUME_LOOKBACK`` bars before
+  ``t`` (the bar's own volume is not known at its start);
+* entries uniform over ``[low_t, high_t]``; a long of tier ``L`` (level ratio ``r_L < 1``) entered at
+  ``e`` is liquidated inside the bar if ``e * r_L >= low_t`` and the low comes after the entry; the first
+  happens with probability ``clip((high_t - low_t / r_L) / (high_t - low_t), 0, 1)``, the second with
+  probability ``p = ModelConfig.intrabar_path`` (the bar's path is unknown; 0.5 = no information);
+* ``long_t = p * N_t * share_long * sum_L w_L * P_L``; shorts alike with ``e * r_S <= high_t``.
+
+``share_long`` is 0.5 (the bar's taker flow is not known at its start). The equations are ours; the
+evidence for using it is in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from liqmap.model.config import ModelConfig
+from liqmap.model.frame import MarketFrame
+from liqmap.model.turnover import TAU_MAX
+
+VOLUME_LOOKBACK = 24
+"""Bars whose mean USD volume stands for the coming bar's volume."""
+
+
+def expected_volume_usd(frame: MarketFrame, lookback: int = VOLUME_LOOKBACK) -> np.ndarray:
+    """Mean USD volume of the ``lookback`` bars before each bar (NaN for the first bar)."""
+    n = len(frame)
+    quote = getattr(frame, "quote_volume", np.full(n, np.nan))
+    typical = (frame.high + frame.low + frame.close) / 3.0
+    usd = np.where(np.isfinite(quote), quote, frame.volume * typical)
+    usd = np.where(np.isfinite(usd), usd, 0.0)
+    counts = np.where(np.isfinite(quote) | np.isfinite(frame.volume), 1.0, 0.0)
+    csum = np.concatenate(([0.0], np.cumsum(usd)))
+    ccount = np.concatenate(([0.0], np.cumsum(counts)))
+    idx = np.arange(n)
+    lo = np.maximum(0, idx - lookback)
+    total = csum[idx] - csum[lo]
+    count = ccount[idx] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
+
+
+def intrabar_swept(config: ModelConfig, frame: MarketFrame, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected (long, short) USD liquidated inside each bar by positions opened in it.
+
+    ``ratios`` (2, T): liquidation level / entry per side and leverage tier
+    (:func:`liqmap.model.inputs.level_ratios`). Zero when ``intrabar_path`` or ``turnover`` is 0.
+    """
+    n = len(frame)
+    p = float(getattr(config, "intrabar_path", 0.0))
+    k = float(getattr(config, "turnover", 0.0))
+    if p <= 0.0 or k <= 0.0 or n == 0:
+        return np.zeros(n), np.zeros(n)
+    oi_start = np.concatenate(([np.nan], frame.oi_usd[:-1]))
+    volume = expected_volume_usd(frame)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = np.clip(k * volume / oi_start, 0.0, TAU_MAX)
+    new = np.where(np.isfinite(tau) & np.isfinite(oi_start), tau * oi_start, 0.0)
+    width = frame.high - frame.low
+    safe = np.where(width > 0, width, 1.0)
+    weights = np.asarray(config.normalised_weights)
+    long_share = np.zeros(n)
+    short_share = np.zeros(n)
+    for j, w in enumerate(weights):
+        long_share += w * np.clip((frame.high - frame.low / ratios[0, j]) / safe, 0.0, 1.0)
+        short_share += w * np.clip((frame.high / ratios[1, j] - frame.low) / safe, 0.0, 1.0)
+    flat = width <= 0
+    long_share[flat] = 0.0
+    short_share[flat] = 0.0
+    return p * new * 0.5 * long_share, p * new * 0.5 * short_share

@@ -1,0 +1,55 @@
+"""When does price first reach a level? Vectorised first-touch search over a bar series.
+
+For a long cohort born at bar ``b`` with level ``l`` the sweep bar is the first ``t > b`` with
+``low[t] <= l``; for a short, the first ``t > b`` with ``high[t] >= l`` (``n`` when never).
+
+Hand-written because no numpy/scipy routine answers "first index after i where x <= v" for millions of
+(i, v) queries: a sparse table of range minima (``table[j][i] = min(x[i : i + 2**j])``) answers each
+query by binary lifting in ``log2(n)`` vectorised steps, O((n + q) log n) overall.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class FirstTouch:
+    """Range-minimum sparse table over ``values`` answering first ``t >= start`` with ``values[t] <= level``."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        self.n = n = len(values)
+        levels = max(1, n.bit_length())
+        # Windows running past the end hold -inf so the search never skips over them; index n is a sentinel.
+        table = np.full((levels, n + 1), -np.inf)
+        table[0, :n] = values
+        for j in range(1, levels):
+            half = 1 << (j - 1)
+            width = n - (1 << j) + 1
+            if width <= 0:
+                break
+            np.minimum(table[j - 1, :width], table[j - 1, half : half + width], out=table[j, :width])
+        self.table = table
+        self.levels = levels
+
+    def first_at_or_below(self, start: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """For each query, the first index ``t >= start`` with ``values[t] <= level`` (``n`` if none)."""
+        pos = np.minimum(np.asarray(start, dtype=np.int64), self.n)
+        level = np.asarray(level, dtype=np.float64)
+        skip = np.empty(len(pos), dtype=bool)
+        for j in range(self.levels - 1, -1, -1):
+            np.greater(self.table[j].take(pos), level, out=skip)
+            np.add(pos, 1 << j, out=pos, where=skip)
+        return pos
+
+
+def sweep_bars(
+    low: np.ndarray, high: np.ndarray, births: np.ndarray, levels: np.ndarray, is_long: np.ndarray
+) -> np.ndarray:
+    """Sweep bar per cohort: first ``t > birth`` touching the level (``len(low)`` when never)."""
+    out = np.empty(len(births), dtype=np.int64)
+    for mask, series, sign in ((is_long, low, 1.0), (~is_long, high, -1.0)):
+        if mask.any():
+            search = FirstTouch(sign * series)
+            out[mask] = search.first_at_or_below(births[mask] + 1, sign * levels[mask])
+    return out

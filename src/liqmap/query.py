@@ -1,0 +1,462 @@
+"""Store -> MarketFrames -> model -> Heatmap: the one entry point the CLI, the web API, the analysis
+CLI and alerts use to ask "what does the heatmap look like for this view?".
+
+>>> q = HeatmapQuery("BTC", range="7d")                      # doctest: +SKIP
+>>> hm = heatmap_for(store, q)                               # doctest: +SKIP
+
+Rules (docs/data.md, "Views"):
+
+* The window is ``[end - RANGES[range], end)``; ``end=None`` means the end of the latest stored bar.
+* The model runs over ``warmup_days`` before the window (positions opened then still matter) and the
+  result is cropped to the window's columns.
+* The bar interval is chosen automatically (``interval_ms=None``): the finest interval the exchanges'
+  bars provide (stored, or resampled from finer bars) that keeps warm-up + window within
+  :data:`MAX_MODEL_BARS`; the engine then groups bars into at most ``max_columns`` columns.
+* Price bins span the window's candles plus a margin (:data:`PRICE_MARGIN`).
+* Gaps: the latest contiguous run of bars is modelled; a gap inside the window raises
+  :class:`~liqmap.errors.BadSeriesError`, a gap inside the warm-up only shortens the warm-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import numpy as np
+
+from liqmap.errors import BadSeriesError, ConfigError, DataError
+from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
+from liqmap.model.config import ModelConfig
+from liqmap.model.frame import MarketFrame
+from liqmap.model.result import Heatmap
+from liqmap.store import DuckDBStore
+from liqmap.symbols import canonical, check_exchange
+from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
+
+RANGES: dict[str, int] = {
+    "12h": 12 * HOUR_MS,
+    "24h": 24 * HOUR_MS,
+    "3d": 3 * DAY_MS,
+    "7d": 7 * DAY_MS,
+    "30d": 30 * DAY_MS,
+    "90d": 90 * DAY_MS,
+    "180d": 180 * DAY_MS,
+    "1y": 365 * DAY_MS,
+}
+SIDES: tuple[str, ...] = ("both", "long", "short", "net")
+STANDARD_INTERVALS: tuple[int, ...] = (
+    MINUTE_MS,
+    5 * MINUTE_MS,
+    15 * MINUTE_MS,
+    30 * MINUTE_MS,
+    HOUR_MS,
+    4 * HOUR_MS,
+    DAY_MS,
+)
+PRICE_MARGIN = 0.06
+"""Price bins reach this fraction of the window's mid price beyond its lowest low and highest high."""
+MAX_MODEL_BARS = 60_000
+"""Automatic intervals keep the modelled bars (warm-up included) within this; a forced ``interval_ms``
+beyond it is refused."""
+_NOT_PRICED = ("aggregate",)
+
+
+@dataclass(frozen=True)
+class HeatmapQuery:
+    """One heatmap view. Every field is validated on construction (ConfigError names the field).
+
+    * ``symbol``: user vocabulary (``BTC``) or a venue name (``BTCUSDT``); stored canonical.
+    * ``exchanges``: exchanges to sum; ``None`` = every exchange with bars of the symbol.
+    * ``range``: a key of :data:`RANGES`; ``end``: window end in ms (``None`` = latest data).
+    * ``side``: ``both`` (long and short), ``long`` or ``short`` only, or ``net`` (per bin, the
+      larger side minus the smaller, kept on the larger side's array).
+    * ``leverage`` / ``ages``: keep only these leverage tiers (x) / age buckets (labels of the config).
+    * ``n_bins`` price bins, ``max_columns`` time columns at most, ``warmup_days`` of history modelled
+      before the window, ``interval_ms`` bar size (``None`` = automatic), ``config`` model knobs.
+    """
+
+    symbol: str
+    exchanges: tuple[str, ...] | None = None
+    range: str = "7d"
+    end: int | None = None
+    side: str = "both"
+    leverage: tuple[float, ...] | None = None
+    ages: tuple[str, ...] | None = None
+    n_bins: int = 500
+    max_columns: int = 1000
+    config: ModelConfig | None = None
+    warmup_days: float = 30.0
+    interval_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "symbol", canonical(self.symbol))
+        if self.exchanges is not None:
+            names = [self.exchanges] if isinstance(self.exchanges, str) else list(self.exchanges)
+            if not names:
+                raise ConfigError("exchanges: empty; pass None for all exchanges with data")
+            set_(self, "exchanges", tuple(dict.fromkeys(check_exchange(e) for e in names)))
+        if self.range not in RANGES:
+            raise ConfigError(f"range: {self.range!r} is not accepted; accepted: {', '.join(RANGES)}")
+        if self.end is not None and (not isinstance(self.end, int | np.integer) or self.end <= 0):
+            raise ConfigError(f"end: expected a positive integer time in ms or None, got {self.end!r}")
+        if self.side not in SIDES:
+            raise ConfigError(f"side: {self.side!r} is not accepted; accepted: {', '.join(SIDES)}")
+        config = self.model_config
+        if self.leverage is not None:
+            tiers = tuple(
+                float(x)
+                for x in ([self.leverage] if isinstance(self.leverage, int | float) else self.leverage)
+            )
+            unknown = [x for x in tiers if x not in config.leverage]
+            if not tiers or unknown:
+                raise ConfigError(
+                    f"leverage: {unknown or 'empty'} not modelled; accepted tiers: "
+                    f"{', '.join(f'{x:g}' for x in config.leverage)}"
+                )
+            set_(self, "leverage", tiers)
+        if self.ages is not None:
+            ages = (self.ages,) if isinstance(self.ages, str) else tuple(self.ages)
+            unknown_ages = [a for a in ages if a not in config.age_labels]
+            if not ages or unknown_ages:
+                raise ConfigError(
+                    f"ages: {unknown_ages or 'empty'} not known; accepted: {', '.join(config.age_labels)}"
+                )
+            set_(self, "ages", ages)
+        if not (isinstance(self.n_bins, int) and 10 <= self.n_bins <= 5000):
+            raise ConfigError(f"n_bins: expected an integer in [10, 5000], got {self.n_bins!r}")
+        if not (isinstance(self.max_columns, int) and 2 <= self.max_columns <= 20_000):
+            raise ConfigError(f"max_columns: expected an integer in [2, 20000], got {self.max_columns!r}")
+        if not (0 <= float(self.warmup_days) <= 365):
+            raise ConfigError(f"warmup_days: expected 0..365 days, got {self.warmup_days!r}")
+        if self.interval_ms is not None and self.interval_ms not in STANDARD_INTERVALS:
+            raise ConfigError(
+                f"interval_ms: {self.interval_ms!r} not accepted; accepted: None (automatic) or "
+                f"{', '.join(str(i) for i in STANDARD_INTERVALS)}"
+            )
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.config if self.config is not None else ModelConfig()
+
+    @property
+    def range_ms(self) -> int:
+        return RANGES[self.range]
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """The resolved window of a query: what :func:`heatmap_for` actually modelled."""
+
+    symbol: str
+    exchanges: tuple[str, ...]
+    start: int
+    end: int
+    interval_ms: int
+    warmup_start: int
+
+
+def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
+    """Exchanges, window ``[start, end)`` and bar interval for ``query`` (no model run)."""
+    coin = query.symbol
+    exchanges = query.exchanges or tuple(e for e in exchanges_with_bars(store, coin) if e not in _NOT_PRICED)
+    if not exchanges:
+        raise DataError(
+            f"no bars stored for {coin}; import data first (liqmap import FILE..., or liqmap demo)"
+        )
+    intervals = _common_intervals(store, exchanges, coin)
+    if not intervals:
+        raise DataError(f"{', '.join(exchanges)} share no bar interval for {coin}")
+    end = query.end
+    if end is None:
+        end = _latest_end(store, exchanges, coin)
+    start = end - query.range_ms
+    warmup = int(float(query.warmup_days) * DAY_MS)
+    interval = query.interval_ms or _pick_interval(intervals, query.range_ms + warmup)
+    if query.interval_ms is not None and query.interval_ms not in intervals:
+        raise ConfigError(
+            f"interval_ms: {query.interval_ms} not available for {coin} on {', '.join(exchanges)}; "
+            f"available: {', '.join(str(i) for i in intervals)}"
+        )
+    start -= start % interval
+    warmup_start = start - warmup - (start - warmup) % interval
+    if (end - warmup_start) // interval > MAX_MODEL_BARS:
+        raise ConfigError(
+            f"range: {query.range} at {interval // MINUTE_MS}m bars with {query.warmup_days} warm-up days is "
+            f"more than {MAX_MODEL_BARS} bars; choose a coarser interval_ms or a shorter range"
+        )
+    return View(coin, tuple(exchanges), start, end, interval, warmup_start)
+
+
+def _latest_end(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> int:
+    """End of the latest bar common to ``exchanges`` (perpetual bars; spot where an exchange has none)."""
+    ends = []
+    for exchange in exchanges:
+        for market in ("perp", "spot"):
+            rows = store.execute(
+                "SELECT max(ts_event + interval_ms) FROM bars WHERE exchange = ? AND symbol = ? AND market = ?",
+                [exchange, coin, market],
+            )
+            if rows and rows[0][0] is not None:
+                ends.append(int(rows[0][0]))
+                break
+    if not ends:
+        raise DataError(f"no bars stored for {coin} on {', '.join(exchanges)}")
+    return min(ends)
+
+
+def _common_intervals(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> list[int]:
+    common: set[int] | None = None
+    for exchange in exchanges:
+        stored = available_intervals(store, exchange, coin)
+        native = set(stored.get("perp", [])) | set(stored.get("spot", []))
+        derivable = native | {s for s in STANDARD_INTERVALS for n in native if s > n and s % n == 0}
+        common = derivable if common is None else common & derivable
+    return sorted(common or ())
+
+
+def _pick_interval(intervals: Sequence[int], span_ms: int) -> int:
+    """The finest interval keeping the modelled bars (warm-up + window) within :data:`MAX_MODEL_BARS`.
+
+    Finer bars make a better model (sweeps see each bar's low/high); the engine then groups bars into at
+    most ``max_columns`` display columns."""
+    for interval in intervals:  # finest first
+        if span_ms // interval <= MAX_MODEL_BARS:
+            return interval
+    return intervals[-1]
+
+
+def load_frames(store: DuckDBStore, view: View) -> list[MarketFrame]:
+    """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
+    frames: list[MarketFrame] = []
+    errors: list[str] = []
+    for exchange in view.exchanges:
+        try:
+            frame = load_frame(
+                store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest"
+            )
+        except DataError as exc:
+            errors.append(str(exc))
+            continue
+        if frame.ts[0] > view.start:
+            earlier, _ = read_bars(
+                store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms
+            )
+            if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
+                raise BadSeriesError(
+                    f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
+                    "choose a shorter range or an end before the gap"
+                )
+        frames.append(frame)
+    if not frames:
+        raise DataError("; ".join(errors) or f"no usable data for {view.symbol}")
+    first = max(int(f.ts[0]) for f in frames)
+    last = min(int(f.ts[-1]) for f in frames)
+    if first > last:
+        raise DataError(f"{view.symbol}: the exchanges' bars do not overlap in time")
+    out = []
+    for f in frames:
+        i, j = np.searchsorted(f.ts, [first, last + 1])
+        out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
+    return out
+
+
+def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bins from ``min(low)`` to ``max(high)`` widened by :data:`PRICE_MARGIN` × mid price."""
+    lo, hi = float(np.min(candles_low)), float(np.max(candles_high))
+    pad = PRICE_MARGIN * 0.5 * (lo + hi)
+    return np.linspace(max(lo - pad, 1e-12), hi + pad, n_bins + 1)
+
+
+def heatmap_for(store: DuckDBStore, query: HeatmapQuery) -> Heatmap:
+    """Run the model over warm-up + window for ``query`` and return the window's heatmap."""
+    from liqmap.model.engine import compute_heatmap
+
+    view = resolve_view(store, query)
+    frames = load_frames(store, view)
+    ts = frames[0].ts
+    if len(ts) < 2:
+        raise DataError(
+            f"{view.symbol}: only {len(ts)} bar(s) in the view; choose a longer range or another end"
+        )
+    in_window = ts >= view.start
+    if not in_window.any():
+        raise DataError(f"{view.symbol}: no bars inside the window")
+    lows = np.min([f.low[in_window] for f in frames], axis=0)
+    highs = np.max([f.high[in_window] for f in frames], axis=0)
+    edges = price_edges_for(lows, highs, query.n_bins)
+    window_bars = int(in_window.sum())
+    group = max(1, math.ceil(window_bars / query.max_columns))
+    # +1: the engine aligns groups to multiples of group × interval, which can cost one column
+    engine_columns = None if group == 1 else math.ceil(len(ts) / group) + 1
+    heatmap = compute_heatmap(
+        frames,
+        query.model_config,
+        price_edges=edges,
+        n_bins=query.n_bins,
+        max_columns=engine_columns,
+        leverage=query.leverage,
+        ages=query.ages,
+    )
+    spot = [f.exchange for f in frames if f.price_source == "spot"]
+    if spot:
+        note = f"prices: spot bars of {', '.join(spot)} (no perpetual bars in the view)"
+        heatmap = dataclasses.replace(heatmap, notes=(*heatmap.notes, note))
+    return _apply_side(_crop(heatmap, view.start), query.side)
+
+
+def _crop(heatmap: Heatmap, start: int) -> Heatmap:
+    keep = np.asarray(heatmap.times) >= start
+    if keep.all():
+        return heatmap
+    candles = {k: np.asarray(v)[keep] for k, v in heatmap.candles.items()}
+    return dataclasses.replace(
+        heatmap,
+        times=heatmap.times[keep],
+        long=heatmap.long[keep],
+        short=heatmap.short[keep],
+        swept_long=heatmap.swept_long[keep],
+        swept_short=heatmap.swept_short[keep],
+        candles=candles,
+    )
+
+
+def _apply_side(heatmap: Heatmap, side: str) -> Heatmap:
+    if side == "both":
+        return heatmap
+    zeros = np.zeros_like(heatmap.long)
+    if side == "long":
+        return dataclasses.replace(heatmap, short=zeros, swept_short=np.zeros_like(heatmap.swept_short))
+    if side == "short":
+        return dataclasses.replace(heatmap, long=zeros, swept_long=np.zeros_like(heatmap.swept_long))
+    net = heatmap.long - heatmap.short
+    return dataclasses.replace(heatmap, long=np.clip(net, 0, None), short=np.clip(-net, 0, None))
+
+
+def parse_time(text: str | int) -> int:
+    """A time given by a user: epoch ms (``1779667200000``) or ISO-8601 (``2026-05-24``,
+    ``2026-05-24T12:00``, ``...Z``; naive times are UTC). Raises ConfigError naming ``end``."""
+    from datetime import datetime
+
+    if isinstance(text, int):
+        return text
+    raw = str(text).strip()
+    if raw.isdigit():
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"end: {text!r} is not a time; expected ISO-8601 (2026-05-24T12:00) or epoch ms"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+# -- candles and realized liquidations ---------------------------------------------------------------
+
+
+def candles_for(
+    store: DuckDBStore,
+    symbol: str,
+    start: int,
+    end: int,
+    *,
+    exchange: str = "binance",
+    interval_ms: int | None = None,
+) -> dict[str, Any]:
+    """OHLCV of ``exchange``'s bars opening in ``[start, end)``: arrays ``ts, open, high, low, close,
+    volume`` plus ``market`` ("perp", or "spot" when only spot bars exist) and ``interval_ms``.
+    ``interval_ms=None`` picks the finest stored interval."""
+    coin = canonical(symbol)
+    exchange = check_exchange(exchange)
+    if interval_ms is None:
+        stored = available_intervals(store, exchange, coin)
+        choices = stored.get("perp") or stored.get("spot")
+        if not choices:
+            raise DataError(f"no bars stored for {exchange} {coin}")
+        interval_ms = choices[0]
+    bars, market = read_bars(store, exchange, coin, start, end, interval_ms)
+    return {
+        "ts": bars["ts_event"].astype(np.int64),
+        "open": bars["open"].astype(float),
+        "high": bars["high"].astype(float),
+        "low": bars["low"].astype(float),
+        "close": bars["close"].astype(float),
+        "volume": bars["volume"].astype(float),
+        "market": market,
+        "interval_ms": interval_ms,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Realized:
+    """Realized liquidations in a window.
+
+    * ``prints``: single liquidation orders (``ts, exchange, side, price, quantity, usd``), one per event
+      the exchange reported (Binance sends at most one per symbol per second: an undercount).
+    * ``bars``: per-bar totals (``ts, long_usd, short_usd, exchange, coverage``) at ``interval_ms``;
+      ``exchange="aggregate"`` rows are Coinglass sums over several venues (``coverage`` says which).
+    """
+
+    symbol: str
+    prints: dict[str, np.ndarray]
+    bars: dict[str, np.ndarray]
+    interval_ms: int | None
+
+
+def realized_for(
+    store: DuckDBStore,
+    symbol: str,
+    start: int,
+    end: int,
+    *,
+    exchanges: Sequence[str] | None = None,
+    interval_ms: int | None = None,
+) -> Realized:
+    """Realized liquidations of ``symbol`` in ``[start, end)``.
+
+    ``exchanges=None`` takes every source; otherwise prints from those exchanges and bars from those plus
+    the ``aggregate`` series (whose coverage is reported with it). Bars are at ``interval_ms`` when that
+    interval is stored, else at the finest stored interval.
+    """
+    coin = canonical(symbol)
+    wanted = None if exchanges is None else {check_exchange(e) for e in exchanges}
+    prints = store.read(
+        "liquidations",
+        start=start,
+        end=end,
+        symbol=coin,
+        columns=["ts_event", "exchange", "side", "price", "quantity", "usd"],
+    )
+    if wanted is not None:
+        keep = np.isin(prints["exchange"].astype(str), list(wanted))
+        prints = {k: v[keep] for k, v in prints.items()}
+    prints = {("ts" if k == "ts_event" else k): v for k, v in prints.items()}
+    rows = store.execute(
+        "SELECT DISTINCT interval_ms FROM liquidation_bars WHERE symbol = ? AND ts_event >= ? AND ts_event < ? "
+        "ORDER BY 1",
+        [coin, int(start), int(end)],
+    )
+    stored = [int(r[0]) for r in rows]
+    chosen = (interval_ms if interval_ms in stored else stored[0]) if stored else None
+    bars = store.read(
+        "liquidation_bars",
+        start=start,
+        end=end,
+        symbol=coin,
+        interval_ms=chosen,
+        columns=["ts_event", "long_usd", "short_usd", "exchange", "coverage"],
+    )
+    if wanted is not None:
+        keep = np.isin(bars["exchange"].astype(str), [*wanted, *_NOT_PRICED])
+        bars = {k: v[keep] for k, v in bars.items()}
+    bars = {("ts" if k == "ts_event" else k): v for k, v in bars.items()}
+    if chosen is None:
+        bars = {k: v[:0] for k, v in bars.items()}
+    return Realized(coin, prints, bars, chosen)

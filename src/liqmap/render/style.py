@@ -1,0 +1,72 @@
+"""Shared look: the heatmap colour scale, dark theme colours and USD formatting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BACKGROUND = "#0b0b18"
+PANEL = "#12121f"
+GRID = "#2a2a3d"
+TEXT = "#d8d8e8"
+MUTED = "#8c8ca6"
+UP = "#26a69a"
+DOWN = "#ef5350"
+LONG = "#ef5350"
+"""Longs liquidated = forced sells: red, as on exchange liquidation feeds."""
+SHORT = "#26a69a"
+PRICE = "#ffffff"
+
+# Dark purple (nothing) -> blue -> teal -> green -> yellow (the largest clusters): the scale traders
+# know from commercial liquidation heatmaps.
+HEATMAP_COLOURS: tuple[tuple[float, str], ...] = (
+    (0.00, "#12031f"),
+    (0.12, "#2c0b4b"),
+    (0.30, "#3b3f8c"),
+    (0.48, "#21808d"),
+    (0.66, "#2ab07f"),
+    (0.82, "#8fd744"),
+    (1.00, "#fde725"),
+)
+
+
+def use_agg() -> Any:
+    """Import matplotlib with the Agg backend (no display needed) and return pyplot."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def heatmap_cmap() -> Any:
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("liqmap", list(HEATMAP_COLOURS), N=256)
+
+
+def format_usd(value: float, _pos: object = None) -> str:
+    """$1.2B / $3.4M / $56.7K / $890; negative values keep their sign."""
+    sign = "-" if value < 0 else ""
+    v = abs(float(value))
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if v >= limit:
+            text = f"{v / limit:.1f}".rstrip("0").rstrip(".")
+            return f"{sign}${text}{suffix}"
+    return f"{sign}${v:.0f}"
+
+
+def format_price(value: float, _pos: object = None) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.4g}"
+
+
+def style_axes(ax: Any) -> None:
+    ax.set_facecolor(PANEL)
+    for spine in ax.spines.values():
+        spine.set_color(GRID)
+    ax.tick_params(colors=MUTED, labelsize=8)
+    ax.grid(color=GRID, linewidth=0.5, alpha=0.6)

@@ -1,0 +1,283 @@
+"""The read API: heatmap, liquidation map, candles, realized liquidations, exchanges, meta."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from liqmap.service import encode, health
+from liqmap.service.context import ServiceContext, get_context
+from liqmap.service.params import (
+    ENCODINGS,
+    FORMATS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    SIDES,
+    ParamError,
+    ViewKey,
+    parse_ages,
+    parse_bin,
+    parse_choice,
+    parse_exchange,
+    parse_exchanges,
+    parse_int,
+    parse_leverage,
+    parse_range,
+    parse_symbol,
+    parse_ts,
+    ranges,
+)
+
+router = APIRouter(prefix="/api", tags=["data"])
+Ctx = Annotated[ServiceContext, Depends(get_context)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid parameter; `detail` names it and the accepted values"},
+    404: {"description": "No stored data for this symbol / window"},
+}
+
+SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT, BTC-USDT-SWAP)")]
+ExchangesQ = Annotated[
+    str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated")
+]
+RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
+SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)")]
+LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
+AgeQ = Annotated[
+    str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4-24h, 1-7d, >7d) or index")
+]
+BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)")]
+EndQ = Annotated[int | None, Query(description="View end time, ms since epoch (default: latest data)")]
+ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_COLUMNS} (default 1000)")]
+RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)")]
+
+
+def view_key(
+    ctx: ServiceContext,
+    *,
+    symbol: str,
+    exchanges: str | None,
+    range_: str | None,
+    end: int | None,
+    leverage: str | None,
+    age: str | None,
+    rows: int | None,
+    columns: int | None,
+) -> ViewKey:
+    return ViewKey(
+        symbol=parse_symbol(symbol),
+        exchanges=parse_exchanges(exchanges),
+        range=parse_range(range_),
+        end=parse_ts(end, "end"),
+        leverage=parse_leverage(leverage, ctx.config.leverage),
+        ages=parse_ages(age, ctx.config.age_labels),
+        n_bins=parse_int(rows, "rows", 10, MAX_ROWS, 500) or 500,
+        max_columns=parse_int(columns, "columns", 10, MAX_COLUMNS, 1000) or 1000,
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@router.get("/heatmap", responses=ERRORS, summary="Liquidation heatmap (time × price) with candles")
+def get_heatmap(
+    ctx: Ctx,
+    symbol: SymbolQ,
+    exchanges: ExchangesQ = None,
+    range: RangeQ = None,  # noqa: A002 - the public parameter name
+    side: SideQ = None,
+    leverage: LeverageQ = None,
+    age: AgeQ = None,
+    bin: BinQ = None,  # noqa: A002
+    end: EndQ = None,
+    columns: ColumnsQ = None,
+    rows: RowsQ = None,
+    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,  # noqa: A002
+    encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)")] = None,
+    sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
+) -> JSONResponse:
+    """Outstanding modelled liquidation notional (USD) per time column and price bin.
+
+    `format=grid`: `grid` = base64 little-endian row-major array `[column][bin]` (`dtype`, `shape`,
+    `scale`: value = q × scale), `times` (column open times, ms), `price_edges` (bins+1), `candles`.
+    `format=sparse`: non-zero `cells` `[k, b, usd]`. `format=coinglass`: the Coinglass v4 shape
+    (`y_axis`, `liquidation_leverage_data` `[[x, y, usd]]`, `price_candlesticks`, `update_time`).
+    """
+    key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, leverage=leverage,
+                   age=age, rows=rows, columns=columns)
+    side_name = parse_choice(side, SIDES, "side", "both")
+    fmt = parse_choice(format, FORMATS, "format", "grid")
+    enc = parse_choice(encoding, ENCODINGS, "encoding", "f32")
+    bin_size = parse_bin(bin)
+    version = ctx.version
+    heatmap = ctx.cache.get_with_bin(key, version, bin_size)
+    update = _now_ms()
+    if fmt == "coinglass":
+        return JSONResponse(encode.coinglass_payload(heatmap, side=side_name, update_time=update))
+    view = key.as_params()
+    view["rows"] = len(heatmap.price_edges) - 1
+    if fmt == "sparse":
+        return JSONResponse(encode.sparse_payload(heatmap, side=side_name, update_time=update, view=view))
+    payload = encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides, update_time=update,
+                                     data_version=version, view=view)
+    return JSONResponse(payload)
+
+
+@router.get("/liqmap", responses=ERRORS, summary="Liquidation map at one time: bars by price, cumulative curves")
+def get_liqmap(
+    ctx: Ctx,
+    symbol: SymbolQ,
+    exchanges: ExchangesQ = None,
+    range: RangeQ = None,  # noqa: A002
+    leverage: LeverageQ = None,
+    age: AgeQ = None,
+    bin: BinQ = None,  # noqa: A002
+    end: EndQ = None,
+    rows: RowsQ = None,
+    at: Annotated[int | None, Query(description="Time (ms) of the column to show (default: latest)")] = None,
+) -> JSONResponse:
+    """Long and short notional per price bin at the column containing `at` (latest by default),
+    cumulative curves outward from the price, and the nearest clusters above and below."""
+    key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, leverage=leverage,
+                   age=age, rows=rows, columns=None)
+    bin_size = parse_bin(bin)
+    at_ms = parse_ts(at, "at")
+    heatmap = ctx.cache.get_with_bin(key, ctx.version, bin_size)
+    k = len(heatmap.times) - 1
+    if at_ms is not None:
+        k = int(np.clip(np.searchsorted(heatmap.times, at_ms, side="right") - 1, 0, k))
+    snapshot = heatmap.column(k)
+    return JSONResponse(encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k))
+
+
+def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | None, end: int | None,
+            table: str = "bars") -> tuple[int, int]:
+    end_ms = parse_ts(end, "end")
+    start_ms = parse_ts(start, "start")
+    if end_ms is None:
+        latest = ctx.store.latest_ts(table, symbol=symbol)
+        if latest is None and table != "bars":
+            latest = ctx.store.latest_ts("bars", symbol=symbol)
+        end_ms = (latest if latest is not None else _now_ms()) + 1
+    if start_ms is None:
+        start_ms = end_ms - ranges()[parse_range(range_)]
+    if start_ms >= end_ms:
+        raise ParamError("start", f"{start_ms} is not before end {end_ms}", "start < end")
+    return start_ms, end_ms
+
+
+@router.get("/candles", responses=ERRORS, summary="OHLCV bars of one exchange")
+def get_candles(
+    ctx: Ctx,
+    symbol: SymbolQ,
+    exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)")] = None,
+    interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)")] = None,
+    range: RangeQ = None,  # noqa: A002
+    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    end: EndQ = None,
+    limit: Annotated[int | None, Query(description="At most this many newest bars, 1..100000")] = None,
+) -> JSONResponse:
+    """Bars opening in the window (perpetual, or spot where only spot is stored), via
+    :func:`liqmap.query.candles_for`."""
+    from liqmap.query import candles_for
+
+    coin = parse_symbol(symbol)
+    venue = parse_exchange(exchange)
+    interval_ms = parse_int(interval, "interval", 1_000, 31 * 86_400_000, None)
+    max_rows = parse_int(limit, "limit", 1, 100_000, 100_000) or 100_000
+    if venue is None:
+        from liqmap.ingest.frames import exchanges_with_bars
+
+        held = [e for e in exchanges_with_bars(ctx.store, coin) if e != "aggregate"]
+        if not held:
+            return JSONResponse({"detail": f"no bars stored for {coin}"}, 404)
+        venue = held[0]
+    start_ms, end_ms = _window(ctx, coin, range, start, end)
+    bars = candles_for(ctx.store, coin, start_ms, end_ms, exchange=venue, interval_ms=interval_ms)
+    arrays = {k: v[-max_rows:] for k, v in bars.items() if isinstance(v, np.ndarray)}
+    return JSONResponse({"symbol": coin, "exchange": venue, "market": bars["market"],
+                         "interval_ms": int(bars["interval_ms"]), "candles": encode.candles_payload(arrays)})
+
+
+@router.get("/liquidations", responses=ERRORS, summary="Realized liquidations: prints and per-bar aggregates")
+def get_liquidations(
+    ctx: Ctx,
+    symbol: SymbolQ,
+    exchanges: ExchangesQ = None,
+    range: RangeQ = None,  # noqa: A002
+    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    end: EndQ = None,
+    min_usd: Annotated[float | None, Query(description="Only prints of at least this notional (USD)")] = None,
+    limit: Annotated[int | None, Query(description="At most this many prints (largest kept), 1..50000")] = None,
+    interval: Annotated[int | None, Query(description="Aggregate bar interval in ms (default: finest stored)")] = None,
+) -> JSONResponse:
+    """`prints`: `[ts, exchange, side, price, usd]` (side = the liquidated position's side).
+    `bars`: realized USD per bar and side (`long_usd` = longs liquidated), e.g. Coinglass aggregates,
+    with `coverage` saying what they sum over (via :func:`liqmap.query.realized_for`)."""
+    from liqmap.query import realized_for
+
+    coin = parse_symbol(symbol)
+    venues = parse_exchanges(exchanges)
+    threshold = 0.0 if min_usd is None else float(min_usd)
+    if not np.isfinite(threshold) or threshold < 0:
+        raise ParamError("min_usd", f"{min_usd} is not a usable amount", "a non-negative number")
+    max_prints = parse_int(limit, "limit", 1, 50_000, 5_000) or 5_000
+    interval_ms = parse_int(interval, "interval", 1_000, 31 * 86_400_000, None)
+    start_ms, end_ms = _window(ctx, coin, range, start, end)
+    realized = realized_for(ctx.store, coin, start_ms, end_ms, exchanges=venues, interval_ms=interval_ms)
+    prints = realized.prints
+    idx = np.nonzero(prints["usd"] >= threshold)[0]
+    if len(idx) > max_prints:
+        idx = np.sort(idx[np.argsort(prints["usd"][idx])[-max_prints:]])
+    rows = [[int(prints["ts"][i]), str(prints["exchange"][i]), str(prints["side"][i]),
+             float(prints["price"][i]), float(prints["usd"][i])] for i in idx]
+    agg = realized.bars
+    bars: dict[str, dict[str, Any]] = {}
+    for i in np.arange(len(agg["ts"])):
+        name = str(agg["exchange"][i])
+        entry = bars.setdefault(name, {"exchange": name, "interval_ms": realized.interval_ms,
+                                       "coverage": str(agg["coverage"][i] or ""), "ts": [], "long_usd": [],
+                                       "short_usd": []})
+        entry["ts"].append(int(agg["ts"][i]))
+        entry["long_usd"].append(float(np.nan_to_num(agg["long_usd"][i])))
+        entry["short_usd"].append(float(np.nan_to_num(agg["short_usd"][i])))
+    return JSONResponse({"symbol": coin, "start": start_ms, "end": end_ms, "prints": rows,
+                         "bars": list(bars.values())})
+
+
+@router.get("/exchanges", summary="Per-exchange health and data freshness")
+def get_exchanges(ctx: Ctx) -> JSONResponse:
+    """One row per exchange: collector connection state (when `serve --collect` runs one), the newest
+    stored bar / liquidation, and `status` = live | lagging | stale | offline."""
+    return JSONResponse({"server_time": _now_ms(), "data_version": ctx.version,
+                         "exchanges": health.exchange_health(ctx)})
+
+
+@router.get("/meta", summary="What the server holds and accepts")
+def get_meta(ctx: Ctx) -> JSONResponse:
+    """Symbols and exchanges stored, accepted ranges / sides / leverage tiers / age buckets, features."""
+    symbols: dict[str, set[str]] = {}
+    latest: dict[str, int] = {}
+    for series in ctx.store.inventory():
+        if series["table"] != "bars":
+            continue
+        symbols.setdefault(series["symbol"], set()).add(series["exchange"])
+        latest[series["symbol"]] = max(latest.get(series["symbol"], 0), series["last"])
+    paths = ctx.api_paths()
+    return JSONResponse({
+        "symbols": [{"symbol": s, "exchanges": sorted(e), "latest": latest[s]} for s, e in sorted(symbols.items())],
+        "ranges": list(ranges()),
+        "sides": list(SIDES),
+        "leverage": [float(x) for x in ctx.config.leverage],
+        "ages": list(ctx.config.age_labels),
+        "formats": list(FORMATS),
+        "features": {"clusters": "/api/clusters" in paths, "alerts": any(p.startswith("/api/alerts") for p in paths),
+                     "writes": ctx.token is not None, "collector": ctx.collector is not None},
+        "data_version": ctx.version,
+        "server_time": _now_ms(),
+        "plugin_errors": ctx.plugin_errors,
+    })

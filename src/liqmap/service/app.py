@@ -1,0 +1,189 @@
+"""The FastAPI application: page, read API, WebSocket stream, token-protected writes, plug-in routers.
+
+``create_app(store, token=None)`` builds it; every ``liqmap/service/routes_*.py`` module exposing
+``router: APIRouter`` (analysis, alerts) is included. Heavy work runs in the thread pool (sync routes),
+so the event loop stays free for WebSocket fan-out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
+from liqmap.model.config import ModelConfig
+from liqmap.service import api, health, records, stream
+from liqmap.service.context import ServiceContext
+from liqmap.service.hub import Hub
+from liqmap.service.live import Live
+from liqmap.service.params import ParamError
+from liqmap.service.views import ComputeFn, HeatmapCache
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """Self-hosted liquidation heatmap for crypto perpetual futures.
+
+Read endpoints are open; endpoints that change state need the `X-Liqmap-Token` header and are
+refused when the server was started without `--token` (read-only). Errors are JSON
+`{"detail": "...", "parameter": "...", "accepted": [...]}`. Live updates: `WS /api/stream`.
+"""
+
+
+def create_app(
+    store: Any,
+    *,
+    token: str | None = None,
+    compute: ComputeFn | None = None,
+    collector: Any = None,
+    cache_size: int = 64,
+    poll_interval: float = 2.0,
+    config: ModelConfig | None = None,
+) -> FastAPI:
+    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks)."""
+    cache = HeatmapCache(store, compute, size=cache_size)
+    hub = Hub()
+    live = Live(store, hub, cache, poll_interval=poll_interval)
+    ctx = ServiceContext(store=store, cache=cache, hub=hub, live=live, token=token or None,
+                         config=config or ModelConfig(), collector=collector)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await live.start()
+        if collector is not None:
+            _hook_collector(collector, live)
+        try:
+            yield
+        finally:
+            await live.stop()
+
+    app = FastAPI(title="liqmap", version=_version(), description=DESCRIPTION, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
+    app.state.liqmap = ctx
+    live.health_fn = lambda: health.exchange_health(ctx)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
+    _install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(records.router)
+    app.include_router(stream.router)
+    for name, router in plugin_routers(ctx.plugin_errors):
+        app.include_router(router)
+        log.info("included router %s", name)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _page_routes(app)
+    ctx.app = app
+    return app
+
+
+def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:
+    """Every ``liqmap.service.routes_*`` module's ``router``; a broken module is reported, not fatal."""
+    import liqmap.service as package
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.name.startswith("routes_"):
+            continue
+        module_name = f"liqmap.service.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+            found.append((module_name, module.router))
+        except Exception as exc:  # a plug-in must not take the whole server down
+            log.exception("cannot include %s", module_name)
+            errors[module_name] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+def _hook_collector(collector: Any, live: Live) -> None:
+    writer = getattr(collector, "writer", None)
+    if writer is not None and hasattr(writer, "subscribe"):
+        writer.subscribe(lambda _records: live.notify())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("liqmap")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **{k: v for k, v in extra.items() if v is not None}}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ParamError)
+    async def param_error(_: Request, exc: ParamError) -> JSONResponse:
+        accepted = exc.accepted if isinstance(exc.accepted, str | None) else list(exc.accepted)
+        return _error(400, str(exc), parameter=exc.param, accepted=accepted)
+
+    @app.exception_handler(ConfigError)
+    async def config_error(_: Request, exc: ConfigError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        return _error(404, f"no usable data for this view: {exc}")
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return _error(503, f"store unavailable: {exc}")
+
+    @app.exception_handler(LiqmapError)
+    async def liqmap_error(_: Request, exc: LiqmapError) -> JSONResponse:
+        log.error("unhandled liqmap error: %s", exc)
+        return _error(500, f"{type(exc).__name__}: {exc}")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in exc.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("query", "body"))
+            problems.append(f"parameter '{where}': {item.get('msg')}")
+        return _error(422, "; ".join(problems) or "invalid request", errors=[
+            {"parameter": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in exc.errors()
+        ])
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+
+def _page_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
+# Swagger UI from the vendored npm package (static/vendor/swagger-ui), nothing from a CDN.
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>liqmap API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/static/favicon.svg">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<style>body{margin:0;background:#fafafa}</style></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs-init.js"></script>
+</body></html>
+"""

@@ -1,0 +1,63 @@
+"""What every route needs: the store, the heatmap cache, the live hub, the token, the collector.
+
+Routes (ours and the ``routes_*.py`` plug-ins) get it with ``Depends(get_context)``, or read
+``request.app.state.liqmap``; state-changing routes add ``Depends(require_token)``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.security import APIKeyHeader
+
+from liqmap.model.config import ModelConfig
+from liqmap.service.hub import Hub
+from liqmap.service.live import Live
+from liqmap.service.views import HeatmapCache
+
+TOKEN_HEADER = "X-Liqmap-Token"
+token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False, description="Token given to `liqmap serve --token`")
+
+
+@dataclass
+class ServiceContext:
+    store: Any
+    cache: HeatmapCache
+    hub: Hub
+    live: Live
+    token: str | None = None
+    config: ModelConfig = field(default_factory=ModelConfig)
+    collector: Any = None
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    plugin_errors: dict[str, str] = field(default_factory=dict)
+    app: Any = None
+
+    def api_paths(self) -> set[str]:
+        """Documented paths of the app (plug-in routers included)."""
+        return set(self.app.openapi()["paths"]) if self.app is not None else set()
+
+    @property
+    def version(self) -> int:
+        return self.live.version
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.liqmap  # type: ignore[no-any-return]
+
+
+def require_token(request: Request) -> None:
+    """Dependency for state-changing endpoints: refuses when the server runs read-only (no token
+    configured) or when the ``X-Liqmap-Token`` header (or ``Authorization: Bearer``) is wrong."""
+    ctx = get_context(request)
+    if ctx.token is None:
+        raise HTTPException(403, "read-only server: start `liqmap serve --token TOKEN` to enable writes")
+    given = request.headers.get(TOKEN_HEADER)
+    auth = request.headers.get("authorization", "")
+    if given is None and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if given is None or not hmac.compare_digest(given.encode(), ctx.token.encode()):
+        raise HTTPException(401, f"missing or wrong token: send it in the {TOKEN_HEADER} header")

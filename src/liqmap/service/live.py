@@ -1,0 +1,211 @@
+"""Live updates: notice new data in the store, bump the data version, push it to WebSocket clients.
+
+New data is noticed two ways: the in-process collector's on-records hook calls :meth:`Live.notify`
+(immediate), and a poll compares a cheap store signature (row count and newest time per table) every
+``poll_interval`` seconds, which also catches writes made through ``POST /api/records``.
+
+On a change the hub receives, per symbol: new ``bar`` and ``liquidation`` messages, then for every
+distinct subscribed heatmap view one ``heatmap`` message carrying the columns that are new or changed
+since the client's last column (computed once per view, however many clients watch it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from liqmap.service import encode
+from liqmap.service.hub import Client, Hub
+from liqmap.service.views import HeatmapCache
+
+log = logging.getLogger(__name__)
+
+WATCHED = ("bars", "open_interest", "liquidations", "liquidation_bars")
+
+
+class Live:
+    def __init__(self, store: Any, hub: Hub, cache: HeatmapCache, *, poll_interval: float = 2.0) -> None:
+        self.store = store
+        self.hub = hub
+        self.cache = cache
+        self.poll_interval = poll_interval
+        self.version = 1
+        self._signature: tuple[Any, ...] | None = None
+        self._seen: dict[str, int] = {}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self.health_fn: Any = None
+        self.last_change_ms: int | None = None
+        self.last_push_ms: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._signature = await asyncio.to_thread(self._read_signature)
+        self._seen = await asyncio.to_thread(self._read_latest)
+        self._task = asyncio.create_task(self._run(), name="liqmap-live")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def notify(self) -> None:
+        """Thread-safe: new data was written (collector hook); check now instead of at the next poll."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        health_due = 0.0
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            self._wake.clear()
+            try:
+                await self.check()
+                now = time.monotonic()
+                if now >= health_due and self.health_fn is not None and self.hub.clients:
+                    health_due = now + 5.0
+                    health = await asyncio.to_thread(self.health_fn)
+                    self.hub.publish({"type": "health", "exchanges": health, "server_time": _now_ms()})
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the live loop must survive any one bad cycle
+                log.exception("live update cycle failed")
+
+    # -- change detection ------------------------------------------------------------------------
+    def _read_signature(self) -> tuple[Any, ...]:
+        parts = []
+        for table in WATCHED:
+            rows = self.store.execute(f"SELECT count(*), max(ts_event) FROM {table}")
+            parts.append(tuple(rows[0]) if rows else (0, None))
+        return tuple(parts)
+
+    def _read_latest(self) -> dict[str, int]:
+        return {table: self.store.latest_ts(table) or 0 for table in WATCHED}
+
+    async def check(self) -> bool:
+        """Compare the store's signature; on a change, bump the version and push. Returns changed."""
+        signature = await asyncio.to_thread(self._read_signature)
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        with self._lock:
+            self.version += 1
+        self.last_change_ms = _now_ms()
+        messages, seen = await asyncio.to_thread(self._new_records, dict(self._seen))
+        self._seen = seen
+        for symbol, message in messages:
+            self.hub.publish(message, symbol=symbol)
+        self.hub.publish({"type": "version", "data_version": self.version, "server_time": _now_ms()})
+        await self.push_views()
+        self.last_push_ms = time.perf_counter()
+        return True
+
+    def _new_records(self, seen: dict[str, int]) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, int]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        bars = self.store.read("bars", start=seen.get("bars", 0), market="perp")
+        groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+        for i in range(len(bars["ts_event"])):
+            groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
+        for (exchange, symbol, interval), rows in groups.items():
+            out.append(
+                (
+                    symbol,
+                    {
+                        "type": "bars",
+                        "exchange": exchange,
+                        "symbol": symbol,
+                        "interval_ms": interval,
+                        "bars": [
+                            [int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
+                            for i in rows[-500:]
+                        ],
+                    },
+                )
+            )
+        prints = self.store.read("liquidations", start=seen.get("liquidations", 0) + 1)
+        by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
+        for i in range(len(prints["ts_event"])):
+            by_symbol[str(prints["symbol"][i])].append(
+                [int(prints["ts_event"][i]), str(prints["exchange"][i]), str(prints["side"][i]),
+                 float(prints["price"][i]), float(prints["usd"][i])]
+            )
+        for symbol, rows in by_symbol.items():
+            out.append((symbol, {"type": "liquidations", "symbol": symbol, "prints": rows[-2000:]}))
+        agg = self.store.read("liquidation_bars", start=seen.get("liquidation_bars", 0))
+        agg_by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
+        for i in range(len(agg["ts_event"])):
+            agg_by_symbol[str(agg["symbol"][i])].append(
+                [int(agg["ts_event"][i]), str(agg["exchange"][i]), float(agg["long_usd"][i]), float(agg["short_usd"][i])]
+            )
+        for symbol, rows in agg_by_symbol.items():
+            out.append((symbol, {"type": "liquidation_bars", "symbol": symbol, "bars": rows[-2000:]}))
+        return out, self._read_latest()
+
+    # -- heatmap columns -------------------------------------------------------------------------
+    async def push_views(self) -> None:
+        groups: dict[tuple[Any, ...], list[Client]] = defaultdict(list)
+        for client in list(self.hub.clients):
+            if client.view is not None:
+                key = (client.view, client.side, client.encoding, client.last_time, client.meta.get("edges"))
+                groups[key].append(client)
+        for (view, side, encoding, last_time, edges), clients in groups.items():
+            try:
+                heatmap = await asyncio.to_thread(self.cache.get, view, self.version)
+            except Exception as exc:
+                self.hub.send_text(
+                    encode.json_text({"type": "error", "message": f"heatmap update failed: {exc}"}), clients
+                )
+                continue
+            message = column_update(heatmap, side=side, encoding=encoding, last_time=last_time,
+                                    edges_hash=edges, data_version=self.version)
+            self.hub.send_text(encode.json_text(message), clients)
+            if len(heatmap.times):
+                for client in clients:
+                    client.last_time = int(heatmap.times[-1])
+
+
+def column_update(
+    heatmap: Any, *, side: str, encoding: str, last_time: int | None, edges_hash: str | None, data_version: int
+) -> dict[str, Any]:
+    """Columns at or after the client's last column time; ``reload`` when they do not line up (new
+    price ladder, or columns regrouped)."""
+    times = np.asarray(heatmap.times)
+    if edges_hash is not None and edges_hash != encode.edges_hash(heatmap.price_edges):
+        return {"type": "reload", "reason": "price ladder changed", "data_version": data_version}
+    if last_time is None or len(times) == 0 or last_time not in set(times.tolist()):
+        return {"type": "reload", "reason": "view changed shape", "data_version": data_version}
+    first = int(np.searchsorted(times, last_time))
+    sub_candles = {name: np.asarray(values)[first:] for name, values in heatmap.candles.items()}
+    return {
+        "type": "heatmap",
+        "data_version": data_version,
+        "side": side,
+        "times": [int(t) for t in times[first:]],
+        "window_start": int(times[0]),
+        "price_edges_hash": encode.edges_hash(heatmap.price_edges),
+        "grid": encode.encode_array(encode.side_grid(heatmap, side)[first:], encoding),
+        "long": encode.encode_array(np.asarray(heatmap.long)[first:], encoding),
+        "short": encode.encode_array(np.asarray(heatmap.short)[first:], encoding),
+        "candles": encode.candles_payload(sub_candles),
+        "update_time": _now_ms(),
+    }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

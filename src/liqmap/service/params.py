@@ -1,0 +1,202 @@
+"""Parsing and validating the API's query parameters.
+
+Every parser raises :class:`ParamError` naming the parameter and the accepted values, which the app
+turns into HTTP 400. Nothing a client sends reaches SQL: values are normalised here and the store
+binds them as parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from liqmap.errors import ConfigError
+from liqmap.symbols import EXCHANGES, canonical
+
+SIDES: tuple[str, ...] = ("both", "long", "short", "net")
+FORMATS: tuple[str, ...] = ("grid", "sparse", "coinglass")
+ENCODINGS: tuple[str, ...] = ("f32", "u16")
+RANGES_FALLBACK: dict[str, int] = {
+    "12h": 12 * 3_600_000,
+    "24h": 24 * 3_600_000,
+    "3d": 3 * 86_400_000,
+    "7d": 7 * 86_400_000,
+    "30d": 30 * 86_400_000,
+    "90d": 90 * 86_400_000,
+    "180d": 180 * 86_400_000,
+    "1y": 365 * 86_400_000,
+}
+MAX_COLUMNS = 2000
+MAX_ROWS = 2000
+MIN_TS = 1_230_768_000_000  # 2009-01-01: nothing trades before bitcoin
+MAX_TS = 4_102_444_800_000  # 2100-01-01
+
+
+class ParamError(ConfigError):
+    """A query parameter that cannot be used; carries the parameter's name and accepted values."""
+
+    def __init__(self, param: str, message: str, accepted: Sequence[str] | str | None = None) -> None:
+        self.param = param
+        self.accepted = accepted
+        text = f"parameter '{param}': {message}"
+        if accepted:
+            shown = accepted if isinstance(accepted, str) else ", ".join(accepted)
+            text += f"; accepted: {shown}"
+        super().__init__(text)
+
+
+def ranges() -> dict[str, int]:
+    """The view ranges in ms (from :mod:`liqmap.query` when present)."""
+    try:
+        from liqmap.query import RANGES
+    except ImportError:
+        return RANGES_FALLBACK
+    return dict(RANGES)
+
+
+def parse_symbol(value: str | None, param: str = "symbol") -> str:
+    if value is None or not value.strip():
+        raise ParamError(param, "is required", "a base asset (BTC) or an instrument name (BTCUSDT)")
+    if len(value) > 40:
+        raise ParamError(param, "is too long", "a base asset (BTC) or an instrument name (BTCUSDT)")
+    try:
+        return canonical(value)
+    except ConfigError as exc:
+        raise ParamError(param, str(exc)) from None
+
+
+def parse_exchanges(value: str | None, param: str = "exchanges") -> tuple[str, ...] | None:
+    """Comma-separated exchange names; empty / ``all`` / ``aggregate`` means every stored exchange."""
+    if value is None:
+        return None
+    names = [part.strip().lower() for part in value.split(",") if part.strip()]
+    if not names or names in (["all"], ["aggregate"]):
+        return None
+    unknown = [name for name in names if name not in EXCHANGES]
+    if unknown:
+        raise ParamError(param, f"unknown exchange(s) {unknown}", ("all", *EXCHANGES))
+    return tuple(sorted(set(names)))
+
+
+def parse_exchange(value: str | None, param: str = "exchange") -> str | None:
+    if value is None or not value.strip():
+        return None
+    name = value.strip().lower()
+    if name not in EXCHANGES:
+        raise ParamError(param, f"unknown exchange {value!r}", EXCHANGES)
+    return name
+
+
+def parse_choice(value: str | None, choices: Sequence[str], param: str, default: str) -> str:
+    if value is None or value == "":
+        return default
+    text = value.strip().lower()
+    if text not in choices:
+        raise ParamError(param, f"unknown value {value!r}", choices)
+    return text
+
+
+def parse_range(value: str | None, param: str = "range", default: str = "7d") -> str:
+    known = ranges()
+    if value is None or value == "":
+        return default
+    text = value.strip().lower()
+    aliases = {"1d": "24h", "1w": "7d", "1m": "30d", "3m": "90d", "6m": "180d", "12m": "1y", "365d": "1y"}
+    text = aliases.get(text, text)
+    if text not in known:
+        raise ParamError(param, f"unknown range {value!r}", tuple(known))
+    return text
+
+
+def parse_leverage(value: str | None, tiers: Sequence[float], param: str = "leverage") -> tuple[float, ...] | None:
+    """Comma-separated leverage tiers (``25,50,100`` or ``25x``); empty / ``all`` = every tier."""
+    if value is None:
+        return None
+    parts = [p.strip().lower().rstrip("x") for p in value.split(",") if p.strip()]
+    if not parts or parts == ["all"]:
+        return None
+    accepted = tuple(f"{t:g}" for t in tiers)
+    chosen: list[float] = []
+    for part in parts:
+        try:
+            number = float(part)
+        except ValueError:
+            raise ParamError(param, f"not a number: {part!r}", ("all", *accepted)) from None
+        match = [t for t in tiers if math.isclose(t, number)]
+        if not match:
+            raise ParamError(param, f"no tier {part}x", ("all", *accepted))
+        chosen.append(match[0])
+    return tuple(sorted(set(chosen)))
+
+
+def parse_ages(value: str | None, labels: Sequence[str], param: str = "age") -> tuple[str, ...] | None:
+    """Comma-separated age buckets by label (``<4h``) or index (``0``); empty / ``all`` = every age."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or [p.lower() for p in parts] == ["all"]:
+        return None
+    chosen: list[str] = []
+    for part in parts:
+        if part in labels:
+            chosen.append(part)
+        elif part.isdigit() and int(part) < len(labels):
+            chosen.append(labels[int(part)])
+        else:
+            raise ParamError(param, f"unknown age bucket {part!r}", ("all", *labels, "or indexes 0..%d" % (len(labels) - 1)))
+    return tuple(label for label in labels if label in chosen)
+
+
+def parse_int(value: int | None, param: str, lo: int, hi: int, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if not lo <= value <= hi:
+        raise ParamError(param, f"{value} is out of range", f"an integer from {lo} to {hi}")
+    return int(value)
+
+
+def parse_ts(value: int | None, param: str) -> int | None:
+    """A time in ms since the epoch (seconds are accepted and scaled)."""
+    if value is None:
+        return None
+    if 0 < value < 10_000_000_000:  # plainly seconds
+        value *= 1000
+    if not MIN_TS <= value <= MAX_TS:
+        raise ParamError(param, f"{value} is not a plausible time", "milliseconds since 1970 (2009..2100)")
+    return int(value)
+
+
+def parse_bin(value: float | None, param: str = "bin") -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value) or value <= 0 or value > 1e9:
+        raise ParamError(param, f"{value} is not a usable bin size", "a positive price step in USD, e.g. 50")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ViewKey:
+    """A normalised heatmap view: everything that determines the computed Heatmap (side excluded:
+    every side is derived from the same long/short grids)."""
+
+    symbol: str
+    exchanges: tuple[str, ...] | None
+    range: str
+    end: int | None
+    leverage: tuple[float, ...] | None
+    ages: tuple[str, ...] | None
+    n_bins: int
+    max_columns: int
+
+    def as_params(self) -> dict[str, object]:
+        return {
+            "symbol": self.symbol,
+            "exchanges": ",".join(self.exchanges) if self.exchanges else "all",
+            "range": self.range,
+            "end": self.end,
+            "leverage": ",".join(f"{x:g}" for x in self.leverage) if self.leverage else "all",
+            "age": ",".join(self.ages) if self.ages else "all",
+            "rows": self.n_bins,
+            "columns": self.max_columns,
+        }

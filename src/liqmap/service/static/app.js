@@ -1,0 +1,825 @@
+// liqmap web page: heatmap (time × price) on canvas with candles, realized liquidations, a liquidation
+// map beside it, live updates over WebSocket. Plain JS, no dependencies, nothing fetched from elsewhere.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const DPR = () => Math.max(1, window.devicePixelRatio || 1);
+  const MARGIN = { left: 6, right: 68, top: 8, bottom: 24 };
+  const COLORS = { long: "#ff5e7a", short: "#39d98a", up: "#26c6a6", down: "#ef5370", grid: "rgba(255,255,255,0.06)",
+    axis: "#9a91b5", price: "#f5e642", bg: "#0d0717" };
+
+  // Sequential palette dark purple -> teal -> yellow; diverging for net (short-heavy blue, long-heavy orange).
+  const SEQ = [[0, [22, 9, 40]], [0.18, [58, 22, 110]], [0.4, [44, 78, 150]], [0.6, [28, 150, 150]],
+    [0.8, [110, 205, 90]], [1, [250, 232, 60]]];
+  const DIV = [[0, [60, 150, 255]], [0.35, [40, 70, 150]], [0.5, [20, 12, 34]], [0.65, [160, 70, 40]], [1, [255, 160, 40]]];
+  function lut(stops) {
+    const out = new Uint8ClampedArray(256 * 3);
+    for (let i = 0; i < 256; i++) {
+      const t = i / 255;
+      let j = 0;
+      while (j < stops.length - 2 && t > stops[j + 1][0]) j++;
+      const [t0, c0] = stops[j], [t1, c1] = stops[j + 1];
+      const u = Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
+      for (let c = 0; c < 3; c++) out[i * 3 + c] = c0[c] + (c1[c] - c0[c]) * u;
+    }
+    return out;
+  }
+  const LUT_SEQ = lut(SEQ), LUT_DIV = lut(DIV);
+
+  const state = {
+    meta: null,
+    params: { symbol: "BTC", exchanges: [], side: "both", range: "7d", leverage: [], age: [], bin: "" },
+    sens: 98,
+    data: null,       // decoded heatmap
+    realized: null,   // prints + aggregate bars
+    clusters: null,   // from /api/clusters when the server has it
+    view: null,       // {x0, x1, y0, y1}: columns and prices shown
+    hover: null,      // {k, b, x, y}
+    health: [],
+    ws: null, wsRetry: 0, requestSeq: 0, firstDrawDone: false,
+    lastRequest: "", image: null, imageKey: "",
+  };
+  window.liqmap = state;  // for tests and benchmarks
+  window.liqmapStats = { draws: 0, lastDrawMs: 0, liveDraws: 0, lastLiveMs: null, requests: [] };
+
+  // ---------- formatting ----------
+  const fmtUsd = (v) => {
+    const a = Math.abs(v), s = v < 0 ? "-" : "";
+    if (a >= 1e9) return `${s}$${(a / 1e9).toFixed(2)}B`;
+    if (a >= 1e6) return `${s}$${(a / 1e6).toFixed(2)}M`;
+    if (a >= 1e3) return `${s}$${(a / 1e3).toFixed(1)}K`;
+    return `${s}$${a.toFixed(0)}`;
+  };
+  const fmtPrice = (p, step) => {
+    const d = step >= 1 ? 0 : step >= 0.01 ? 2 : 4;
+    return p.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+  };
+  const pad = (n) => String(n).padStart(2, "0");
+  const fmtTime = (ms, withDate = true) => {
+    const d = new Date(ms);
+    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    return withDate ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hm}` : hm;
+  };
+
+  // ---------- decoding ----------
+  function b64bytes(s) {
+    const bin = atob(s), out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function decodeGrid(g) {
+    const buf = b64bytes(g.data);
+    const raw = g.dtype === "float32" ? new Float32Array(buf) : g.dtype === "int16" ? new Int16Array(buf) : new Uint16Array(buf);
+    const out = new Float32Array(raw.length), s = g.scale;
+    for (let i = 0; i < raw.length; i++) out[i] = raw[i] * s;
+    return { values: out, K: g.shape[0], B: g.shape[1] };
+  }
+
+  // ---------- requests ----------
+  function queryString(extra = {}) {
+    const p = state.params, q = new URLSearchParams();
+    q.set("symbol", p.symbol);
+    q.set("range", p.range);
+    q.set("side", p.side);
+    q.set("exchanges", p.exchanges.length ? p.exchanges.join(",") : "all");
+    if (p.leverage.length) q.set("leverage", p.leverage.join(","));
+    if (p.age.length) q.set("age", p.age.join(","));
+    if (p.bin) q.set("bin", p.bin);
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    return q.toString();
+  }
+  async function getJSON(url) {
+    const t0 = performance.now();
+    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    const body = await r.json().catch(() => ({}));
+    window.liqmapStats.requests.push({ url, ms: performance.now() - t0, status: r.status });
+    if (!r.ok) throw new Error(body.detail || `${r.status} ${r.statusText}`);
+    return body;
+  }
+
+  async function loadMeta() {
+    state.meta = await getJSON("/api/meta");
+    const sel = $("symbol");
+    sel.innerHTML = "";
+    for (const s of state.meta.symbols) sel.add(new Option(s.symbol, s.symbol));
+    if (!state.meta.symbols.length) sel.add(new Option("(no data)", ""));
+    readUrl();
+    if (state.meta.symbols.length && !state.meta.symbols.some((s) => s.symbol === state.params.symbol)) {
+      state.params.symbol = state.meta.symbols[0].symbol;
+    }
+    sel.value = state.params.symbol;
+    buildControls();
+  }
+
+  function readUrl() {
+    const q = new URLSearchParams(location.search);
+    const p = state.params;
+    if (q.get("symbol")) p.symbol = q.get("symbol").toUpperCase();
+    if (q.get("range") && state.meta.ranges.includes(q.get("range"))) p.range = q.get("range");
+    if (q.get("side") && state.meta.sides.includes(q.get("side"))) p.side = q.get("side");
+    const list = (k) => (q.get(k) && q.get(k) !== "all" ? q.get(k).split(",") : []);
+    p.exchanges = list("exchanges");
+    p.leverage = list("leverage");
+    p.age = list("age").filter((a) => state.meta.ages.includes(a));
+    p.bin = q.get("bin") || "";
+    if (q.get("sens")) state.sens = Math.min(100, Math.max(80, Number(q.get("sens")) || 98));
+  }
+  function writeUrl() {
+    const next = `?${queryString({ sens: state.sens })}`;
+    if (location.search !== next) history.replaceState(null, "", next);
+  }
+
+  async function loadHeatmap({ keepView = false } = {}) {
+    const seq = ++state.requestSeq;
+    const qs = queryString({ encoding: "u16", sides: "1" });
+    state.lastRequest = `/api/heatmap?${qs}`;
+    setStatus("Loading…");
+    writeUrl();
+    try {
+      const hm = await getJSON(state.lastRequest);
+      if (seq !== state.requestSeq) return;  // a newer request superseded this one
+      const grid = decodeGrid(hm.grid), long = decodeGrid(hm.long), short = decodeGrid(hm.short);
+      const prev = state.data;
+      state.data = {
+        times: hm.times, edges: hm.price_edges, edgesHash: hm.price_edges_hash, K: grid.K, B: grid.B,
+        grid: grid.values, long: long.values, short: short.values, candles: hm.candles, interval: hm.interval_ms,
+        side: hm.side, lastPrice: hm.last_price, view: hm.view, binSize: hm.bin_size,
+        version: hm.data_version, exchanges: hm.exchanges,
+      };
+      if (!keepView || !prev || prev.K !== state.data.K) resetView();
+      state.imageKey = "";
+      setStatus("");
+      const start = hm.times.length ? hm.times[0] : 0;
+      const end = hm.times.length ? hm.times[hm.times.length - 1] + hm.interval_ms : 0;
+      loadRealized(start, end, seq);
+      loadClusters(seq);
+      draw();
+      subscribe();
+    } catch (err) {
+      if (seq !== state.requestSeq) return;
+      state.data = null;
+      draw();
+      setStatus(String(err.message || err), true);
+    }
+  }
+
+  async function loadRealized(start, end, seq) {
+    try {
+      const ex = state.params.exchanges.length ? state.params.exchanges.join(",") : "all";
+      const r = await getJSON(`/api/liquidations?symbol=${encodeURIComponent(state.params.symbol)}&exchanges=${ex}` +
+        `&start=${start}&end=${end}&limit=3000`);
+      if (seq !== state.requestSeq) return;
+      state.realized = r;
+      draw();
+    } catch (err) { state.realized = null; }
+  }
+
+  async function loadClusters(seq) {
+    state.clusters = null;
+    if (!state.meta.features.clusters) return;
+    try {
+      const c = await getJSON(`/api/clusters?${queryString()}`);
+      if (seq === state.requestSeq) { state.clusters = c; drawSide(); }
+    } catch (err) { state.clusters = null; }
+  }
+
+  async function loadHealth() {
+    try {
+      const h = await getJSON("/api/exchanges");
+      state.health = h.exchanges;
+      renderHealth();
+    } catch (err) { /* shown as offline */ }
+  }
+
+  // ---------- controls ----------
+  function segButtons(el, items, isOn, onClick) {
+    el.innerHTML = "";
+    for (const [value, label] of items) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.dataset.value = value;
+      b.className = isOn(value) ? "on" : "";
+      b.addEventListener("click", () => onClick(value));
+      el.appendChild(b);
+    }
+  }
+  function toggleIn(list, value) {
+    const i = list.indexOf(value);
+    if (i >= 0) list.splice(i, 1); else list.push(value);
+  }
+  function buildControls() {
+    const p = state.params, m = state.meta;
+    segButtons($("range"), m.ranges.map((r) => [r, r]), (v) => v === p.range, (v) => { p.range = v; changed(); });
+    const sideLabels = { both: "Both", long: "Longs", short: "Shorts", net: "Net Δ" };
+    segButtons($("side"), m.sides.map((s) => [s, sideLabels[s] || s]), (v) => v === p.side, (v) => { p.side = v; changed(); });
+    const sym = m.symbols.find((s) => s.symbol === p.symbol);
+    const exchanges = sym ? sym.exchanges.filter((e) => e !== "aggregate") : [];
+    segButtons($("exchanges"), [["all", "All"], ...exchanges.map((e) => [e, e])],
+      (v) => (v === "all" ? !p.exchanges.length : p.exchanges.includes(v)),
+      (v) => { if (v === "all") p.exchanges = []; else toggleIn(p.exchanges, v); changed(); });
+    segButtons($("leverage"), [["all", "All"], ...m.leverage.map((x) => [String(x), `${x}x`])],
+      (v) => (v === "all" ? !p.leverage.length : p.leverage.includes(v)),
+      (v) => { if (v === "all") p.leverage = []; else toggleIn(p.leverage, v); if (p.leverage.length === m.leverage.length) p.leverage = []; changed(); });
+    segButtons($("age"), [["all", "All"], ...m.ages.map((a) => [a, a])],
+      (v) => (v === "all" ? !p.age.length : p.age.includes(v)),
+      (v) => { if (v === "all") p.age = []; else toggleIn(p.age, v); if (p.age.length === m.ages.length) p.age = []; changed(); });
+    $("bin").value = p.bin;
+    $("sens").value = state.sens;
+    $("sens-out").textContent = `p${state.sens}`;
+  }
+  function changed() {
+    buildControls();
+    loadHeatmap();
+  }
+  $("symbol").addEventListener("change", (e) => { state.params.symbol = e.target.value; state.params.exchanges = []; changed(); });
+  $("bin").addEventListener("change", (e) => { state.params.bin = e.target.value; changed(); });
+  $("sens").addEventListener("input", (e) => {
+    state.sens = Number(e.target.value);
+    $("sens-out").textContent = `p${state.sens}`;
+    state.imageKey = "";
+    writeUrl();
+    draw();
+  });
+
+  function setStatus(text, isError = false) {
+    const el = $("status");
+    el.textContent = text;
+    el.className = isError ? "status err" : "status";
+  }
+
+  // ---------- geometry ----------
+  function resetView() {
+    const d = state.data;
+    if (!d || !d.K) { state.view = null; return; }
+    state.view = { x0: 0, x1: d.K, y0: d.edges[0], y1: d.edges[d.edges.length - 1] };
+  }
+  function plotRect(canvas) {
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    return { x: MARGIN.left, y: MARGIN.top, w: Math.max(10, w - MARGIN.left - MARGIN.right), h: Math.max(10, h - MARGIN.top - MARGIN.bottom) };
+  }
+  const xOf = (r, k) => r.x + ((k - state.view.x0) / (state.view.x1 - state.view.x0)) * r.w;
+  const yOf = (r, p) => r.y + (1 - (p - state.view.y0) / (state.view.y1 - state.view.y0)) * r.h;
+  const kAt = (r, x) => state.view.x0 + ((x - r.x) / r.w) * (state.view.x1 - state.view.x0);
+  const pAt = (r, y) => state.view.y0 + (1 - (y - r.y) / r.h) * (state.view.y1 - state.view.y0);
+  function binOf(p) {
+    const d = state.data, lo = d.edges[0], hi = d.edges[d.edges.length - 1];
+    return Math.floor(((p - lo) / (hi - lo)) * d.B);
+  }
+  function fitCanvas(canvas) {
+    const dpr = DPR(), w = canvas.clientWidth, h = canvas.clientHeight;
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return ctx;
+  }
+
+  // ---------- colour scale ----------
+  function scaleMax() {
+    const d = state.data, v = d.grid, sample = [];
+    const step = Math.max(1, Math.floor(v.length / 200000));
+    for (let i = 0; i < v.length; i += step) { const a = Math.abs(v[i]); if (a > 0) sample.push(a); }
+    if (!sample.length) return 1;
+    sample.sort((a, b) => a - b);
+    const idx = Math.min(sample.length - 1, Math.floor((state.sens / 100) * (sample.length - 1)));
+    return sample[idx] || sample[sample.length - 1];
+  }
+  function buildImage() {
+    const d = state.data, key = `${state.sens}|${d.version}|${d.K}|${d.B}|${d.side}|${state.requestSeq}|${d.times[d.K - 1]}`;
+    if (state.imageKey === key && state.image) return;
+    const vmax = scaleMax(), net = d.side === "net", lutArr = net ? LUT_DIV : LUT_SEQ;
+    const off = state.image && state.image.width === d.K && state.image.height === d.B ? state.image : document.createElement("canvas");
+    off.width = d.K; off.height = d.B;
+    const octx = off.getContext("2d"), img = octx.createImageData(d.K, d.B), px = img.data;
+    for (let k = 0; k < d.K; k++) {
+      const row = k * d.B;
+      for (let b = 0; b < d.B; b++) {
+        const v = d.grid[row + b], o = ((d.B - 1 - b) * d.K + k) * 4;
+        if (v === 0) { px[o] = 13; px[o + 1] = 7; px[o + 2] = 23; px[o + 3] = 255; continue; }
+        let t = net ? 0.5 + 0.5 * Math.max(-1, Math.min(1, v / vmax)) : Math.min(1, v / vmax);
+        if (!net) t = Math.pow(t, 0.7);  // lift faint levels a little, keep order
+        const i = Math.round(t * 255) * 3;
+        px[o] = lutArr[i]; px[o + 1] = lutArr[i + 1]; px[o + 2] = lutArr[i + 2]; px[o + 3] = 255;
+      }
+    }
+    octx.putImageData(img, 0, 0);
+    state.image = off; state.imageKey = key; state.vmax = vmax;
+    drawLegend();
+  }
+
+  function drawLegend() {
+    const c = $("legend"), ctx = fitCanvas(c), w = c.clientWidth, h = c.clientHeight;
+    ctx.clearRect(0, 0, w, h);
+    if (!state.data) return;
+    const net = state.data.side === "net", lutArr = net ? LUT_DIV : LUT_SEQ, x0 = 4, bw = w - 8;
+    for (let x = 0; x < bw; x++) {
+      let t = x / (bw - 1);
+      if (!net) t = Math.pow(t, 0.7);
+      const i = Math.round(t * 255) * 3;
+      ctx.fillStyle = `rgb(${lutArr[i]},${lutArr[i + 1]},${lutArr[i + 2]})`;
+      ctx.fillRect(x0 + x, 2, 1, 12);
+    }
+    ctx.fillStyle = COLORS.axis;
+    ctx.font = "11px ui-monospace, monospace";
+    ctx.textBaseline = "top";
+    const vmax = state.vmax || 0;
+    ctx.textAlign = "left"; ctx.fillText(net ? `${fmtUsd(-vmax)} shorts` : "$0", x0, 18);
+    ctx.textAlign = "center"; ctx.fillText(net ? "0" : fmtUsd(vmax / 2), x0 + bw / 2, 18);
+    ctx.textAlign = "right"; ctx.fillText(`${net ? "longs " : "≥"}${fmtUsd(vmax)}`, x0 + bw, 18);
+  }
+
+  // ---------- main chart ----------
+  function draw() {
+    const t0 = performance.now();
+    const canvas = $("heatmap"), ctx = fitCanvas(canvas), W = canvas.clientWidth, H = canvas.clientHeight;
+    ctx.fillStyle = COLORS.bg;
+    ctx.fillRect(0, 0, W, H);
+    const d = state.data;
+    if (!d || !d.K || !state.view) { drawSide(); return; }
+    buildImage();
+    const r = plotRect(canvas), v = state.view, edges = d.edges, lo = edges[0], hi = edges[edges.length - 1];
+    ctx.save();
+    ctx.beginPath(); ctx.rect(r.x, r.y, r.w, r.h); ctx.clip();
+    ctx.imageSmoothingEnabled = false;
+    // heatmap image: source rows run top = highest price.
+    const sy0 = ((hi - v.y1) / (hi - lo)) * d.B, sy1 = ((hi - v.y0) / (hi - lo)) * d.B;
+    ctx.drawImage(state.image, v.x0, sy0, v.x1 - v.x0, sy1 - sy0, r.x, r.y, r.w, r.h);
+    drawGridLines(ctx, r);
+    drawRealized(ctx, r);
+    drawCandles(ctx, r);
+    drawPriceLine(ctx, r);
+    drawCrosshair(ctx, r);
+    ctx.restore();
+    drawAxes(ctx, r);
+    drawSide();
+    updateHeader();
+    const ms = performance.now() - t0;
+    window.liqmapStats.draws++;
+    window.liqmapStats.lastDrawMs = ms;
+    if (!state.firstDrawDone) {
+      state.firstDrawDone = true;
+      performance.mark("liqmap:first-draw");
+      document.body.dataset.firstDraw = "1";
+    }
+    canvas.dataset.drawn = String(window.liqmapStats.draws);
+  }
+
+  function niceStep(span, target) {
+    const raw = span / Math.max(1, target), p = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+  }
+  function drawGridLines(ctx, r) {
+    const v = state.view, step = niceStep(v.y1 - v.y0, r.h / 60);
+    ctx.strokeStyle = COLORS.grid; ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let p = Math.ceil(v.y0 / step) * step; p <= v.y1; p += step) {
+      const y = Math.round(yOf(r, p)) + 0.5;
+      ctx.moveTo(r.x, y); ctx.lineTo(r.x + r.w, y);
+    }
+    ctx.stroke();
+  }
+  function drawAxes(ctx, r) {
+    const v = state.view, d = state.data, step = niceStep(v.y1 - v.y0, r.h / 60);
+    ctx.fillStyle = COLORS.axis; ctx.font = "11px ui-monospace, monospace"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+    for (let p = Math.ceil(v.y0 / step) * step; p <= v.y1; p += step) ctx.fillText(fmtPrice(p, step), r.x + r.w + 6, yOf(r, p));
+    // time labels
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    const cols = v.x1 - v.x0, every = Math.max(1, Math.ceil(cols / Math.max(2, r.w / 110)));
+    const span = d.interval * cols, withDate = span > 86400000 * 1.5;
+    let lastX = -1e9;
+    for (let k = Math.max(0, Math.ceil(v.x0)); k < Math.min(d.K, v.x1); k += every) {
+      const x = xOf(r, k + 0.5);
+      if (x - lastX < 90 || x < r.x + 40 || x > r.x + r.w - 30) continue;
+      lastX = x;
+      const label = withDate ? fmtTime(d.times[k]).slice(5, withDate && span > 86400000 * 20 ? 10 : 16) : fmtTime(d.times[k], false);
+      ctx.fillText(label, x, r.y + r.h + 6);
+    }
+    ctx.strokeStyle = "#2a2140"; ctx.strokeRect(r.x + 0.5, r.y + 0.5, r.w, r.h);
+  }
+  function drawCandles(ctx, r) {
+    const d = state.data, c = d.candles, v = state.view;
+    if (!c || !c.open) return;
+    const cw = r.w / (v.x1 - v.x0), bodyW = Math.max(1, Math.min(12, cw * 0.6));
+    const k0 = Math.max(0, Math.floor(v.x0)), k1 = Math.min(d.K, Math.ceil(v.x1));
+    for (let k = k0; k < k1; k++) {
+      const o = c.open[k], h = c.high[k], l = c.low[k], cl = c.close[k];
+      if (o == null || cl == null) continue;
+      const x = xOf(r, k + 0.5), up = cl >= o;
+      ctx.strokeStyle = ctx.fillStyle = up ? COLORS.up : COLORS.down;
+      ctx.lineWidth = 1;
+      ctx.beginPath(); ctx.moveTo(Math.round(x) + 0.5, yOf(r, h)); ctx.lineTo(Math.round(x) + 0.5, yOf(r, l)); ctx.stroke();
+      const y0 = yOf(r, Math.max(o, cl)), y1 = yOf(r, Math.min(o, cl));
+      ctx.fillRect(x - bodyW / 2, y0, bodyW, Math.max(1, y1 - y0));
+    }
+  }
+  function drawRealized(ctx, r) {
+    const d = state.data, rz = state.realized, v = state.view;
+    if (!rz) return;
+    const t0 = d.times[0], step = d.interval, colOf = (ts) => (ts - t0) / step;
+    ctx.lineWidth = 1;
+    // prints: exact price and time
+    let maxUsd = 0;
+    for (const p of rz.prints) maxUsd = Math.max(maxUsd, p[4]);
+    for (const p of rz.prints) {
+      const k = colOf(p[0]);
+      if (k < v.x0 - 1 || k > v.x1 + 1) continue;
+      const rad = 2 + 8 * Math.sqrt(p[4] / (maxUsd || 1));
+      ctx.beginPath(); ctx.arc(xOf(r, k), yOf(r, p[3]), rad, 0, Math.PI * 2);
+      ctx.fillStyle = p[2] === "long" ? "rgba(255,94,122,0.55)" : "rgba(57,217,138,0.55)";
+      ctx.strokeStyle = "rgba(255,255,255,0.7)";
+      ctx.fill(); ctx.stroke();
+    }
+    // per-bar aggregates (no price): longs liquidated at the bar's low, shorts at its high.
+    const c = d.candles;
+    for (const series of rz.bars || []) {
+      let peak = 0;
+      for (let i = 0; i < series.ts.length; i++) peak = Math.max(peak, series.long_usd[i], series.short_usd[i]);
+      if (!peak) continue;
+      for (let i = 0; i < series.ts.length; i++) {
+        const kf = colOf(series.ts[i]), k = Math.floor(kf);
+        if (k < Math.floor(v.x0) || k >= Math.ceil(v.x1) || k < 0 || k >= d.K) continue;
+        for (const [usd, side] of [[series.long_usd[i], "long"], [series.short_usd[i], "short"]]) {
+          const rel = usd / peak;
+          if (rel < 0.12) continue;
+          const price = side === "long" ? c.low[k] : c.high[k];
+          const rad = 1.5 + 7 * Math.sqrt(rel);
+          const x = xOf(r, k + 0.5), y = yOf(r, price) + (side === "long" ? rad + 2 : -rad - 2);
+          ctx.beginPath(); ctx.arc(x, y, rad, 0, Math.PI * 2);
+          ctx.fillStyle = side === "long" ? "rgba(255,94,122,0.75)" : "rgba(57,217,138,0.75)";
+          ctx.strokeStyle = "rgba(255,255,255,0.55)";
+          ctx.fill(); ctx.stroke();
+        }
+      }
+    }
+  }
+  function drawPriceLine(ctx, r) {
+    const d = state.data;
+    if (d.lastPrice == null) return;
+    const y = Math.round(yOf(r, d.lastPrice)) + 0.5;
+    ctx.setLineDash([4, 4]); ctx.strokeStyle = COLORS.price; ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(r.x, y); ctx.lineTo(r.x + r.w, y); ctx.stroke(); ctx.setLineDash([]);
+  }
+  function drawCrosshair(ctx, r) {
+    const h = state.hover;
+    if (!h) return;
+    ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.lineWidth = 1; ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    ctx.moveTo(Math.round(h.x) + 0.5, r.y); ctx.lineTo(Math.round(h.x) + 0.5, r.y + r.h);
+    ctx.moveTo(r.x, Math.round(h.y) + 0.5); ctx.lineTo(r.x + r.w, Math.round(h.y) + 0.5);
+    ctx.stroke(); ctx.setLineDash([]);
+  }
+
+  // ---------- liquidation map (side panel) ----------
+  function columnMap(k) {
+    const d = state.data, B = d.B, price = d.candles.close[k] ?? d.lastPrice;
+    const long = d.long.subarray(k * B, (k + 1) * B), short = d.short.subarray(k * B, (k + 1) * B);
+    const centers = new Float64Array(B), cumLong = new Float64Array(B), cumShort = new Float64Array(B);
+    for (let b = 0; b < B; b++) centers[b] = 0.5 * (d.edges[b] + d.edges[b + 1]);
+    let acc = 0;
+    for (let b = B - 1; b >= 0; b--) { if (centers[b] <= price) { acc += long[b]; cumLong[b] = acc; } }
+    acc = 0;
+    for (let b = 0; b < B; b++) { if (centers[b] > price) { acc += short[b]; cumShort[b] = acc; } }
+    return { k, price, long, short, centers, cumLong, cumShort };
+  }
+  // Nearest strong local maxima (max of ±3 bins and >= 10 % of the side's peak), as the API does.
+  function localClusters(m) {
+    const out = { above: [], below: [] };
+    for (const [name, vals, isSide] of [["below", m.long, (c) => c <= m.price], ["above", m.short, (c) => c > m.price]]) {
+      let peak = 0;
+      const n = vals.length, w = 3;
+      for (let b = 0; b < n; b++) if (isSide(m.centers[b])) peak = Math.max(peak, vals[b]);
+      if (!peak) continue;
+      const found = [];
+      for (let b = 0; b < n; b++) {
+        if (!isSide(m.centers[b]) || vals[b] < 0.1 * peak) continue;
+        let best = true;
+        for (let j = Math.max(0, b - w); j <= Math.min(n - 1, b + w); j++) {
+          if (j !== b && isSide(m.centers[j]) && vals[j] > vals[b]) { best = false; break; }
+        }
+        if (best) found.push({ price: m.centers[b], bin: b, usd: vals[b] });
+      }
+      found.sort((a, b) => Math.abs(a.price - m.price) - Math.abs(b.price - m.price));
+      out[name] = found.slice(0, 3);
+    }
+    return out;
+  }
+  function apiClusters(price) {
+    // /api/clusters (analysis layer) when present: accept {clusters:[{price, usd, side}]} or {above, below}.
+    const c = state.clusters;
+    if (!c) return null;
+    const list = Array.isArray(c) ? c : c.clusters || [...(c.above || []), ...(c.below || [])];
+    if (!Array.isArray(list) || !list.length) return null;
+    const norm = list.map((x) => ({ price: Number(x.price ?? x.center ?? x.level), usd: Number(x.usd ?? x.usd_total ?? x.notional ?? 0) }))
+      .filter((x) => Number.isFinite(x.price));
+    const above = norm.filter((x) => x.price > price).sort((a, b) => a.price - b.price).slice(0, 3);
+    const below = norm.filter((x) => x.price <= price).sort((a, b) => b.price - a.price).slice(0, 3);
+    return { above, below, source: "api" };
+  }
+  function drawSide() {
+    const canvas = $("liqmap"), ctx = fitCanvas(canvas), W = canvas.clientWidth, H = canvas.clientHeight;
+    ctx.fillStyle = "#120c1f"; ctx.fillRect(0, 0, W, H);
+    const d = state.data;
+    if (!d || !d.K || !state.view) return;
+    const hovering = state.hover != null;
+    const k = hovering ? state.hover.k : d.K - 1;
+    const m = columnMap(k);
+    const clusters = (!hovering && apiClusters(m.price)) || localClusters(m);
+    state.sideMap = { k, clusters };
+    // Same vertical price window (and pixel rows) as the heatmap when side by side; its own height when stacked.
+    let r = { x: 4, y: MARGIN.top, w: W - 8, h: H - MARGIN.top - MARGIN.bottom };
+    const hb = $("heatmap").getBoundingClientRect(), sb = canvas.getBoundingClientRect();
+    if (sb.left >= hb.right - 4) {
+      const hp = plotRect($("heatmap"));
+      r = { x: 4, y: hb.top + hp.y - sb.top, w: W - 8, h: hp.h };
+    }
+    const v = state.view, yOfP = (p) => r.y + (1 - (p - v.y0) / (v.y1 - v.y0)) * r.h;
+    let peak = 0, cumPeak = 0;
+    for (let b = 0; b < d.B; b++) {
+      if (m.centers[b] < v.y0 || m.centers[b] > v.y1) continue;
+      peak = Math.max(peak, m.long[b], m.short[b]);
+      cumPeak = Math.max(cumPeak, m.cumLong[b], m.cumShort[b]);
+    }
+    ctx.save(); ctx.beginPath(); ctx.rect(r.x, r.y, r.w, r.h); ctx.clip();
+    const binH = Math.max(1, (r.h * (d.edges[1] - d.edges[0])) / (v.y1 - v.y0));
+    for (let b = 0; b < d.B; b++) {
+      const y = yOfP(d.edges[b + 1]);
+      if (m.long[b] > 0) { ctx.fillStyle = "rgba(255,94,122,0.85)"; ctx.fillRect(r.x, y, (m.long[b] / (peak || 1)) * r.w * 0.7, binH); }
+      if (m.short[b] > 0) { ctx.fillStyle = "rgba(57,217,138,0.85)"; ctx.fillRect(r.x, y, (m.short[b] / (peak || 1)) * r.w * 0.7, binH); }
+    }
+    // cumulative curves outward from price
+    for (const [arr, color] of [[m.cumLong, "#ffb3c1"], [m.cumShort, "#a8f0c9"]]) {
+      ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.beginPath();
+      let started = false;
+      for (let b = 0; b < d.B; b++) {
+        if (!arr[b]) continue;
+        const x = r.x + (arr[b] / (cumPeak || 1)) * r.w, y = yOfP(m.centers[b]);
+        if (!started) { ctx.moveTo(x, y); started = true; } else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
+    const py = yOfP(m.price);
+    ctx.setLineDash([4, 4]); ctx.strokeStyle = COLORS.price; ctx.beginPath(); ctx.moveTo(r.x, py); ctx.lineTo(r.x + r.w, py); ctx.stroke();
+    ctx.setLineDash([2, 3]);
+    ctx.font = "11px ui-monospace, monospace"; ctx.textAlign = "right";
+    // Nearest clusters: labels above the line for those above price, below it for those below.
+    for (const [list, color, above] of [[clusters.above, COLORS.short, true], [clusters.below, COLORS.long, false]]) {
+      let lastLabel = above ? Infinity : -Infinity;
+      list.slice(0, 2).forEach((c, i) => {
+        const y = yOfP(c.price);
+        ctx.globalAlpha = i === 0 ? 1 : 0.6;
+        ctx.strokeStyle = color; ctx.beginPath(); ctx.moveTo(r.x, y); ctx.lineTo(r.x + r.w, y); ctx.stroke();
+        let ty = above ? Math.min(y - 4, Math.min(py - 4, lastLabel - 13)) : Math.max(y + 12, Math.max(py + 14, lastLabel + 13));
+        lastLabel = ty;
+        ctx.fillStyle = color;
+        ctx.fillText(`${above ? "↑" : "↓"} ${fmtPrice(c.price, d.binSize)} · ${fmtUsd(c.usd)}`, r.x + r.w - 2, ty);
+      });
+    }
+    ctx.globalAlpha = 1; ctx.setLineDash([]);
+    ctx.restore();
+    const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
+    $("liqmap-title").textContent = `Liquidation map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
+    const near = (x) => (x ? `${fmtPrice(x.price, d.binSize)} (${fmtUsd(x.usd)})` : "—");
+    $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
+      `<div>Nearest cluster ↑ ${near(clusters.above[0])}</div><div>Nearest cluster ↓ ${near(clusters.below[0])}</div>`;
+  }
+
+  function updateHeader() {
+    const d = state.data;
+    if (!d) return;
+    $("last-price").textContent = d.lastPrice != null ? fmtPrice(d.lastPrice, 0.01) : "—";
+    const asOf = d.times[d.K - 1] + d.interval;
+    $("asof").textContent = `data as of ${fmtTime(asOf)} UTC`;
+    $("asof").dataset.ts = String(asOf);
+  }
+  function renderHealth() {
+    const el = $("health");
+    el.innerHTML = "";
+    for (const h of state.health) {
+      if (h.exchange === "aggregate") continue;
+      const chip = document.createElement("span");
+      chip.className = `chip-h ${h.status}`;
+      chip.innerHTML = `<i></i>${h.exchange}`;
+      const c = h.collector;
+      chip.title = `${h.exchange}: ${h.status}` + (h.last_bar ? ` · last bar ${fmtTime(h.last_bar)} UTC` : "") +
+        (c ? ` · ${c.connected ? "connected" : "disconnected"}, lag ${c.lag_ms ?? "?"} ms, reconnects ${c.reconnects}` : " · no collector");
+      chip.dataset.status = h.status;
+      el.appendChild(chip);
+    }
+  }
+
+  // ---------- hover / tooltip ----------
+  const canvas = $("heatmap"), tip = $("tooltip");
+  function hoverAt(x, y) {
+    const d = state.data;
+    if (!d || !state.view) return;
+    const r = plotRect(canvas);
+    if (x < r.x || x > r.x + r.w || y < r.y || y > r.y + r.h) { clearHover(); return; }
+    const k = Math.min(d.K - 1, Math.max(0, Math.floor(kAt(r, x)))), p = pAt(r, y), b = binOf(p);
+    if (b < 0 || b >= d.B) { clearHover(); return; }
+    state.hover = { k, b, x, y };
+    const val = d.grid[k * d.B + b];
+    const price = d.candles.close[k] ?? d.lastPrice, pb = Math.min(d.B - 1, Math.max(0, binOf(price)));
+    let cum = 0;
+    for (let j = Math.min(b, pb); j <= Math.max(b, pb); j++) cum += d.grid[k * d.B + j];
+    const lo = d.edges[b], hi = d.edges[b + 1], dir = b < pb ? "below" : b > pb ? "above" : "at";
+    tip.innerHTML = `<div><span class="k">time</span> ${fmtTime(d.times[k])} UTC</div>` +
+      `<div><span class="k">price</span> ${fmtPrice(lo, d.binSize)} – ${fmtPrice(hi, d.binSize)}</div>` +
+      `<div><span class="k">${d.side === "net" ? "net (L−S)" : d.side === "both" ? "long+short" : d.side}</span> ${fmtUsd(val)}</div>` +
+      `<div><span class="k">cum. to price (${dir})</span> ${fmtUsd(cum)}</div>`;
+    tip.hidden = false;
+    const wrap = canvas.getBoundingClientRect();
+    const tx = x + 14 + 220 > wrap.width ? x - 230 : x + 14, ty = Math.min(y + 12, wrap.height - 90);
+    tip.style.left = `${Math.max(0, tx)}px`; tip.style.top = `${Math.max(0, ty)}px`;
+    draw();
+  }
+  function clearHover() {
+    if (!state.hover && tip.hidden) return;
+    state.hover = null; tip.hidden = true; draw();
+  }
+
+  // ---------- pan / zoom (pointer events; pinch with two pointers) ----------
+  const pointers = new Map();
+  let gesture = null;
+  function clampView(v) {
+    const d = state.data, lo = d.edges[0], hi = d.edges[d.edges.length - 1];
+    const minCols = Math.min(d.K, 8), minSpan = (hi - lo) / 200;
+    let w = Math.max(minCols, Math.min(d.K, v.x1 - v.x0)), h = Math.max(minSpan, Math.min(hi - lo, v.y1 - v.y0));
+    let x0 = Math.max(0, Math.min(d.K - w, v.x0)), y0 = Math.max(lo, Math.min(hi - h, v.y0));
+    return { x0, x1: x0 + w, y0, y1: y0 + h };
+  }
+  function localXY(e) { const b = canvas.getBoundingClientRect(); return [e.clientX - b.left, e.clientY - b.top]; }
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!state.data) return;
+    try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* pointer already gone */ }
+    pointers.set(e.pointerId, localXY(e));
+    gesture = { view: { ...state.view }, pts: new Map(pointers) };
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    const [x, y] = localXY(e);
+    if (!pointers.has(e.pointerId)) { if (e.pointerType === "mouse") hoverAt(x, y); return; }
+    pointers.set(e.pointerId, [x, y]);
+    if (!gesture || !state.data) return;
+    const r = plotRect(canvas), v0 = gesture.view;
+    const ids = [...pointers.keys()].filter((id) => gesture.pts.has(id));
+    if (ids.length >= 2) {
+      const [a0, b0] = [gesture.pts.get(ids[0]), gesture.pts.get(ids[1])], [a1, b1] = [pointers.get(ids[0]), pointers.get(ids[1])];
+      const sx = Math.max(20, Math.abs(a0[0] - b0[0])) / Math.max(20, Math.abs(a1[0] - b1[0]));
+      const sy = Math.max(20, Math.abs(a0[1] - b0[1])) / Math.max(20, Math.abs(a1[1] - b1[1]));
+      const m0 = [(a0[0] + b0[0]) / 2, (a0[1] + b0[1]) / 2], m1 = [(a1[0] + b1[0]) / 2, (a1[1] + b1[1]) / 2];
+      const colsPerPx = (v0.x1 - v0.x0) / r.w, pricePerPx = (v0.y1 - v0.y0) / r.h;
+      const kc = v0.x0 + (m0[0] - r.x) * colsPerPx, pc = v0.y1 - (m0[1] - r.y) * pricePerPx;
+      const w = (v0.x1 - v0.x0) * sx, h = (v0.y1 - v0.y0) * sy;
+      const x0 = kc - ((m1[0] - r.x) / r.w) * w, y1 = pc + ((m1[1] - r.y) / r.h) * h;
+      state.view = clampView({ x0, x1: x0 + w, y0: y1 - h, y1 });
+    } else {
+      const start = gesture.pts.get(e.pointerId);
+      if (!start) return;
+      const dk = ((x - start[0]) / r.w) * (v0.x1 - v0.x0), dp = ((y - start[1]) / r.h) * (v0.y1 - v0.y0);
+      state.view = clampView({ x0: v0.x0 - dk, x1: v0.x1 - dk, y0: v0.y0 + dp, y1: v0.y1 + dp });
+      if (e.pointerType !== "mouse") hoverAt(x, y);
+    }
+    draw();
+  });
+  const endPointer = (e) => {
+    pointers.delete(e.pointerId);
+    gesture = pointers.size ? { view: { ...state.view }, pts: new Map(pointers) } : null;
+  };
+  canvas.addEventListener("pointerup", endPointer);
+  canvas.addEventListener("pointercancel", endPointer);
+  canvas.addEventListener("pointerleave", (e) => { if (e.pointerType === "mouse" && !pointers.size) clearHover(); });
+  canvas.addEventListener("wheel", (e) => {
+    if (!state.data) return;
+    e.preventDefault();
+    const r = plotRect(canvas), [x, y] = localXY(e), v = state.view, f = Math.exp(Math.sign(e.deltaY) * 0.12);
+    if (e.shiftKey) {
+      const p = pAt(r, y), y0 = p - (p - v.y0) * f, y1 = p + (v.y1 - p) * f;
+      state.view = clampView({ ...v, y0, y1 });
+    } else {
+      const k = kAt(r, x), x0 = k - (k - v.x0) * f, x1 = k + (v.x1 - k) * f;
+      state.view = clampView({ ...v, x0, x1 });
+    }
+    draw();
+  }, { passive: false });
+  canvas.addEventListener("dblclick", () => { resetView(); draw(); });
+
+  // ---------- live ----------
+  function subscribe() {
+    const ws = state.ws, d = state.data;
+    if (!ws || ws.readyState !== 1 || !d) return;
+    const p = state.params, v = d.view;
+    ws.send(JSON.stringify({
+      type: "subscribe", symbol: p.symbol, exchanges: p.exchanges.length ? p.exchanges.join(",") : "all", range: p.range,
+      side: p.side, leverage: p.leverage.length ? p.leverage.join(",") : "all", age: p.age.length ? p.age.join(",") : "all",
+      rows: v.rows, columns: v.columns, encoding: "u16", last_time: d.times[d.K - 1], edges: d.edgesHash,
+    }));
+  }
+  function connect() {
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream`;
+    let ws;
+    try { ws = new WebSocket(url); } catch (err) { return; }
+    state.ws = ws;
+    ws.onopen = () => { state.wsRetry = 0; $("ws-state").textContent = "● live"; $("ws-state").className = "ws on"; subscribe(); };
+    ws.onclose = () => {
+      $("ws-state").textContent = "● reconnecting"; $("ws-state").className = "ws";
+      state.ws = null;
+      const delay = Math.min(15000, 500 * 2 ** state.wsRetry++);
+      setTimeout(connect, delay);
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (err) { return; }
+      onLive(msg, performance.now());
+    };
+  }
+  function onLive(msg, t0) {
+    const d = state.data;
+    switch (msg.type) {
+      case "heatmap": if (d) { mergeColumns(msg); liveDrawn(t0); } break;
+      case "bars":
+        if (d && msg.symbol === state.params.symbol && msg.bars.length) {
+          const last = msg.bars[msg.bars.length - 1];
+          d.lastPrice = last[4];
+          liveDrawn(t0);
+        }
+        break;
+      case "liquidations":
+        if (state.realized && msg.symbol === state.params.symbol) {
+          const ex = state.params.exchanges;
+          for (const p of msg.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
+          liveDrawn(t0);
+        }
+        break;
+      case "liquidation_bars":
+        if (state.realized && msg.symbol === state.params.symbol) {
+          for (const row of msg.bars) {
+            let series = state.realized.bars.find((s) => s.exchange === row[1]);
+            if (!series) { series = { exchange: row[1], ts: [], long_usd: [], short_usd: [] }; state.realized.bars.push(series); }
+            const i = series.ts.indexOf(row[0]);
+            if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
+          }
+          liveDrawn(t0);
+        }
+        break;
+      case "health": state.health = msg.exchanges; renderHealth(); break;
+      case "reload": case "resync": loadHeatmap({ keepView: true }); break;
+      default: break;
+    }
+  }
+  function liveDrawn(t0) {
+    draw();
+    const ms = performance.now() - t0;
+    window.liqmapStats.liveDraws++;
+    window.liqmapStats.lastLiveMs = ms;
+    performance.mark("liqmap:live-draw");
+    document.body.dataset.liveDraws = String(window.liqmapStats.liveDraws);
+  }
+  function mergeColumns(msg) {
+    const d = state.data;
+    if (msg.side !== d.side || msg.price_edges_hash !== d.edgesHash) { loadHeatmap({ keepView: true }); return; }
+    const g = decodeGrid(msg.grid), L = decodeGrid(msg.long), S = decodeGrid(msg.short), B = d.B;
+    if (g.B !== B) { loadHeatmap({ keepView: true }); return; }
+    const first = d.times.indexOf(msg.times[0]);
+    if (first < 0) { loadHeatmap({ keepView: true }); return; }
+    let times = d.times.slice(0, first).concat(msg.times);
+    const grow = (old, add) => { const out = new Float32Array(times.length * B); out.set(old.subarray(0, first * B)); out.set(add, first * B); return out; };
+    let grid = grow(d.grid, g.values), long = grow(d.long, L.values), short = grow(d.short, S.values);
+    const candles = {};
+    for (const key of Object.keys(d.candles)) candles[key] = d.candles[key].slice(0, first).concat(msg.candles[key] || []);
+    // slide the window: drop columns that left the range
+    const drop = times.findIndex((t) => t >= msg.window_start);
+    if (drop > 0) {
+      times = times.slice(drop);
+      grid = grid.slice(drop * B); long = long.slice(drop * B); short = short.slice(drop * B);
+      for (const key of Object.keys(candles)) candles[key] = candles[key].slice(drop);
+    }
+    const atRightEdge = state.view && state.view.x1 >= d.K - 0.01;
+    const added = times.length - d.K;
+    Object.assign(d, { times, grid, long, short, candles, K: times.length, version: msg.data_version });
+    d.lastPrice = candles.close[candles.close.length - 1];
+    if (state.view) {
+      if (atRightEdge) { state.view.x0 = Math.max(0, state.view.x0 + Math.max(0, added) + (drop > 0 ? 0 : 0)); state.view.x1 = d.K; }
+      state.view = clampView(state.view);
+    }
+    state.imageKey = "";
+  }
+
+  // ---------- boot ----------
+  window.addEventListener("resize", () => draw());
+  async function boot() {
+    try {
+      await loadMeta();
+    } catch (err) {
+      setStatus(`Cannot reach the server: ${err.message}`, true);
+      return;
+    }
+    loadHealth();
+    setInterval(loadHealth, 30000);
+    connect();
+    await loadHeatmap();
+  }
+  boot();
+})();

@@ -1,0 +1,129 @@
+"""``WS /api/stream``: live bars, liquidation prints, heatmap columns, health.
+
+Client → server (JSON text)::
+
+    {"type": "subscribe", "symbol": "BTC", "exchanges": "all", "range": "7d", "side": "both",
+     "leverage": "all", "age": "all", "rows": 500, "columns": 1000, "encoding": "u16",
+     "last_time": <ms of the client's newest column>, "edges": "<price_edges_hash>"}
+    {"type": "ping"}
+
+Server → client: ``hello``, ``subscribed``, ``bars``, ``liquidations``, ``liquidation_bars``,
+``heatmap`` (new/changed columns; see :func:`liqmap.service.live.column_update`), ``reload``,
+``version``, ``health``, ``resync``, ``error``, ``pong``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from liqmap.errors import ConfigError
+from liqmap.service.hub import Client
+from liqmap.service.params import (
+    ENCODINGS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    SIDES,
+    ViewKey,
+    parse_ages,
+    parse_choice,
+    parse_exchanges,
+    parse_leverage,
+    parse_range,
+    parse_symbol,
+)
+
+router = APIRouter()
+MAX_MESSAGE = 4096
+
+
+@router.websocket("/api/stream")
+async def stream(ws: WebSocket) -> None:
+    ctx = ws.app.state.liqmap
+    await ws.accept()
+    client = ctx.hub.add(ws)
+    pump = asyncio.create_task(ctx.hub.pump(client))
+    try:
+        ctx.hub.send(client, {"type": "hello", "data_version": ctx.version, "server_time": _now_ms()})
+        while True:
+            text = await ws.receive_text()
+            reply = handle_message(ctx, client, text)
+            if reply is not None:
+                ctx.hub.send(client, reply)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        ctx.hub.remove(client)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+
+
+def handle_message(ctx: Any, client: Client, text: str) -> dict[str, Any] | None:
+    if len(text) > MAX_MESSAGE:
+        return {"type": "error", "message": f"message longer than {MAX_MESSAGE} characters"}
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return {"type": "error", "message": "not JSON"}
+    if not isinstance(message, dict):
+        return {"type": "error", "message": "expected a JSON object"}
+    kind = message.get("type")
+    if kind == "ping":
+        return {"type": "pong", "server_time": _now_ms()}
+    if kind != "subscribe":
+        return {"type": "error", "message": f"unknown type {kind!r}; accepted: subscribe, ping"}
+    try:
+        view, side, encoding = parse_subscription(ctx, message)
+    except ConfigError as exc:
+        return {"type": "error", "message": str(exc)}
+    client.symbol = view.symbol
+    client.view = view
+    client.side = side
+    client.encoding = encoding
+    last = message.get("last_time")
+    client.last_time = int(last) if isinstance(last, int) and not isinstance(last, bool) else None
+    edges = message.get("edges")
+    client.meta["edges"] = edges if isinstance(edges, str) and len(edges) < 64 else None
+    return {"type": "subscribed", "view": view.as_params(), "side": side, "data_version": ctx.version}
+
+
+def parse_subscription(ctx: Any, message: dict[str, Any]) -> tuple[ViewKey, str, str]:
+    def text(name: str) -> str | None:
+        value = message.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"parameter '{name}': expected a string")
+        return str(value)
+
+    def integer(name: str, lo: int, hi: int, default: int) -> int:
+        value = message.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ConfigError(f"parameter '{name}': expected an integer from {lo} to {hi}")
+        return value
+
+    view = ViewKey(
+        symbol=parse_symbol(text("symbol")),
+        exchanges=parse_exchanges(text("exchanges")),
+        range=parse_range(text("range")),
+        end=None,
+        leverage=parse_leverage(text("leverage"), ctx.config.leverage),
+        ages=parse_ages(text("age"), ctx.config.age_labels),
+        n_bins=integer("rows", 10, MAX_ROWS, 500),
+        max_columns=integer("columns", 10, MAX_COLUMNS, 1000),
+    )
+    side = parse_choice(text("side"), SIDES, "side", "both")
+    encoding = parse_choice(text("encoding"), ENCODINGS, "encoding", "u16")
+    return view, side, encoding
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

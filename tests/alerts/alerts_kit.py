@@ -1,0 +1,112 @@
+"""Test helpers: a real HTTP webhook receiver on 127.0.0.1 and the shipped sample replayed bar by bar."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+HOUR_MS = 3_600_000
+
+
+def ms(text: str) -> int:
+    return int(np.datetime64(text, "ms").astype(np.int64))
+
+
+@dataclass
+class Receiver:
+    """Records every POST; ``fail_first`` paths answer 500 to the first request carrying a given body."""
+
+    fail_first: set[str] = field(default_factory=set)
+    status_for: dict[str, int] = field(default_factory=dict)
+    requests: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def accepted(self, path: str) -> list[dict[str, Any]]:
+        return [body for p, status, body in self.requests if p == path and status == 200]
+
+    def handle(self, path: str, raw: bytes) -> int:
+        body = json.loads(raw or b"{}")
+        with self._lock:
+            if path in self.status_for:
+                status = self.status_for[path]
+            elif path in self.fail_first and (path, raw.decode()) not in self._seen:
+                self._seen.add((path, raw.decode()))
+                status = 500
+            else:
+                status = 200
+            self.requests.append((path, status, body))
+        return status
+
+
+def start_receiver(receiver: Receiver) -> Receiver:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status = receiver.handle(self.path, raw)
+            self.send_response(status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    return receiver
+
+
+def sample_store() -> Any:
+    """A memory store holding the shipped sample's Binance perp klines and Coinglass regime (OI)."""
+    from liqmap.data.sample import SAMPLE_DIR
+    from liqmap.ingest.registry import import_file
+    from liqmap.store import DuckDBStore
+
+    store = DuckDBStore(":memory:").open()
+    for name in ("BTCUSDT-1h-futures.csv.gz", "BTC_regime_1h.csv.gz"):
+        import_file(store, SAMPLE_DIR / name, ts_recv=0)
+    return store
+
+
+EDGES = np.arange(50_000.0, 110_001.0, 100.0)
+WARMUP_START = ms("2026-01-05")
+
+
+def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[Any, float, float]]]:
+    """Warm a StreamingModel on the 30 days before ``start``; then yield ``(snapshot, high, low)`` per bar
+    of ``[start - 1 bar, end)`` (the first is the baseline the rules start from)."""
+    from liqmap.ingest.frames import load_frame
+    from liqmap.model import ModelConfig, StreamingModel
+
+    frame = load_frame(store, "binance", "BTC", WARMUP_START, end, HOUR_MS)
+    model = StreamingModel(ModelConfig(), "binance", "BTC", EDGES, interval_ms=HOUR_MS)
+    first = int(np.searchsorted(frame.ts, start)) - 1
+
+    def step(i: int) -> Any:
+        return model.update(
+            int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
+            frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
+        )
+
+    for i in range(first):
+        step(i)
+
+    def bars() -> Iterator[tuple[Any, float, float]]:
+        for i in range(first, len(frame)):
+            yield step(i).to_map(), float(frame.high[i]), float(frame.low[i])
+
+    return frame, bars()

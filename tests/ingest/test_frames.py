@@ -1,0 +1,88 @@
+"""Frame assembly: perp bars + OI at bar ends + funding known by the bar end; spot fallback; gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liqmap.errors import BadSeriesError, DataError
+from liqmap.ingest import import_file, load_frame
+from liqmap.ingest.frames import resample
+from liqmap.store import DuckDBStore
+from liqmap.types import OpenInterest
+
+H = 3_600_000
+
+
+def utc_ms(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+T0 = utc_ms(2025, 12, 4, 6)
+
+
+@pytest.fixture()
+def market(store: DuckDBStore, files: Path) -> DuckDBStore:
+    for name in ("BTCUSDT-1h-futures.csv.gz", "BTCUSDT-funding.csv.gz", "BTC_regime_1h.csv.gz"):
+        import_file(store, files / name)
+    return store
+
+
+def test_perp_frame_with_oi_at_bar_end(market: DuckDBStore) -> None:
+    frame = load_frame(market, "binance", "BTCUSDT", T0, T0 + 72 * H, H)
+    assert frame.price_source == "perp" and frame.symbol == "BTC" and len(frame) == 72
+    assert frame.ts[0] == T0 and frame.close[0] == 93103.1  # perp close, not the spot 93140.74
+    assert frame.taker_buy_volume[0] == 2688.383
+    assert frame.oi_usd[0] == 8248989576.0  # regime oi_close of bar T0 = OI at T0 + 1h
+    assert frame.oi_usd[1] == 8293200354.0
+    assert np.isfinite(frame.oi_usd).all()
+
+
+def test_funding_known_by_bar_end(market: DuckDBStore, files: Path) -> None:
+    frame = load_frame(market, "binance", "BTC", T0, T0 + 4 * H, H)
+    # bar 06:00-07:00 ends at 07:00, when the regime sample 0.005673 % (stored at 07:00) is the latest
+    assert frame.funding[0] == pytest.approx(0.005673 / 100)
+    only_settlements = DuckDBStore(":memory:").open()
+    for name in ("BTCUSDT-1h-futures.csv.gz", "BTCUSDT-funding.csv.gz"):
+        import_file(only_settlements, files / name)
+    only_settlements.write([OpenInterest("binance", "BTC", T0 + H, 0, None, 8.2e9)])
+    frame = load_frame(only_settlements, "binance", "BTC", T0, T0 + 4 * H, H)
+    # settlement 1764806400012 (2025-12-04 00:00, -0.00000395) is the latest before 07:00;
+    # the 08:00 settlement (0.00007435) applies from the bar ending at 08:00
+    assert frame.funding[0] == pytest.approx(-0.00000395)
+    assert frame.funding[1] == pytest.approx(0.00007435)
+
+
+def test_spot_fallback_and_gap(market: DuckDBStore) -> None:
+    start = utc_ms(2025, 12, 27, 13)
+    with pytest.raises(BadSeriesError, match="gap"):
+        load_frame(market, "binance", "BTC", start, start + 11 * H, H)
+    frame = load_frame(market, "binance", "BTC", start, start + 11 * H, H, on_gap="latest")
+    assert frame.price_source == "spot"
+    assert frame.ts[0] == utc_ms(2025, 12, 27, 19)  # the run after the missing 18:00 bar
+    assert frame.oi_usd[0] == 8013841256.0  # oi_open of the 20:00 row = OI at the end of the 19:00 bar
+    assert frame.close[0] == 87569.39
+
+
+def test_missing_data_is_named(market: DuckDBStore) -> None:
+    with pytest.raises(DataError, match="no 60m bars of binance ETH"):
+        load_frame(market, "binance", "ETH", T0, T0 + H, H)
+
+
+def test_resample_complete_buckets_only(store: DuckDBStore, files: Path) -> None:
+    import_file(store, files / "AVAXUSDT-1m-2026-06.csv.gz")
+    bars = store.read(
+        "bars",
+        symbol="AVAX",
+        columns=["ts_event", "open", "high", "low", "close", "volume", "taker_buy_volume"],
+    )
+    out = resample(bars, 15 * 60_000, 15)
+    assert out["ts_event"].tolist() == [bars["ts_event"][0], bars["ts_event"][15]]
+    assert out["open"][1] == bars["open"][15] and out["close"][1] == bars["close"][29]
+    assert out["high"][0] == bars["high"][:15].max() and out["low"][0] == bars["low"][:15].min()
+    assert out["volume"][0] == pytest.approx(bars["volume"][:15].sum())
+    partial = resample({k: v[:20] for k, v in bars.items()}, 15 * 60_000, 15)
+    assert len(partial["ts_event"]) == 1

@@ -1,0 +1,47 @@
+"""A store loaded with the shipped real sample, and the app on it (in process)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from liqmap.store import DuckDBStore
+
+
+def load_sample(store: DuckDBStore) -> None:
+    from liqmap.data.sample import sample_files
+    from liqmap.ingest import import_file
+
+    for path in sample_files():
+        import_file(store, path)
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB file holding the sample; tests copy it so that none sees another's writes."""
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    with DuckDBStore(path) as store:
+        load_sample(store)
+    return path
+
+
+@pytest.fixture
+def store(sample_db: Path, tmp_path: Path) -> Iterator[DuckDBStore]:
+    copy = tmp_path / "store.duckdb"
+    shutil.copy(sample_db, copy)
+    with DuckDBStore(copy) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(store: DuckDBStore) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from liqmap.service.app import create_app
+
+    app = create_app(store, token="secret-token", poll_interval=0.2)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,122 @@
+"""Live updates over WS /api/stream: a new bar written to the store reaches subscribed clients as bars and
+heatmap columns equal to the model's output at the new data version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from liqmap.query import HeatmapQuery, heatmap_for
+from liqmap.service.encode import decode_array
+from liqmap.service.hub import Hub
+
+HOUR = 3_600_000
+LAST_BAR = 1779663600000  # the sample's newest hourly bar (2026-05-24 23:00 UTC)
+
+
+def _receive_until(ws, kind: str, limit: int = 20) -> dict:
+    for _ in range(limit):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind!r} message in {limit}")
+
+
+def _new_bar_records() -> dict:
+    ts = LAST_BAR + HOUR
+    return {
+        "bars": [{"exchange": "binance", "symbol": "BTCUSDT", "interval_ms": HOUR, "ts_event": ts, "open": 77030.3,
+                  "high": 77900.0, "low": 76800.0, "close": 77650.5, "volume": 1234.5, "taker_buy_volume": 700.0}],
+        "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": ts + HOUR, "oi_usd": 8.1e9}],
+        "liquidations": [{"exchange": "binance", "symbol": "BTC", "ts_event": ts + 60_000, "side": "short",
+                          "price": 77800.0, "quantity": 2.0}],
+    }
+
+
+def test_new_bar_reaches_subscribers_as_model_columns(client, store):
+    before = heatmap_for(store, HeatmapQuery("BTC", range="24h"))
+    assert int(before.times[-1]) == LAST_BAR
+    with client.websocket_connect("/api/stream") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "side": "both",
+                                 "encoding": "f32", "last_time": LAST_BAR}))
+        subscribed = _receive_until(ws, "subscribed")
+        assert subscribed["view"]["range"] == "24h"
+        r = client.post("/api/records", json=_new_bar_records(), headers={"X-Liqmap-Token": "secret-token"})
+        assert r.status_code == 200, r.text
+        bars = _receive_until(ws, "bars")
+        assert bars["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77900.0, 76800.0, 77650.5, 1234.5]
+        prints = _receive_until(ws, "liquidations")
+        assert prints["prints"] == [[LAST_BAR + HOUR + 60_000, "binance", "short", 77800.0, 2 * 77800.0]]
+        update = _receive_until(ws, "heatmap")
+    after = heatmap_for(store, HeatmapQuery("BTC", range="24h"))
+    assert int(after.times[-1]) == LAST_BAR + HOUR
+    assert update["times"] == [LAST_BAR, LAST_BAR + HOUR]
+    assert update["window_start"] == int(after.times[0])
+    grid = decode_array(update["grid"])
+    np.testing.assert_array_equal(grid, (after.long + after.short)[-2:].astype(np.float32))
+    assert update["candles"]["close"][-1] == 77650.5
+
+
+def test_reload_when_the_price_ladder_changes(client):
+    first = client.get("/api/heatmap", params={"symbol": "BTC", "range": "12h"}).json()
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "12h",
+                                 "last_time": first["times"][-1], "edges": first["price_edges_hash"]}))
+        _receive_until(ws, "subscribed")
+        records = _new_bar_records()
+        records["bars"][0]["high"] = 99000.0  # far outside the window's range: a new price ladder
+        client.post("/api/records", json=records, headers={"X-Liqmap-Token": "secret-token"})
+        assert _receive_until(ws, "reload")["reason"] == "price ladder changed"
+
+
+def test_bad_subscriptions_get_errors_not_disconnects(client):
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text("not json")
+        assert "not JSON" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "side": "up"}))
+        assert "parameter 'side'" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "rows": 10**9}))
+        assert "parameter 'rows'" in ws.receive_json()["message"]
+        ws.send_text(json.dumps([1, 2]))
+        assert ws.receive_json()["type"] == "error"
+        ws.send_text("x" * 10000)
+        assert "longer" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "ping"}))
+        assert ws.receive_json()["type"] == "pong"
+
+
+class _SlowSocket:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+
+@pytest.mark.asyncio
+async def test_slow_client_is_bounded_and_told_to_resync():
+    hub = Hub(max_queue=8)
+    slow, fast = hub.add(_SlowSocket()), hub.add(_SlowSocket())
+    pump = asyncio.create_task(hub.pump(fast))
+    for i in range(30):
+        hub.publish({"type": "bars", "i": i})
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert [json.loads(t)["i"] for t in fast.ws.sent] == list(range(30))  # never held back by the slow one
+    queued = []
+    while not slow.queue.empty():
+        queued.append(json.loads(slow.queue.get_nowait()))
+    assert len(queued) <= 8
+    assert {"type": "resync", "reason": "client fell behind"} in queued
+    assert queued[-1] == {"type": "bars", "i": 29}  # the newest is kept
+    assert queued[0]["type"] == "resync"
+    kept = [m["i"] for m in queued[1:]]
+    assert kept == list(range(30 - len(kept), 30))  # a consecutive run of the newest messages
+    assert slow.dropped >= 30 - len(kept)
+    pump.cancel()

@@ -1,0 +1,99 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liqmap.errors import ConfigError, StoreError
+from liqmap.store import DuckDBStore
+from liqmap.types import HOUR_MS, Bar, Instrument, Liquidation, OpenInterest
+
+
+def _bar(i: int, close: float = 100.0) -> Bar:
+    return Bar("binance", "BTC", HOUR_MS, i * HOUR_MS, 99.0, 101.0, 98.0, close, 5.0, ts_recv=7,
+               taker_buy_volume=2.5, venue_symbol="BTCUSDT")
+
+
+def test_constructor_does_no_io(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "x.duckdb"
+    DuckDBStore(path)
+    assert not path.parent.exists()
+
+
+def test_rewriting_the_same_rows_stores_nothing_twice_and_keeps_values(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "a.duckdb") as store:
+        assert store.write([_bar(i) for i in range(3)]) == {"bars": 3}
+        # Same keys, different close: the first write wins (idempotent, nothing overwritten).
+        assert store.write([_bar(i, close=1.0) for i in range(4)]) == {"bars": 1}
+        bars = store.read("bars", exchange="binance", symbol="BTC")
+    assert bars["ts_event"].tolist() == [0, HOUR_MS, 2 * HOUR_MS, 3 * HOUR_MS]
+    assert bars["close"].tolist() == [100.0, 100.0, 100.0, 1.0]
+    assert bars["taker_buy_volume"].tolist() == [2.5] * 4
+
+
+def test_duplicates_inside_one_batch_are_collapsed() -> None:
+    with DuckDBStore(":memory:") as store:
+        assert store.write([_bar(0), _bar(0), _bar(1)]) == {"bars": 2}
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "p.duckdb"
+    with DuckDBStore(path) as store:
+        store.write([_bar(0)])
+    with DuckDBStore(path) as store:
+        assert store.read("bars")["close"].tolist() == [100.0]
+
+
+def test_reads_filter_by_time_window_and_columns() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(i, close=100.0 + i) for i in range(10)])
+        got = store.read("bars", start=2 * HOUR_MS, end=5 * HOUR_MS, columns=["ts_event", "close"])
+    assert set(got) == {"ts_event", "close"}
+    assert got["close"].tolist() == [102.0, 103.0, 104.0]
+
+
+def test_nullable_columns_come_back_as_nan() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([OpenInterest("binance", "BTC", 5, 6, oi_base=None, oi_usd=1e9)])
+        got = store.read("open_interest")
+    assert np.isnan(got["oi_base"][0])
+    assert got["oi_usd"][0] == 1e9
+
+
+def test_metadata_tables_are_upserted() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)])
+        store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.001, 0.1, 1.0)])
+        assert store.read("instruments", exchange="okx")["contract_size"].tolist() == [0.001]
+
+
+def test_inventory_and_latest_ts_describe_each_series() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(i) for i in range(5)])
+        store.write([Liquidation("binance", "BTC", 42, 43, "long", 60000.0, 0.5, 30000.0)])
+        rows = {r["table"]: r for r in store.inventory()}
+        assert store.latest_ts("bars", exchange="binance", symbol="BTC") == 4 * HOUR_MS
+        assert store.latest_ts("bars", exchange="okx") is None
+    assert rows["bars"]["rows"] == 5 and rows["bars"]["last"] == 4 * HOUR_MS
+    assert rows["liquidations"]["first"] == 42
+
+
+def test_unknown_table_or_column_is_refused_by_name() -> None:
+    with DuckDBStore(":memory:") as store:
+        with pytest.raises(ConfigError, match="unknown table 'nope'"):
+            store.read("nope")
+        with pytest.raises(ConfigError, match="no column"):
+            store.read("bars", **{"close; DROP TABLE bars": 1})
+        assert store.read("bars")["close"].size == 0
+
+
+def test_unopened_store_says_so() -> None:
+    with pytest.raises(StoreError, match="not open"):
+        DuckDBStore(":memory:").read("bars")
+
+
+def test_a_failing_batch_keeps_what_was_stored_before() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(0)])
+        with pytest.raises(StoreError):
+            store.write_columns("bars", {**{k: [None] for k in store._table_columns("bars")}})
+        assert store.read("bars")["close"].tolist() == [100.0]
