@@ -174,4 +174,6 @@ def test_spot_fallback_is_reported(store: DuckDBStore) -> None:
 
 def test_gap_inside_window_is_refused(store: DuckDBStore) -> None:
     with pytest.raises(BadSeriesError, match="gap in the bars inside the window"):
-        heatmap_for(store, HeatmapQuery("BTC", range="12h", end=utc_ms(2025, 12, 28), warmup_days=0, n_bins=40))
+        heatmap_for(
+            store, HeatmapQuery("BTC", range="12h", end=utc_ms(2025, 12, 28), warmup_days=0, n_bins=40)
+        )

@@ -23,19 +23,34 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
 
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, DataError
 from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
+from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.result import Heatmap
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical, check_exchange
 from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
+
+__all__ = [
+    "RANGES",
+    "SIDES",
+    "HeatmapQuery",
+    "Realized",
+    "View",
+    "candles_for",
+    "heatmap_for",
+    "load_frame",
+    "load_frames",
+    "parse_time",
+    "realized_for",
+    "resolve_view",
+]
 
 RANGES: dict[str, int] = {
     "12h": 12 * HOUR_MS,
@@ -62,7 +77,6 @@ PRICE_MARGIN = 0.06
 MAX_MODEL_BARS = 60_000
 """Automatic intervals keep the modelled bars (warm-up included) within this; a forced ``interval_ms``
 beyond it is refused."""
-_NOT_PRICED = ("aggregate",)
 
 
 @dataclass(frozen=True)
@@ -163,7 +177,7 @@ class View:
 def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
     """Exchanges, window ``[start, end)`` and bar interval for ``query`` (no model run)."""
     coin = query.symbol
-    exchanges = query.exchanges or tuple(e for e in exchanges_with_bars(store, coin) if e not in _NOT_PRICED)
+    exchanges = query.exchanges or tuple(e for e in exchanges_with_bars(store, coin) if e not in NOT_PRICED)
     if not exchanges:
         raise DataError(
             f"no bars stored for {coin}; import data first (liqmap import FILE..., or liqmap demo)"
@@ -340,8 +354,6 @@ def _apply_side(heatmap: Heatmap, side: str) -> Heatmap:
 def parse_time(text: str | int) -> int:
     """A time given by a user: epoch ms (``1779667200000``) or ISO-8601 (``2026-05-24``,
     ``2026-05-24T12:00``, ``...Z``; naive times are UTC). Raises ConfigError naming ``end``."""
-    from datetime import datetime
-
     if isinstance(text, int):
         return text
     raw = str(text).strip()
@@ -356,107 +368,3 @@ def parse_time(text: str | int) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
-
-
-# -- candles and realized liquidations ---------------------------------------------------------------
-
-
-def candles_for(
-    store: DuckDBStore,
-    symbol: str,
-    start: int,
-    end: int,
-    *,
-    exchange: str = "binance",
-    interval_ms: int | None = None,
-) -> dict[str, Any]:
-    """OHLCV of ``exchange``'s bars opening in ``[start, end)``: arrays ``ts, open, high, low, close,
-    volume`` plus ``market`` ("perp", or "spot" when only spot bars exist) and ``interval_ms``.
-    ``interval_ms=None`` picks the finest stored interval."""
-    coin = canonical(symbol)
-    exchange = check_exchange(exchange)
-    if interval_ms is None:
-        stored = available_intervals(store, exchange, coin)
-        choices = stored.get("perp") or stored.get("spot")
-        if not choices:
-            raise DataError(f"no bars stored for {exchange} {coin}")
-        interval_ms = choices[0]
-    bars, market = read_bars(store, exchange, coin, start, end, interval_ms)
-    return {
-        "ts": bars["ts_event"].astype(np.int64),
-        "open": bars["open"].astype(float),
-        "high": bars["high"].astype(float),
-        "low": bars["low"].astype(float),
-        "close": bars["close"].astype(float),
-        "volume": bars["volume"].astype(float),
-        "market": market,
-        "interval_ms": interval_ms,
-    }
-
-
-@dataclass(frozen=True, eq=False)
-class Realized:
-    """Realized liquidations in a window.
-
-    * ``prints``: single liquidation orders (``ts, exchange, side, price, quantity, usd``), one per event
-      the exchange reported (Binance sends at most one per symbol per second: an undercount).
-    * ``bars``: per-bar totals (``ts, long_usd, short_usd, exchange, coverage``) at ``interval_ms``;
-      ``exchange="aggregate"`` rows are Coinglass sums over several venues (``coverage`` says which).
-    """
-
-    symbol: str
-    prints: dict[str, np.ndarray]
-    bars: dict[str, np.ndarray]
-    interval_ms: int | None
-
-
-def realized_for(
-    store: DuckDBStore,
-    symbol: str,
-    start: int,
-    end: int,
-    *,
-    exchanges: Sequence[str] | None = None,
-    interval_ms: int | None = None,
-) -> Realized:
-    """Realized liquidations of ``symbol`` in ``[start, end)``.
-
-    ``exchanges=None`` takes every source; otherwise prints from those exchanges and bars from those plus
-    the ``aggregate`` series (whose coverage is reported with it). Bars are at ``interval_ms`` when that
-    interval is stored, else at the finest stored interval.
-    """
-    coin = canonical(symbol)
-    wanted = None if exchanges is None else {check_exchange(e) for e in exchanges}
-    prints = store.read(
-        "liquidations",
-        start=start,
-        end=end,
-        symbol=coin,
-        columns=["ts_event", "exchange", "side", "price", "quantity", "usd"],
-    )
-    if wanted is not None:
-        keep = np.isin(prints["exchange"].astype(str), list(wanted))
-        prints = {k: v[keep] for k, v in prints.items()}
-    prints = {("ts" if k == "ts_event" else k): v for k, v in prints.items()}
-    rows = store.execute(
-        "SELECT DISTINCT interval_ms FROM liquidation_bars WHERE symbol = ? AND ts_event >= ? AND ts_event < ? "
-        "ORDER BY 1",
-        [coin, int(start), int(end)],
-    )
-    stored = [int(r[0]) for r in rows]
-    chosen = (interval_ms if interval_ms in stored else stored[0]) if stored else None
-    bars = store.read(
-        "liquidation_bars",
-        start=start,
-        end=end,
-        symbol=coin,
-        interval_ms=chosen,
-        columns=["ts_event", "long_usd", "short_usd", "exchange", "coverage"],
-    )
-    if wanted is not None:
-        keep = np.isin(bars["exchange"].astype(str), [*wanted, *_NOT_PRICED])
-        bars = {k: v[keep] for k, v in bars.items()}
-    bars = {("ts" if k == "ts_event" else k): v for k, v in bars.items()}
-    if chosen is None:
-        bars = {k: v[:0] for k, v in bars.items()}
-    return Realized(coin, prints, bars, chosen)

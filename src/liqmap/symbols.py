@@ -24,7 +24,9 @@ _VENUE_TEMPLATES: dict[str, str] = {
     "dydx": "{base}-USD",
 }
 
-_BASE = re.compile(r"^[A-Z0-9]{2,15}$")
+_BASE = re.compile(r"^[A-Z0-9]{1,15}$")
+# Hyperliquid names 1000-multiplied coins with a lower-case k ("kPEPE" is the 1000PEPE of other venues).
+_HYPERLIQUID_THOUSAND = re.compile(r"^k(?P<base>[A-Z0-9]+)$")
 # Order matters: strip the longest decorations first.
 _STRIP_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^(?P<base>[A-Z0-9]+)/(USDT|USDC|USD):(USDT|USDC|USD)$"),  # ccxt unified
@@ -40,7 +42,11 @@ def canonical(symbol: str) -> str:
     >>> canonical("btcusdt"), canonical("BTC-USDT-SWAP"), canonical("ETH_USDT"), canonical("sol")
     ('BTC', 'BTC', 'ETH', 'SOL')
     """
-    text = symbol.strip().upper()
+    stripped = symbol.strip()
+    thousand = _HYPERLIQUID_THOUSAND.match(stripped)
+    if thousand:
+        return "1000" + thousand.group("base")
+    text = stripped.upper()
     if not text:
         raise UnknownSymbolError("symbol is empty; expected e.g. BTC or BTCUSDT")
     for pattern in _STRIP_PATTERNS:
@@ -63,7 +69,10 @@ def venue_symbol(exchange: str, symbol: str) -> str:
         raise UnknownSymbolError(
             f"unknown exchange {exchange!r}; accepted: {', '.join(EXCHANGES)}"
         ) from None
-    return template.format(base=canonical(symbol))
+    base = canonical(symbol)
+    if exchange == "hyperliquid" and base.startswith("1000") and len(base) > 4:
+        return "k" + base[4:]
+    return template.format(base=base)
 
 
 def check_exchange(exchange: str) -> str:

@@ -110,3 +110,33 @@ def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[A
             yield step(i).to_map(), float(frame.high[i]), float(frame.low[i])
 
     return frame, bars()
+
+
+class ApiServer:
+    """Our FastAPI app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
+
+    def __init__(self, store: Any, token: str | None) -> None:
+        import uvicorn
+
+        from liqmap.service.app import create_app
+
+        app = create_app(store, token=token, poll_interval=60.0)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("API server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

@@ -86,3 +86,18 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     assert "open interest" in out.output
     out = CliRunner().invoke(evaluate_cmd, [str(KLINES), str(REGIME), "--start", "yesterday"])
     assert out.exit_code != 0 and "--start" in out.output
+
+
+def test_store_mode_gives_the_same_numbers_as_files(tmp_path: Path, result: dict) -> None:
+    from liqmap.commands.data import import_cmd
+
+    db = str(tmp_path / "store.duckdb")
+    out = CliRunner().invoke(import_cmd, [str(KLINES), str(REGIME), "--db", db])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(evaluate_cmd, ["--db", db, "--json", "--warmup-days", "3"])
+    assert out.exit_code == 0, out.output
+    stored = json.loads(out.output)
+    assert stored["model"]["rho_long"] == pytest.approx(result["model"]["rho_long"])
+    assert stored["baselines"]["move_size_oi"] == pytest.approx(result["baselines"]["move_size_oi"])
+    out = CliRunner().invoke(evaluate_cmd, ["--db", str(tmp_path / "missing.duckdb"), "--json"])
+    assert out.exit_code != 0 and "no database" in out.output

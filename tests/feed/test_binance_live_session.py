@@ -172,3 +172,38 @@ async def test_recorded_forceorder_session_end_to_end_values() -> None:
     assert liqs["usd"][liqs["side"] == "long"].sum() == pytest.approx(long_usd)
     assert liqs["usd"][liqs["side"] == "short"].sum() == pytest.approx(short_usd)
     assert collector.health["binance"].parse_errors == 0
+
+
+async def test_open_interest_is_polled_over_rest_and_valued_at_the_streamed_mark() -> None:
+    import asyncio
+
+    rows = vision_rows(2)
+    t0 = int(rows[0][0])
+    dialect = BinanceDialect(symbols=[exchange_info_symbol("AVAXUSDT")],
+                             open_interest={"openInterest": "2500000.5", "symbol": "AVAXUSDT", "time": t0 + 5000})
+    mock = MockExchange(dialect)
+    mock.sessions.append(Session(frames=[mark_frame("AVAXUSDT", t0 + 1000, 9.0, 8.99, 0.0001, t0 + 3_600_000)]))
+
+    def advance(path: str, params: dict[str, str]) -> None:  # each poll sees a newer snapshot
+        if path == "/fapi/v1/openInterest":
+            dialect.open_interest = {**dialect.open_interest, "time": dialect.open_interest["time"] + 1000}
+
+    mock.on_rest = advance
+    store = DuckDBStore(":memory:").open()
+    clock = FakeClock(t0 + 6000)
+    async with mock:
+        spec = SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
+        collector = Collector(store, ["binance"], ["AVAX"], specs={"binance": spec}, channels=("mark", "open_interest"),
+                              writer=BatchWriter(store, flush_every=10, flush_ms=20), timing=clock.timing(),
+                              oi_poll_s=0.02)
+        task = asyncio.create_task(collector.run())
+        await wait_for(lambda: store.latest_ts("mark_prices") is not None)
+        # the first poll may precede the first mark price: wait for a valued OI
+        await wait_for(lambda: any(v == v for v in store.read("open_interest")["oi_usd"]))
+        collector.stop()
+        await task
+    oi = store.read("open_interest")
+    assert oi["ts_event"][0] == t0 + 6000 and set(oi["oi_base"]) == {2500000.5}
+    valued = {v for v in oi["oi_usd"] if v == v}
+    assert valued == {2500000.5 * 9.0}
+    assert collector.health_snapshot()["binance"]["records"] >= 2

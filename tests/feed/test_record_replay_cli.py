@@ -146,7 +146,7 @@ def test_archive_download_and_import_klines_metrics_aggtrades(tmp_path: Path) ->
         files[path + ".CHECKSUM"] = f"{hashlib.sha256(files[path]).hexdigest()}  {path.rsplit('/', 1)[1]}".encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+        def do_GET(self) -> None:
             body = files.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.end_headers()
@@ -188,3 +188,32 @@ def test_archive_download_and_import_klines_metrics_aggtrades(tmp_path: Path) ->
         np.testing.assert_allclose(sorted(trades["price"]), sorted(float(r[3]) for r in agg_rows))
         assert list(trades["taker_side"]) == ["sell" if r[6].strip() == "True" else "buy"
                                               for r in sorted(agg_rows, key=lambda r: int(r[5]))]
+
+
+def test_killed_collector_loses_nothing_received_thanks_to_the_recording(tmp_path: Path) -> None:
+    """SIGKILL skips every flush; the raw recording (flushed per frame) restores the store via replay."""
+    rows = forceorder_rows()
+    mock = MockExchange(BinanceDialect(symbols=[exchange_info_symbol(s) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")]))
+    mock.default_session = Session(frames=[force_order_frame(r) for r in rows], after="hold")
+    db, rec = tmp_path / "k.duckdb", tmp_path / "rec"
+    with ThreadedMock(mock) as m:
+        url = f"binance={m.http_url},{m.ws_url}"  # type: ignore[attr-defined]
+        proc = subprocess.Popen([VENV_PY, "-c", "from liqmap.cli import main; main()", "collect", "--exchanges",
+                                 "binance", "--symbols", "BTC,ETH,SOL", "--channels", "liquidations", "--venue-url", url,
+                                 "--record", str(rec), "--flush-ms", "600000", "--flush-every", "100000", "--db", str(db)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            files = list(rec.glob("*.jsonl"))
+            if files and sum(1 for _ in files[0].open()) >= len(rows) + 1:
+                break
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+    [recording] = list(rec.glob("*.jsonl"))
+    result = CliRunner().invoke(main, ["replay", str(recording), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with DuckDBStore(db, read_only=True) as store:
+        liqs = store.read("liquidations")
+    assert len(liqs["ts_event"]) == len(rows)
+    assert sorted(liqs["ts_event"]) == sorted(int(r[10]) for r in rows)

@@ -198,3 +198,15 @@ def test_leverage_tiers(store: DuckDBStore, files: Path) -> None:
     assert rows[1] == (2, 50000.0, 600000.0, 0.005, 50.0, 100.0)
     assert {r[0] for r in store.execute("SELECT DISTINCT symbol FROM margin_tiers")} == {"BTC", "G"}
     assert any("USDC" in note for note in result.notes)
+
+
+def test_vision_klines_without_header(store: DuckDBStore, files: Path, tmp_path: Path) -> None:
+    """Older data.binance.vision files have no header row: recognised by their 12 numeric columns."""
+    import gzip
+
+    lines = gzip.decompress((files / "AVAXUSDT-1m-2026-06.csv.gz").read_bytes()).decode().splitlines()
+    bare = tmp_path / "AVAXUSDT-1m-2026-06.csv"
+    bare.write_text("\n".join(lines[1:]) + "\n")
+    assert detect_format(bare).name == "binance-vision-klines"
+    assert import_file(store, bare).new_rows == {"bars": 30}
+    assert store.read("bars", symbol="AVAX")["close"][0] == 8.974

@@ -97,3 +97,21 @@ def test_a_failing_batch_keeps_what_was_stored_before() -> None:
         with pytest.raises(StoreError):
             store.write_columns("bars", {**{k: [None] for k in store._table_columns("bars")}})
         assert store.read("bars")["close"].tolist() == [100.0]
+
+
+def test_a_transaction_stores_all_or_nothing() -> None:
+    with DuckDBStore(":memory:") as store:
+        with store.transaction():
+            store.write([_bar(0)])
+            store.write([_bar(1)])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.write([_bar(2)])
+            raise RuntimeError("importer failed half-way")
+        assert store.read("bars")["ts_event"].tolist() == [0, HOUR_MS]
+
+
+def test_upserts_report_new_keys_only() -> None:
+    with DuckDBStore(":memory:") as store:
+        inst = Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)
+        assert store.write([inst]) == {"instruments": 1}
+        assert store.write([inst]) == {"instruments": 0}

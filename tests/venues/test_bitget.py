@@ -182,3 +182,9 @@ def test_rest_errors() -> None:
     with pytest.raises(RateLimitError):
         bitget.check_response(429, {"Retry-After": "2"}, {"code": "429", "msg": "Too Many Requests"})
     bitget.check_response(200, {}, body("rest/candles.json"))
+
+
+def test_registered_in_the_venue_registry() -> None:
+    from liqmap.venues.registry import available, get_spec
+
+    assert "bitget" in available() and get_spec("bitget") is bitget.SPEC

@@ -134,3 +134,9 @@ def test_request_builders() -> None:
     assert dydx.funding_params("BTC-USD", 0, T_57_627, 100) == {"effectiveBeforeOrAt": "2024-08-23T00:00:57.627Z",
                                                                 "limit": 100}
     assert dydx.SPEC.history["funding"].path.format(venue_symbol="BTC-USD") == "/v4/historicalFunding/BTC-USD"
+
+
+def test_registered_in_the_venue_registry() -> None:
+    from liqmap.venues.registry import available, get_spec
+
+    assert "dydx" in available() and get_spec("dydx") is dydx.SPEC

@@ -244,3 +244,9 @@ def test_check_response_classifies_errors() -> None:
         gate.check_response(400, {}, {"label": "CONTRACT_NOT_FOUND", "message": "Contract not found"})
     assert err.value.code == "CONTRACT_NOT_FOUND"
     gate.check_response(200, {}, [])
+
+
+def test_registered_in_the_venue_registry() -> None:
+    from liqmap.venues.registry import available, get_spec
+
+    assert "gate" in available() and get_spec("gate") is gate.SPEC

@@ -170,3 +170,9 @@ def test_request_bodies() -> None:
     assert hl.funding_body("ETH", 3, 4, 500) == {"type": "fundingHistory", "coin": "ETH", "startTime": 3,
                                                   "endTime": 4}
     assert hl.SPEC.history["klines"].method == "POST" and hl.SPEC.history["klines"].path == "/info"
+
+
+def test_registered_in_the_venue_registry() -> None:
+    from liqmap.venues.registry import available, get_spec
+
+    assert "hyperliquid" in available() and get_spec("hyperliquid") is hl.SPEC

@@ -59,17 +59,25 @@ class StorePoller:
         self.last_ts = int(times[-1])
         return out
 
-    def run(
-        self,
-        interval_s: float,
-        stop: threading.Event,
-        on_dispatch: Callable[[Dispatch], Any] = lambda d: None,
-    ) -> None:
-        """Poll every ``interval_s`` seconds until ``stop`` is set; data errors are logged, never fatal."""
-        while not stop.is_set():
-            try:
-                for dispatch in self.poll():
-                    on_dispatch(dispatch)
-            except DataError as exc:
-                log.warning("alerts: no heatmap for %s yet: %s", self.query.symbol, exc)
-            stop.wait(interval_s)
+    def poll_safely(self) -> list[Dispatch]:
+        """:meth:`poll`, with data errors (no bars yet, a gap) logged instead of raised."""
+        try:
+            return self.poll()
+        except DataError as exc:
+            log.warning("alerts: no heatmap for %s yet: %s", self.query.symbol, exc)
+            return []
+
+
+def run_pollers(
+    pollers: list[StorePoller],
+    interval_s: float,
+    stop: threading.Event,
+    on_dispatch: Callable[[Dispatch], Any] = lambda d: None,
+) -> None:
+    """Poll every symbol in turn every ``interval_s`` seconds until ``stop`` is set (one thread: the
+    engine's state and cooldown are shared by all symbols)."""
+    while not stop.is_set():
+        for poller in pollers:
+            for dispatch in poller.poll_safely():
+                on_dispatch(dispatch)
+        stop.wait(interval_s)

@@ -146,10 +146,18 @@ def _touched(c: Cluster, high: float, low: float) -> bool:
     return high >= c.price_low if c.side == "short" else low <= c.price_high
 
 
-def _covered(side: str, level: float, tracked: tuple[Tracked, ...], tol: float) -> bool:
-    return any(
-        t.cluster.side == side and t.cluster.price_low - tol <= level <= t.cluster.price_high + tol for t in tracked
-    )
+def _prune_swept(
+    swept: set[tuple[str, str, float]], tracked: tuple[Tracked, ...], tol: float
+) -> frozenset[tuple[str, str, float]]:
+    """Keep the swept levels some tracked cluster of that side still covers (each level checked once)."""
+    covered: dict[tuple[str, float], bool] = {}
+    for _, side, level in swept:
+        if (side, level) not in covered:
+            covered[side, level] = any(
+                t.cluster.side == side and t.cluster.price_low - tol <= level <= t.cluster.price_high + tol
+                for t in tracked
+            )
+    return frozenset(k for k in swept if covered[k[1], k[2]])
 
 
 def _applies(rule: AlertRule, update: Update) -> bool:
@@ -175,6 +183,10 @@ def evaluate(
     alerts: list[Alert] = []
     near = set(state.near)
     swept = set(state.swept)
+    swept_levels: dict[tuple[str, str], list[float]] = {}
+    for r, side, level in swept:
+        swept_levels.setdefault((r, side), []).append(level)
+    active = [rule for rule in rules if _applies(rule, update)]
     new_pending: list[Pending] = []
     live_cids = {t.cid for t in tracked}
     # vanished clusters this bar did not touch and whose zone emptied: positions were closed
@@ -185,8 +197,13 @@ def evaluate(
             if left <= VANISH_RATIO * t.cluster.usd:
                 closed.append((t, left))
 
+    rule_dicts: dict[str, dict[str, Any]] = {}
+
     def emit(rule: AlertRule, kind: str, t: Tracked, message: str, **extra: Any) -> None:
         c = t.cluster
+        spec = rule_dicts.get(rule.id)
+        if spec is None:
+            spec = rule_dicts[rule.id] = rule.to_dict()
         alerts.append(
             Alert(
                 rule_id=rule.id,
@@ -200,13 +217,11 @@ def evaluate(
                 cid=t.cid,
                 usd=c.usd,
                 message=message,
-                context={"rule": rule.to_dict(), "cluster": c.to_dict(), "bar": bar, **extra},
+                context={"rule": spec, "cluster": c.to_dict(), "bar": bar, **extra},
             )
         )
 
-    for rule in rules:
-        if not _applies(rule, update):
-            continue
+    for rule in active:
         sides, within, min_usd = rule.sides, rule.within_pct, rule.min_usd
         kind = rule.type
         if kind == "cluster_forms":
@@ -257,10 +272,11 @@ def evaluate(
                     or c.usd < min_usd
                     or (within is not None and abs(c.distance_pct) > within)
                     or not _reached(c, update.high, update.low)
-                    or any(r == rule.id and s == c.side and abs(lvl - c.peak_price) <= tol for r, s, lvl in swept)
+                    or any(abs(lvl - c.peak_price) <= tol for lvl in swept_levels.get((rule.id, c.side), ()))
                 ):
                     continue
                 swept.add((rule.id, c.side, c.peak_price))
+                swept_levels.setdefault((rule.id, c.side), []).append(c.peak_price)
                 extreme = update.high if c.side == "short" else update.low
                 if rule.reverse_pct is None:
                     emit(rule, "sweep", t, f"{update.symbol}: price swept the {c.side} cluster "
@@ -268,11 +284,11 @@ def evaluate(
                 else:
                     new_pending.append(Pending(rule.id, t.cid, c, extreme, rule.reverse_bars, update.ts))
     # sweeps waiting for a reversal: the sweep bar itself counts as the first of the N bars
-    by_id = {r.id: r for r in rules}
+    by_id = {r.id: r for r in active}
     carried: list[Pending] = []
     for p in (*state.pending, *new_pending):
         rule = by_id.get(p.rule_id)
-        if rule is None or rule.reverse_pct is None or not _applies(rule, update):
+        if rule is None or rule.reverse_pct is None:
             continue
         short = p.cluster.side == "short"
         extreme = max(p.extreme, update.high) if short else min(p.extreme, update.low)
@@ -288,7 +304,7 @@ def evaluate(
         ts=update.ts,
         tracked=tracked,
         near=frozenset(k for k in near if k[1] in live_cids),
-        swept=frozenset(k for k in swept if _covered(k[1], k[2], tracked, tol)),
+        swept=_prune_swept(swept, tracked, tol),
         pending=tuple(carried),
     )
     return alerts, new_state

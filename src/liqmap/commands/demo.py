@@ -57,12 +57,19 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     default=None,
     help="Where to write the heatmap (default: demo-heatmap.png next to the demo database).",
 )
-@click.option("--range", "range_", default="7d", show_default=True, help="Window of the picture.")
+@click.option(
+    "--range",
+    "range_",
+    type=click.Choice(["12h", "24h", "3d", "7d", "30d", "90d"]),
+    default="7d",
+    show_default=True,
+    help="Window of the picture (the sample holds 2026-01-01 .. 2026-05-24).",
+)
 @click.option(
     "--no-serve",
     is_flag=True,
     default=False,
-    help="Only import and render; do not start the web page (the only mode in this build).",
+    help="Only import and render (demo does not serve the page yet; without this flag it prints how to).",
 )
 def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool) -> None:
     """Load the shipped real sample (Binance BTCUSDT + Coinglass, 2026-01..05) and render the heatmap
@@ -80,4 +87,5 @@ def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool) 
         raise click.ClickException(str(exc)) from exc
     click.echo(f"heatmap: {path}")
     if not no_serve:
-        click.echo("(the web page is not part of this build yet; the PNG above is the demo)")
+        # Hook for the service layer: serving the page from here replaces this hint.
+        click.echo(f"to browse it: liqmap serve --db {db}")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from liqmap.errors import FeedError
+from liqmap.errors import ConfigError, FeedError
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Timing
 from liqmap.store import DuckDBStore
@@ -60,6 +60,11 @@ async def backfill(
     sym = canonical(symbol)
     vsym = spec.venue_symbol(sym)
     now = now_ms if now_ms is not None else timing.now_ms()
+    unknown = [k for k in kinds if k not in HISTORY_TABLES]
+    if unknown:
+        raise ConfigError(f"unknown history kind(s) {unknown}; accepted: {', '.join(HISTORY_TABLES)}")
+    if days <= 0:
+        raise ConfigError(f"days must be > 0, got {days}")
     result = BackfillResult(spec.name, sym)
     ctx = ParseContext(spec.name, wanted=frozenset({vsym}))
     async with RestClient(spec, timing=timing) as rest:

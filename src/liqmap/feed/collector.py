@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from liqmap.errors import FeedError, ParseError
+from liqmap.errors import ConfigError, FeedError, ParseError
 from liqmap.feed.record import Recorder
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff, Timing
@@ -80,6 +80,9 @@ class Collector:
         self.timing = timing or Timing()
         self.writer = writer or BatchWriter(store)
         self.recorder = recorder
+        unknown = [c for c in channels if c not in DEFAULT_CHANNELS]
+        if unknown:
+            raise ConfigError(f"unknown channel(s) {unknown}; accepted: {', '.join(DEFAULT_CHANNELS)}")
         self.channels = tuple(channels)
         self.kline_interval_ms = kline_interval_ms
         self.gap_backfill = gap_backfill
@@ -96,6 +99,12 @@ class Collector:
         self._feeds: list[WsFeed] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
+
+    def health_snapshot(self) -> dict[str, dict[str, Any]]:
+        """JSON-ready health per exchange (for the web service's status endpoint)."""
+        import dataclasses
+
+        return {name: dataclasses.asdict(h) for name, h in self.health.items()}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -130,15 +139,10 @@ class Collector:
     async def _start_venue(self, venue: VenueRuntime) -> None:
         spec = venue.spec
         if "instruments" in spec.snapshots:
-            try:
-                instruments = await venue.rest.snapshot("instruments", "", venue.ctx)
-            except FeedError as exc:
-                venue.health.last_error = f"instruments: {exc}"
-                log.error("%s: cannot load instruments (%s); contract sizes unknown", spec.name, exc)
+            if "contracts" in spec.capabilities:
+                await self._load_instruments(venue, attempts=None)  # sizes are needed before any frame
             else:
-                wanted = [i for i in instruments if isinstance(i, Instrument) and venue.ctx.is_wanted(i.venue_symbol)]
-                venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
-                self.writer.put(wanted)
+                self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments")
         by_endpoint: dict[str, list[str | dict[str, str]]] = {}
         for kind in self._ws_kinds(spec):
             channel = spec.channels[kind]
@@ -157,6 +161,27 @@ class Collector:
                 self._spawn(self._consume(venue, feed), f"{spec.name}-{endpoint}-{i}")
         if "open_interest" in self.channels and self._oi_by_poll(spec):
             self._spawn(self._poll_oi(venue), f"{spec.name}-oi-poll")
+
+    async def _load_instruments(self, venue: VenueRuntime, attempts: int | None) -> None:
+        """Instrument metadata (contract sizes), retried with backoff (forever when ``attempts`` is None,
+        until :meth:`stop`)."""
+        backoff = self._backoff()
+        tried = 0
+        while not self._stop.is_set():
+            tried += 1
+            try:
+                instruments = await venue.rest.snapshot("instruments", "", venue.ctx)
+            except FeedError as exc:
+                venue.health.last_error = f"instruments: {exc}"
+                log.error("%s: cannot load instruments (%s)", venue.spec.name, exc)
+                if attempts is not None and tried >= attempts:
+                    return
+                await self.timing.sleep(backoff.next_delay())
+                continue
+            wanted = [i for i in instruments if isinstance(i, Instrument) and venue.ctx.is_wanted(i.venue_symbol)]
+            venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
+            self.writer.put(wanted)
+            return
 
     def _ws_kinds(self, spec: VenueSpec) -> list[ChannelKind]:
         kinds: list[ChannelKind] = []

@@ -21,6 +21,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from liqmap.errors import StoreError
 from liqmap.store import DuckDBStore, schema
 from liqmap.types import Record
 
@@ -50,8 +51,11 @@ def write_records(store: DuckDBStore, records: Sequence[Record]) -> dict[str, in
 
 
 class BatchWriter:
-    def __init__(self, store: DuckDBStore, *, flush_every: int = 1000, flush_ms: int = 50) -> None:
+    def __init__(self, store: DuckDBStore, *, flush_every: int = 1000, flush_ms: int = 50,
+                 max_retries: int = 5) -> None:
         self.store = store
+        self.max_retries = max_retries
+        self._failures = 0
         self.flush_every = flush_every
         self.flush_ms = flush_ms
         self._buffer: list[Record] = []
@@ -113,10 +117,26 @@ class BatchWriter:
         batch, self._buffer = self._buffer, []
         try:
             counts = await asyncio.to_thread(write_records, self.store, batch)
-        except Exception:  # a failing batch must not kill the feed; it is logged with its size
+        except StoreError:
+            # e.g. the file is momentarily locked: keep the batch for the next flush, a bounded number
+            # of times, so a transient failure loses nothing; a persistent one is logged and dropped
+            # (the --record file still holds every frame for `liqmap replay`).
+            self.errors += 1
+            self._failures += 1
+            if self._failures <= self.max_retries and not self._closing:
+                log.warning("store write of %d records failed (attempt %d); retrying at next flush",
+                            len(batch), self._failures)
+                self._buffer[:0] = batch
+            else:
+                log.exception("store write of %d records failed %d times; batch dropped", len(batch),
+                              self._failures)
+                self._failures = 0
+            return
+        except Exception:  # a bug (e.g. a record type without a table): log, never kill the feed
             self.errors += 1
             log.exception("store write of %d records failed", len(batch))
             return
+        self._failures = 0
         self.flushes += 1
         for table, n in counts.items():
             self.written[table] = self.written.get(table, 0) + n

@@ -29,6 +29,8 @@ class FeedHealth:
 
     exchange: str
     connected: bool = False
+    """At least one of the venue's connections is up (``open_connections`` says how many)."""
+    open_connections: int = 0
     last_message_ms: int | None = None
     lag_ms: int | None = None
     """``ts_recv - ts_event`` of the latest data record (exchange -> us)."""
@@ -70,6 +72,7 @@ class WsFeed:
         self.ping_interval_s = ping_interval_s or spec.heartbeat.interval_s
         self.open_timeout_s = open_timeout_s
         self._stopped = asyncio.Event()
+        self._last_frame_ms: int | None = None
 
     def stop(self) -> None:
         self._stopped.set()
@@ -81,10 +84,12 @@ class WsFeed:
         down_since: int | None = None
         while not self._stopped.is_set():
             try:
+                # close_timeout: a stalled peer never answers our close frame; don't wait long for it
                 async with connect(self.url, open_timeout=self.open_timeout_s, ping_interval=20,
-                                   ping_timeout=20, max_size=2**24) as ws:
+                                   ping_timeout=20, close_timeout=2, max_size=2**24) as ws:
                     for frame in self.spec.subscribe(self.args):
                         await ws.send(frame)
+                    self.health.open_connections += 1
                     self.health.connected = True
                     if down_since is not None and self.on_gap is not None:
                         self.on_gap(down_since, self.timing.now_ms())
@@ -94,6 +99,8 @@ class WsFeed:
                         async for item in self._read(ws):
                             yield item
                     finally:
+                        self.health.open_connections -= 1
+                        self.health.connected = self.health.open_connections > 0
                         if pinger is not None:
                             pinger.cancel()
                             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -104,11 +111,11 @@ class WsFeed:
             except (OSError, TimeoutError, ConnectionError, InvalidHandshake, WebSocketException) as exc:
                 if self._stopped.is_set():
                     return
-                self.health.connected = False
                 self.health.reconnects += 1
                 self.health.last_error = f"{type(exc).__name__}: {exc}"
                 if down_since is None:
-                    down_since = self.health.last_message_ms or self.timing.now_ms()
+                    # this connection's last frame (the venue's other connections may be fine)
+                    down_since = self._last_frame_ms or self.timing.now_ms()
                 delay = self.backoff.next_delay()
                 log.warning("%s %s: %s; reconnecting in %.2fs", self.spec.name, self.url, exc, delay)
                 await self.timing.sleep(delay)
@@ -126,7 +133,7 @@ class WsFeed:
             except ConnectionClosed as exc:
                 raise ConnectionError(f"closed: {exc}") from None
             ts_recv = self.timing.now_ms()
-            self.health.last_message_ms = ts_recv
+            self.health.last_message_ms = self._last_frame_ms = ts_recv
             if not healthy:
                 healthy = True
                 self.backoff.reset()

@@ -9,18 +9,17 @@ a bad file stores nothing and everything stored before stays.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from liqmap.errors import ConfigError, MalformedFileError, StoreError
+from liqmap.errors import ConfigError, MalformedFileError
 from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
 from liqmap.ingest.reader import first_lines
-from liqmap.store import DuckDBStore, schema
+from liqmap.store import DuckDBStore
 
 Importer = Callable[..., Batch]
 
@@ -188,20 +187,9 @@ def import_file(
     started = time.perf_counter()
     batch = parse_file(path, fmt=fmt, symbol=symbol, market=market, ts_recv=ts_recv)
     new_rows: dict[str, int] = {}
-    store.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         for table, cols in batch.tables.items():
-            if table in schema.UPSERT:
-                before = store.execute(f"SELECT count(*) FROM {table}")[0][0]
-                store.write_columns(table, cols)
-                new_rows[table] = int(store.execute(f"SELECT count(*) FROM {table}")[0][0] - before)
-            else:
-                new_rows[table] = store.write_columns(table, cols)
-        store.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(StoreError):
-            store.execute("ROLLBACK")
-        raise
+            new_rows[table] = store.write_columns(table, cols)
     return ImportResult(
         str(path), batch.format, batch.rows_read, new_rows, tuple(batch.notes), time.perf_counter() - started
     )

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqmap.errors import BadSeriesError
+from liqmap.model.book import age_boundaries_bars
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
-from liqmap.model.engine import age_boundaries_bars, select_ages, select_tiers
+from liqmap.model.engine import select_ages, select_tiers
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import bin_index, check_edges
 from liqmap.model.inputs import FUNDING_SCALE, MIN_KEEP, decay_log_factor, entry_prices, level_ratios

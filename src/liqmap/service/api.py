@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from liqmap.service import encode, health
 from liqmap.service.context import ServiceContext, get_context
@@ -86,6 +88,7 @@ def _now_ms() -> int:
 @router.get("/heatmap", responses=ERRORS, summary="Liquidation heatmap (time × price) with candles")
 def get_heatmap(
     ctx: Ctx,
+    request: Request,
     symbol: SymbolQ,
     exchanges: ExchangesQ = None,
     range: RangeQ = None,  # noqa: A002 - the public parameter name
@@ -114,17 +117,39 @@ def get_heatmap(
     enc = parse_choice(encoding, ENCODINGS, "encoding", "f32")
     bin_size = parse_bin(bin)
     version = ctx.version
-    heatmap = ctx.cache.get_with_bin(key, version, bin_size)
-    update = _now_ms()
-    if fmt == "coinglass":
-        return JSONResponse(encode.coinglass_payload(heatmap, side=side_name, update_time=update))
-    view = key.as_params()
-    view["rows"] = len(heatmap.price_edges) - 1
-    if fmt == "sparse":
-        return JSONResponse(encode.sparse_payload(heatmap, side=side_name, update_time=update, view=view))
-    payload = encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides, update_time=update,
-                                     data_version=version, view=view)
-    return JSONResponse(payload)
+    cache_key = (key, version, bin_size, side_name, fmt, enc, bool(sides))
+
+    def build() -> dict[str, Any]:
+        heatmap = ctx.cache.get_with_bin(key, version, bin_size)
+        update = _now_ms()
+        if fmt == "coinglass":
+            return encode.coinglass_payload(heatmap, side=side_name, update_time=update)
+        view = key.as_params()
+        view["rows"] = len(heatmap.price_edges) - 1
+        if fmt == "sparse":
+            return encode.sparse_payload(heatmap, side=side_name, update_time=update, view=view)
+        return encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides, update_time=update,
+                                      data_version=version, view=view)
+
+    return cached_json(ctx, request, cache_key, build)
+
+
+def cached_json(ctx: ServiceContext, request: Request, cache_key: Any, build: Any) -> Response:
+    """The JSON body for ``cache_key`` from the response cache (built once), gzip-compressed once and
+    kept when the client accepts gzip."""
+    entry = ctx.responses.get(cache_key)
+    raw = entry.get("raw") if entry else None
+    if raw is None:
+        raw = json.dumps(build(), separators=(",", ":"), allow_nan=False).encode()
+        ctx.responses.put(cache_key, "raw", raw)
+    if len(raw) >= 2048 and "gzip" in request.headers.get("accept-encoding", ""):
+        packed = (ctx.responses.get(cache_key) or {}).get("gzip")
+        if packed is None:
+            packed = gzip.compress(raw, compresslevel=5, mtime=0)
+            ctx.responses.put(cache_key, "gzip", packed)
+        return Response(packed, media_type="application/json",
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(raw, media_type="application/json")
 
 
 @router.get("/liqmap", responses=ERRORS, summary="Liquidation map at one time: bars by price, cumulative curves")

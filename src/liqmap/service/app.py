@@ -7,6 +7,7 @@ so the event loop stays free for WebSocket fan-out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -27,7 +28,7 @@ from liqmap.service import api, health, records, stream
 from liqmap.service.context import ServiceContext
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
-from liqmap.service.params import ParamError
+from liqmap.service.params import ParamError, ViewKey
 from liqmap.service.views import ComputeFn, HeatmapCache
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def create_app(
     cache_size: int = 64,
     poll_interval: float = 2.0,
     config: ModelConfig | None = None,
+    prewarm_views: bool = True,
 ) -> FastAPI:
     """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks)."""
     cache = HeatmapCache(store, compute, size=cache_size)
@@ -63,9 +65,12 @@ def create_app(
         await live.start()
         if collector is not None:
             _hook_collector(collector, live)
+        warm = asyncio.create_task(asyncio.to_thread(prewarm, ctx), name="liqmap-prewarm") if prewarm_views else None
         try:
             yield
         finally:
+            if warm is not None:
+                warm.cancel()
             await live.stop()
 
     app = FastAPI(title="liqmap", version=_version(), description=DESCRIPTION, docs_url=None, redoc_url=None,
@@ -84,6 +89,22 @@ def create_app(
     _page_routes(app)
     ctx.app = app
     return app
+
+
+def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
+    """Compute the page's default view (7d, all exchanges) of the first symbols in the background, so
+    the first visitor does not wait for the model."""
+    try:
+        held = sorted({s["symbol"] for s in ctx.store.inventory() if s["table"] == "bars"})[:symbols]
+    except LiqmapError:
+        return
+    for symbol in held:
+        key = ViewKey(symbol=symbol, exchanges=None, range="7d", end=None, leverage=None, ages=None,
+                      n_bins=500, max_columns=1000)
+        try:
+            ctx.cache.get(key, ctx.version)
+        except Exception:  # nothing to warm for this symbol (no usable data): the request will say why
+            log.debug("prewarm of %s failed", symbol, exc_info=True)
 
 
 def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:

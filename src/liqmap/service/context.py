@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader
 from liqmap.model.config import ModelConfig
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
-from liqmap.service.views import HeatmapCache
+from liqmap.service.views import HeatmapCache, ResponseCache
 
 TOKEN_HEADER = "X-Liqmap-Token"
 token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False, description="Token given to `liqmap serve --token`")
@@ -35,6 +35,7 @@ class ServiceContext:
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     plugin_errors: dict[str, str] = field(default_factory=dict)
     app: Any = None
+    responses: ResponseCache = field(default_factory=ResponseCache)
 
     def api_paths(self) -> set[str]:
         """Documented paths of the app (plug-in routers included)."""

@@ -71,12 +71,17 @@ def candles_payload(candles: dict[str, np.ndarray]) -> dict[str, list[float]]:
     for name in ("ts", "open", "high", "low", "close", "volume"):
         if name in candles:
             column = np.asarray(candles[name])
-            out[name] = [int(v) for v in column] if name == "ts" else _floats(column)
+            out[name] = column.astype(np.int64).tolist() if name == "ts" else _floats(column)
     return out
 
 
 def _floats(values: np.ndarray) -> list[Any]:
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+    """Plain floats for JSON, NaN/inf as null (JSON has no NaN)."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(array)
+    if finite.all():
+        return array.tolist()  # type: ignore[no-any-return]
+    return [v if ok else None for v, ok in zip(array.tolist(), finite.tolist(), strict=True)]
 
 
 def heatmap_payload(
@@ -97,8 +102,8 @@ def heatmap_payload(
         "side": side,
         "view": view,
         "interval_ms": int(heatmap.interval_ms),
-        "times": [int(t) for t in heatmap.times],
-        "price_edges": [float(e) for e in edges],
+        "times": np.asarray(heatmap.times, dtype=np.int64).tolist(),
+        "price_edges": edges.tolist(),
         "price_edges_hash": edges_hash(edges),
         "bin_size": float((edges[-1] - edges[0]) / max(len(edges) - 1, 1)),
         "grid": encode_array(grid, encoding),

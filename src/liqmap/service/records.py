@@ -127,4 +127,5 @@ async def post_records(ctx: Ctx, body: RecordsIn) -> dict[str, Any]:
 
 @router.post("/cache/clear", summary="Drop cached heatmaps (token)")
 def clear_cache(ctx: Ctx) -> dict[str, int]:
+    ctx.responses.clear()
     return {"cleared": ctx.cache.clear()}

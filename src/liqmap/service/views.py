@@ -103,3 +103,38 @@ class HeatmapCache:
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"entries": len(self._entries), "size": self.size, "hits": self.hits, "misses": self.misses}
+
+
+class ResponseCache:
+    """LRU of encoded response bodies (JSON bytes, and their gzip once a client asked for it), so a
+    repeated view costs a lookup instead of encoding and compressing megabytes again. Keys carry the
+    data version, so entries of an older version are never served."""
+
+    def __init__(self, size: int = 64, max_bytes: int = 256 << 20) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Any, dict[str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> dict[str, bytes] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Any, name: str, body: bytes) -> None:
+        with self._lock:
+            entry = self._entries.setdefault(key, {})
+            self._entries.move_to_end(key)
+            self._bytes += len(body) - len(entry.get(name, b""))
+            entry[name] = body
+            while self._entries and (len(self._entries) > self.size or self._bytes > self.max_bytes):
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= sum(len(v) for v in dropped.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0

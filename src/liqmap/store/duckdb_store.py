@@ -11,9 +11,10 @@ its own cursor on the shared connection.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,7 @@ class DuckDBStore:
         self.read_only = read_only
         self._con: Any = None
         self._lock = threading.RLock()
+        self._in_transaction = False
         self._columns: dict[str, list[str]] = {
             table: schema.columns(rt) for rt, table in schema.RECORD_TABLES.items()
         }
@@ -91,6 +93,34 @@ class DuckDBStore:
         return self.connection.cursor()
 
     # -- writes ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[DuckDBStore]:
+        """All writes inside the block land together or not at all.
+
+        Holds the write lock for the block, so writers on other threads of this process (live
+        collectors) cannot interleave with it. Nested use joins the outer transaction.
+        """
+        import duckdb
+
+        with self._lock:
+            if self._in_transaction:
+                yield self
+                return
+            self.connection.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            try:
+                yield self
+            except BaseException:
+                self._in_transaction = False
+                with contextlib.suppress(duckdb.Error):
+                    self.connection.execute("ROLLBACK")
+                raise
+            self._in_transaction = False
+            try:
+                self.connection.execute("COMMIT")
+            except duckdb.Error as exc:
+                raise StoreError(f"commit failed, nothing of this transaction stored: {exc}") from exc
+
     def write(self, records: Iterable[Record]) -> dict[str, int]:
         """Insert records of any mix of types; returns the number of *new* rows per table."""
         grouped: dict[type, list[Record]] = defaultdict(list)
@@ -132,9 +162,17 @@ class DuckDBStore:
         )
         with self._lock:
             try:
+                before = self._count(table) if table in schema.UPSERT else 0
                 row = self.connection.execute(sql).fetchone()
+                if table in schema.UPSERT:
+                    # DuckDB counts updated rows too; callers want the number of new keys.
+                    return self._count(table) - before
             except duckdb.Error as exc:
                 raise StoreError(f"write to {table} failed, nothing of this batch stored: {exc}") from exc
+        return int(row[0]) if row else 0
+
+    def _count(self, table: str) -> int:
+        row = self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -69,6 +69,12 @@ def _text(payload: Any) -> str:
     return json.dumps(payload)[:2000]
 
 
+def _optional(row: dict[str, Any], key: str) -> float | None:
+    """A numeric field Bitget may leave empty (``""``) or omit."""
+    value = row.get(key)
+    return None if value in (None, "") else num(value, key, row)
+
+
 # -- WebSocket -----------------------------------------------------------------------------------
 
 
@@ -148,8 +154,8 @@ def _tickers(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[Recor
         mark = num(row["markPrice"], "markPrice", row)
         ctx.state.setdefault("mark", {})[vsym] = mark
         next_funding = row.get("nextFundingTime")
-        out.append(MarkPrice(EXCHANGE, sym, ts, ts_recv, mark, num(row["indexPrice"], "indexPrice", row),
-                             num(row["fundingRate"], "fundingRate", row),
+        out.append(MarkPrice(EXCHANGE, sym, ts, ts_recv, mark, _optional(row, "indexPrice"),
+                             _optional(row, "fundingRate"),
                              ms(next_funding, "nextFundingTime", row) if next_funding not in (None, "", "0")
                              else None, vsym))
         oi = num(row["holdingAmount"], "holdingAmount", row)

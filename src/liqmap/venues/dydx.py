@@ -67,6 +67,14 @@ def _text(payload: Any) -> str:
     return json.dumps(payload)[:2000]
 
 
+def _symbol(ticker: str) -> str | None:
+    """User symbol of a market, None for names outside the vocabulary (never requested by a user)."""
+    try:
+        return symbol_of(ticker)
+    except UnknownSymbolError:
+        return None
+
+
 def iso_ms(value: Any, what: str = "time", payload: Any = None) -> int:
     """``2024-08-23T00:00:57.627Z`` -> ms since the epoch (UTC)."""
     try:
@@ -232,11 +240,8 @@ def _markets_map(body: Any) -> dict[str, dict[str, Any]]:
 def parse_instruments(body: Any, market: str, ts_recv: int, ctx: ParseContext) -> list[Record]:
     out: list[Record] = []
     for ticker, m in _markets_map(body).items():
-        if (market and ticker != market) or m.get("status", "ACTIVE") != "ACTIVE":
-            continue
-        try:
-            sym = symbol_of(ticker)
-        except UnknownSymbolError:
+        sym = _symbol(ticker)
+        if (market and ticker != market) or m.get("status", "ACTIVE") != "ACTIVE" or sym is None:
             continue
         try:
             imf = num(m["initialMarginFraction"], "initialMarginFraction", m)
@@ -250,13 +255,13 @@ def parse_instruments(body: Any, market: str, ts_recv: int, ctx: ParseContext) -
 def parse_margin(body: Any, market: str, ts_recv: int, ctx: ParseContext) -> list[Record]:
     out: list[Record] = []
     for ticker, m in _markets_map(body).items():
-        if market and ticker != market:
+        if (market and ticker != market) or _symbol(ticker) is None:
             continue
         try:
             imf = num(m["initialMarginFraction"], "initialMarginFraction", m)
             mmf = num(m["maintenanceMarginFraction"], "maintenanceMarginFraction", m)
             out.append(MarginTier(EXCHANGE, symbol_of(ticker), 1, 0.0, math.inf, mmf, 0.0, 1.0 / imf))
-        except (KeyError, UnknownSymbolError, ZeroDivisionError) as exc:
+        except (KeyError, ZeroDivisionError) as exc:
             raise ParseError(f"dydx perpetualMarkets: bad margin fields ({exc})", _text(m)) from None
     return out
 
@@ -265,13 +270,13 @@ def parse_open_interest(body: Any, market: str, ts_recv: int, ctx: ParseContext)
     """``perpetualMarkets`` snapshot: OI (base) x oracle price, stamped with the receive time."""
     out: list[Record] = []
     for ticker, m in _markets_map(body).items():
-        if market and ticker != market:
+        if (market and ticker != market) or _symbol(ticker) is None:
             continue
         try:
             oi = num(m["openInterest"], "openInterest", m)
             oracle = num(m["oraclePrice"], "oraclePrice", m)
             out.append(OpenInterest(EXCHANGE, symbol_of(ticker), ts_recv, ts_recv, oi, oi * oracle, ticker))
-        except (KeyError, UnknownSymbolError) as exc:
+        except KeyError as exc:
             raise ParseError(f"dydx perpetualMarkets: missing field {exc}", _text(m)) from None
     return out
 

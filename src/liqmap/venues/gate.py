@@ -11,13 +11,14 @@ Units and conventions applied here, once (reference §5):
   without metadata raises ParseError rather than guessing.
 * Times: REST and WS ``time``/``t``/``create_time`` are **seconds**; WS ``time_ms``/``create_time_ms``
   are ms. ``futures.public_liquidates`` row ``time`` switched from seconds to ms on 2026-08-20; both are
-  accepted (values below 1e11 are seconds). REST ``trades.create_time_ms`` is a float of *seconds*.
+  accepted (values below 1e11 are seconds). REST ``trades.create_time_ms`` is a float of *seconds*
+  (third-party observation), also accepted.
 * ``futures.trades`` size > 0 means the taker bought.
 * Liquidation side: the WS ``public_liquidates`` ``size`` is the liquidation **order** quantity
-  ("强平订单数量"): negative = a sell order = a long was liquidated. The REST ``liq_orders`` ``size``
-  is the liquidated **position** size ("Position size"): negative = a short was liquidated (the docs'
-  example, size -165 with fill 28070 below order price 28225, is a buy order). Neither sign is stated in
-  Gate's tables; both readings are flagged uncertain in the reference (§9 point 5).
+  ("强平订单数量"): negative = a sell order = a long was liquidated (two independent public collectors
+  read it so). The REST ``liq_orders`` ``size`` is the liquidated **position** size ("Position size"):
+  negative = a short was liquidated (ccxt's recorded example, size -165 with fill 28070 below the order
+  price 28225, can only be a buy order). Gate's tables state neither sign (reference §9 point 5).
 * WS liquidation price is the order price (``price_kind="order"``); REST gives the average taker fill
   price ``fill_price`` (``price_kind="average"``).
 * ``futures.tickers`` ``total_size`` is open interest in contracts (one side), ``funding_rate`` a fraction.

@@ -1,0 +1,234 @@
+"""Benchmark of the web API. Prints figures; never asserts.
+
+    .venv/bin/python bench/bench_api.py [--repeat 15] [--clients 200] [--updates 10] [--skip-ws]
+
+1. GET /api/heatmap, in process (httpx ASGI transport, so "server time" = routing + model or cache +
+   encoding + JSON, no socket), on synthetic 1-minute Binance bars + 5-minute open interest stored in
+   DuckDB (the shipped sample is hourly and ~5 months, too coarse and short for these views):
+   * 7-day view, columns=1000 rows=500 (the query picks 15-minute bars: 672 columns);
+   * 1-year view, same request (the query picks daily bars from the 1-minute store: 365 columns);
+   each cold (model run, cache cleared before every request) and warm (repeated view, cache hit).
+2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
+   the 7-day view of the demo sample; N new bars are POSTed one by one; for every update the delay until
+   each client has its heatmap message (p50 / p99 / max), messages lost, resyncs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MINUTE = 60_000
+DAY = 86_400_000
+
+
+def synthetic_store(path: Path, days: int, end_ms: int) -> None:
+    """1-minute bars (log random walk with wicks, taker share) and 5-minute OI random walk for BTC."""
+    from liqmap.store import DuckDBStore
+
+    rng = np.random.default_rng(7)
+    n = days * 1440
+    ts = end_ms - n * MINUTE + np.arange(n, dtype=np.int64) * MINUTE
+    close = 90_000.0 * np.exp(np.cumsum(rng.standard_t(4, n) * 0.0004))
+    open_ = np.concatenate(([90_000.0], close[:-1]))
+    wick = np.abs(rng.normal(0, 0.0003, (2, n)))
+    high = np.maximum(open_, close) * (1 + wick[0])
+    low = np.minimum(open_, close) * (1 - wick[1])
+    volume = rng.lognormal(3.0, 0.8, n)
+    text = np.full(n, "binance", dtype=object)
+    with DuckDBStore(path) as store:
+        store.write_columns("bars", {
+            "exchange": text, "symbol": np.full(n, "BTC", dtype=object), "interval_ms": np.full(n, MINUTE),
+            "ts_event": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume,
+            "ts_recv": ts + MINUTE, "quote_volume": volume * close,
+            "taker_buy_volume": volume * rng.uniform(0.35, 0.65, n), "trades": np.full(n, 100),
+            "market": np.full(n, "perp", dtype=object), "venue_symbol": np.full(n, "BTCUSDT", dtype=object),
+        })
+        oi_ts = ts[::5] + 5 * MINUTE
+        m = len(oi_ts)
+        oi = 7e9 * np.exp(np.cumsum(rng.normal(0, 0.002, m)))
+        store.write_columns("open_interest", {
+            "exchange": np.full(m, "binance", dtype=object), "symbol": np.full(m, "BTC", dtype=object),
+            "ts_event": oi_ts, "ts_recv": oi_ts, "oi_base": oi / close[::5], "oi_usd": oi,
+            "venue_symbol": np.full(m, "BTCUSDT", dtype=object),
+        })
+
+
+async def time_requests(app: object, params: dict[str, object], repeat: int, cold: bool) -> tuple[list[float], dict]:
+    import httpx
+
+    ctx = app.state.liqmap  # type: ignore[attr-defined]
+    times: list[float] = []
+    body: dict = {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        if not cold:
+            await client.get("/api/heatmap", params=params)
+        for _ in range(repeat):
+            if cold:
+                ctx.cache.clear()
+                ctx.responses.clear()
+            t0 = time.perf_counter()
+            r = await client.get("/api/heatmap", params=params)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, r.text
+        body = r.json()
+    return times, body
+
+
+def bench_heatmap(repeat: int) -> None:
+    from liqmap.service.app import create_app
+    from liqmap.store import DuckDBStore
+
+    end = 1_779_667_200_000  # 2026-05-25
+    days = 365 + 31  # one year plus the query's 30-day warm-up
+    tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-api-"))
+    try:
+        t0 = time.perf_counter()
+        synthetic_store(tmp / "synthetic.duckdb", days, end)
+        print(f"synthetic store: {days * 1440:,} 1-minute bars + {days * 288:,} OI points "
+              f"in {time.perf_counter() - t0:.1f} s")
+        store = DuckDBStore(tmp / "synthetic.duckdb").open()
+        app = create_app(store)
+        print("\n1. GET /api/heatmap (in process), median / p90 of", repeat)
+        for label, params in (
+            ("7d ", {"symbol": "BTC", "range": "7d", "columns": 1000, "rows": 500}),
+            ("1y ", {"symbol": "BTC", "range": "1y", "columns": 1000, "rows": 500}),
+        ):
+            from liqmap.query import HeatmapQuery, heatmap_for
+
+            model_ms = []
+            for _ in range(max(3, repeat // 2)):
+                t1 = time.perf_counter()
+                heatmap_for(store, HeatmapQuery("BTC", range=str(params["range"]), n_bins=500, max_columns=1000))
+                model_ms.append((time.perf_counter() - t1) * 1000)
+            print(f"  {label} liqmap.query.heatmap_for alone (store read + model): median "
+                  f"{statistics.median(model_ms):6.1f} ms")
+            for cold in (True, False):
+                times, body = asyncio.run(time_requests(app, params, repeat, cold))
+                shape = body["grid"]["shape"]
+                target = 100 if label.strip() == "7d" else 300
+                med = statistics.median(times)
+                p90 = sorted(times)[int(0.9 * (len(times) - 1))]
+                print(f"  {label} {'cold (model run)' if cold else 'warm (cache hit)'}: grid {shape[0]}x{shape[1]} "
+                      f"@ {body['interval_ms'] // MINUTE} min bars, median {med:6.1f} ms, p90 {p90:6.1f} ms "
+                      f"(target <= {target} ms: {'ok' if med <= target else 'MISSED'})")
+        store.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def ws_clients(url: str, clients: int, updates: int, token: str, view: dict[str, object]) -> None:
+    import httpx
+    import websockets
+
+    received: list[dict[int, float]] = [{} for _ in range(clients)]
+    kinds: list[dict[str, int]] = [{} for _ in range(clients)]
+    ready = asyncio.Event()
+    subscribed = 0
+
+    async def client(i: int) -> None:
+        nonlocal subscribed
+        async with websockets.connect(url.replace("http", "ws") + "/api/stream", max_size=1 << 24) as ws:
+            await ws.send(json.dumps({"type": "subscribe", **view}))
+            async for raw in ws:
+                msg = json.loads(raw)
+                kind = msg["type"]
+                kinds[i][kind] = kinds[i].get(kind, 0) + 1
+                if kind == "subscribed":
+                    subscribed += 1
+                    if subscribed == clients:
+                        ready.set()
+                elif kind in ("heatmap", "reload"):
+                    received[i][msg["data_version"]] = time.perf_counter()
+                elif kind == "bars" and msg["bars"][-1][0] == -1:
+                    return
+
+    tasks = [asyncio.create_task(client(i)) for i in range(clients)]
+    await asyncio.wait_for(ready.wait(), 60)
+    print(f"  {clients} clients connected and subscribed")
+    delays: list[float] = []
+    sent: dict[int, float] = {}
+    async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
+        last = int(view["last_time"])  # type: ignore[arg-type]
+        for u in range(updates):
+            ts = last + (u + 1) * 3_600_000
+            price = 77_000 + 50 * u
+            records = {
+                "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": ts,
+                          "open": price, "high": price + 120, "low": price - 80, "close": price + 50, "volume": 900}],
+                "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": ts + 3_600_000,
+                                   "oi_usd": 8e9 + 1e7 * u}],
+            }
+            t0 = time.perf_counter()
+            r = await http.post("/api/records", json=records)
+            version = r.json()["data_version"]
+            sent[version] = t0
+            await asyncio.sleep(1.0)
+    await asyncio.sleep(2.0)
+    lost = 0
+    for per_client in received:
+        for version, t0 in sent.items():
+            if version in per_client:
+                delays.append((per_client[version] - t0) * 1000)
+            else:
+                lost += 1
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    delays.sort()
+    resyncs = sum(k.get("resync", 0) for k in kinds)
+    reloads = sum(k.get("reload", 0) for k in kinds)
+    print(f"  {updates} updates x {clients} clients: delivered {len(delays)}, lost {lost}, resyncs {resyncs}, "
+          f"reload notices {reloads}")
+    if delays:
+        print(f"  POST -> heatmap message at every client: p50 {statistics.median(delays):.0f} ms, "
+              f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
+
+
+def bench_ws(clients: int, updates: int) -> None:
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+    from conftest import Server, make_demo_db  # type: ignore[import-not-found]
+
+    tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-ws-"))
+    server = None
+    try:
+        db = make_demo_db(tmp / "demo.duckdb")
+        server = Server(db, token="bench")
+        first = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d"}, timeout=30).json()
+        view = {"symbol": "BTC", "range": "7d", "side": "both", "encoding": "u16", "rows": 500, "columns": 1000,
+                "last_time": first["times"][-1]}
+        print(f"\n2. WebSocket fan-out on one server process ({server.url})")
+        asyncio.run(ws_clients(server.url, clients, updates, "bench", view))
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--skip-ws", action="store_true")
+    parser.add_argument("--skip-heatmap", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_heatmap:
+        bench_heatmap(args.repeat)
+    if not args.skip_ws:
+        bench_ws(args.clients, args.updates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Alerts API: rules (``GET/POST/DELETE /api/alerts/rules``, writes token-protected) and the alert
+history (``GET /api/alerts``). The shape of every response is in docs/analysis.md ("Alerts API")."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
+
+from liqmap.alerts.storage import STATUSES, AlertStore
+from liqmap.analysis.rules import parse_rule
+from liqmap.errors import ConfigError
+from liqmap.service.context import ServiceContext, get_context, require_token
+from liqmap.service.params import ParamError, parse_symbol, parse_ts
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+Ctx = Annotated[ServiceContext, Depends(get_context)]
+MAX_LIMIT = 1000
+
+RULE_EXAMPLE = {"id": "btc-near", "type": "price_near", "symbol": "BTC", "within_pct": 1.0, "sides": ["long"]}
+
+
+def _alerts(ctx: ServiceContext) -> AlertStore:
+    return AlertStore(ctx.store)
+
+
+@router.get("/rules", summary="Alert rules")
+def get_rules(ctx: Ctx, symbol: Annotated[str | None, Query(description="Only this symbol")] = None) -> JSONResponse:
+    rules = _alerts(ctx).rules(parse_symbol(symbol) if symbol else None)
+    return JSONResponse({"rules": [r.to_dict() for r in rules]})
+
+
+@router.post("/rules", status_code=201, dependencies=[Depends(require_token)],
+             summary="Add (or with replace=true, replace) an alert rule; token required")
+def post_rule(
+    ctx: Ctx,
+    spec: Annotated[dict[str, Any], Body(examples=[RULE_EXAMPLE])],
+    replace: Annotated[bool, Query(description="Replace a rule with the same id")] = False,
+) -> JSONResponse:
+    """Body: a rule object (fields in docs/analysis.md). An invalid rule gets HTTP 400 naming the field."""
+    try:
+        rule = parse_rule(spec)
+    except ConfigError as exc:
+        field, _, problem = str(exc).partition(": ")
+        raise ParamError(field, problem or str(exc)) from None
+    if not _alerts(ctx).save_rule(rule, int(time.time() * 1000), replace=replace):
+        raise HTTPException(409, f"a rule with id {rule.id!r} exists; pass replace=true or choose another id")
+    return JSONResponse({"rule": rule.to_dict()}, status_code=201)
+
+
+@router.delete("/rules/{rule_id}", dependencies=[Depends(require_token)], summary="Remove a rule; token required")
+def delete_rule(ctx: Ctx, rule_id: str) -> JSONResponse:
+    if not _alerts(ctx).remove_rule(rule_id):
+        raise HTTPException(404, f"no rule with id {rule_id!r}")
+    return JSONResponse({"removed": rule_id})
+
+
+@router.get("", summary="Alert history, newest first")
+def get_alerts(
+    ctx: Ctx,
+    symbol: Annotated[str | None, Query(description="Only this symbol")] = None,
+    rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
+    status: Annotated[str | None, Query(description="delivered | failed | suppressed | no_target | pending")] = None,
+    since: Annotated[int | None, Query(description="Only alerts at or after this time (ms)")] = None,
+    limit: Annotated[int, Query(description=f"At most this many, 1..{MAX_LIMIT}")] = 100,
+) -> JSONResponse:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ParamError("limit", f"must be in 1..{MAX_LIMIT}, got {limit}")
+    if status is not None and status not in STATUSES:
+        raise ParamError("status", f"unknown status {status!r}", STATUSES)
+    rows = _alerts(ctx).history(symbol=parse_symbol(symbol) if symbol else None, rule_id=rule_id, status=status,
+                                since=parse_ts(since, "since"), limit=limit)
+    return JSONResponse({"alerts": [r.to_dict() for r in rows], "count": len(rows)})

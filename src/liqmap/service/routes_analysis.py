@@ -1,0 +1,143 @@
+"""Analysis API: ``GET /api/clusters`` and ``GET /api/levels`` (docs/analysis.md has the rules)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from liqmap.analysis.clusters import ClusterParams, describe_clusters
+from liqmap.analysis.export import to_csv, to_pine
+from liqmap.analysis.levels import plan_for_heatmap
+from liqmap.analysis.sizing import plan_stop
+from liqmap.errors import ConfigError
+from liqmap.model.result import Heatmap
+from liqmap.service.context import ServiceContext, get_context
+from liqmap.service.params import ParamError
+
+router = APIRouter(prefix="/api", tags=["analysis"])
+Ctx = Annotated[ServiceContext, Depends(get_context)]
+
+SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT)")]
+ExchangesQ = Annotated[str | None, Query(description="Comma-separated exchanges; empty/all = aggregated")]
+RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
+EndQ = Annotated[int | None, Query(description="View end, ms (default: latest data)")]
+RowsQ = Annotated[int | None, Query(description="Price bins, 10..2000 (default 500)")]
+AtQ = Annotated[int | None, Query(description="Time (ms) of the column to read (default: latest)")]
+WithinQ = Annotated[float, Query(description="Only clusters whose near edge is within this % of price")]
+KQ = Annotated[float | None, Query(description="Hot-bin factor k (x the median non-empty local bin), default 2")]
+GapQ = Annotated[float | None, Query(description="Merge hot runs whose gap is <= this % of price, default 0.1")]
+ShareQ = Annotated[float | None, Query(description="Drop zones under this share of the side's USD, default 0.02")]
+FreshQ = Annotated[str | None, Query(description="Age bucket counted as fresh (default <4h; 'none' = off)")]
+GrowthQ = Annotated[float | None, Query(description="Growth look-back in hours (default 24; 0 = off)")]
+
+
+def _params(k: float | None, merge_gap: float | None, min_share: float | None) -> ClusterParams:
+    base = ClusterParams()
+    try:
+        return dataclasses.replace(
+            base,
+            k=base.k if k is None else k,
+            merge_gap_pct=base.merge_gap_pct if merge_gap is None else merge_gap,
+            min_share=base.min_share if min_share is None else min_share,
+        )
+    except ConfigError as exc:
+        field = str(exc).split(":", 1)[0]
+        name = {"k": "k", "merge_gap_pct": "merge_gap", "min_share": "min_share"}.get(field, field)
+        raise ParamError(name, str(exc).split(":", 1)[-1].strip()) from None
+
+
+def _heatmaps(
+    ctx: ServiceContext, *, symbol: str, exchanges: str | None, range_: str | None, end: int | None,
+    rows: int | None, fresh_age: str | None,
+) -> tuple[Heatmap, Heatmap | None]:
+    from liqmap.service.api import view_key
+
+    key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range_, end=end, leverage=None, age=None,
+                   rows=rows, columns=None)
+    heatmap = ctx.cache.get(key, ctx.version)
+    fresh = None
+    age = "<4h" if fresh_age is None else fresh_age
+    if age and age.lower() != "none":
+        if age not in ctx.config.age_labels:
+            raise ParamError("fresh_age", f"unknown age bucket {age!r}", ("none", *ctx.config.age_labels))
+        fresh = ctx.cache.get(dataclasses.replace(key, ages=(age,)), ctx.version)
+    return heatmap, fresh
+
+
+def _column(heatmap: Heatmap, at: int | None) -> int:
+    import numpy as np
+
+    k = len(heatmap.times) - 1
+    if at is not None:
+        k = int(np.clip(np.searchsorted(heatmap.times, at, side="right") - 1, 0, k))
+    return k
+
+
+def _check_within(within: float) -> None:
+    if not 0 < within <= 100:
+        raise ParamError("within", f"must be in (0, 100], got {within}")
+
+
+@router.get("/clusters", summary="Liquidation clusters near price (scale-free rule, docs/analysis.md)")
+def get_clusters(
+    ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
+    end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
+    merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
+) -> JSONResponse:
+    """Clusters of the snapshot at `at` (latest by default), nearest first: side, price range, peak,
+    USD, share of the side's local USD, signed distance in %, age (fresh/mixed/stale) and growth."""
+    _check_within(within)
+    params = _params(k, merge_gap, min_share)
+    heatmap, fresh = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
+                               fresh_age=fresh_age)
+    column = _column(heatmap, at)
+    hours = 24.0 if growth_hours is None else growth_hours
+    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=hours or None, k=column)
+    snapshot = heatmap.column(column)
+    return JSONResponse({
+        "symbol": heatmap.symbol,
+        "exchanges": list(heatmap.exchanges),
+        "ts": snapshot.ts,
+        "price": snapshot.price,
+        "within_pct": within,
+        "params": dataclasses.asdict(params),
+        "clusters": [c.to_dict() for c in clusters if abs(c.distance_pct) <= within],
+    })
+
+
+@router.get("/levels", summary="Session plan: nearest clusters, stacks, asymmetry, round numbers, sizing")
+def get_levels(
+    ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
+    end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
+    merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
+    format: Annotated[str, Query(description="json (default) | csv | pine (TradingView Pine v5)")] = "json",
+    entry: Annotated[float | None, Query(description="Position entry (with stop and risk: sizing)")] = None,
+    stop: Annotated[float | None, Query(description="Stop price")] = None,
+    risk: Annotated[float | None, Query(description="Risk budget in USD")] = None,
+) -> Response:
+    """The plan `liqmap levels` prints. `format=csv` / `format=pine` return the levels as text."""
+    _check_within(within)
+    if format not in ("json", "csv", "pine"):
+        raise ParamError("format", f"unknown format {format!r}", ("json", "csv", "pine"))
+    sizing = (entry, stop, risk)
+    if any(v is not None for v in sizing) and any(v is None for v in sizing):
+        raise ParamError("entry", "entry, stop and risk go together", "all three or none")
+    params = _params(k, merge_gap, min_share)
+    heatmap, fresh = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
+                               fresh_age=fresh_age)
+    column = _column(heatmap, at)
+    hours = 24.0 if growth_hours is None else growth_hours
+    plan = plan_for_heatmap(heatmap, within_pct=within, params=params, fresh=fresh, growth_hours=hours or None,
+                            k=column)
+    if format == "csv":
+        return PlainTextResponse(to_csv(plan), media_type="text/csv")
+    if format == "pine":
+        return PlainTextResponse(to_pine(plan))
+    body: dict[str, Any] = plan.to_dict()
+    if entry is not None and stop is not None and risk is not None:
+        body["stop_plan"] = plan_stop(heatmap.column(column), plan.clusters, entry=entry, stop=stop,
+                                      risk_usd=risk).to_dict()
+    return JSONResponse(body)
