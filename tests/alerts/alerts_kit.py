@@ -83,27 +83,37 @@ def sample_store() -> Any:
 
 
 EDGES = np.arange(50_000.0, 110_001.0, 100.0)
+_WARM: dict[tuple[int, int, int], tuple[Any, Any, int]] = {}
 WARMUP_START = ms("2026-01-05")
 
 
 def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[Any, float, float]]]:
     """Warm a StreamingModel on the 30 days before ``start``; then yield ``(snapshot, high, low)`` per bar
     of ``[start - 1 bar, end)`` (the first is the baseline the rules start from)."""
+    import copy
+
     from liqmap.ingest.frames import load_frame
     from liqmap.model import ModelConfig, StreamingModel
 
-    frame = load_frame(store, "binance", "BTC", WARMUP_START, end, HOUR_MS)
-    model = StreamingModel(ModelConfig(), "binance", "BTC", EDGES, interval_ms=HOUR_MS)
-    first = int(np.searchsorted(frame.ts, start)) - 1
+    key = (id(store), start, end)
+    if key not in _WARM:
+        frame = load_frame(store, "binance", "BTC", WARMUP_START, end, HOUR_MS)
+        warm = StreamingModel(ModelConfig(), "binance", "BTC", EDGES, interval_ms=HOUR_MS)
+        first = int(np.searchsorted(frame.ts, start)) - 1
+        for i in range(first):
+            warm.update(
+                int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
+                frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
+            )
+        _WARM[key] = (frame, warm, first)
+    frame, warm, first = _WARM[key]
+    model = copy.deepcopy(warm)  # every replay starts from the same warmed-up book
 
     def step(i: int) -> Any:
         return model.update(
             int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
             frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
         )
-
-    for i in range(first):
-        step(i)
 
     def bars() -> Iterator[tuple[Any, float, float]]:
         for i in range(first, len(frame)):

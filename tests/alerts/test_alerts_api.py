@@ -132,3 +132,41 @@ def test_alert_history(api, store) -> None:
     assert [a["ts"] for a in since["alerts"]] == [last.ts]
     assert api.get("/api/alerts", params={"status": "lost"}).json()["parameter"] == "status"
     assert api.get("/api/alerts", params={"limit": 0}).status_code == 400
+
+
+def test_server_runs_the_alert_loop_when_enabled(tmp_path, monkeypatch) -> None:
+    """LIQMAP_ALERTS=FILE: the serving process evaluates new bars and delivers, as `alerts run` would."""
+    import time
+
+    from liqmap.data.sample import SAMPLE_DIR
+    from liqmap.ingest.registry import import_file
+
+    receiver = start_receiver(Receiver())
+    config = tmp_path / "alerts.toml"
+    config.write_text(f'[delivery]\ntargets = ["{receiver.url}/live"]\nattempts = 2\nbackoff_seconds = 0\n\n'
+                      '[[rules]]\nid = "live-sweep"\ntype = "sweep"\nsymbol = "BTC"\nmin_usd = 5e7\n')
+    monkeypatch.setenv("LIQMAP_ALERTS", str(config))
+    monkeypatch.setenv("LIQMAP_ALERTS_INTERVAL", "0.1")
+    s = sample_store()
+    cut = ms("2026-05-24T10:00")
+    s.execute("DELETE FROM bars WHERE ts_event >= ? AND market = 'perp'", [cut])
+    try:
+        with ApiServer(s, TOKEN) as base, httpx.Client(base_url=base, timeout=60) as client:
+            time.sleep(1.0)  # the baseline round
+            assert client.get("/api/alerts").json()["count"] == 0
+            import_file(s, SAMPLE_DIR / "BTCUSDT-1h-futures.csv.gz", ts_recv=0)  # 14 new bars arrive
+            deadline = time.monotonic() + 30
+            while not receiver.accepted("/live") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)
+            stored = client.get("/api/alerts", params={"rule_id": "live-sweep"}).json()["alerts"]
+    finally:
+        assert receiver.server is not None
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    bodies = receiver.accepted("/live")
+    assert bodies, "the last 14 hours of the sample sweep a modelled cluster of >= $50M"
+    assert all(b["ts"] >= cut and b["rule_id"] == "live-sweep" for b in bodies)
+    assert sorted((a["ts"], a["level_price"]) for a in stored) == sorted((b["ts"], b["level_price"]) for b in bodies)
+    assert {a["status"] for a in stored} == {"delivered"}
+    s.close()

@@ -215,3 +215,28 @@ def test_apprise_target_delivers_to_the_local_receiver(store, receiver) -> None:
     first = dispatches[0].alert
     assert bodies[0]["title"] == "liqmap BTC sweep" and bodies[0]["message"] == first.message
     assert f"{first.level_price:,.2f}" in first.message
+
+
+def test_store_poller_evaluates_only_new_columns() -> None:
+    """The `alerts run` loop: the first poll is the baseline; bars written later are evaluated once each."""
+    from liqmap.alerts.live import StorePoller
+    from liqmap.data.sample import SAMPLE_DIR
+    from liqmap.ingest.registry import import_file
+
+    s = sample_store()
+    try:
+        cut = ms("2026-05-24T14:00")  # the last 10 hours of the sample are written "later"
+        s.execute("DELETE FROM bars WHERE ts_event >= ? AND market = 'perp'", [cut])
+        seen: list[int] = []
+        engine = AlertEngine([parse_rule(SWEEP)])
+        original = engine.process
+        engine.process = lambda u: (seen.append(u.ts), original(u))[1]  # type: ignore[method-assign]
+        poller = StorePoller(s, engine, symbol="BTC", exchanges=("binance",), range="3d")
+        assert poller.poll() == [] and seen == [cut - HOUR_MS]  # baseline: the latest column only
+        assert poller.poll() == [] and seen == [cut - HOUR_MS]  # nothing new
+        import_file(s, SAMPLE_DIR / "BTCUSDT-1h-futures.csv.gz", ts_recv=0)  # the missing bars arrive
+        poller.poll()
+        last = int(s.read("bars", columns=["ts_event"], exchange="binance", symbol="BTC")["ts_event"].max())
+        assert seen[1:] == list(range(cut, last + HOUR_MS, HOUR_MS)) and len(seen) == 11
+    finally:
+        s.close()

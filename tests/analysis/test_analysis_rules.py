@@ -95,6 +95,11 @@ def test_cluster_usd_crossing_both_ways() -> None:
         ("up", "up", 20.0, 30.0), ("both", "up", 20.0, 30.0)
     ]
     assert [(a.rule_id, a.context["direction"]) for a in alerts[2]] == [("both", "down")]
+    # a cluster that dissolves entirely crosses down too (its zone keeps the 2 background bins)
+    gone = run([up, both], [update(long=grown), update(long={90.5: 8.0}, ts=1)])
+    assert [(a.rule_id, a.context["direction"], a.context["usd_before"], a.context["usd_now"]) for a in gone[1]] == [
+        ("both", "down", 30.0, 2.0)
+    ]
 
 
 def test_vanish_only_when_price_did_not_touch_the_cluster() -> None:

@@ -8,7 +8,7 @@ import asyncio
 import json
 
 import numpy as np
-from feedkit import FakeClock, vision_rows, wait_for
+from feedkit import FIXTURES, FakeClock, vision_rows, wait_for
 
 from liqmap.feed.collector import Collector
 from liqmap.feed.mock import bybit as mbybit
@@ -141,3 +141,35 @@ async def test_okx_backfill_candles_pagination_and_tiers() -> None:
     assert_bars_equal_rows(store, "okx", rows)
     tiers = store.execute("SELECT tier, notional_cap, mmr FROM margin_tiers WHERE exchange = 'okx'")
     assert tiers == [(1, 10000 * 1.0 * 9.0, 0.01)]
+
+
+async def test_bybit_tickers_snapshot_and_deltas_store_mark_and_one_sided_oi() -> None:
+    snapshot = json.loads((FIXTURES / "bybit" / "ws" / "tickers_snapshot_doc.json").read_text())
+    snapshot["topic"], snapshot["data"]["symbol"] = "tickers.AVAXUSDT", "AVAXUSDT"
+    t = snapshot["ts"]
+    deltas = [{"topic": "tickers.AVAXUSDT", "type": "delta", "ts": t + k * 100, "cs": k,
+               "data": {"symbol": "AVAXUSDT", "markPrice": f"{66666.6 + k:.1f}",
+                        **({"openInterest": "500000", "openInterestValue": "33000000000"} if k == 12 else {})}}
+              for k in range(1, 16)]
+    mock = MockExchange(mbybit.BybitDialect(instruments=[mbybit.instrument("AVAXUSDT")]))
+    mock.sessions.append(Session(frames=[json.dumps(snapshot), *map(json.dumps, deltas)], after="hold"))
+    store = DuckDBStore(":memory:").open()
+    clock = FakeClock(t + 2000)
+    async with mock:
+        spec = bybit.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
+        collector = collector_for(store, spec, clock, ("mark", "open_interest"))
+        task = asyncio.create_task(collector.run())
+        await wait_for(lambda: collector.health["bybit"].messages >= 17)
+        await asyncio.sleep(0.1)
+        collector.stop()
+        await task
+    sub = json.loads(mock.received[0])
+    assert sub["args"] == ["tickers.AVAXUSDT"]  # one channel serves mark price and open interest
+    marks = store.read("mark_prices")
+    assert list(marks["ts_event"]) == [t, t + 1000]  # 100 ms pushes thinned to one per second
+    assert list(marks["mark"]) == [66666.6, 66676.6]
+    assert list(marks["index"]) == [115418.19, 115418.19]
+    oi = store.read("open_interest")
+    assert list(oi["ts_event"]) == [t, t + 1200]
+    np.testing.assert_allclose(oi["oi_base"], [492373.72 / 2, 250000.0])
+    np.testing.assert_allclose(oi["oi_usd"], [32824881841.75 / 2, 16500000000.0])

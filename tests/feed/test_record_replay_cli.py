@@ -57,10 +57,14 @@ async def test_recorded_session_replays_to_identical_store(tmp_path: Path) -> No
         await task
     [path] = list((tmp_path / "rec").glob("binance-*.jsonl"))
     lines = list(read_recording(path))
-    assert lines[0][1] == "binance" and json.loads(lines[0][2]) == {"result": None, "id": 1}  # the ack is recorded
+    frames = [e for e in lines if e.rest is None]
+    assert frames[0].venue == "binance" and json.loads(frames[0].raw) == {"result": None, "id": 1}  # the ack
+    [instruments] = [e for e in lines if e.rest == "instruments"]  # REST bodies are recorded too
+    assert {s["symbol"] for s in json.loads(instruments.raw)["symbols"]} == {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
     replayed = DuckDBStore(":memory:").open()
     result = replay(path, replayed)
     assert result.parse_errors == 1 and result.written["liquidations"] == len(rows)
+    assert result.written["instruments"] == 3
     a, b = live.read("liquidations"), replayed.read("liquidations")
     for column in ("ts_event", "ts_recv", "side", "price", "quantity", "usd", "symbol"):
         assert list(a[column]) == list(b[column])
@@ -101,7 +105,7 @@ def test_collect_process_flushes_on_sigterm_and_records(tmp_path: Path) -> None:
         deadline = time.time() + 20
         while time.time() < deadline:
             files = list(rec.glob("*.jsonl"))
-            if files and sum(1 for _ in files[0].open()) >= len(rows) + 1:
+            if files and sum(1 for _ in files[0].open()) >= len(rows) + 2:  # + the ack + the instruments body
                 break
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
@@ -205,7 +209,7 @@ def test_killed_collector_loses_nothing_received_thanks_to_the_recording(tmp_pat
         deadline = time.time() + 20
         while time.time() < deadline:
             files = list(rec.glob("*.jsonl"))
-            if files and sum(1 for _ in files[0].open()) >= len(rows) + 1:
+            if files and sum(1 for _ in files[0].open()) >= len(rows) + 2:  # + the ack + the instruments body
                 break
             time.sleep(0.1)
         proc.kill()
@@ -217,3 +221,40 @@ def test_killed_collector_loses_nothing_received_thanks_to_the_recording(tmp_pat
         liqs = store.read("liquidations")
     assert len(liqs["ts_event"]) == len(rows)
     assert sorted(liqs["ts_event"]) == sorted(int(r[10]) for r in rows)
+
+
+async def test_archive_checksum_mismatch_and_malformed_rows_are_refused(tmp_path: Path) -> None:
+    from liqmap.errors import DataError
+    from liqmap.feed import archive
+
+    good = make_zip("AVAXUSDT-1m-2026-06-01.zip", "1780272000000,8.9810,8.9820,8.9710,8.9740,17315,1780272059999,"
+                    "155466.8640,397,7701,69159.0090,0\n")
+    bad_row = make_zip("x.zip", "1780272000000,8.98,not-a-number\n")
+
+    from aiohttp import web
+
+    async def serve(request: web.Request) -> web.Response:
+        if request.path.endswith(".CHECKSUM"):
+            return web.Response(text="0" * 64 + "  AVAXUSDT-1m-2026-06-01.zip")
+        return web.Response(body=good)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    store = DuckDBStore(":memory:").open()
+    try:
+        with pytest.raises(DataError, match="sha256"):
+            await archive.import_range(store, "klines", "AVAX", ["2026-06-01"], base_url=f"http://127.0.0.1:{port}",
+                                       progress=False)
+    finally:
+        await runner.cleanup()
+    assert store.latest_ts("bars") is None  # nothing imported from a file that failed its checksum
+    with pytest.raises(MalformedFileError) as info:
+        archive.import_archive(store, "klines", "AVAX", bad_row, "x.zip")
+    assert info.value.line == 1
+    with pytest.raises(MalformedFileError):
+        archive.import_archive(store, "klines", "AVAX", b"not a zip", "y.zip")

@@ -140,3 +140,14 @@ def test_collector_rejects_unknown_channel_exchange_and_symbol() -> None:
         Collector(store, ["kraken"], ["BTC"])
     with pytest.raises(ConfigError, match="symbol"):
         Collector(store, ["binance"], ["BTC/EUR"])
+
+
+def test_quiet_channels_get_a_long_stall_timeout() -> None:
+    from liqmap.feed.collector import QUIET_STALE_S, Collector
+    from liqmap.venues.binance import SPEC as BINANCE
+
+    c = Collector(DuckDBStore(":memory:"), ["binance"], ["BTC"])
+    assert c._stale_after(BINANCE, [("liquidations", "btcusdt@forceOrder")]) == QUIET_STALE_S
+    assert c._stale_after(BINANCE, [("liquidations", "a"), ("mark", "b")]) == BINANCE.heartbeat.stale_after_s
+    assert Collector(DuckDBStore(":memory:"), ["binance"], ["BTC"], stale_after_s=0.5)._stale_after(
+        BINANCE, [("liquidations", "a")]) == 0.5

@@ -58,7 +58,7 @@ def test_filters_reach_the_model(client, store):
 def test_u16_quantisation_is_within_half_a_step(client, store):
     body = client.get("/api/heatmap", params={"symbol": "BTC", "encoding": "u16", "side": "net",
                                               "sides": "true"}).json()
-    hm, expected = _expected_grid(store, "net", range="7d")
+    _hm, expected = _expected_grid(store, "net", range="7d")
     grid = decode_array(body["grid"])
     assert body["grid"]["dtype"] == "int16"
     assert np.abs(grid - expected).max() <= body["grid"]["scale"] / 2 + 1e-6

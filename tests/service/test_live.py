@@ -87,6 +87,8 @@ def test_bad_subscriptions_get_errors_not_disconnects(client):
         assert ws.receive_json()["type"] == "error"
         ws.send_text("x" * 10000)
         assert "longer" in ws.receive_json()["message"]
+        ws.send_bytes(b"\x00\x01")
+        assert "binary" in ws.receive_json()["message"]
         ws.send_text(json.dumps({"type": "ping"}))
         assert ws.receive_json()["type"] == "pong"
 

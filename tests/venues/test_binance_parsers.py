@@ -29,6 +29,14 @@ def test_force_order_recorded_bbgo_sell_means_long_liquidated() -> None:
                               pytest.approx(26245.10 * 0.115), "average", "BTCUSDT")
 
 
+def test_force_order_doc_example_and_array_form() -> None:
+    raw = (FIX / "ws" / "forceOrder_doc.json").read_text()
+    [liq] = binance.parse_ws(raw, RECV, ctx())
+    assert (liq.symbol, liq.side, liq.price, liq.quantity, liq.usd, liq.ts_event) == (
+        "BTC", "long", 9910.0, 0.014, pytest.approx(138.74), 1568014460893)
+    assert binance.parse_ws(f"[{raw},{raw}]", RECV, ctx()) == [liq, liq]
+
+
 def test_force_order_rows_from_recording_roundtrip_field_by_field() -> None:
     rows = list(csv.reader((FIX / "forceorder" / "forceorder_2024-08-17.csv").open()))
     assert len(rows) == 456
@@ -80,7 +88,7 @@ def test_ack_is_control_error_is_venue_error_garbage_is_parse_error() -> None:
     assert binance.parse_ws('{"result":null,"id":1}', RECV, ctx()) == []
     with pytest.raises(VenueError):
         binance.parse_ws('{"error":{"code":2,"msg":"Invalid request"},"id":1}', RECV, ctx())
-    for bad in ("not json", "[1,2]", '{"e":"weird"}', '{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"X"}}',
+    for bad in ("not json", "[1,2]", "42", '{"e":"weird"}', '{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"X"}}',
                 '{"e":"aggTrade","s":"BTCUSDT","p":"abc","q":"1","T":1,"m":true,"a":1}'):
         with pytest.raises(ParseError) as info:
             binance.parse_ws(bad, RECV, ctx())

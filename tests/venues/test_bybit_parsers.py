@@ -46,12 +46,16 @@ def test_tickers_snapshot_then_delta_merge_and_one_sided_oi() -> None:
     assert mark == MarkPrice("bybit", "BTC", 1760325052630, RECV, 66666.6, 115418.19, -0.005, 1760342400000, "BTCUSDT")
     # documented as both sides: one side is half
     assert oi == OpenInterest("bybit", "BTC", 1760325052630, RECV, 492373.72 / 2, 32824881841.75 / 2, "BTCUSDT")
-    delta = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 1760325052730,
+    # 100 ms later: merged into the state, but not emitted (at most one record per second)
+    early = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 1760325052730,
+             "data": {"symbol": "BTCUSDT", "fundingRate": "-0.004", "markPrice": "66668.00"}}
+    assert bybit.parse_ws(json.dumps(early), RECV, ctx) == []
+    delta = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 1760325053630,
              "data": {"symbol": "BTCUSDT", "markPrice": "66670.10"}, "cs": 9532239430}
     [mark2] = bybit.parse_ws(json.dumps(delta), RECV, ctx)
-    # fields absent from the delta keep their snapshot values
-    assert (mark2.mark, mark2.index, mark2.funding_rate, mark2.ts_event) == (66670.1, 115418.19, -0.005, 1760325052730)
-    delta2 = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 1760325052830,
+    # fields absent from the delta keep their last values (the funding rate from the unemitted delta)
+    assert (mark2.mark, mark2.index, mark2.funding_rate, mark2.ts_event) == (66670.1, 115418.19, -0.004, 1760325053630)
+    delta2 = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 1760325053830,
               "data": {"symbol": "BTCUSDT", "openInterest": "492400", "singleOpenInterest": "246200"}}
     [oi2] = bybit.parse_ws(json.dumps(delta2), RECV, ctx)
     assert oi2.oi_base == 246200.0

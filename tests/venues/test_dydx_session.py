@@ -105,3 +105,50 @@ async def test_live_session_trades_liquidations_and_markets() -> None:
     np.testing.assert_allclose(oi["oi_base"], [648.2389, 650.0012])
     np.testing.assert_allclose(oi["oi_usd"], [648.2389 * 60387.51779, 650.0012 * 60401.25])
     assert store.execute("SELECT venue_symbol, tick_size, lot_size FROM instruments") == [("BTC-USD", 1.0, 0.0001)]
+
+
+class DydxCandleDialect(DydxDialect):
+    """Adds the indexer's candle route, whose path names the market: ``/v4/candles/perpetualMarkets/BTC-USD``."""
+
+    def __init__(self, candles: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.candles = candles  # newest first, as the indexer returns them
+
+    def rest(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        if path == "/v4/candles/perpetualMarkets/BTC-USD":
+            lo, hi = dydx.iso_ms(params["fromISO"]), dydx.iso_ms(params["toISO"])
+            rows = [c for c in self.candles if lo <= dydx.iso_ms(c["startedAt"]) <= hi]
+            return 200, {}, {"candles": rows[: int(params["limit"])]}
+        return super().rest(method, path, params, body)
+
+
+async def test_rest_backfill_fills_the_market_into_the_path_and_pages_candles() -> None:
+    from liqmap.feed.backfill import backfill
+    from liqmap.feed.timing import Timing
+    from liqmap.types import MINUTE_MS
+
+    now = 1_724_400_000_000  # 2024-08-23T08:00:00Z
+    n = 250  # three pages of at most 100 candles
+    candles = [
+        {"startedAt": dydx.ms_iso(now - MINUTE_MS * (n - i)), "ticker": "BTC-USD", "resolution": "1MIN",
+         "low": str(60000 + i - 5), "high": str(60000 + i + 5), "open": str(60000 + i), "close": str(60001 + i),
+         "baseTokenVolume": "1.5", "usdVolume": str(1.5 * (60000 + i)), "trades": 7,
+         "startingOpenInterest": "650.0"}
+        for i in range(n)
+    ][::-1]
+    mock = MockExchange(DydxCandleDialect(candles))
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    store = DuckDBStore(":memory:").open()
+    async with mock:
+        result = await backfill(store, "dydx", "BTC", days=1, spec=dydx.SPEC.with_urls(rest=mock.http_url),
+                                timing=Timing(sleep=no_sleep), now_ms=now, progress=False, kinds=("klines",))
+    assert result.new_rows["bars"] == n
+    bars = store.read("bars", exchange="dydx", symbol="BTC")
+    np.testing.assert_array_equal(bars["ts_event"], [now - MINUTE_MS * (n - i) for i in range(n)])
+    np.testing.assert_allclose(bars["close"], [60001.0 + i for i in range(n)])
+    paths = {path for path, _ in mock.rest_calls}
+    assert "/v4/candles/perpetualMarkets/BTC-USD" in paths
+    assert not any("{" in p for p in paths)

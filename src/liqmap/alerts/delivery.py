@@ -84,12 +84,14 @@ class AppriseTarget:
     def __init__(self, url: str) -> None:
         import warnings
 
-        with warnings.catch_warnings():  # apprise 1.x imports the deprecated imghdr module
+        # apprise 1.x loads its plugins (one imports the deprecated imghdr module) on first use
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             import apprise
 
-        self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+            self._apprise = apprise.Apprise()
+            added = self._apprise.add(url)
+        if not added:
             raise ConfigError(f"notify: apprise does not understand {_redact(url)!r} (see apprise's URL list)")
         self.name = _redact(url)
 

@@ -26,6 +26,7 @@ from liqmap.alerts.storage import AlertStore
 from liqmap.analysis.clusters import DEFAULT_PARAMS, ClusterParams
 from liqmap.analysis.evaluate_rules import Alert, StreamState, Update, evaluate, make_update
 from liqmap.analysis.rules import AlertRule
+from liqmap.errors import ConfigError
 from liqmap.model.result import Heatmap, LiquidationMap
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,21 @@ class AlertEngine:
         for rule in self.rules:
             for url in rule.notify:
                 self._target(url)
+
+    def set_rules(self, rules: Sequence[AlertRule]) -> list[str]:
+        """Swap the rule set (e.g. rules added through the API) keeping every stream's state. A rule whose
+        target URL cannot be built is left out; returns the problems, one per rule left out."""
+        kept, problems = [], []
+        for rule in rules:
+            try:
+                for url in rule.notify:
+                    self._target(url)
+            except ConfigError as exc:
+                problems.append(f"rule {rule.id}: {exc}")
+                continue
+            kept.append(rule)
+        self.rules = kept
+        return problems
 
     def _target(self, url: str) -> Target:
         if url not in self._targets:

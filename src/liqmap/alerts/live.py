@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from liqmap.alerts.config import AlertsConfig
 from liqmap.alerts.engine import AlertEngine, Dispatch, heatmap_updates
-from liqmap.errors import DataError
+from liqmap.alerts.storage import AlertStore
+from liqmap.analysis.rules import AlertRule
+from liqmap.errors import DataError, LiqmapError
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +34,15 @@ class StorePoller:
         exchanges: tuple[str, ...] | None = None,
         range: str = "3d",
         n_bins: int = 500,
+        interval_ms: int | None = None,
         replay: bool = False,
     ) -> None:
         from liqmap.query import HeatmapQuery
 
         self.store = store
         self.engine = engine
-        self.query = HeatmapQuery(symbol, exchanges=exchanges, range=range, n_bins=n_bins)
+        # interval_ms=None lets the query pick the finest bars giving <= 1000 columns over the range
+        self.query = HeatmapQuery(symbol, exchanges=exchanges, range=range, n_bins=n_bins, interval_ms=interval_ms)
         self.replay = replay
         self.last_ts: int | None = None
 
@@ -53,6 +58,9 @@ class StorePoller:
             start = 0 if self.replay else len(times) - 1
         else:
             start = int(np.searchsorted(times, self.last_ts, side="right"))
+            if start == 0 and times[0] > self.last_ts + heatmap.interval_ms:
+                log.warning("alerts: %s columns between %d and %d fell outside the %s view and were skipped",
+                            self.query.symbol, self.last_ts, int(times[0]), self.query.range)
         out: list[Dispatch] = []
         for update in heatmap_updates(heatmap, start=start, params=self.engine.params):
             out.extend(self.engine.process(update))
@@ -68,16 +76,73 @@ class StorePoller:
             return []
 
 
-def run_pollers(
-    pollers: list[StorePoller],
-    interval_s: float,
-    stop: threading.Event,
-    on_dispatch: Callable[[Dispatch], Any] = lambda d: None,
-) -> None:
-    """Poll every symbol in turn every ``interval_s`` seconds until ``stop`` is set (one thread: the
-    engine's state and cooldown are shared by all symbols)."""
-    while not stop.is_set():
-        for poller in pollers:
-            for dispatch in poller.poll_safely():
-                on_dispatch(dispatch)
-        stop.wait(interval_s)
+class AlertService:
+    """The live loop: every ``interval_s`` seconds, reload the rules (stored ones plus the config file's,
+    so rules added through the CLI or the API take effect without a restart), then poll every symbol
+    the rules (or ``symbols``) name. One thread: the engine's state and cooldown are shared.
+
+    Used by ``liqmap alerts run`` and, inside ``liqmap serve``, by :mod:`liqmap.service.routes_alerts`
+    when ``LIQMAP_ALERTS`` is set (DuckDB lets one process write a database file, so the alert loop of
+    a serving process has to run in that process).
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        config: AlertsConfig | None = None,
+        symbols: tuple[str, ...] = (),
+        exchanges: tuple[str, ...] | None = None,
+        range: str = "3d",
+        interval_ms: int | None = None,
+        replay: bool = False,
+        extra_targets: tuple[str, ...] = (),
+        on_dispatch: Callable[[Dispatch], Any] = lambda d: None,
+    ) -> None:
+        self.config = config or AlertsConfig()
+        self.alert_store = AlertStore(store)
+        self.store = store
+        self.engine = AlertEngine([], targets=(*self.config.targets, *extra_targets), alert_store=self.alert_store,
+                                  retry=self.config.retry)
+        self.symbols = symbols
+        self.view = {"exchanges": exchanges, "range": range, "interval_ms": interval_ms, "replay": replay}
+        self.on_dispatch = on_dispatch
+        self.pollers: dict[str, StorePoller] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def rules(self) -> list[AlertRule]:
+        return [*self.alert_store.rules(), *self.config.rules]
+
+    def round(self) -> list[Dispatch]:
+        """One round: reload the rules, then evaluate the new columns of every watched symbol."""
+        for problem in self.engine.set_rules(self.rules()):
+            log.warning("alerts: %s", problem)
+        watch = self.symbols or tuple(sorted({r.symbol for r in self.engine.rules if r.enabled}))
+        out: list[Dispatch] = []
+        for symbol in watch:
+            if symbol not in self.pollers:
+                self.pollers[symbol] = StorePoller(self.store, self.engine, symbol=symbol, **self.view)  # type: ignore[arg-type]
+            for dispatch in self.pollers[symbol].poll_safely():
+                self.on_dispatch(dispatch)
+                out.append(dispatch)
+        return out
+
+    def run(self, interval_s: float) -> None:
+        """Rounds every ``interval_s`` seconds until :meth:`stop`; an unexpected error is logged and the
+        loop goes on (never crash the live loop)."""
+        while not self._stop.is_set():
+            try:
+                self.round()
+            except LiqmapError as exc:
+                log.error("alerts: round failed: %s", exc)
+            self._stop.wait(interval_s)
+
+    def start(self, interval_s: float) -> None:
+        self._thread = threading.Thread(target=self.run, args=(interval_s,), name="liqmap-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)

@@ -244,6 +244,17 @@ def evaluate(
                     emit(rule, kind, t, f"{update.symbol}: {c.side} cluster at {c.peak_price:,.2f} "
                          f"{'rose above' if up else 'fell below'} {_usd(threshold)} (now {_usd(c.usd)})",
                          usd_before=old, threshold=threshold, direction="up" if up else "down")
+            if rule.direction in ("down", "both"):
+                # a cluster no longer found fell below the threshold too: what its zone holds now
+                for t in vanished:
+                    c = t.cluster
+                    if c.side not in sides or c.usd < threshold or (within is not None and abs(c.distance_pct) > within):
+                        continue
+                    now = _zone_usd_by_price(update.snapshot, c)
+                    if now < threshold:
+                        emit(rule, kind, t, f"{update.symbol}: {c.side} cluster at {c.peak_price:,.2f} fell below "
+                             f"{_usd(threshold)} and dissolved (zone now {_usd(now)})",
+                             usd_before=c.usd, usd_now=now, threshold=threshold, direction="down")
         elif kind == "cluster_vanishes":
             for t, left in closed:
                 c = t.cluster

@@ -83,10 +83,10 @@ def to_csv(plan: SessionPlan) -> str:
 
 
 def to_json(plan: SessionPlan) -> str:
-    return json.dumps(plan.to_dict(), indent=2, allow_nan=False, default=_finite)
+    return json.dumps(plan.to_dict(), indent=2, allow_nan=False, default=_refuse)
 
 
-def _finite(value: object) -> object:
+def _refuse(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 

@@ -144,56 +144,55 @@ def history_cmd(symbol: str | None, rule_id: str | None, limit: int, as_json: bo
 @click.option("--symbol", "symbols", multiple=True, help="Symbols to watch (default: those of the rules).")
 @click.option("--exchanges", default=None, help="Comma-separated exchange set (default: all with data).")
 @click.option("--range", "range_", default="3d", show_default=True, help="Heatmap view the rules read.")
+@click.option("--bar", type=click.Choice(["1m", "5m", "15m", "30m", "1h", "4h", "1d"]), default=None,
+              help="Evaluate on every bar of this size (default: the finest giving <= 1000 bars in --range).")
 @click.option("--notify", multiple=True, help="Extra target URL for every rule; repeatable.")
 @click.option("--interval", type=float, default=30.0, show_default=True, help="Seconds between polls.")
 @click.option("--once", is_flag=True, help="Poll once and exit (cron style).")
 @click.option("--replay", is_flag=True, help="Evaluate every column of the window, not just new ones.")
 @db_option
 def run_cmd(config_path: str | None, symbols: tuple[str, ...], exchanges: str | None, range_: str,
-            notify: tuple[str, ...], interval: float, once: bool, replay: bool, db_path: str | None) -> None:
-    """Evaluate the rules on every new bar in the store and deliver the alerts."""
-    import threading
+            bar: str | None, notify: tuple[str, ...], interval: float, once: bool, replay: bool, db_path: str | None) -> None:
+    """Evaluate the rules on every new bar in the store and deliver the alerts.
 
+    The database file can be written by one process only: to alert while `liqmap serve` runs on the
+    same file, start the server with LIQMAP_ALERTS=1 (or =FILE.toml) instead (docs/analysis.md)."""
     from liqmap.alerts.config import AlertsConfig, load_config
-    from liqmap.alerts.engine import AlertEngine, Dispatch
-    from liqmap.alerts.live import StorePoller, run_pollers
-    from liqmap.alerts.storage import AlertStore
+    from liqmap.alerts.engine import Dispatch
+    from liqmap.alerts.live import AlertService
     from liqmap.symbols import canonical
 
     names = tuple(x.strip() for x in exchanges.split(",") if x.strip()) if exchanges else None
+    bar_ms = None if bar is None else {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[bar[-1]] * int(bar[:-1])
+
+    def show(d: Dispatch) -> None:
+        click.echo(f"{_when(d.alert.ts)}  {d.status:<10} {d.alert.rule_id:<24} {d.alert.message}")
+
     try:
         config = load_config(config_path) if config_path else AlertsConfig()
         store = _store(db_path).open()
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        alert_store = AlertStore(store)
-        rules = alert_store.rules()
-        ids = {r.id for r in rules}
-        clash = [r.id for r in config.rules if r.id in ids]
+        service = AlertService(store, config=config, symbols=tuple(sorted({canonical(s) for s in symbols})),
+                               exchanges=names, range=range_, interval_ms=bar_ms, replay=replay,
+                               extra_targets=notify, on_dispatch=show)
+        rules = service.rules()
+        ids = [r.id for r in rules]
+        clash = sorted({i for i in ids if ids.count(i) > 1})
         if clash:
             raise click.ClickException(f"{config_path}: rule id {clash[0]!r} is also a stored rule")
-        rules += config.rules
         if not rules:
             raise click.ClickException("no rules: add one with `liqmap alerts add` or pass --config FILE")
-        watch = sorted({canonical(s) for s in symbols} or {r.symbol for r in rules})
-        engine = AlertEngine(rules, targets=(*config.targets, *notify), alert_store=alert_store, retry=config.retry)
-        pollers = [StorePoller(store, engine, symbol=s, exchanges=names, range=range_, replay=replay) for s in watch]
-
-        def show(d: Dispatch) -> None:
-            click.echo(f"{_when(d.alert.ts)}  {d.status:<10} {d.alert.rule_id:<24} {d.alert.message}")
-
+        watch = service.symbols or sorted({r.symbol for r in rules})
         click.echo(f"{len(rules)} rule(s) on {', '.join(watch)}; polling every {interval:g}s", err=True)
         if once:
-            for poller in pollers:
-                for d in poller.poll():
-                    show(d)
+            service.round()
             return
-        stop = threading.Event()
         try:
-            run_pollers(pollers, interval, stop, show)
+            service.run(interval)
         except KeyboardInterrupt:
-            stop.set()
+            service.stop()
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -90,7 +90,7 @@ def run_server(store: object, *, host: str = "127.0.0.1", port: int = 8000, toke
             for task in tasks:
                 try:
                     await asyncio.wait_for(task, timeout=5)
-                except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                except (TimeoutError, asyncio.CancelledError, Exception):
                     task.cancel()
 
     asyncio.run(main())

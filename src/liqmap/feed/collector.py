@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHANNELS: tuple[str, ...] = ("trades", "liquidations", "klines", "mark", "open_interest")
 _STATE_TYPES = (MarkPrice, OpenInterest)
+QUIET_KINDS = frozenset({"liquidations", "trades"})
+QUIET_STALE_S = 600.0
 _KEY_FIELDS = {rt: schema.KEYS[table] for rt, table in schema.RECORD_TABLES.items()}
 
 
@@ -143,18 +145,19 @@ class Collector:
                 await self._load_instruments(venue, attempts=None)  # sizes are needed before any frame
             else:
                 self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments")
-        by_endpoint: dict[str, list[str | dict[str, str]]] = {}
+        by_endpoint: dict[str, list[tuple[str, str | dict[str, str]]]] = {}
         for kind in self._ws_kinds(spec):
             channel = spec.channels[kind]
             interval = spec.kline_intervals.get(self.kline_interval_ms, "")
             rendered = ([channel.render(vs, interval) for vs in venue.venue_symbols] if channel.per_symbol
                         else [channel.render("", interval)])
-            by_endpoint.setdefault(channel.endpoint, []).extend(rendered)
-        for endpoint, args in by_endpoint.items():
+            by_endpoint.setdefault(channel.endpoint, []).extend((kind, arg) for arg in rendered)
+        for endpoint, items in by_endpoint.items():
             size = spec.max_streams_per_connection
-            for i in range(0, len(args), size):
-                feed = WsFeed(spec, endpoint, args[i : i + size], health=venue.health, timing=self.timing,
-                              backoff=self._backoff(), stale_after_s=self.stale_after_s,
+            for i in range(0, len(items), size):
+                chunk = items[i : i + size]
+                feed = WsFeed(spec, endpoint, [arg for _, arg in chunk], health=venue.health, timing=self.timing,
+                              backoff=self._backoff(), stale_after_s=self._stale_after(spec, chunk),
                               ping_interval_s=self.ping_interval_s,
                               on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
                 self._feeds.append(feed)
@@ -170,7 +173,8 @@ class Collector:
         while not self._stop.is_set():
             tried += 1
             try:
-                instruments = await venue.rest.snapshot("instruments", "", venue.ctx)
+                instruments = await venue.rest.snapshot("instruments", "", venue.ctx,
+                                                        self._rest_recorder(venue, "instruments", ""))
             except FeedError as exc:
                 venue.health.last_error = f"instruments: {exc}"
                 log.error("%s: cannot load instruments (%s)", venue.spec.name, exc)
@@ -182,6 +186,16 @@ class Collector:
             venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
             self.writer.put(wanted)
             return
+
+    def _stale_after(self, spec: VenueSpec, chunk: Sequence[tuple[str, object]]) -> float:
+        """Silence that means a stalled socket. A connection carrying only event channels that can be
+        legitimately quiet (liquidations, trades of an illiquid symbol) gets ``QUIET_STALE_S``; dead TCP is
+        caught sooner anyway by the websockets keepalive pings (20 s)."""
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        if all(kind in QUIET_KINDS for kind, _ in chunk):
+            return max(spec.heartbeat.stale_after_s, QUIET_STALE_S)
+        return spec.heartbeat.stale_after_s
 
     def _ws_kinds(self, spec: VenueSpec) -> list[ChannelKind]:
         kinds: list[ChannelKind] = []
@@ -260,13 +274,22 @@ class Collector:
         while not self._stop.is_set():
             for vsym in venue.venue_symbols:
                 try:
-                    records = await venue.rest.snapshot("open_interest", vsym, venue.ctx)
+                    records = await venue.rest.snapshot("open_interest", vsym, venue.ctx,
+                                                        self._rest_recorder(venue, "open_interest", vsym))
                 except FeedError as exc:
                     venue.health.last_error = f"oi poll: {exc}"
                     log.warning("%s oi poll %s: %s", venue.spec.name, vsym, exc)
                     continue
                 self._accept(venue, records, None)
             await self.timing.sleep(period)
+
+    def _rest_recorder(self, venue: VenueRuntime, kind: str, vsym: str) -> Callable[[Any, int], None] | None:
+        recorder = self.recorder
+        if recorder is None:
+            return None
+        import json
+
+        return lambda body, ts: recorder.write(venue.spec.name, json.dumps(body), ts, rest=kind, venue_symbol=vsym)
 
     def _on_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
         if self.gap_backfill:

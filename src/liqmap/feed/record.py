@@ -1,8 +1,10 @@
 """Raw session recording (JSONL) and replay through the same parsers.
 
-One line per received frame: ``{"ts_recv": <ms>, "venue": "<exchange>", "raw": "<frame text>"}``.
-Files are line-buffered and flushed per frame, so a killed collector leaves a readable file (a torn last
-line is reported and skipped on replay).
+One line per received WebSocket frame: ``{"ts_recv": <ms>, "venue": "<exchange>", "raw": "<frame text>"}``;
+REST bodies the collector fetched (instruments, polled open interest) are recorded too, with
+``"rest": "<snapshot kind>", "venue_symbol": "..."``, so a replay into an empty store has the contract sizes
+and the polled series. Files are line-buffered and flushed per line, so a killed collector leaves a
+readable file (a torn last line is reported and skipped on replay).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from liqmap.errors import FeedError, MalformedFileError
 from liqmap.feed.timing import wall_ms
 from liqmap.feed.writer import write_records
 from liqmap.store import DuckDBStore
-from liqmap.types import Record
+from liqmap.types import Instrument, Record
 from liqmap.venues._spec import ParseContext
 from liqmap.venues.registry import get_spec
 
@@ -33,14 +35,18 @@ class Recorder:
         self._files: dict[str, IO[str]] = {}
         self.frames = 0
 
-    def write(self, venue: str, raw: str | bytes, ts_recv: int) -> None:
+    def write(self, venue: str, raw: str | bytes, ts_recv: int, *, rest: str | None = None,
+              venue_symbol: str = "") -> None:
         handle = self._files.get(venue)
         if handle is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{venue}-{wall_ms()}.jsonl"
             handle = self._files[venue] = path.open("a", encoding="utf-8", buffering=1)
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        handle.write(json.dumps({"ts_recv": ts_recv, "venue": venue, "raw": text}) + "\n")
+        entry: dict[str, object] = {"ts_recv": ts_recv, "venue": venue, "raw": text}
+        if rest is not None:
+            entry.update(rest=rest, venue_symbol=venue_symbol)
+        handle.write(json.dumps(entry) + "\n")
         self.frames += 1
 
     def close(self) -> None:
@@ -49,9 +55,18 @@ class Recorder:
         self._files.clear()
 
 
-def read_recording(path: str | Path) -> Iterator[tuple[int, str, str]]:
-    """``(ts_recv, venue, raw)`` per line; a malformed line raises naming file and line, except a torn
-    final line (a killed writer), which is logged and skipped."""
+class Entry(NamedTuple):
+    ts_recv: int
+    venue: str
+    raw: str
+    rest: str | None = None
+    """Snapshot kind for a recorded REST body (None for a WebSocket frame)."""
+    venue_symbol: str = ""
+
+
+def read_recording(path: str | Path) -> Iterator[Entry]:
+    """One :class:`Entry` per line; a malformed line raises naming file and line, except a torn final
+    line (a killed writer), which is logged and skipped."""
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
@@ -59,7 +74,8 @@ def read_recording(path: str | Path) -> Iterator[tuple[int, str, str]]:
             continue
         try:
             item = json.loads(line)
-            yield int(item["ts_recv"]), str(item["venue"]), str(item["raw"])
+            yield Entry(int(item["ts_recv"]), str(item["venue"]), str(item["raw"]), item.get("rest"),
+                        str(item.get("venue_symbol", "")))
         except (ValueError, KeyError, TypeError) as exc:
             if number == len(lines):
                 log.warning("%s: torn last line %d skipped", path, number)
@@ -88,7 +104,7 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
                 result.written[table] = result.written.get(table, 0) + n
         pending.clear()
 
-    for ts_recv, venue, raw in read_recording(path):
+    for ts_recv, venue, raw, rest, vsym in read_recording(path):
         result.frames += 1
         spec = get_spec(venue)
         ctx = contexts.get(venue)
@@ -97,8 +113,12 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
             if store is not None:
                 _load_instruments(store, ctx)
         try:
-            records = spec.parse_ws(raw, ts_recv, ctx)
-        except FeedError as exc:
+            if rest is not None:
+                records = spec.snapshots[rest].parse(json.loads(raw), vsym, ts_recv, ctx)  # type: ignore[index]
+                ctx.instruments.update({r.venue_symbol: r for r in records if isinstance(r, Instrument)})
+            else:
+                records = spec.parse_ws(raw, ts_recv, ctx)
+        except (FeedError, ValueError, KeyError) as exc:
             result.parse_errors += 1
             log.warning("%s: %s; payload=%s", venue, exc, raw[:500])
             continue
@@ -111,9 +131,7 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
 
 
 def _load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
-    """Contract sizes stored by an earlier collect/backfill (needed for OKX contracts)."""
-    from liqmap.types import Instrument
-
+    """Contract sizes already in the store (recordings made before REST bodies were recorded)."""
     rows = store.execute(
         "SELECT symbol, venue_symbol, contract_size, tick_size, lot_size FROM instruments WHERE exchange = ?",
         [ctx.exchange])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -118,10 +118,15 @@ class RestClient:
             await self.timing.sleep(min_interval_s - (now - last))
         self._last_call[path] = self.timing.now_ms() / 1000.0
 
-    async def snapshot(self, kind: SnapshotKind, venue_symbol: str, ctx: ParseContext) -> list[Record]:
+    async def snapshot(self, kind: SnapshotKind, venue_symbol: str, ctx: ParseContext,
+                       on_body: Callable[[Any, int], None] | None = None) -> list[Record]:
+        """One snapshot endpoint, parsed. ``on_body(body, ts_recv)`` sees the raw JSON first (recorder)."""
         endpoint = self.spec.snapshots[kind]
-        body, ts_recv = await self.request(endpoint.path, endpoint.params(venue_symbol), method=endpoint.method,
+        body, ts_recv = await self.request(endpoint.path.format(venue_symbol=venue_symbol),
+                                           endpoint.params(venue_symbol), method=endpoint.method,
                                            min_interval_s=endpoint.min_interval_s)
+        if on_body is not None:
+            on_body(body, ts_recv)
         return endpoint.parse(body, venue_symbol, ts_recv, ctx)
 
     def windows(self, kind: HistoryKind, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
@@ -141,7 +146,9 @@ class RestClient:
         """Pages of records covering ``[start_ms, end_ms]``, oldest window first."""
         endpoint = self.spec.history[kind]
         for a, b in self.windows(kind, start_ms, end_ms):
-            body, ts_recv = await self.request(endpoint.path, endpoint.params(venue_symbol, a, b, endpoint.max_limit),
+            # Some venues (dYdX) put the market in the path: ".../{venue_symbol}".
+            path = endpoint.path.format(venue_symbol=venue_symbol)
+            body, ts_recv = await self.request(path, endpoint.params(venue_symbol, a, b, endpoint.max_limit),
                                                method=endpoint.method, min_interval_s=endpoint.min_interval_s)
             records = endpoint.parse(body, venue_symbol, ts_recv, ctx)
             yield [r for r in records if a <= getattr(r, "ts_event", a) <= b]

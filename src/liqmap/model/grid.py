@@ -36,21 +36,24 @@ def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """
     levels = np.asarray(levels, dtype=np.float64)
     nb = len(edges) - 1
-    widths = np.diff(edges)
-    if np.allclose(widths, widths[0], rtol=1e-9, atol=0.0) and len(levels) > 4 * nb:
-        idx = np.floor((levels - edges[0]) / widths[0]).astype(np.int64)
-        np.clip(idx, -1, nb, out=idx)
-        inner = (idx >= 0) & (idx < nb)
-        safe = np.clip(idx, 0, nb - 1)
-        idx = np.where(inner & (levels < edges[safe]), idx - 1, idx)
-        safe = np.clip(idx, 0, nb - 1)
-        idx = np.where((idx >= 0) & (idx < nb) & (levels >= edges[safe + 1]), idx + 1, idx)
-        # levels at or below the first edge / beyond the last
-        idx = np.where(levels < edges[0], -1, idx)
-        idx = np.where(levels >= edges[-1], -1, idx)
+    if len(levels) <= 4 * nb or not _uniform(edges):
+        idx = np.searchsorted(edges, levels, side="right") - 1
+        idx[idx >= nb] = -1
         return idx
-    idx = np.searchsorted(edges, levels, side="right") - 1
-    return np.where((idx >= 0) & (idx < nb), idx, -1)
+    scaled = (levels - edges[0]) * (nb / (edges[-1] - edges[0]))
+    np.clip(scaled, -1.0, nb, out=scaled)
+    idx = np.floor(scaled).astype(np.int64)
+    # padded[i + 1] = edges[i]; -inf / +inf beyond: one-step corrections where rounding crossed an edge
+    padded = np.concatenate(([-np.inf], edges, [np.inf, np.inf]))
+    idx -= levels < padded[idx + 1]
+    idx += levels >= padded[idx + 2]
+    idx[(idx < 0) | (idx >= nb)] = -1
+    return idx
+
+
+def _uniform(edges: np.ndarray) -> bool:
+    widths = np.diff(edges)
+    return bool(np.allclose(widths, widths[0], rtol=1e-9, atol=0.0))
 
 
 @dataclass(frozen=True, eq=False)

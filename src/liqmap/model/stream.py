@@ -1,10 +1,12 @@
 """Streaming model: one bar at a time for live use, identical in results to the batch engine.
 
-State: a dense book ``[side, tier, age bucket, bin]`` of *unscaled* notional plus, per side, a heap of
-cohorts ordered by level so a bar's sweep pops exactly the touched cohorts (longs: highest levels first;
-shorts: lowest first). The proportional close rule and age decay multiply every position alike, so they
-only change one scalar ``scale``; real notional = stored value * scale. When ``scale`` gets tiny the
-stored values are renormalised (rare: after a cumulative shrink of 1e-150).
+State: a dense view ``[side, bin]`` of the *unscaled* USD of the selected tiers and age buckets, and the
+cohorts of each (bar, side) as one **group**: its levels sorted in the order price reaches them (longs
+highest first, shorts lowest first), with a cursor. A heap per side holds each group keyed by its next
+level, so a bar's sweep pops exactly the groups it touches and advances their cursors (two heap entries
+per bar instead of one per cohort). The close rule, decay and turnover multiply every position alike,
+so they only change one scalar ``scale`` (real USD = stored value * scale); stored values are
+renormalised when ``scale`` falls below 1e-150 (rare).
 """
 
 from __future__ import annotations
@@ -23,13 +25,27 @@ from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.engine import select_ages, select_tiers
 from liqmap.model.frame import MarketFrame
-from liqmap.model.grid import bin_index, check_edges
+from liqmap.model.grid import check_edges
 from liqmap.model.inputs import FUNDING_SCALE, MIN_KEEP, decay_log_factor, entry_prices, level_ratios
 from liqmap.model.result import LiquidationMap
 from liqmap.model.turnover import TAU_MAX
 from liqmap.types import MINUTE_MS
 
 RENORMALISE_BELOW = 1e-150
+
+
+class _Group:
+    """The cohorts one bar opened on one side, in the order price reaches them; ``cursor`` = first alive."""
+
+    __slots__ = ("bins", "cursor", "in_view", "keys", "side", "values")
+
+    def __init__(self, side: int, keys: list[float], bins: list[int], values: list[float], in_view: bool) -> None:
+        self.side = side
+        self.keys = keys
+        self.bins = bins
+        self.values = values
+        self.in_view = in_view
+        self.cursor = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,15 +92,20 @@ class StreamingModel:
         self.tiers = select_tiers(config, leverage)
         self.ages = select_ages(config, ages)
         self.boundaries = [int(b) for b in age_boundaries_bars(config, interval_ms)]
-        n_tiers, n_buckets, n_bins = len(config.leverage), len(self.boundaries) + 1, len(self.edges) - 1
-        self.book = np.zeros((2, n_tiers, n_buckets, n_bins))
-        self.swept = np.zeros((2, n_tiers, n_buckets))
-        self._weights = np.asarray(config.normalised_weights)
+        n_bins = len(self.edges) - 1
+        n_buckets = len(self.boundaries) + 1
+        # Only the selected tiers are modelled; for ages a flag says whether a cohort is in the view now.
+        self._age_sel = [m in self.ages for m in range(n_buckets)]
+        self._age_switches = [m for m in range(n_buckets - 1) if self._age_sel[m] != self._age_sel[m + 1]]
+        self.view = np.zeros((2, n_bins))
+        """Unscaled USD per side and bin of the selected tiers and age buckets (real USD = view * scale)."""
+        self._swept = [0.0, 0.0]
+        self._weights = np.asarray(config.normalised_weights)[self.tiers]
+        self._ratios = self.ratios[:, self.tiers]
         self._decay = math.exp(decay_log_factor(config, interval_ms))
         self._scale = 1.0
         self._heaps: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
-        # per cohort: [value, side, tier, bucket, bin, birth]
-        self._cohorts: dict[int, list] = {}
+        self._groups: dict[int, _Group] = {}
         self._by_birth: dict[int, list[int]] = defaultdict(list)
         self._next_id = 0
         self._t = -1
@@ -133,13 +154,18 @@ class StreamingModel:
             for i in range(len(frame))
         ]
 
+    @property
+    def live_cohorts(self) -> int:
+        """Positions (bar, side, tier, entry point) still in the book."""
+        return sum(len(g.keys) - g.cursor for g in self._groups.values())
+
     def column(self, close: float = math.nan) -> LiveColumn:
-        sub = self.book[:, self.tiers][:, :, self.ages].sum(axis=(1, 2)) * self._scale
-        np.maximum(sub, 0.0, out=sub)
-        swept = self.swept[:, self.tiers][:, :, self.ages].sum(axis=(1, 2))
+        """The current state: the book at the end of the last bar and that bar's swept USD."""
+        book = self.view * self._scale
+        np.maximum(book, 0.0, out=book)
         return LiveColumn(
             ts=self._last_ts if self._last_ts is not None else 0, close=float(close), price_edges=self.edges,
-            long=sub[0], short=sub[1], swept_long=float(swept[0]), swept_short=float(swept[1]),
+            long=book[0], short=book[1], swept_long=self._swept[0], swept_short=self._swept[1],
             symbol=self.symbol,
         )
 
@@ -160,18 +186,42 @@ class StreamingModel:
             raise BadSeriesError(f"{label}: negative open interest {oi}")
 
     def _sweep(self, low: float, high: float) -> None:
-        self.swept[:] = 0.0
-        longs, shorts = self._heaps
-        while longs and -longs[0][0] >= low:
-            self._remove(heapq.heappop(longs)[1])
-        while shorts and shorts[0][0] <= high:
-            self._remove(heapq.heappop(shorts)[1])
+        self._swept = [0.0, 0.0]
+        for side, heap in enumerate(self._heaps):
+            if not heap:
+                continue
+            # keys: -level for longs (touched when level >= low), level for shorts (touched when level <= high)
+            limit = -low if side == 0 else high
+            groups = self._groups
+            removed_bins: list[int] = []
+            removed_values: list[float] = []
+            swept = 0.0
+            while heap and heap[0][0] <= limit:
+                gid = heapq.heappop(heap)[1]
+                group = groups[gid]
+                keys, i = group.keys, group.cursor
+                n = len(keys)
+                stop = i
+                while stop < n and keys[stop] <= limit:
+                    stop += 1
+                if group.in_view:
+                    values = group.values[i:stop]
+                    swept += sum(values)
+                    removed_bins += group.bins[i:stop]
+                    removed_values += values
+                group.cursor = stop
+                if stop < n:
+                    heapq.heappush(heap, (keys[stop], gid))
+                else:
+                    del groups[gid]
+            self._swept[side] = swept * self._scale
+            if removed_bins:
+                self._add_to_view(side, removed_bins, removed_values, -1.0)
 
-    def _remove(self, cid: int) -> None:
-        value, side, tier, bucket, b, _birth = self._cohorts.pop(cid)
-        self.swept[side, tier, bucket] += value * self._scale
-        if b >= 0:
-            self.book[side, tier, bucket, b] -= value
+    def _add_to_view(self, side: int, bins: list[int], values: list[float], sign: float) -> None:
+        b = np.asarray(bins)
+        ok = b >= 0
+        np.add.at(self.view[side], b[ok], sign * np.asarray(values)[ok])
 
     def _turnover(self, oi: float, high: float, low: float, close: float, volume: float, quote: float) -> float:
         """Share of the book turned over in this bar (:mod:`liqmap.model.turnover`)."""
@@ -195,23 +245,28 @@ class StreamingModel:
         self._scale *= factor
         if self._scale < RENORMALISE_BELOW:
             self._renormalise()
-        for m, boundary in enumerate(self.boundaries):
-            born = t - boundary
-            for cid in self._by_birth.get(born, ()):
-                cohort = self._cohorts.get(cid)
-                if cohort is None:
+        self._move_ages(t)
+
+    def _move_ages(self, t: int) -> None:
+        """Groups born ``boundary_m`` bars ago enter bucket m + 1; only switches in/out of the view matter."""
+        if not self._age_switches:
+            return
+        for m in self._age_switches:
+            target = self._age_sel[m + 1]
+            for gid in self._by_birth.get(t - self.boundaries[m], ()):
+                group = self._groups.get(gid)
+                if group is None or group.in_view == target:
                     continue
-                value, side, tier, _bucket, b, _birth = cohort
-                cohort[3] = m + 1
-                if b >= 0:
-                    self.book[side, tier, m, b] -= value
-                    self.book[side, tier, m + 1, b] += value
-        self._by_birth.pop(t - self.boundaries[-1], None)
+                group.in_view = target
+                i = group.cursor
+                self._add_to_view(group.side, group.bins[i:], group.values[i:], 1.0 if target else -1.0)
+        self._by_birth.pop(t - self.boundaries[self._age_switches[-1]], None)
 
     def _renormalise(self) -> None:
-        for cohort in self._cohorts.values():
-            cohort[0] *= self._scale
-        self.book *= self._scale
+        scale = self._scale
+        for group in self._groups.values():
+            group.values = [v * scale for v in group.values]
+        self.view *= scale
         self._scale = 1.0
 
     def _add(
@@ -223,26 +278,27 @@ class StreamingModel:
             self.config, *(np.array([x], dtype=np.float64) for x in (open, high, low, close, volume, quote_volume))
         )[0]
         n_entries = len(entries)
-        levels = (entries[None, None, :] * self.ratios[:, :, None]).reshape(-1)
-        bins = bin_index(levels, self.edges).reshape(2, len(self.config.leverage), n_entries)
-        levels = levels.reshape(bins.shape)
-        ids = self._by_birth[t]
-        for side, side_share in ((0, share), (1, 1.0 - share)):
-            heap = self._heaps[side]
-            for tier, lw in enumerate(self._weights):
-                w = added * side_share * lw / n_entries
-                if w <= 0:
-                    continue
-                value = w / self._scale
-                for j in range(n_entries):
-                    level, b = float(levels[side, tier, j]), int(bins[side, tier, j])
-                    cid = self._next_id
-                    self._next_id += 1
-                    self._cohorts[cid] = [value, side, tier, 0, b, t]
-                    ids.append(cid)
-                    heapq.heappush(heap, (-level if side == 0 else level, cid))
-                    if b >= 0:
-                        self.book[side, tier, 0, b] += value
+        levels = (entries[None, None, :] * self._ratios[:, :, None]).reshape(2, -1)  # (2, T*J)
+        bins = np.searchsorted(self.edges, levels, side="right") - 1
+        bins[(bins < 0) | (bins >= len(self.edges) - 1)] = -1
+        per_tier = (added / n_entries / self._scale) * np.array([share, 1.0 - share])[:, None] * self._weights
+        values = np.repeat(per_tier, n_entries, axis=1)  # (2, T*J)
+        in_view = self._age_sel[0]
+        ids = self._by_birth[t] if self._age_switches else None
+        for side in (0, 1):
+            keys = -levels[side] if side == 0 else levels[side]
+            order = np.argsort(keys, kind="stable")
+            group = _Group(
+                side, keys[order].tolist(), bins[side][order].tolist(), values[side][order].tolist(), in_view
+            )
+            if in_view:
+                self._add_to_view(side, group.bins, group.values, 1.0)
+            gid = self._next_id
+            self._next_id += 1
+            self._groups[gid] = group
+            heapq.heappush(self._heaps[side], (group.keys[0], gid))
+            if ids is not None:
+                ids.append(gid)
 
     def _long_share(self, open: float, close: float, volume: float, buy: float, funding: float) -> float:
         config = self.config

@@ -91,15 +91,15 @@ def get_heatmap(
     request: Request,
     symbol: SymbolQ,
     exchanges: ExchangesQ = None,
-    range: RangeQ = None,  # noqa: A002 - the public parameter name
+    range: RangeQ = None,
     side: SideQ = None,
     leverage: LeverageQ = None,
     age: AgeQ = None,
-    bin: BinQ = None,  # noqa: A002
+    bin: BinQ = None,
     end: EndQ = None,
     columns: ColumnsQ = None,
     rows: RowsQ = None,
-    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,  # noqa: A002
+    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,
     encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)")] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
 ) -> JSONResponse:
@@ -157,10 +157,10 @@ def get_liqmap(
     ctx: Ctx,
     symbol: SymbolQ,
     exchanges: ExchangesQ = None,
-    range: RangeQ = None,  # noqa: A002
+    range: RangeQ = None,
     leverage: LeverageQ = None,
     age: AgeQ = None,
-    bin: BinQ = None,  # noqa: A002
+    bin: BinQ = None,
     end: EndQ = None,
     rows: RowsQ = None,
     at: Annotated[int | None, Query(description="Time (ms) of the column to show (default: latest)")] = None,
@@ -201,7 +201,7 @@ def get_candles(
     symbol: SymbolQ,
     exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)")] = None,
     interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)")] = None,
-    range: RangeQ = None,  # noqa: A002
+    range: RangeQ = None,
     start: Annotated[int | None, Query(description="Start time, ms")] = None,
     end: EndQ = None,
     limit: Annotated[int | None, Query(description="At most this many newest bars, 1..100000")] = None,
@@ -233,7 +233,7 @@ def get_liquidations(
     ctx: Ctx,
     symbol: SymbolQ,
     exchanges: ExchangesQ = None,
-    range: RangeQ = None,  # noqa: A002
+    range: RangeQ = None,
     start: Annotated[int | None, Query(description="Start time, ms")] = None,
     end: EndQ = None,
     min_usd: Annotated[float | None, Query(description="Only prints of at least this notional (USD)")] = None,

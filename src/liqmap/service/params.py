@@ -144,7 +144,7 @@ def parse_ages(value: str | None, labels: Sequence[str], param: str = "age") -> 
         elif part.isdigit() and int(part) < len(labels):
             chosen.append(labels[int(part)])
         else:
-            raise ParamError(param, f"unknown age bucket {part!r}", ("all", *labels, "or indexes 0..%d" % (len(labels) - 1)))
+            raise ParamError(param, f"unknown age bucket {part!r}", ("all", *labels, f"or indexes 0..{len(labels) - 1}"))
     return tuple(label for label in labels if label in chosen)
 
 

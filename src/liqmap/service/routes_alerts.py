@@ -1,9 +1,18 @@
 """Alerts API: rules (``GET/POST/DELETE /api/alerts/rules``, writes token-protected) and the alert
-history (``GET /api/alerts``). The shape of every response is in docs/analysis.md ("Alerts API")."""
+history (``GET /api/alerts``). The shape of every response is in docs/analysis.md ("API").
+
+With ``LIQMAP_ALERTS`` set in the environment (``1``, or the path of an alerts TOML file), the router's
+lifespan also runs the alert loop inside the server (:class:`~liqmap.alerts.live.AlertService`), every
+``LIQMAP_ALERTS_INTERVAL`` seconds (default 30) over the ``LIQMAP_ALERTS_RANGE`` view (default 3d).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
@@ -15,7 +24,31 @@ from liqmap.errors import ConfigError
 from liqmap.service.context import ServiceContext, get_context, require_token
 from liqmap.service.params import ParamError, parse_symbol, parse_ts
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def _alert_loop(app: Any) -> AsyncIterator[None]:
+    setting = os.environ.get("LIQMAP_ALERTS", "").strip()
+    service = None
+    if setting and setting.lower() not in ("0", "no", "off", "false"):
+        from liqmap.alerts.config import AlertsConfig, load_config
+        from liqmap.alerts.live import AlertService
+
+        config = AlertsConfig() if setting.lower() in ("1", "yes", "on", "true") else load_config(setting)
+        interval = float(os.environ.get("LIQMAP_ALERTS_INTERVAL", "30"))
+        service = AlertService(app.state.liqmap.store, config=config,
+                               range=os.environ.get("LIQMAP_ALERTS_RANGE", "3d"))
+        service.start(interval)
+        log.info("alerts: live loop started (every %gs)", interval)
+    try:
+        yield
+    finally:
+        if service is not None:
+            service.stop()
+
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], lifespan=_alert_loop)
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 MAX_LIMIT = 1000
 

@@ -51,7 +51,13 @@ async def stream(ws: WebSocket) -> None:
     try:
         ctx.hub.send(client, {"type": "hello", "data_version": ctx.version, "server_time": _now_ms()})
         while True:
-            text = await ws.receive_text()
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            text = frame.get("text")
+            if text is None:
+                ctx.hub.send(client, {"type": "error", "message": "binary frames are not accepted; send JSON text"})
+                continue
             reply = handle_message(ctx, client, text)
             if reply is not None:
                 ctx.hub.send(client, reply)

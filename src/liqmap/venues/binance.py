@@ -69,10 +69,12 @@ def subscribe(args: Sequence[str | dict[str, str]]) -> list[str]:
 
 def parse_ws(raw: str | bytes, ts_recv: int, ctx: ParseContext) -> list[Record]:
     msg = load_json(raw)
+    if isinstance(msg, dict) and "data" in msg and "stream" in msg:
+        msg = msg["data"]
+    if isinstance(msg, list):  # array payloads (e.g. !markPrice@arr): one event per element
+        return [r for item in msg for r in parse_ws(json.dumps(item), ts_recv, ctx)]
     if not isinstance(msg, dict):
         raise ParseError("binance frame is not a JSON object", raw)
-    if "data" in msg and "stream" in msg:
-        msg = msg["data"]
     if "result" in msg and "id" in msg:
         return []  # subscribe ack
     if "error" in msg:

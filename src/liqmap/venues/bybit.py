@@ -13,7 +13,7 @@ Conventions applied here (reference §2, checked against bybit-exchange/docs
   ``singleOpenInterest`` when present, else ``openInterest / 2`` (a recorded response shows exactly 2x).
 * ``tickers`` is a snapshot followed by deltas where a missing field means unchanged: merged in
   ``ctx.state["tickers"]``; a MarkPrice is emitted when a frame carries ``markPrice``, an OpenInterest
-  when it carries ``openInterest``.
+  when it carries ``openInterest``, each at most once per second per symbol (tickers push every 100 ms).
 * REST lists are newest first; only closed klines are kept.
 """
 
@@ -57,6 +57,7 @@ KLINE_INTERVALS = {MINUTE_MS: "1", 5 * MINUTE_MS: "5", 15 * MINUTE_MS: "15", HOU
                    DAY_MS: "D"}
 _INTERVAL_MS = {v: k for k, v in KLINE_INTERVALS.items()}
 _LIQ_SIDE = {"Buy": "long", "Sell": "short"}
+TICKER_EVERY_MS = 1000
 _TAKER = {"Buy": "buy", "Sell": "sell"}
 
 
@@ -145,16 +146,23 @@ def _tickers(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[Recor
     ts = ms(msg["ts"], "ts", msg)
     sym = symbol_of(vsym)
     out: list[Record] = []
+    # tickers push every 100 ms: emit at most one MarkPrice / OpenInterest per symbol per second (as
+    # Binance markPrice@1s), always from the merged state, so no information older than 1 s is lost.
+    emitted: dict[tuple[str, str], int] = ctx.state.setdefault("tickers_emitted", {})
     if "markPrice" in data:
-        mark = num(merged["markPrice"], "markPrice", msg)
-        ctx.state.setdefault("mark", {})[vsym] = mark
+        ctx.state.setdefault("mark", {})[vsym] = num(merged["markPrice"], "markPrice", msg)
+    if "markPrice" in data and ts - emitted.get(("mark", vsym), -TICKER_EVERY_MS) >= TICKER_EVERY_MS:
+        emitted[("mark", vsym)] = ts
+        mark = ctx.state["mark"][vsym]
         index = merged.get("indexPrice")
         rate = merged.get("fundingRate")
         nxt = merged.get("nextFundingTime")
         out.append(MarkPrice(EXCHANGE, sym, ts, ts_recv, mark, num(index, "indexPrice", msg) if index else None,
                              num(rate, "fundingRate", msg) if rate not in (None, "") else None,
                              ms(nxt, "nextFundingTime", msg) if nxt else None, vsym))
-    if "openInterest" in data or "singleOpenInterest" in data:
+    if (("openInterest" in data or "singleOpenInterest" in data)
+            and ts - emitted.get(("oi", vsym), -TICKER_EVERY_MS) >= TICKER_EVERY_MS):
+        emitted[("oi", vsym)] = ts
         oi_base, oi_usd = _one_side(merged, msg)
         out.append(OpenInterest(EXCHANGE, sym, ts, ts_recv, oi_base, oi_usd, vsym))
     return out

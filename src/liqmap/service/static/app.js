@@ -41,7 +41,7 @@
     lastRequest: "", image: null, imageKey: "",
   };
   window.liqmap = state;  // for tests and benchmarks
-  window.liqmapStats = { draws: 0, lastDrawMs: 0, liveDraws: 0, lastLiveMs: null, requests: [] };
+  window.liqmapStats = { draws: 0, lastDrawMs: 0, liveDraws: 0, lastLiveMs: null, requests: [], messages: {}, liveMs: {} };
 
   // ---------- formatting ----------
   const fmtUsd = (v) => {
@@ -179,7 +179,9 @@
     state.clusters = null;
     if (!state.meta.features.clusters) return;
     try {
-      const c = await getJSON(`/api/clusters?${queryString()}`);
+      const p = state.params, rows = state.data ? state.data.view.rows : 500;
+      const c = await getJSON(`/api/clusters?symbol=${encodeURIComponent(p.symbol)}&range=${p.range}` +
+        `&exchanges=${p.exchanges.length ? p.exchanges.join(",") : "all"}&rows=${rows}`);
       if (seq === state.requestSeq) { state.clusters = c; drawSide(); }
     } catch (err) { state.clusters = null; }
   }
@@ -280,30 +282,43 @@
 
   // ---------- colour scale ----------
   function scaleMax() {
-    const d = state.data, v = d.grid, sample = [];
-    const step = Math.max(1, Math.floor(v.length / 200000));
-    for (let i = 0; i < v.length; i += step) { const a = Math.abs(v[i]); if (a > 0) sample.push(a); }
-    if (!sample.length) return 1;
-    sample.sort((a, b) => a - b);
-    const idx = Math.min(sample.length - 1, Math.floor((state.sens / 100) * (sample.length - 1)));
-    return sample[idx] || sample[sample.length - 1];
+    // The colour scale tops out at the sensitivity percentile of the non-zero cells (typed-array sort:
+    // numeric and fast; a strided sample of at most ~200k cells).
+    const v = state.data.grid, step = Math.max(1, Math.floor(v.length / 200000));
+    const sample = new Float32Array(Math.ceil(v.length / step));
+    let n = 0;
+    for (let i = 0; i < v.length; i += step) { const a = Math.abs(v[i]); if (a > 0) sample[n++] = a; }
+    if (!n) return 1;
+    const used = sample.subarray(0, n).sort();
+    return used[Math.min(n - 1, Math.floor((state.sens / 100) * (n - 1)))] || used[n - 1];
   }
+  // 256 packed RGBA colours per palette, with the display gamma baked in (little-endian ABGR words).
+  function packedPalette(lutArr, gamma) {
+    const out = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      const j = gamma ? Math.round(Math.pow(i / 255, 0.7) * 255) * 3 : i * 3;
+      out[i] = (255 << 24) | (lutArr[j + 2] << 16) | (lutArr[j + 1] << 8) | lutArr[j];
+    }
+    return out;
+  }
+  const PAL_SEQ = packedPalette(LUT_SEQ, true), PAL_DIV = packedPalette(LUT_DIV, false);
+  const EMPTY = (255 << 24) | (23 << 16) | (7 << 8) | 13;
   function buildImage() {
     const d = state.data, key = `${state.sens}|${d.version}|${d.K}|${d.B}|${d.side}|${state.requestSeq}|${d.times[d.K - 1]}`;
     if (state.imageKey === key && state.image) return;
-    const vmax = scaleMax(), net = d.side === "net", lutArr = net ? LUT_DIV : LUT_SEQ;
-    const off = state.image && state.image.width === d.K && state.image.height === d.B ? state.image : document.createElement("canvas");
-    off.width = d.K; off.height = d.B;
-    const octx = off.getContext("2d"), img = octx.createImageData(d.K, d.B), px = img.data;
-    for (let k = 0; k < d.K; k++) {
-      const row = k * d.B;
-      for (let b = 0; b < d.B; b++) {
-        const v = d.grid[row + b], o = ((d.B - 1 - b) * d.K + k) * 4;
-        if (v === 0) { px[o] = 13; px[o + 1] = 7; px[o + 2] = 23; px[o + 3] = 255; continue; }
-        let t = net ? 0.5 + 0.5 * Math.max(-1, Math.min(1, v / vmax)) : Math.min(1, v / vmax);
-        if (!net) t = Math.pow(t, 0.7);  // lift faint levels a little, keep order
-        const i = Math.round(t * 255) * 3;
-        px[o] = lutArr[i]; px[o + 1] = lutArr[i + 1]; px[o + 2] = lutArr[i + 2]; px[o + 3] = 255;
+    const vmax = scaleMax(), net = d.side === "net", pal = net ? PAL_DIV : PAL_SEQ, K = d.K, B = d.B, g = d.grid;
+    const off = state.image || document.createElement("canvas");
+    if (off.width !== K || off.height !== B) { off.width = K; off.height = B; }
+    const octx = off.getContext("2d"), img = octx.createImageData(K, B), px = new Uint32Array(img.data.buffer);
+    const inv = 255 / vmax;
+    for (let k = 0; k < K; k++) {
+      const row = k * B;
+      for (let b = 0; b < B; b++) {
+        const v = g[row + b], o = (B - 1 - b) * K + k;
+        if (v === 0) { px[o] = EMPTY; continue; }
+        let i = net ? 127.5 + 0.5 * v * inv : v * inv;
+        i = i < 0 ? 0 : i > 255 ? 255 : i | 0;
+        px[o] = pal[i];
       }
     }
     octx.putImageData(img, 0, 0);
@@ -508,13 +523,15 @@
     return out;
   }
   function apiClusters(price) {
-    // /api/clusters (analysis layer) when present: accept {clusters:[{price, usd, side}]} or {above, below}.
+    // /api/clusters (analysis layer): zones {side, price_low, price_high, peak_price, usd, age, growth_pct}.
     const c = state.clusters;
-    if (!c) return null;
-    const list = Array.isArray(c) ? c : c.clusters || [...(c.above || []), ...(c.below || [])];
-    if (!Array.isArray(list) || !list.length) return null;
-    const norm = list.map((x) => ({ price: Number(x.price ?? x.center ?? x.level), usd: Number(x.usd ?? x.usd_total ?? x.notional ?? 0) }))
-      .filter((x) => Number.isFinite(x.price));
+    const list = c && Array.isArray(c.clusters) ? c.clusters : null;
+    if (!list || !list.length) return null;
+    const norm = list.map((x) => ({
+      price: Number(x.peak_price ?? x.price), usd: Number(x.usd ?? 0), lo: Number(x.price_low), hi: Number(x.price_high),
+      note: [x.age, Number.isFinite(x.growth_pct) ? `${x.growth_pct >= 0 ? "+" : ""}${x.growth_pct.toFixed(0)}%/24h` : ""]
+        .filter(Boolean).join(", "),
+    })).filter((x) => Number.isFinite(x.price));
     const above = norm.filter((x) => x.price > price).sort((a, b) => a.price - b.price).slice(0, 3);
     const below = norm.filter((x) => x.price <= price).sort((a, b) => b.price - a.price).slice(0, 3);
     return { above, below, source: "api" };
@@ -565,6 +582,14 @@
     ctx.setLineDash([4, 4]); ctx.strokeStyle = COLORS.price; ctx.beginPath(); ctx.moveTo(r.x, py); ctx.lineTo(r.x + r.w, py); ctx.stroke();
     ctx.setLineDash([2, 3]);
     ctx.font = "11px ui-monospace, monospace"; ctx.textAlign = "right";
+    // Cluster zones (from /api/clusters) as translucent bands.
+    for (const [list, color] of [[clusters.above, "57,217,138"], [clusters.below, "255,94,122"]]) {
+      for (const c of list.slice(0, 2)) {
+        if (!Number.isFinite(c.lo) || !Number.isFinite(c.hi)) continue;
+        ctx.fillStyle = `rgba(${color},0.10)`;
+        ctx.fillRect(r.x, yOfP(c.hi), r.w, Math.max(1, yOfP(c.lo) - yOfP(c.hi)));
+      }
+    }
     // Nearest clusters: labels above the line for those above price, below it for those below.
     for (const [list, color, above] of [[clusters.above, COLORS.short, true], [clusters.below, COLORS.long, false]]) {
       let lastLabel = above ? Infinity : -Infinity;
@@ -581,10 +606,12 @@
     ctx.globalAlpha = 1; ctx.setLineDash([]);
     ctx.restore();
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
-    $("liqmap-title").textContent = `Liquidation map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
-    const near = (x) => (x ? `${fmtPrice(x.price, d.binSize)} (${fmtUsd(x.usd)})` : "—");
+    $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
+    const near = (x) => (x ? `${fmtPrice(x.price, d.binSize)} (${fmtUsd(x.usd)}${x.note ? `, ${x.note}` : ""})` : "—");
+    const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
-      `<div>Nearest cluster ↑ ${near(clusters.above[0])}</div><div>Nearest cluster ↓ ${near(clusters.below[0])}</div>`;
+      `<div>Nearest cluster ↑ ${near(clusters.above[0])}</div><div>Nearest cluster ↓ ${near(clusters.below[0])}</div>` +
+      `<div class="src">${src}</div>`;
   }
 
   function updateHeader() {
@@ -736,9 +763,10 @@
     };
   }
   function onLive(msg, t0) {
-    const d = state.data;
+    const d = state.data, seen = window.liqmapStats.messages;
+    seen[msg.type] = (seen[msg.type] || 0) + 1;
     switch (msg.type) {
-      case "heatmap": if (d) { mergeColumns(msg); liveDrawn(t0); } break;
+      case "heatmap": if (d) { mergeColumns(msg); liveDrawn(t0, "heatmap"); } break;
       case "bars":
         if (d && msg.symbol === state.params.symbol && msg.bars.length) {
           const last = msg.bars[msg.bars.length - 1];
@@ -769,9 +797,10 @@
       default: break;
     }
   }
-  function liveDrawn(t0) {
+  function liveDrawn(t0, kind = "other") {
     draw();
     const ms = performance.now() - t0;
+    (window.liqmapStats.liveMs[kind] = window.liqmapStats.liveMs[kind] || []).push(ms);
     window.liqmapStats.liveDraws++;
     window.liqmapStats.lastLiveMs = ms;
     performance.mark("liqmap:live-draw");

@@ -1,0 +1,5 @@
+"""``python -m liqmap`` runs the command line."""
+
+from liqmap.cli import main
+
+main()
