@@ -17,13 +17,16 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap
 from liqmap.model.reference import reference_heatmap
 
+T = TypeVar("T")
 MINUTE = 60_000
 EXCHANGES = ("binance", "bybit", "okx", "bitget", "gate")
 SHARED = Path("/work/shared/data")
@@ -55,19 +58,21 @@ def synthetic_frame(rng: np.random.Generator, exchange: str, n: int, start_ms: i
     )
 
 
-def measure(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """(result, best wall time of 2 untraced runs, peak traced memory of a third, traced run)."""
+def measure(fn: Callable[..., T], *args: Any, repeats: int = 2, **kwargs: Any) -> tuple[T, float, int]:
+    """(result, best wall time of ``repeats`` untraced runs, peak traced memory of one more, traced run)."""
     times = []
-    for _ in range(2):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         times.append(time.perf_counter() - t0)
-    del out
+        del out
     tracemalloc.start()
+    t0 = time.perf_counter()
     out = fn(*args, **kwargs)
+    traced = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return out, min(times), peak
+    return out, min(times) if times else traced, peak
 
 
 def real_hourly_frame() -> MarketFrame | None:
@@ -97,8 +102,8 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=5)
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=2000)
-    parser.add_argument("--stream-bars", type=int, default=3000)
-    parser.add_argument("--reference-bars", type=int, default=1500)
+    parser.add_argument("--stream-bars", type=int, default=2000)
+    parser.add_argument("--reference-bars", type=int, default=1000)
     args = parser.parse_args()
 
     rng = np.random.default_rng(7)
@@ -123,9 +128,12 @@ def main() -> None:
           f"grid {heatmap.long.shape[0]} x {heatmap.long.shape[1]}")
 
     defaults = ModelConfig()
-    _, elapsed_d, peak_d = measure(compute_heatmap, frames, defaults, n_bins=args.bins, max_columns=args.columns)
+    _, elapsed_d, peak_d = measure(
+        compute_heatmap, frames, defaults, repeats=0, n_bins=args.bins, max_columns=args.columns
+    )
     print(f"full recompute with ModelConfig() defaults (entry={defaults.entry} x{defaults.entry_points}, "
-          f"turnover={getattr(defaults, 'turnover', 0)}, tiers={defaults.leverage}): {elapsed_d:.3f} s, "
+          f"turnover={getattr(defaults, 'turnover', 0)}, tiers={defaults.leverage}): {elapsed_d:.3f} s "
+          "(one run, traced), "
           f"peak traced memory {peak_d / 2**20:.0f} MiB")
 
     # incremental: warm up on history, then time single-bar updates

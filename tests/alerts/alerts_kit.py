@@ -131,6 +131,7 @@ class ApiServer:
         from liqmap.service.app import create_app
 
         app = create_app(store, token=token, poll_interval=60.0)
+        self.app = app
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                                     lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

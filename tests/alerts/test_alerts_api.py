@@ -151,14 +151,21 @@ def test_server_runs_the_alert_loop_when_enabled(tmp_path, monkeypatch) -> None:
     cut = ms("2026-05-24T10:00")
     s.execute("DELETE FROM bars WHERE ts_event >= ? AND market = 'perp'", [cut])
     try:
-        with ApiServer(s, TOKEN) as base, httpx.Client(base_url=base, timeout=60) as client:
-            time.sleep(1.0)  # the baseline round
+        server = ApiServer(s, TOKEN)
+        with server as base, httpx.Client(base_url=base, timeout=60) as client:
+            deadline = time.monotonic() + 30
+            service = server.app.state.alert_service
+            while "BTC" not in service.pollers or service.pollers["BTC"].last_ts is None:  # the baseline round
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert service.pollers["BTC"].last_ts == cut - 3_600_000
             assert client.get("/api/alerts").json()["count"] == 0
             import_file(s, SAMPLE_DIR / "BTCUSDT-1h-futures.csv.gz", ts_recv=0)  # 14 new bars arrive
+            last = ms("2026-05-24T23:00")
             deadline = time.monotonic() + 30
-            while not receiver.accepted("/live") and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(0.5)
+            while service.pollers["BTC"].last_ts != last:  # set once the round has dispatched every column
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
             stored = client.get("/api/alerts", params={"rule_id": "live-sweep"}).json()["alerts"]
     finally:
         assert receiver.server is not None

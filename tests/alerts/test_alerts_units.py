@@ -151,25 +151,15 @@ def test_bad_targets_are_refused_up_front() -> None:
 
 
 def test_live_loop_reloads_rules_each_round(store, caplog) -> None:
-    import threading
+    from liqmap.alerts.config import AlertsConfig
+    from liqmap.alerts.live import AlertService
 
-    from liqmap.alerts.live import StorePoller, run_pollers
-
-    rule = parse_rule({"id": "later", "type": "sweep", "symbol": "BTC"})
     broken = parse_rule({"id": "broken", "type": "sweep", "symbol": "BTC", "notify": ["nosuchservice://x"]})
-    engine = AlertEngine([])
-    stop = threading.Event()
-    rounds: list[int] = []
-
-    def reload():
-        rounds.append(len(engine.rules))
-        if len(rounds) == 2:
-            stop.set()
-            return [rule, broken]
-        return []
-
-    poller = StorePoller(store, engine, symbol="BTC")  # empty store: each poll logs "no heatmap yet"
-    run_pollers([poller], 0.0, stop, reload_rules=reload)
-    assert rounds == [0, 0] and [r.id for r in engine.rules] == ["later"]
+    service = AlertService(store, config=AlertsConfig(rules=[broken]))
+    assert service.round() == [] and service.engine.rules == []
     assert "rule broken: notify: apprise does not understand" in caplog.text
-    assert "no heatmap for BTC yet" in caplog.text
+    assert service.pollers == {}  # no usable rule, nothing to watch
+    AlertStore(store).save_rule(parse_rule({"id": "later", "type": "sweep", "symbol": "ETH"}), now_ms=0)
+    service.round()
+    assert [r.id for r in service.engine.rules] == ["later"] and sorted(service.pollers) == ["ETH"]
+    assert "no heatmap for ETH yet" in caplog.text  # empty store: logged, not raised

@@ -81,13 +81,22 @@ def test_pine_snippet_structure() -> None:
         opens_block = bare.lstrip().startswith("if ")
         previous_indent = indent
     body = "\n".join(code)
-    for c in plan.clusters:
-        peak = repr(float(c.peak_price))
-        assert f"line.new(bar_index - 1, {peak}, bar_index, {peak}, extend=extend.both" in body
-        colour = "color.red" if c.side == "short" else "color.green"
-        assert f"{colour}, width=2)" in body.split(f"{peak}, bar_index, {peak}")[1].split("\n")[0]
+    number = r"(-?\d+(?:\.\d+)?)"  # Pine float literals written without exponent
+    peaks = re.findall(rf"line\.new\(bar_index - 1, {number}, bar_index, {number}, extend=extend\.both, "
+                       r"color=(color\.\w+), width=2\)", body)
+    assert [(float(a), float(b), colour) for a, b, colour in peaks] == [
+        (c.peak_price, c.peak_price, "color.red" if c.side == "short" else "color.green") for c in plan.clusters
+    ]
     assert body.count("line.new(") == 3 * len(plan.clusters)
     assert body.count("label.new(") == len(plan.clusters)
+
+
+def test_pine_numbers_never_use_exponents() -> None:
+    from liqmap.analysis.export import _pine_number
+
+    assert _pine_number(0.00001234) == "0.00001234"
+    assert _pine_number(97_250.0) == "97250"
+    assert float(_pine_number(1 / 3)) == 1 / 3
 
 
 def test_pine_without_clusters_is_still_a_valid_indicator() -> None:

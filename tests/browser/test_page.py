@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+import numpy as np
 import pytest
+
+from liqmap.service.encode import decode_array
 
 # Pixel statistics of the heatmap canvas, computed in the page.
 CANVAS_STATS = """() => {
@@ -20,6 +23,18 @@ CANVAS_STATS = """() => {
   const mean = sum / n;
   return { std: Math.sqrt(sq / n - mean * mean), colours: colours.size, url: c.toDataURL() };
 }"""
+
+
+def _usd(value: float) -> str:
+    """The page's USD format (app.js fmtUsd), without the sign and the dollar."""
+    a = abs(value)
+    if a >= 1e9:
+        return f"{a / 1e9:.2f}B"
+    if a >= 1e6:
+        return f"{a / 1e6:.2f}M"
+    if a >= 1e3:
+        return f"{a / 1e3:.1f}K"
+    return f"{a:.0f}"
 
 
 def _digest(stats: dict) -> str:
@@ -93,9 +108,20 @@ def test_hover_shows_tooltip_and_moves_the_liquidation_map(browser, server, outp
     k = page.evaluate("window.liqmap.hover.k")
     assert 0 < k < page.evaluate("window.liqmap.data.K") - 1
     assert "(hover)" in page.inner_text("#liqmap-title")
-    # The tooltip's USD equals the grid cell under the cursor (same numbers the API sent).
-    cell = page.evaluate("(() => { const s = window.liqmap, h = s.hover; return s.data.grid[h.k * s.data.B + h.b]; })()")
-    assert cell >= 0
+    # The page's cell equals the model's (the API's exact f32 grid, within the u16 quantisation), and the
+    # tooltip's cumulative figure is the sum from that cell to the column's price bin.
+    hover = page.evaluate("(() => { const s = window.liqmap, h = s.hover, d = s.data;"
+                          " return {k: h.k, b: h.b, cell: d.grid[h.k * d.B + h.b], close: d.candles.close[h.k]}; })()")
+    body = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d", "encoding": "u16"}).json()
+    exact = decode_array(httpx.get(f"{server.url}/api/heatmap",
+                                   params={"symbol": "BTC", "range": "7d", "encoding": "f32"}).json()["grid"])
+    assert abs(hover["cell"] - exact[hover["k"], hover["b"]]) <= body["grid"]["scale"] / 2 + 1e-3
+    edges = np.asarray(body["price_edges"])
+    price_bin = int(np.floor((hover["close"] - edges[0]) / (edges[-1] - edges[0]) * (len(edges) - 1)))
+    lo, hi = sorted((hover["b"], price_bin))
+    cumulative = exact[hover["k"], lo:hi + 1].sum()
+    shown = text.split("cum. to price")[1].split("$")[1].strip()
+    assert shown == _usd(cumulative) or shown == _usd(cumulative * (1 + 1e-4)) or shown == _usd(cumulative * (1 - 1e-4))
     page.screenshot(path=str(output_dir / "browser-hover.png"))
     page.close()
 
@@ -156,6 +182,12 @@ def test_live_update_arrives_without_reload(browser, server, output_dir):
     assert page.inner_text("#last-price").replace(",", "").startswith("78100")
     assert _digest(page.evaluate(CANVAS_STATS)) != before
     assert page.evaluate("window.__sameDocument === true")  # updated in place, no page reload
+    # The columns that arrived over the socket equal the model's output at the new data version.
+    exact = decode_array(httpx.get(f"{server.url}/api/heatmap",
+                                   params={"symbol": "BTC", "range": "7d", "encoding": "f32"}).json()["grid"])
+    page_grid = np.asarray(page.evaluate("Array.from(window.liqmap.data.grid)")).reshape(exact.shape)
+    scale = np.abs(exact).max() / 65535
+    assert np.abs(page_grid[-2:] - exact[-2:]).max() <= scale + 1e-3
     assert page.evaluate("window.liqmapStats.liveDraws") >= 1
     page.screenshot(path=str(output_dir / "browser-live.png"))
     assert page.liqmap_errors == []

@@ -98,3 +98,27 @@ def test_impossible_tables_are_refused() -> None:
     table = BracketTable("x", "BTC", "BTCUSDT", (Bracket(1, 0.0, 10.0, 0.01, 0, 50),))
     with pytest.raises(ConfigError, match="notional must be positive"):
         table.bracket_for(0.0)
+
+
+def test_ccxt_tiers_convert_and_serialise_in_the_shipped_format() -> None:
+    from liqmap.model.brackets import _parse_file, table_from_ccxt, table_to_json
+
+    # peers.md 5.7 BTC brackets; the second market omits cum so continuity must supply 50 and 1,300
+    tiers = [
+        {"tier": 1, "minNotional": 0, "maxNotional": 50_000, "maintenanceMarginRate": 0.004, "maxLeverage": 125,
+         "info": {"cum": "0.0"}},
+        {"tier": 2, "minNotional": 50_000, "maxNotional": 250_000, "maintenanceMarginRate": 0.005,
+         "maxLeverage": 100, "info": {"cum": "50.0"}},
+        {"tier": 3, "minNotional": 250_000, "maxNotional": 1_000_000, "maintenanceMarginRate": 0.01,
+         "maxLeverage": 50, "info": {"cum": "1300.0"}},
+    ]
+    with_cum = table_from_ccxt("binance", "BTC/USDT:USDT", tiers, source="test", as_of="2024-10")
+    without = table_from_ccxt(
+        "binance", "ETH/USDT:USDT", [{**t, "info": {}} for t in tiers], source="test", as_of="2024-10"
+    )
+    assert with_cum.venue_symbol == "BTCUSDT" and with_cum.symbol == "BTC"
+    assert [b.maint_amount for b in without.brackets] == pytest.approx([0, 50, 1_300])
+    text = table_to_json([with_cum, without], exchange="binance", source="test", as_of="2024-10")
+    parsed = {t.venue_symbol: t for t in _parse_file(text, "test.json")}
+    assert parsed["BTCUSDT"].to_rows() == with_cum.to_rows()
+    assert parsed["ETHUSDT"].to_rows() == without.to_rows()

@@ -267,3 +267,10 @@ def test_a_grid_too_large_for_memory_asks_for_max_columns() -> None:
     f = frame([100.0] * n, [1000.0] * n)
     with pytest.raises(ConfigError, match="max_columns"):
         compute_heatmap([f], BASE, n_bins=50_000)
+
+
+@pytest.mark.parametrize("field", ["side", "entry", "close_rule", "above_max_leverage"])
+def test_unknown_rule_names_are_refused(field: str) -> None:
+    f = frame([100, 100], [1000, 1600])
+    with pytest.raises(ConfigError, match=f"{field}: unknown rule 'bogus'"):
+        compute_heatmap([f], replace(BASE, **{field: "bogus"}), price_edges=EDGES)

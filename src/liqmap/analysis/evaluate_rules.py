@@ -198,12 +198,16 @@ def evaluate(
                 closed.append((t, left))
 
     rule_dicts: dict[str, dict[str, Any]] = {}
+    cluster_dicts: dict[int, dict[str, object]] = {}
 
     def emit(rule: AlertRule, kind: str, t: Tracked, message: str, **extra: Any) -> None:
         c = t.cluster
         spec = rule_dicts.get(rule.id)
         if spec is None:
             spec = rule_dicts[rule.id] = rule.to_dict()
+        described = cluster_dicts.get(id(c))
+        if described is None:
+            described = cluster_dicts[id(c)] = c.to_dict()
         alerts.append(
             Alert(
                 rule_id=rule.id,
@@ -217,7 +221,7 @@ def evaluate(
                 cid=t.cid,
                 usd=c.usd,
                 message=message,
-                context={"rule": spec, "cluster": c.to_dict(), "bar": bar, **extra},
+                context={"rule": spec, "cluster": described, "bar": bar, **extra},
             )
         )
 

@@ -11,6 +11,8 @@ import json
 import math
 from datetime import UTC, datetime
 
+import numpy as np
+
 from liqmap.analysis.levels import SessionPlan
 
 LEVEL_FIELDS: tuple[str, ...] = (
@@ -98,9 +100,10 @@ def _usd_label(usd: float) -> str:
 
 
 def _pine_number(value: float) -> str:
+    """Shortest round-tripping decimal, never in exponent form (0.00001234, not 1.234e-05)."""
     if not math.isfinite(value):
         raise ValueError(f"cannot write {value} into Pine")
-    return repr(float(value))
+    return str(np.format_float_positional(float(value), trim="-"))
 
 
 def _pine_string(text: str) -> str:

@@ -28,8 +28,9 @@ from liqmap.model.inputs import frame_inputs
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
-CHUNK_COHORTS = 1 << 20
-"""Cohorts per chunk (bounded memory: a few tens of MB of temporaries)."""
+SHORT_SPAN = 64
+CHUNK_COHORTS = 1 << 16
+"""Cohorts per chunk: temporaries stay cache-sized (measured: 2**16 beats 2**20 by ~1.5x on range entries)."""
 
 
 def age_boundaries_bars(config: ModelConfig, interval_ms: int) -> np.ndarray:
@@ -56,7 +57,8 @@ def _sweeps(search: FirstTouch, births: np.ndarray, levels: np.ndarray) -> np.nd
     the two ends, copy where they agree, search the inner points only where they differ."""
     nb, nt, nj = levels.shape
     start = np.broadcast_to((births + 1)[:, None], (nb, nt))
-    if nj <= 2:
+    steps = np.diff(levels, axis=2)
+    if nj <= 2 or not ((steps >= 0).all() or (steps <= 0).all()):
         return search.first_at_or_below(
             np.broadcast_to(start[:, :, None], levels.shape).ravel(), levels.ravel()
         ).reshape(levels.shape)
@@ -69,11 +71,16 @@ def _sweeps(search: FirstTouch, births: np.ndarray, levels: np.ndarray) -> np.nd
     out[:, :, 1:-1] = first[:, :, None]
     differ = ~same
     if differ.any():
-        lower = np.minimum(first, last)[differ]
-        inner = levels[:, :, 1:-1][differ]
-        out[:, :, 1:-1][differ] = search.first_at_or_below(
-            np.repeat(lower, nj - 2), inner.ravel()
-        ).reshape(inner.shape)
+        # inner sweep bars lie between the two ends: a short span needs few lifting steps
+        span = np.abs(last - first)
+        for group in (differ & (span < SHORT_SPAN), differ & (span >= SHORT_SPAN)):
+            if not group.any():
+                continue
+            lower = np.minimum(first, last)[group]
+            inner = levels[:, :, 1:-1][group]
+            out[:, :, 1:-1][group] = search.first_at_or_below(
+                np.repeat(lower, nj - 2), inner.ravel(), max_span=int(span[group].max())
+            ).reshape(inner.shape)
     return out
 
 

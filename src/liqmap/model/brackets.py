@@ -14,7 +14,7 @@ into the same structure, and :meth:`BracketBook.merged` overlays them on the shi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -99,7 +99,7 @@ class BracketBook(Mapping[tuple[str, str], BracketTable]):
             return self._tables[(exchange, symbol)]
         return self._tables[(exchange.lower(), _symbol_key(symbol))]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._tables)
 
     def __len__(self) -> int:

@@ -124,7 +124,22 @@ def oi_flows(config: ModelConfig, oi: np.ndarray, interval_ms: int) -> tuple[np.
     return added, log_keep + decay_log_factor(config, interval_ms)
 
 
+def check_rules(config: ModelConfig) -> None:
+    """Refuse rule names the model does not know (a typo must not silently select another rule)."""
+    allowed = {
+        "side": ("taker", "symmetric", "candle", "funding"),
+        "entry": ("close", "typical", "ohlc4", "vwap", "range"),
+        "close_rule": ("proportional", "none"),
+        "above_max_leverage": ("error", "cap"),
+    }
+    for name, values in allowed.items():
+        value = getattr(config, name, values[0])
+        if value not in values:
+            raise ConfigError(f"{name}: unknown rule {value!r}; one of {', '.join(values)}")
+
+
 def frame_inputs(config: ModelConfig, frame: MarketFrame) -> FrameInputs:
+    check_rules(config)
     added, log_keep = oi_flows(config, frame.oi_usd, frame.interval_ms)
     if getattr(config, "turnover", 0.0) > 0:
         from liqmap.model.turnover import turnover_flows
@@ -146,6 +161,7 @@ def level_ratios(
     from ``brackets`` (live, preferred) or the shipped tables. A venue without a table falls back to
     Binance's table for the symbol (documented; the provenance string says so).
     """
+    check_rules(config)
     tiers = config.leverage
     notional = config.position_notional_usd
     if config.flat_mmr is not None:

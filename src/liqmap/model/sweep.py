@@ -32,12 +32,16 @@ class FirstTouch:
         self.table = table
         self.levels = levels
 
-    def first_at_or_below(self, start: np.ndarray, level: np.ndarray) -> np.ndarray:
-        """For each query, the first index ``t >= start`` with ``values[t] <= level`` (``n`` if none)."""
+    def first_at_or_below(self, start: np.ndarray, level: np.ndarray, max_span: int | None = None) -> np.ndarray:
+        """For each query, the first index ``t >= start`` with ``values[t] <= level`` (``n`` if none).
+
+        ``max_span``: the caller knows every answer is at most ``start + max_span``; the search then
+        needs only ``bit_length(max_span)`` lifting steps instead of ``log2(n)``."""
         pos = np.minimum(np.asarray(start, dtype=np.int64), self.n)
         level = np.asarray(level, dtype=np.float64)
         skip = np.empty(len(pos), dtype=bool)
-        for j in range(self.levels - 1, -1, -1):
+        top = self.levels if max_span is None else min(self.levels, int(max_span).bit_length())
+        for j in range(top - 1, -1, -1):
             np.greater(self.table[j].take(pos), level, out=skip)
             np.add(pos, 1 << j, out=pos, where=skip)
         return pos

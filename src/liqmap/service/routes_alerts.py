@@ -39,6 +39,7 @@ async def _alert_loop(app: Any) -> AsyncIterator[None]:
         interval = float(os.environ.get("LIQMAP_ALERTS_INTERVAL", "30"))
         service = AlertService(app.state.liqmap.store, config=config,
                                range=os.environ.get("LIQMAP_ALERTS_RANGE", "3d"))
+        app.state.alert_service = service
         service.start(interval)
         log.info("alerts: live loop started (every %gs)", interval)
     try:

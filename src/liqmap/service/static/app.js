@@ -524,7 +524,8 @@
   }
   function apiClusters(price) {
     // /api/clusters (analysis layer): zones {side, price_low, price_high, peak_price, usd, age, growth_pct}.
-    const c = state.clusters;
+    // Clusters are computed on the unfiltered view: with leverage / age filters the local rule is used.
+    const c = state.params.leverage.length || state.params.age.length ? null : state.clusters;
     const list = c && Array.isArray(c.clusters) ? c.clusters : null;
     if (!list || !list.length) return null;
     const norm = list.map((x) => ({
