@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
@@ -60,8 +61,10 @@ def test_heatmap_is_drawn_with_candles_and_legend(browser, server, output_dir):
     stats = page.evaluate(CANVAS_STATS)
     assert stats["std"] > 20 and stats["colours"] > 200, stats["std"]  # a picture, not a blank canvas
     assert page.evaluate("performance.getEntriesByName('liqmap:first-draw').length") == 1
-    assert "data as of 2026-05-25 00:00 UTC" in page.inner_text("#asof")
-    assert page.inner_text("#last-price").replace(",", "").startswith("77030")
+    api = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d"}).json()
+    as_of = datetime.fromtimestamp((api["times"][-1] + api["interval_ms"]) / 1000, tz=UTC)
+    assert f"data as of {as_of:%Y-%m-%d %H:%M} UTC" in page.inner_text("#asof")
+    assert float(page.inner_text("#last-price").replace(",", "")) == pytest.approx(api["last_price"], abs=0.006)
     legend = page.evaluate("(() => { const c = document.getElementById('legend');"
                            " return c.getContext('2d').getImageData(0, 0, c.width, 10).data.some(v => v > 100); })()")
     assert legend
@@ -178,8 +181,9 @@ def test_live_update_arrives_without_reload(browser, server, output_dir):
     page.wait_for_function(f"window.liqmap.data.times[window.liqmap.data.K - 1] === {new_ts}", timeout=10_000)
     page.wait_for_function("window.liqmap.realized.prints.length > 0", timeout=5_000)
     assert page.evaluate("window.liqmap.data.K") == k_before  # the 7-day window slid by one column
-    assert "data as of 2026-05-25 01:00 UTC" in page.inner_text("#asof")
-    assert page.inner_text("#last-price").replace(",", "").startswith("78100")
+    as_of = datetime.fromtimestamp((new_ts + 3_600_000) / 1000, tz=UTC)
+    assert f"data as of {as_of:%Y-%m-%d %H:%M} UTC" in page.inner_text("#asof")
+    assert float(page.inner_text("#last-price").replace(",", "")) == 78100.0
     assert _digest(page.evaluate(CANVAS_STATS)) != before
     assert page.evaluate("window.__sameDocument === true")  # updated in place, no page reload
     # The columns that arrived over the socket equal the model's output at the new data version.
@@ -190,5 +194,27 @@ def test_live_update_arrives_without_reload(browser, server, output_dir):
     assert np.abs(page_grid[-2:] - exact[-2:]).max() <= scale + 1e-3
     assert page.evaluate("window.liqmapStats.liveDraws") >= 1
     page.screenshot(path=str(output_dir / "browser-live.png"))
+    assert page.liqmap_errors == []
+    page.close()
+
+
+def test_sensitivity_and_wheel_zoom_redraw_without_requests(browser, server):
+    page = _open(browser, server, viewport={"width": 1200, "height": 760})
+    requests = page.evaluate("window.liqmapStats.requests.length")
+    vmax = page.evaluate("window.liqmap.vmax")
+    before = _digest(page.evaluate(CANVAS_STATS))
+    page.fill("#sens", "90")
+    page.dispatch_event("#sens", "input")
+    assert page.evaluate("window.liqmap.vmax") < vmax  # clipping at a lower percentile lowers the top colour
+    assert "sens=90" in page.url
+    box = page.locator("#heatmap").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    width = page.evaluate("window.liqmap.view.x1 - window.liqmap.view.x0")
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(f"window.liqmap.view.x1 - window.liqmap.view.x0 < {width}")
+    assert _digest(page.evaluate(CANVAS_STATS)) != before
+    page.dblclick("#heatmap")
+    assert page.evaluate("window.liqmap.view.x1 - window.liqmap.view.x0") == width
+    assert page.evaluate("window.liqmapStats.requests.length") == requests  # all local, no refetch
     assert page.liqmap_errors == []
     page.close()

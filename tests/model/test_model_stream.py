@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from model_frames import configs, frame, random_frames
 
@@ -89,3 +89,37 @@ def test_stream_rejects_impossible_settings() -> None:
         StreamingModel(config, "binance", "BTC", [100.0, 90.0])
     with pytest.raises(ConfigError, match="not a model tier"):
         StreamingModel(config, "binance", "BTC", EDGES, leverage=[7.0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    f=random_frames(max_bars=50),
+    knobs=configs,
+    turnover=st.sampled_from([0.0, 0.05]),
+    split=st.floats(0.0, 1.0),
+    age_filter=st.sampled_from([None, [0], [1]]),
+)
+def test_warm_start_from_history_equals_replaying_it(
+    f: MarketFrame, knobs: dict, turnover: float, split: float, age_filter
+) -> None:
+    config = ModelConfig(**TIERS, **knobs, turnover=turnover, above_max_leverage="cap")
+    k = max(1, int(split * len(f)))
+    assume(np.isfinite(f.oi_usd[:k]).any())  # a frame needs some open interest
+    replayed = StreamingModel(config, f.exchange, f.symbol, EDGES, interval_ms=f.interval_ms, ages=age_filter)
+    full = replayed.replay(f)
+    warm = StreamingModel.from_history(config, f.slice(0, k), EDGES, ages=age_filter)
+    scale = max(1.0, max(float(c.long.max() + c.short.max()) for c in full))
+    now = warm.column(float(f.close[k - 1]))
+    columns = [now] + [
+        warm.update(
+            int(f.ts[i]), f.open[i], f.high[i], f.low[i], f.close[i], f.volume[i], f.oi_usd[i],
+            taker_buy_volume=f.taker_buy_volume[i], quote_volume=f.quote_volume[i], funding=f.funding[i],
+        )
+        for i in range(k, len(f))
+    ]
+    for got, want in zip(columns, full[k - 1 :], strict=True):
+        np.testing.assert_allclose(got.long, want.long, rtol=1e-9, atol=1e-9 * scale)
+        np.testing.assert_allclose(got.short, want.short, rtol=1e-9, atol=1e-9 * scale)
+        assert got.swept_long == pytest.approx(want.swept_long, rel=1e-9, abs=1e-9 * scale)
+        assert got.swept_short == pytest.approx(want.swept_short, rel=1e-9, abs=1e-9 * scale)
+        assert got.ts == want.ts

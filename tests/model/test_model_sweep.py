@@ -31,7 +31,7 @@ def test_touching_exactly_counts() -> None:
 
 
 def test_grouped_sweeps_of_ordered_entry_points_equal_a_linear_scan() -> None:
-    from liqmap.model.book import _sweeps
+    from liqmap.model.book import group_sweeps
 
     rng = np.random.default_rng(3)
     lows = 100 + np.cumsum(rng.normal(0, 0.3, 2000))
@@ -39,7 +39,7 @@ def test_grouped_sweeps_of_ordered_entry_points_equal_a_linear_scan() -> None:
     births = np.sort(rng.integers(0, 2000, 300))
     base = lows[births][:, None, None] * np.array([0.97, 0.99, 0.995])[None, :, None]
     levels = base * (1 + np.linspace(0, 0.02, 7))[None, None, :]  # 7 ordered entry points per (bar, tier)
-    got = _sweeps(search, births, levels)
+    got = group_sweeps(search, births, levels)
     for i, b in enumerate(births):
         for k in range(3):
             for j in range(7):

@@ -42,6 +42,6 @@ def client(store: DuckDBStore) -> Iterator[object]:
 
     from liqmap.service.app import create_app
 
-    app = create_app(store, token="secret-token", poll_interval=0.2)
+    app = create_app(store, token="secret-token", poll_interval=0.2, prewarm_views=False)
     with TestClient(app) as test_client:
         yield test_client

@@ -178,3 +178,56 @@ def test_repeated_views_come_from_the_cache(client):
     ctx.live.version += 1  # new data version: recomputed
     client.get("/api/heatmap", params={"symbol": "BTC", "range": "30d"})
     assert ctx.cache.misses == misses + 1
+
+
+def test_default_view_is_computed_before_the_first_visitor(store):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from liqmap.service.app import create_app
+
+    with TestClient(create_app(store)) as c:
+        cache = c.app.state.liqmap.cache
+        deadline = time.monotonic() + 30
+        while cache.stats()["entries"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        misses = cache.misses
+        body = c.get("/api/heatmap", params={"symbol": "BTC"}).json()
+        assert cache.misses == misses and cache.hits >= 1  # served from the pre-computed view
+    expected = heatmap_for(store, HeatmapQuery("BTC"))
+    assert body["times"] == expected.times.tolist()
+
+
+def test_cache_is_bounded_by_memory(store):
+    from dataclasses import replace
+
+    from liqmap.service.params import ViewKey
+    from liqmap.service.views import HeatmapCache
+
+    cache = HeatmapCache(store, size=64, max_bytes=3 << 20)
+    key = ViewKey("BTC", None, "7d", None, None, None, 500, 1000)
+    one = cache.get(key, 1)
+    per_entry = one.long.nbytes + one.short.nbytes
+    for rows in (400, 300, 200, 100, 50):
+        cache.get(replace(key, n_bins=rows), 1)
+    stats = cache.stats()
+    assert stats["bytes"] <= 3 << 20 and stats["entries"] < 6
+    assert per_entry > 1 << 20  # the first (largest) view was evicted, not the small recent ones
+    assert cache.get(replace(key, n_bins=50), 1) is not None and cache.misses == 6
+
+
+def test_coinglass_paths_are_drop_in(client):
+    ours = client.get("/api/heatmap", params={"symbol": "BTC", "range": "3d", "format": "coinglass"}).json()
+    pair = client.get("/api/futures/liquidation/heatmap/model2",
+                      params={"exchange": "Binance", "symbol": "BTCUSDT", "range": "3d"}).json()
+    coin = client.get("/api/futures/liquidation/aggregated-heatmap/model1", params={"symbol": "BTC"}).json()
+    for other in (pair, coin):  # one exchange in the sample: the pair and the aggregate are the same cells
+        assert other["code"] == "0"
+        assert other["data"]["liquidation_leverage_data"] == ours["data"]["liquidation_leverage_data"]
+        assert other["data"]["y_axis"] == ours["data"]["y_axis"]
+        assert other["data"]["price_candlesticks"] == ours["data"]["price_candlesticks"]
+    assert client.get("/api/futures/liquidation/heatmap/model4",
+                      params={"exchange": "Binance", "symbol": "BTCUSDT"}).status_code == 422
+    r = client.get("/api/futures/liquidation/heatmap/model1", params={"exchange": "FTX", "symbol": "BTCUSDT"})
+    assert r.status_code == 400 and r.json()["parameter"] == "exchange"

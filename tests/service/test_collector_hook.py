@@ -14,7 +14,6 @@ from liqmap.feed.ws import FeedHealth
 from liqmap.types import Bar, Liquidation
 
 HOUR = 3_600_000
-LAST_BAR = 1779663600000
 
 
 def test_writer_hook_pushes_and_health_is_reported(store):
@@ -22,6 +21,7 @@ def test_writer_hook_pushes_and_health_is_reported(store):
 
     from liqmap.service.app import create_app
 
+    LAST_BAR = store.latest_ts("bars", exchange="binance", market="perp", interval_ms=HOUR)
     now = int(time.time() * 1000)
     health = {
         "binance": FeedHealth("binance", connected=True, last_message_ms=now, lag_ms=250),
@@ -35,7 +35,7 @@ def test_writer_hook_pushes_and_health_is_reported(store):
         client.portal.call(writer.start)
         rows = {r["exchange"]: r for r in client.get("/api/exchanges").json()["exchanges"]}
         assert (rows["binance"]["status"], rows["bybit"]["status"], rows["okx"]["status"]) == (
-            "live", "lagging", "stale")
+            "connected", "lagging", "stale")
         assert rows["binance"]["collector"]["lag_ms"] == 250
         assert client.get("/api/meta").json()["features"]["collector"] is True
         with client.websocket_connect("/api/stream") as ws:

@@ -14,7 +14,6 @@ from liqmap.service.encode import decode_array
 from liqmap.service.hub import Hub
 
 HOUR = 3_600_000
-LAST_BAR = 1779663600000  # the sample's newest hourly bar (2026-05-24 23:00 UTC)
 
 
 def _receive_until(ws, kind: str, limit: int = 20) -> dict:
@@ -25,8 +24,13 @@ def _receive_until(ws, kind: str, limit: int = 20) -> dict:
     raise AssertionError(f"no {kind!r} message in {limit}")
 
 
-def _new_bar_records() -> dict:
-    ts = LAST_BAR + HOUR
+def _last_bar(store) -> int:
+    """The sample's newest perpetual hourly bar."""
+    return store.latest_ts("bars", exchange="binance", market="perp", interval_ms=HOUR)
+
+
+def _new_bar_records(last_bar: int) -> dict:
+    ts = last_bar + HOUR
     return {
         "bars": [{"exchange": "binance", "symbol": "BTCUSDT", "interval_ms": HOUR, "ts_event": ts, "open": 77030.3,
                   "high": 77900.0, "low": 76800.0, "close": 77650.5, "volume": 1234.5, "taker_buy_volume": 700.0}],
@@ -37,6 +41,7 @@ def _new_bar_records() -> dict:
 
 
 def test_new_bar_reaches_subscribers_as_model_columns(client, store):
+    LAST_BAR = _last_bar(store)
     before = heatmap_for(store, HeatmapQuery("BTC", range="24h"))
     assert int(before.times[-1]) == LAST_BAR
     with client.websocket_connect("/api/stream") as ws:
@@ -45,7 +50,7 @@ def test_new_bar_reaches_subscribers_as_model_columns(client, store):
                                  "encoding": "f32", "last_time": LAST_BAR}))
         subscribed = _receive_until(ws, "subscribed")
         assert subscribed["view"]["range"] == "24h"
-        r = client.post("/api/records", json=_new_bar_records(), headers={"X-Liqmap-Token": "secret-token"})
+        r = client.post("/api/records", json=_new_bar_records(LAST_BAR), headers={"X-Liqmap-Token": "secret-token"})
         assert r.status_code == 200, r.text
         bars = _receive_until(ws, "bars")
         assert bars["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77900.0, 76800.0, 77650.5, 1234.5]
@@ -61,14 +66,14 @@ def test_new_bar_reaches_subscribers_as_model_columns(client, store):
     assert update["candles"]["close"][-1] == 77650.5
 
 
-def test_reload_when_the_price_ladder_changes(client):
+def test_reload_when_the_price_ladder_changes(client, store):
     first = client.get("/api/heatmap", params={"symbol": "BTC", "range": "12h"}).json()
     with client.websocket_connect("/api/stream") as ws:
         ws.receive_json()
         ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "12h",
                                  "last_time": first["times"][-1], "edges": first["price_edges_hash"]}))
         _receive_until(ws, "subscribed")
-        records = _new_bar_records()
+        records = _new_bar_records(_last_bar(store))
         records["bars"][0]["high"] = 99000.0  # far outside the window's range: a new price ladder
         client.post("/api/records", json=records, headers={"X-Liqmap-Token": "secret-token"})
         assert _receive_until(ws, "reload")["reason"] == "price ladder changed"

@@ -50,7 +50,7 @@ def age_runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _sweeps(search: FirstTouch, births: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def group_sweeps(search: FirstTouch, births: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Sweep bar for levels of shape (bars, tiers, J) in the search's sign convention (touch = value <= level).
 
     Along J the levels are monotone (entry points from low to high), hence so are the sweep bars: search
@@ -130,7 +130,7 @@ def frame_book(
             w_bar = inputs.added[b] * share / n_j
             levels = entries[:, None, :] * sel_ratios[side][None, :, None]  # (nb, T, J)
             sign = 1.0 if side == 0 else -1.0
-            sweep = _sweeps(searches[side], b, sign * levels)
+            sweep = group_sweeps(searches[side], b, sign * levels)
             shape = levels.shape
             w0 = np.broadcast_to((w_bar[:, None] * weights[None, :])[:, :, None], shape).ravel()
             birth = np.broadcast_to(b[:, None, None], shape).ravel()

@@ -29,6 +29,7 @@ from liqmap.model.grid import check_edges
 from liqmap.model.inputs import FUNDING_SCALE, MIN_KEEP, decay_log_factor, entry_prices, level_ratios
 from liqmap.model.result import LiquidationMap
 from liqmap.model.turnover import TAU_MAX
+from liqmap.model.warmup import alive_cohorts
 from liqmap.types import MINUTE_MS
 
 RENORMALISE_BELOW = 1e-150
@@ -153,6 +154,57 @@ class StreamingModel:
             )
             for i in range(len(frame))
         ]
+
+    @classmethod
+    def from_history(
+        cls,
+        config: ModelConfig,
+        frame: MarketFrame,
+        price_edges: np.ndarray | Sequence[float],
+        brackets: BracketBook | None = None,
+        *,
+        leverage: Sequence[float] | None = None,
+        ages: Sequence[str | int] | None = None,
+    ) -> StreamingModel:
+        """The model in the state ``replay(frame)`` leaves it in, computed vectorised (fast warm start)."""
+        model = cls(
+            config, frame.exchange, frame.symbol, price_edges, brackets,
+            interval_ms=frame.interval_ms, leverage=leverage, ages=ages,
+        )
+        if len(frame):
+            model._load_history(frame)
+        return model
+
+    def _load_history(self, frame: MarketFrame) -> None:
+        last = len(frame) - 1
+        boundaries = np.asarray(self.boundaries, dtype=np.int64)
+        selected = np.asarray(self._age_sel)
+        sides = alive_cohorts(self.config, frame, self._ratios, self._weights, self.edges, boundaries, selected)
+        horizon = self.boundaries[self._age_switches[-1]] if self._age_switches else None
+        for side, alive in enumerate(sides):
+            self._swept[side] = alive.swept_last
+            if not len(alive.birth):
+                continue
+            in_view = selected[np.searchsorted(boundaries, last - alive.birth, side="right")]
+            shown = in_view & (alive.bin >= 0)
+            np.add.at(self.view[side], alive.bin[shown], alive.value[shown])
+            starts = np.flatnonzero(np.r_[True, alive.birth[1:] != alive.birth[:-1]])
+            stops = np.r_[starts[1:], len(alive.birth)]
+            keys, bins, values = alive.key.tolist(), alive.bin.tolist(), alive.value.tolist()
+            heap = self._heaps[side]
+            for i, j in zip(starts.tolist(), stops.tolist(), strict=True):
+                birth = int(alive.birth[i])
+                gid = self._next_id
+                self._next_id += 1
+                self._groups[gid] = _Group(side, keys[i:j], bins[i:j], values[i:j], bool(in_view[i]))
+                heap.append((keys[i], gid))
+                if horizon is not None and birth > last - horizon:
+                    self._by_birth[birth].append(gid)
+            heapq.heapify(heap)
+        finite = np.flatnonzero(np.isfinite(frame.oi_usd))
+        self._oi_ref = float(frame.oi_usd[finite[-1]]) if len(finite) else math.nan
+        self._t = last
+        self._last_ts = int(frame.ts[-1])
 
     @property
     def live_cohorts(self) -> int:

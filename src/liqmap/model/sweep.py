@@ -45,15 +45,3 @@ class FirstTouch:
             np.greater(self.table[j].take(pos), level, out=skip)
             np.add(pos, 1 << j, out=pos, where=skip)
         return pos
-
-
-def sweep_bars(
-    low: np.ndarray, high: np.ndarray, births: np.ndarray, levels: np.ndarray, is_long: np.ndarray
-) -> np.ndarray:
-    """Sweep bar per cohort: first ``t > birth`` touching the level (``len(low)`` when never)."""
-    out = np.empty(len(births), dtype=np.int64)
-    for mask, series, sign in ((is_long, low, 1.0), (~is_long, high, -1.0)):
-        if mask.any():
-            search = FirstTouch(sign * series)
-            out[mask] = search.first_at_or_below(births[mask] + 1, sign * levels[mask])
-    return out

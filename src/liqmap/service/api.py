@@ -145,7 +145,7 @@ def cached_json(ctx: ServiceContext, request: Request, cache_key: Any, build: An
     if len(raw) >= 2048 and "gzip" in request.headers.get("accept-encoding", ""):
         packed = (ctx.responses.get(cache_key) or {}).get("gzip")
         if packed is None:
-            packed = gzip.compress(raw, compresslevel=5, mtime=0)
+            packed = gzip.compress(raw, compresslevel=1, mtime=0)  # base64 grids barely gain from higher levels
             ctx.responses.put(cache_key, "gzip", packed)
         return Response(packed, media_type="application/json",
                         headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
@@ -277,7 +277,7 @@ def get_liquidations(
 @router.get("/exchanges", summary="Per-exchange health and data freshness")
 def get_exchanges(ctx: Ctx) -> JSONResponse:
     """One row per exchange: collector connection state (when `serve --collect` runs one), the newest
-    stored bar / liquidation, and `status` = live | lagging | stale | offline."""
+    stored bar / liquidation, and `status` = connected | lagging | stale | offline."""
     return JSONResponse({"server_time": _now_ms(), "data_version": ctx.version,
                          "exchanges": health.exchange_health(ctx)})
 

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, health, records, stream
+from liqmap.service import api, coinglass, health, records, stream
 from liqmap.service.context import ServiceContext
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
@@ -80,6 +80,7 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
     _install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(coinglass.router)
     app.include_router(records.router)
     app.include_router(stream.router)
     for name, router in plugin_routers(ctx.plugin_errors):

@@ -2,7 +2,7 @@
 
 ``status``:
 
-* ``live``    collector connected and the newest message is recent (< ``LAG_S``);
+* ``connected`` collector connected and the newest message is recent (< ``LAG_S``);
 * ``lagging`` connected but messages are late (``LAG_S`` .. ``STALE_S``) or exchange→us lag is high;
 * ``stale``   a collector runs for it but nothing arrived for ``STALE_S`` or it is disconnected;
 * ``offline`` no collector in this process: the data is whatever was imported (see ``last_bar``).
@@ -57,4 +57,4 @@ def feed_status(info: dict[str, Any], now_ms: int) -> str:
         return "stale"
     if age_s >= LAG_S or lag_s >= LAG_S:
         return "lagging"
-    return "live"
+    return "connected"

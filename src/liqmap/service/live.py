@@ -43,6 +43,7 @@ class Live:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
+        self._check_lock: asyncio.Lock | None = None
         self.health_fn: Any = None
         self.last_change_ms: int | None = None
         self.last_push_ms: float | None = None
@@ -99,7 +100,14 @@ class Live:
         return {table: self.store.latest_ts(table) or 0 for table in WATCHED}
 
     async def check(self) -> bool:
-        """Compare the store's signature; on a change, bump the version and push. Returns changed."""
+        """Compare the store's signature; on a change, bump the version and push. Returns changed.
+        Serialised: the poll, the collector hook and ``POST /api/records`` may all ask at once."""
+        if self._check_lock is None:
+            self._check_lock = asyncio.Lock()
+        async with self._check_lock:
+            return await self._check()
+
+    async def _check(self) -> bool:
         signature = await asyncio.to_thread(self._read_signature)
         if signature == self._signature:
             return False

@@ -38,13 +38,20 @@ def query_compute(store: Any, key: ViewKey) -> Heatmap:
     return heatmap_for(store, query)
 
 
+def _nbytes(heatmap: Heatmap) -> int:
+    return int(sum(getattr(heatmap, name).nbytes for name in ("long", "short", "times", "price_edges")))
+
+
 class HeatmapCache:
     """LRU of computed heatmaps; entries from an older data version are never served."""
 
-    def __init__(self, store: Any, compute: ComputeFn | None = None, size: int = 64) -> None:
+    def __init__(self, store: Any, compute: ComputeFn | None = None, size: int = 64,
+                 max_bytes: int = 768 << 20) -> None:
         self.store = store
         self.compute_fn: ComputeFn = compute or query_compute
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[tuple[ViewKey, int], Heatmap] = OrderedDict()
         self._inflight: dict[tuple[ViewKey, int], threading.Event] = {}
         self._lock = threading.Lock()
@@ -69,10 +76,14 @@ class HeatmapCache:
             heatmap = self.compute_fn(self.store, key)
             with self._lock:
                 self.misses += 1
+                if slot not in self._entries:
+                    self._bytes += _nbytes(heatmap)
                 self._entries[slot] = heatmap
                 self._entries.move_to_end(slot)
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
+                # Bounded by count and by memory (a 2000 x 2000 view holds 64 MB of float64 grids).
+                while len(self._entries) > 1 and (len(self._entries) > self.size or self._bytes > self.max_bytes):
+                    _, dropped = self._entries.popitem(last=False)
+                    self._bytes -= _nbytes(dropped)
             return heatmap
         finally:
             with self._lock:
@@ -98,11 +109,13 @@ class HeatmapCache:
         with self._lock:
             count = len(self._entries)
             self._entries.clear()
+            self._bytes = 0
             return count
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"entries": len(self._entries), "size": self.size, "hits": self.hits, "misses": self.misses}
+            return {"entries": len(self._entries), "size": self.size, "bytes": self._bytes, "hits": self.hits,
+                    "misses": self.misses}
 
 
 class ResponseCache:
