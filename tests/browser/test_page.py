@@ -69,6 +69,20 @@ def test_heatmap_is_drawn_with_candles_and_legend(browser, server, output_dir):
                            " return c.getContext('2d').getImageData(0, 0, c.width, 10).data.some(v => v > 100); })()")
     assert legend
     assert "Longs below" in page.inner_text("#side-stats")
+    # The page's local-maximum cluster rule (util.js) picks the same levels as the API's (encode.py).
+    page_clusters = page.evaluate("""async () => {
+      // float64 cells (sparse JSON), so that both rules see the same numbers
+      const get = async (side) => (await fetch(`/api/heatmap?symbol=BTC&range=7d&format=sparse&side=${side}`)).json();
+      const [L, S] = [await get('long'), await get('short')];
+      const B = L.price_edges.length - 1, k = L.times.length - 1, centers = new Float64Array(B);
+      for (let b = 0; b < B; b++) centers[b] = 0.5 * (L.price_edges[b] + L.price_edges[b + 1]);
+      const column = (sp) => { const out = new Float64Array(B); for (const [kk, b, v] of sp.cells) if (kk === k) out[b] = v; return out; };
+      const m = { price: L.candles.close[k], centers, long: column(L), short: column(S) };
+      return window.LiqmapUtil.localClusters(m);
+    }""")
+    api_clusters = httpx.get(f"{server.url}/api/liqmap", params={"symbol": "BTC", "range": "7d"}).json()["clusters"]
+    for side in ("above", "below"):
+        assert [c["bin"] for c in page_clusters[side]] == [c["bin"] for c in api_clusters[side]], side
     page.screenshot(path=str(output_dir / "browser-desktop.png"))
     assert page.liqmap_errors == []
     page.close()
@@ -106,7 +120,7 @@ def test_hover_shows_tooltip_and_moves_the_liquidation_map(browser, server, outp
     tip = page.locator("#tooltip")
     tip.wait_for(state="visible")
     text = tip.inner_text()
-    for word in ("time", "price", "long+short", "cum. to price", "$", "UTC"):
+    for word in ("time", "price", "long+short", "cum. to price", "longs · shorts", "$", "UTC"):
         assert word in text
     k = page.evaluate("window.liqmap.hover.k")
     assert 0 < k < page.evaluate("window.liqmap.data.K") - 1
@@ -123,7 +137,7 @@ def test_hover_shows_tooltip_and_moves_the_liquidation_map(browser, server, outp
     price_bin = int(np.floor((hover["close"] - edges[0]) / (edges[-1] - edges[0]) * (len(edges) - 1)))
     lo, hi = sorted((hover["b"], price_bin))
     cumulative = exact[hover["k"], lo:hi + 1].sum()
-    shown = text.split("cum. to price")[1].split("$")[1].strip()
+    shown = text.split("cum. to price")[1].split("$")[1].split()[0]
     assert shown == _usd(cumulative) or shown == _usd(cumulative * (1 + 1e-4)) or shown == _usd(cumulative * (1 - 1e-4))
     page.screenshot(path=str(output_dir / "browser-hover.png"))
     page.close()
@@ -155,6 +169,9 @@ def test_phone_portrait_layout_and_pinch_zoom(browser, server, output_dir):
     width_after = page.evaluate("window.liqmap.view.x1 - window.liqmap.view.x0")
     assert width_after == pytest.approx(width_before * 80 / 280, rel=0.05)
     page.screenshot(path=str(output_dir / "browser-phone.png"))
+    page.tap("#reset-view")  # a visible way back on a touch screen
+    assert page.evaluate("window.liqmap.view.x1 - window.liqmap.view.x0") == width_before
+    assert page.locator("#reset-view").is_hidden()
     assert page.liqmap_errors == []
     page.close()
 

@@ -36,6 +36,7 @@ def test_perp_frame_with_oi_at_bar_end(market: DuckDBStore) -> None:
     assert frame.price_source == "perp" and frame.symbol == "BTC" and len(frame) == 72
     assert frame.ts[0] == T0 and frame.close[0] == 93103.1  # perp close, not the spot 93140.74
     assert frame.taker_buy_volume[0] == 2688.383
+    assert frame.quote_volume[0] == 475205512.6943  # quoteVolume of the file's row, for the VWAP entry
     assert frame.oi_usd[0] == 8248989576.0  # regime oi_close of bar T0 = OI at T0 + 1h
     assert frame.oi_usd[1] == 8293200354.0
     assert np.isfinite(frame.oi_usd).all()

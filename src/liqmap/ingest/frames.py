@@ -10,7 +10,7 @@
   there is none, and the model then adds or removes nothing for that bar;
 * ``funding[i]``: the latest funding rate known by the end of bar i (settlements or samples), carried
   forward for at most :data:`FUNDING_MAX_AGE_MS`; NaN before the first;
-* ``taker_buy_volume`` from the bars (NaN where the source has none).
+* ``taker_buy_volume`` and ``quote_volume`` from the bars (NaN where the source has none).
 
 Bars are read at ``interval_ms`` or, when only finer bars are stored (1m vision files), resampled from
 the coarsest finer interval that divides it, complete buckets only.
@@ -34,7 +34,7 @@ from liqmap.types import DAY_MS
 
 FUNDING_MAX_AGE_MS = DAY_MS
 GapPolicy = Literal["raise", "latest"]
-_BAR_COLUMNS = ["ts_event", "open", "high", "low", "close", "volume", "taker_buy_volume"]
+_BAR_COLUMNS = ["ts_event", "open", "high", "low", "close", "volume", "quote_volume", "taker_buy_volume"]
 
 
 def exchanges_with_bars(
@@ -127,9 +127,10 @@ def resample(bars: dict[str, np.ndarray], interval_ms: int, per_bucket: int) -> 
         "high": np.maximum.reduceat(bars["high"].astype(float), starts),
         "low": np.minimum.reduceat(bars["low"].astype(float), starts),
         "close": bars["close"][lasts],
-        "volume": np.add.reduceat(bars["volume"].astype(float), starts),
-        "taker_buy_volume": np.add.reduceat(bars["taker_buy_volume"].astype(float), starts),
     }
+    for name in ("volume", "quote_volume", "taker_buy_volume"):
+        if name in bars:
+            out[name] = np.add.reduceat(bars[name].astype(float), starts)
     return {k: v[full] for k, v in out.items()}
 
 
@@ -213,6 +214,7 @@ def load_frame(
         volume=bars["volume"].astype(float),
         oi_usd=oi_usd,
         taker_buy_volume=bars["taker_buy_volume"].astype(float),
+        quote_volume=bars["quote_volume"].astype(float),
         funding=funding,
         price_source=price_source,
         oi_source=f"{exchange} open_interest at bar end",

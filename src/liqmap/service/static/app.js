@@ -310,6 +310,7 @@
     drawCrosshair(ctx, r);
     ctx.restore();
     drawAxes(ctx, r);
+    $("reset-view").hidden = v.x0 <= 0 && v.x1 >= d.K && v.y0 <= lo && v.y1 >= hi;
     drawSide();
     updateHeader();
     const ms = performance.now() - t0;
@@ -571,12 +572,29 @@
     tip.innerHTML = `<div><span class="k">time</span> ${fmtTime(d.times[k])} UTC</div>` +
       `<div><span class="k">price</span> ${fmtPrice(lo, d.binSize)} – ${fmtPrice(hi, d.binSize)}</div>` +
       `<div><span class="k">${d.side === "net" ? "net (L−S)" : d.side === "both" ? "long+short" : d.side}</span> ${fmtUsd(val)}</div>` +
-      `<div><span class="k">cum. to price (${dir})</span> ${fmtUsd(cum)}</div>`;
+      `<div><span class="k">cum. to price (${dir})</span> ${fmtUsd(cum)}</div>` +
+      (d.side === "both" || d.side === "net"
+        ? `<div><span class="k">longs · shorts</span> ${fmtUsd(d.long[k * d.B + b])} · ${fmtUsd(d.short[k * d.B + b])}</div>` : "") +
+      realizedLine(k);
     tip.hidden = false;
     const wrap = canvas.getBoundingClientRect();
     const tx = x + 14 + 220 > wrap.width ? x - 230 : x + 14, ty = Math.min(y + 12, wrap.height - 90);
     tip.style.left = `${Math.max(0, tx)}px`; tip.style.top = `${Math.max(0, ty)}px`;
     draw();
+  }
+  // Realized liquidations inside column k (prints and per-bar aggregates), for the tooltip.
+  function realizedLine(k) {
+    const d = state.data, rz = state.realized;
+    if (!rz) return "";
+    const t0 = d.times[k], t1 = k + 1 < d.K ? d.times[k + 1] : t0 + d.interval;
+    let long = 0, short = 0;
+    for (const p of rz.prints) if (p[0] >= t0 && p[0] < t1) { if (p[2] === "long") long += p[4]; else short += p[4]; }
+    for (const series of rz.bars || []) {
+      for (let i = 0; i < series.ts.length; i++) {
+        if (series.ts[i] >= t0 && series.ts[i] < t1) { long += series.long_usd[i]; short += series.short_usd[i]; }
+      }
+    }
+    return long || short ? `<div><span class="k">realized L · S</span> ${fmtUsd(long)} · ${fmtUsd(short)}</div>` : "";
   }
   function clearHover() {
     if (!state.hover && tip.hidden) return;
@@ -647,6 +665,7 @@
     draw();
   }, { passive: false });
   canvas.addEventListener("dblclick", () => { resetView(); draw(); });
+  $("reset-view").addEventListener("click", () => { resetView(); draw(); });
 
   // ---------- live ----------
   function subscribe() {
