@@ -27,8 +27,15 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # type: igno
 
 
 def first_draw(page: object, url: str) -> float:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))  # type: ignore[attr-defined]
     page.goto(url)  # type: ignore[attr-defined]
-    page.wait_for_function("document.body.dataset.firstDraw === '1'", timeout=20_000)  # type: ignore[attr-defined]
+    try:
+        page.wait_for_function("document.body.dataset.firstDraw === '1'", timeout=20_000)  # type: ignore[attr-defined]
+    except Exception:
+        status = page.inner_text("#status")  # type: ignore[attr-defined]
+        requests = page.evaluate("window.liqmapStats && window.liqmapStats.requests")  # type: ignore[attr-defined]
+        raise RuntimeError(f"no first draw: status={status!r} errors={errors} requests={requests}") from None
     return float(page.evaluate("performance.getEntriesByName('liqmap:first-draw')[0].startTime"))  # type: ignore[attr-defined]
 
 

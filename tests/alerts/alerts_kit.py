@@ -104,6 +104,7 @@ def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[A
             warm.update(
                 int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
                 frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
+                quote_volume=frame.quote_volume[i],
             )
         _WARM[key] = (frame, warm, first)
     frame, warm, first = _WARM[key]
@@ -113,6 +114,7 @@ def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[A
         return model.update(
             int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
             frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
+            quote_volume=frame.quote_volume[i],
         )
 
     def bars() -> Iterator[tuple[Any, float, float]]:

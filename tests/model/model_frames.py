@@ -86,8 +86,9 @@ def random_frames(draw: st.DrawFn, max_bars: int = 30, exchange: str = "binance"
 
 configs = st.fixed_dictionaries(
     {
-        "entry": st.sampled_from(["close", "typical", "ohlc4", "vwap", "range"]),
+        "entry": st.sampled_from(["close", "typical", "ohlc4", "vwap", "range", "triangular"]),
         "entry_points": st.integers(1, 4),
+        "entry_spacing": st.sampled_from([0.0, 0.001, 0.02]),
         "side": st.sampled_from(["taker", "symmetric", "candle", "funding"]),
         "taker_weight": st.sampled_from([0.0, 0.5, 1.0]),
         "funding_tilt": st.sampled_from([0.0, 0.2]),

@@ -23,6 +23,7 @@ BASE = ModelConfig(
     close_rule="proportional",
     decay_half_life_hours=None,
     turnover=0.0,
+    diffuse_share=0.0,
     age_buckets_hours=(4.0, 24.0, 168.0),
 )
 EDGES = np.arange(80.0, 125.0, 5.0)  # bins [80,85) [85,90) [90,95) ... [115,120]
@@ -134,6 +135,9 @@ def test_unknown_taker_flow_or_zero_volume_counts_as_even() -> None:
         ("vwap", {"quote_volume": [1000.0, 1020.0]}, [102.0]),  # 1,020 / 10 inside [96, 104]
         ("vwap", {"quote_volume": [1000.0, 2000.0]}, [(104 + 96 + 101) / 3]),  # 200 outside: typical
         ("range", {}, [96.0, 100.0, 104.0]),  # 3 points from low to high, 1/3 each
+        # quantiles 1/6, 1/2, 5/6 of the triangular law on [96, 104] with mode 101 (F(101) = 5/8):
+        # 96 + sqrt(u * 8 * 5) below 5/8, 104 - sqrt((1 - u) * 8 * 3) above
+        ("triangular", {}, [96 + (40 / 6) ** 0.5, 96 + 20**0.5, 104 - (24 / 6) ** 0.5]),
     ],
 )
 def test_entry_price_rules(entry: str, extra: dict, expected_entries: list[float]) -> None:
@@ -274,3 +278,47 @@ def test_unknown_rule_names_are_refused(field: str) -> None:
     f = frame([100, 100], [1000, 1600])
     with pytest.raises(ConfigError, match=f"{field}: unknown rule 'bogus'"):
         compute_heatmap([f], replace(BASE, **{field: "bogus"}), price_edges=EDGES)
+
+
+def test_swept_includes_the_same_bar_liquidations_of_positions_opened_in_the_bar() -> None:
+    # $1,000 of volume per bar, OI $10,000 throughout; turnover 0.5 -> 5 % of the book turns over per bar
+    f = frame([100, 100, 100], [10_000, 10_000, 10_000], high=[100, 100, 111], low=[100, 100, 90],
+              open_=[100, 100, 100], volume=[10.0, 10.0, 10.0])
+    config = replace(BASE, entry="range", turnover=0.5, intrabar_path=0.5)
+    hm = compute_heatmap([f], config, price_edges=EDGES)
+    # bar 1: 500 opens at 100 (a flat bar has one entry point): 250 long at 90, 250 short at 110.
+    # bar 2 sweeps both (low 90 <= 90, high 111 >= 110) and adds the same-bar term: expected new notional
+    # 0.5 x mean volume of bars 0-1 ($1,000) / OI $10,000 x $10,000 = 500, half per side, times
+    # intrabar_path 0.5, times the chance that an entry uniform in [90, 111] is liquidated inside the bar:
+    # long e x 0.9 >= 90 -> (111 - 100) / 21; short e x 1.1 <= 111 -> (111 / 1.1 - 90) / 21.
+    assert hm.swept_long.tolist() == pytest.approx([0, 0, 250 + 125 * 11 / 21])
+    assert hm.swept_short.tolist() == pytest.approx([0, 0, 250 + 125 * (111 / 1.1 - 90) / 21])
+    # the same-bar positions are age 0: an age filter without the first bucket leaves only the book's sweep
+    old = compute_heatmap([f], config, price_edges=EDGES, ages=[1, 2, 3])
+    assert old.swept_long.sum() == 0 and old.swept_short.sum() == 0
+
+
+def test_range_entries_are_at_least_entry_spacing_apart() -> None:
+    # range 96..104 around a mid of 100 = 8 %: spacing 2 % -> 1 + floor(8 / 2) = 5 points, 3 % -> 3 points
+    f = frame([100, 101], [1000, 1600], open_=[100, 99], high=[100, 104], low=[100, 96], volume=[10.0, 10.0])
+    edges = np.linspace(50, 150, 100_001)
+    for spacing, entries in ((0.02, [96, 98, 100, 102, 104]), (0.03, [96, 100, 104]), (0.2, [100])):
+        config = replace(BASE, entry="range", entry_points=9, entry_spacing=spacing)
+        hm = compute_heatmap([f], config, price_edges=edges)
+        assert hm.price_centers[hm.long[1] > 0] == pytest.approx([0.9 * e for e in entries], abs=1e-3)
+        assert hm.long[1][hm.long[1] > 0] == pytest.approx([300 / len(entries)] * len(entries))
+
+
+def test_the_diffuse_layer_adds_its_share_of_oi_in_proportion_to_the_move_within_its_band() -> None:
+    # OI 10,000 known before bars 1 and 2; 1 % of it (50 per side) spread evenly within 5 % of price
+    f = frame([100, 98, 110], [10_000, 10_000, 10_000], open_=[100, 100, 100], high=[100, 100, 110],
+              low=[100, 98, 100])
+    config = replace(BASE, diffuse_share=0.01, diffuse_band=0.05)
+    hm = compute_heatmap([f], config, price_edges=EDGES)
+    # bar 1 falls 2 % of its open: 2/5 of the long band; bar 2 rises 10 % > 5 %: the whole short band
+    assert hm.swept_long.tolist() == pytest.approx([0, 50 * 0.4, 0])
+    assert hm.swept_short.tolist() == pytest.approx([0, 0, 50])
+    assert hm.long.sum() == 0 and hm.short.sum() == 0  # not drawn: no OI increase, no turnover
+    # positions of unknown entry count in the oldest age bucket only
+    young = compute_heatmap([f], config, price_edges=EDGES, ages=["<4h"])
+    assert young.swept_long.sum() == 0 and young.swept_short.sum() == 0

@@ -61,7 +61,8 @@ def test_engine_equals_the_per_position_reference(
 @SETTINGS
 @given(frame=random_frames(max_bars=40), knobs=configs)
 def test_no_nan_or_negative_density_and_swept_never_exceeds_the_book(frame: MarketFrame, knobs: dict) -> None:
-    config = ModelConfig(**TIERS, **knobs, turnover=0.05, above_max_leverage="cap")
+    # without the same-bar term and the diffuse layer (their positions are never in the book)
+    config = ModelConfig(**TIERS, **knobs, turnover=0.05, intrabar_path=0.0, diffuse_share=0.0, above_max_leverage="cap")
     hm = compute_heatmap([frame], config, price_edges=WIDE)
     for arr in (hm.long, hm.short, hm.swept_long, hm.swept_short):
         assert np.isfinite(arr).all() and (arr >= 0).all()
@@ -77,7 +78,7 @@ def test_no_nan_or_negative_density_and_swept_never_exceeds_the_book(frame: Mark
 def test_notional_is_conserved(frame: MarketFrame, knobs: dict) -> None:
     # Without any shrinking rule: in the book + swept so far == OI added so far, bar by bar
     knobs = {**knobs, "close_rule": "none", "decay_half_life_hours": None}
-    config = ModelConfig(**TIERS, **knobs, turnover=0.0, above_max_leverage="cap")
+    config = ModelConfig(**TIERS, **knobs, turnover=0.0, diffuse_share=0.0, above_max_leverage="cap")
     hm = compute_heatmap([frame], config, price_edges=WIDE)
     added, ref = [], np.nan
     for oi in frame.oi_usd:  # positive OI changes against the last known OI, computed here independently

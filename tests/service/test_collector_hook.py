@@ -57,3 +57,15 @@ def test_writer_hook_pushes_and_health_is_reported(store):
     assert kinds["bars"]["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77500.0, 76900.0, 77400.0, 321.0]
     assert kinds["liquidations"]["prints"] == [[LAST_BAR + HOUR + 5_000, "binance", "long", 76950.0, 115425.0]]
     assert store.latest_ts("bars", exchange="binance", market="perp") == LAST_BAR + HOUR
+
+
+def test_feed_status_thresholds():
+    from liqmap.service.health import feed_status
+
+    now = 1_800_000_000_000
+    assert feed_status({"connected": True, "last_message_ms": now - 2_000, "lag_ms": 61_000}, now) == "connected"
+    assert feed_status({"connected": True, "last_message_ms": now - 2_000, "lag_ms": 150_000}, now) == "lagging"
+    assert feed_status({"connected": True, "last_message_ms": now - 20_000, "lag_ms": 100}, now) == "lagging"
+    assert feed_status({"connected": True, "last_message_ms": now - 95_000, "lag_ms": 100}, now) == "stale"
+    assert feed_status({"connected": True, "last_message_ms": None}, now) == "lagging"
+    assert feed_status({"connected": False, "last_message_ms": now}, now) == "stale"

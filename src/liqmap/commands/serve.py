@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from liqmap.cli import db_option
@@ -28,69 +31,83 @@ def _csv(value: str | None) -> list[str]:
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
               log_level: str) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
-    from liqmap.errors import LiqmapError
+    from liqmap.errors import ConfigError, LiqmapError
     from liqmap.store import DuckDBStore
+    from liqmap.symbols import canonical, check_exchange
 
+    try:
+        exchanges = [check_exchange(e) for e in _csv(collect)]
+        coins = [canonical(s) for s in _csv(symbols) or ["BTC"]]
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
     try:
         store = DuckDBStore(db_path).open()
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        run_server(store, host=host, port=port, token=token, collect=_csv(collect), symbols=_csv(symbols),
-                   log_level=log_level)
+        collector = None
+        if exchanges:
+            from liqmap.feed.collector import Collector
+
+            collector = Collector(store, exchanges, coins)
+        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level)
     finally:
         store.close()
 
 
-def run_server(store: object, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-               collect: list[str] | None = None, symbols: list[str] | None = None, log_level: str = "warning",
-               announce: bool = True) -> None:
-    """Run uvicorn on an open store until interrupted (also used by ``liqmap demo``)."""
+def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
+               collector: Any = None, log_level: str = "warning") -> None:
+    """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
+
+    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level))
+
+
+async def serve_async(
+    store: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    collector: Any = None,
+    log_level: str = "warning",
+    announce: bool = True,
+    on_started: Callable[[str, Any], None] | None = None,
+) -> None:
+    """uvicorn and (when given) the collector in one event loop, until the server exits.
+
+    ``on_started(url, server)`` is called once the socket is bound (tests set ``server.should_exit``)."""
+    import asyncio
+    import contextlib
 
     import uvicorn
 
-    from liqmap.errors import ConfigError
     from liqmap.service.app import create_app
-    from liqmap.symbols import canonical, check_exchange
 
-    collector = None
-    if collect:
-        from liqmap.feed.collector import Collector
-
-        try:
-            exchanges = [check_exchange(e) for e in collect]
-            coins = [canonical(s) for s in (symbols or ["BTC"])]
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc)) from exc
-        collector = Collector(store, exchanges, coins)  # type: ignore[arg-type]
     app = create_app(store, token=token, collector=collector)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
-
-    async def main() -> None:
-        tasks = []
-        if collector is not None:
-            tasks.append(asyncio.create_task(collector.run(), name="collector"))
-        serving = asyncio.create_task(server.serve(), name="uvicorn")
-        if announce:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.05)
-            if server.started:
-                bound = server.servers[0].sockets[0].getsockname() if server.servers else (host, port)
-                shown = "127.0.0.1" if bound[0] in ("0.0.0.0", "::") else bound[0]
-                click.echo(f"liqmap serving on http://{shown}:{bound[1]}/  (API docs: /docs)"
-                           + ("" if token else "  [read-only]"), err=False)
-        try:
-            await serving
-        finally:
-            if collector is not None:
-                collector.stop()
-            for task in tasks:
-                try:
-                    await asyncio.wait_for(task, timeout=5)
-                except (TimeoutError, asyncio.CancelledError, Exception):
-                    task.cancel()
-
-    asyncio.run(main())
+    collecting = asyncio.create_task(collector.run(), name="collector") if collector is not None else None
+    serving = asyncio.create_task(server.serve(), name="uvicorn")
+    try:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            bound = server.servers[0].sockets[0].getsockname() if server.servers else (host, port)
+            shown = "127.0.0.1" if bound[0] in ("0.0.0.0", "::") else bound[0]
+            url = f"http://{shown}:{bound[1]}/"
+            if announce:
+                click.echo(f"liqmap serving on {url}  (API docs: {url}docs)" + ("" if token else "  [read-only]"))
+            if on_started is not None:
+                on_started(url, server)
+        await serving
+    finally:
+        if collecting is not None:
+            collector.stop()
+            try:
+                await asyncio.wait_for(collecting, timeout=5)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                collecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await collecting

@@ -2,8 +2,10 @@
 
 For bar ``t`` every predictor may use data up to the bar's start plus the bar's own open, high and low
 (the move being predicted). The model's prediction is ``Heatmap.swept_long/short[t]`` from one engine
-run with one column per bar (the book as of the bar's start, swept by the bar's low / high); the engine is
-causal, so one run over the whole series gives every bar's prediction without look-ahead.
+run with one column per bar (the book as of the bar's start, swept by the bar's low / high, plus the
+expected same-bar liquidations of positions opened inside the bar): the same numbers the served heatmap
+shows. The engine is causal, so one run over the whole series gives every bar's prediction without
+look-ahead.
 
 Scored bars: after the warm-up, inside ``[start, end)``, with a realized value and with OI known at the
 bar's start (B0 needs it), identical for every predictor.
@@ -38,6 +40,7 @@ CANDLE_COLOUR = ModelConfig(
     position_notional_usd=50_000.0,
     turnover=0.0,
     intrabar_path=0.0,
+    diffuse_share=0.0,
     above_max_leverage="cap",
 )
 """The candle-colour model (all new OI to the candle's side, fixed tier weights, entry at the close)."""
@@ -56,23 +59,16 @@ def run_model(frame: MarketFrame, config: ModelConfig, *, n_bins: int = 200) -> 
 
 
 def model_predictions(frame: MarketFrame, config: ModelConfig, *, n_bins: int = 200) -> Pair:
-    return swept_with_intrabar(run_model(frame, config, n_bins=n_bins), frame, config)
+    return heatmap_predictions(run_model(frame, config, n_bins=n_bins))
 
 
-def swept_with_intrabar(heatmap: Heatmap, frame: MarketFrame, config: ModelConfig) -> Pair:
-    """The model's per-bar prediction: the book's sweep (engine) plus, when ``config.intrabar_path > 0``,
-    the expected same-bar liquidations of positions opened inside the bar (:mod:`liqmap.model.intrabar`)."""
-    long = np.asarray(heatmap.swept_long, dtype=np.float64).copy()
-    short = np.asarray(heatmap.swept_short, dtype=np.float64).copy()
-    if getattr(config, "intrabar_path", 0.0) > 0:
-        from liqmap.model.inputs import level_ratios
-        from liqmap.model.intrabar import intrabar_swept
-
-        ratios, _note = level_ratios(config, frame.exchange, frame.symbol)
-        extra_long, extra_short = intrabar_swept(config, frame, ratios)
-        long += extra_long
-        short += extra_short
-    return long, short
+def heatmap_predictions(heatmap: Heatmap) -> Pair:
+    """The model's per-bar prediction is the engine's ``swept_long/short``: the book's sweep plus the
+    same-bar term (:mod:`liqmap.model.intrabar`), exactly what the heatmap served by the API shows."""
+    return (
+        np.asarray(heatmap.swept_long, dtype=np.float64).copy(),
+        np.asarray(heatmap.swept_short, dtype=np.float64).copy(),
+    )
 
 
 def baseline_predictions(frame: MarketFrame, *, n_bins: int = 200) -> dict[str, Pair]:
@@ -146,7 +142,7 @@ def evaluate(
             "import realized liquidations covering the bars"
         )
     heatmap = run_model(frame, config, n_bins=n_bins)
-    model = swept_with_intrabar(heatmap, frame, config)
+    model = heatmap_predictions(heatmap)
     realized = (data.realized_long, data.realized_short)
     base = baseline_predictions(frame, n_bins=n_bins) if with_baselines else {}
     metrics: dict[str, Any] = {

@@ -7,8 +7,8 @@
   ``min(rho_long - rho_long(B0), rho_short - rho_short(B0))``, plus a small tie-break
   ``0.25 * mean(capture30_long, capture30_short)``. Worst side, because a heatmap must be right on both
   sides; rho first, because the heatmap's job is to rank where (and in which bars) liquidations happen.
-* **Grid** (:func:`default_grid`): one-factor-at-a-time variations around a base, plus a small factorial
-  over the factors that mattered most in exploration (leverage mix, turnover, entry spread, intrabar).
+* **Grid** (:func:`default_grid`): one-factor-at-a-time variations around the shipped defaults, plus a
+  factorial over the factors that mattered most (leverage mix, entry spread, same-bar term, diffuse layer).
 """
 
 from __future__ import annotations
@@ -97,20 +97,8 @@ def objective(metrics: dict[str, float], b0: dict[str, float]) -> float:
     return float(value) if np.isfinite(value) else float("-inf")
 
 
-BASE = ModelConfig(
-    leverage=(10.0, 25.0, 50.0, 100.0, 125.0),
-    leverage_weights=(0.1, 0.2, 0.25, 0.25, 0.2),
-    entry="range",
-    entry_points=5,
-    side="taker",
-    taker_weight=0.5,
-    close_rule="proportional",
-    decay_half_life_hours=None,
-    position_notional_usd=10_000.0,
-    turnover=0.1,
-    intrabar_path=0.5,
-)
-"""Centre of the grid (exploration on the fit period pointed here; docs/evaluation.md)."""
+BASE = ModelConfig()
+"""Centre of the grid: the shipped defaults (docs/model.md, "Defaults chosen by evidence")."""
 
 LEVERAGE_MIXES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "oss5": ((5.0, 10.0, 25.0, 50.0, 100.0), (0.10, 0.20, 0.30, 0.25, 0.15)),
@@ -119,6 +107,7 @@ LEVERAGE_MIXES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "high": ((25.0, 50.0, 75.0, 100.0, 125.0), (0.1, 0.2, 0.2, 0.25, 0.25)),
     "top": ((50.0, 75.0, 100.0, 125.0), (0.2, 0.2, 0.3, 0.3)),
     "low": ((3.0, 5.0, 10.0, 20.0, 50.0), (0.2, 0.2, 0.3, 0.2, 0.1)),
+    "bitmex60": ((10.0, 25.0, 50.0, 75.0, 125.0), (0.15, 0.2, 0.25, 0.2, 0.2)),
 }
 
 
@@ -132,12 +121,15 @@ def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
 
     for lev_name, (lev, w) in LEVERAGE_MIXES.items():
         add(f"lev={lev_name}", leverage=lev, leverage_weights=w)
-    for k in (0.0, 0.02, 0.05, 0.2, 0.5, 1.0):
+    for k in (0.0, 0.02, 0.1, 0.2, 0.5):
         add(f"turnover={k:g}", turnover=k)
-    for entry in ("close", "typical", "ohlc4", "vwap"):
+    for entry in ("close", "typical", "ohlc4", "vwap", "range", "triangular"):
         add(f"entry={entry}", entry=entry)
-    for pts in (2, 3, 9):
-        add(f"entry=range{pts}", entry_points=pts)
+    for pts in (2, 3, 9, 13):
+        add(f"entry_points={pts}", entry_points=pts)
+    add("entry=range9", entry="range", entry_points=9)
+    for spacing in (0.0, 0.002):
+        add(f"entry_spacing={spacing:g}", entry_spacing=spacing)
     add("side=symmetric", side="symmetric")
     add("side=candle", side="candle")
     for tw in (0.25, 1.0):
@@ -149,24 +141,31 @@ def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
         add(f"decay={hl:g}h", decay_half_life_hours=hl)
     for notional in (50_000.0, 500_000.0):
         add(f"notional={notional:g}", position_notional_usd=notional, above_max_leverage="cap")
-    for p in (0.0, 0.25, 0.75, 1.0):
+    for p in (0.0, 0.25, 0.5, 1.0):
         add(f"intrabar={p:g}", intrabar_path=p)
     add("flat_mmr=0", flat_mmr=0.0)
     add("flat_mmr=0.006", flat_mmr=0.006)
-    # Factorial over the factors that mattered most in exploration.
-    for (lev_name, (lev, w)), k, pts, path in itertools.product(
-        (("mid", LEVERAGE_MIXES["mid"]), ("high", LEVERAGE_MIXES["high"]), ("top", LEVERAGE_MIXES["top"])),
-        (0.05, 0.1, 0.3),
-        (5, 9),
-        (0.0, 0.5),
+    # The diffuse layer: its share of OI and the width of its band (the density near price is share / band).
+    for share, band in itertools.product((0.0, 0.0025, 0.005, 0.01, 0.02, 0.04), (0.01, 0.02, 0.05, 0.1)):
+        if share == 0.0 and band != 0.05:
+            continue
+        add(f"diffuse={share:g}/{band:g}", diffuse_share=share, diffuse_band=band)
+    # Factorial over the factors that mattered most: leverage mix x entry spread x intrabar x diffuse.
+    for (lev_name, (lev, w)), (entry, pts), path, (share, band) in itertools.product(
+        (("mid", LEVERAGE_MIXES["mid"]), ("high", LEVERAGE_MIXES["high"])),
+        (("range", 9), ("triangular", 9), ("triangular", 5)),
+        (0.5, 0.75),
+        ((0.0, 0.05), (0.005, 0.02), (0.01, 0.05)),
     ):
         add(
-            f"lev={lev_name},turnover={k:g},range{pts},intrabar={path:g}",
+            f"lev={lev_name},{entry}{pts},intrabar={path:g},diffuse={share:g}/{band:g}",
             leverage=lev,
             leverage_weights=w,
-            turnover=k,
+            entry=entry,
             entry_points=pts,
             intrabar_path=path,
+            diffuse_share=share,
+            diffuse_band=band,
         )
     return list(out.items())
 

@@ -4,17 +4,21 @@ A cohort = the notional opened in bar ``b`` on one side, one leverage tier, one 
 ``entry * ratio[side, tier]``; its USD at the end of bar ``t >= b`` is ``w0 * S(t) / S(b)`` with
 ``log S`` the cumulative log book factor (close rule, decay, turnover multiply every position alike).
 
-Per chunk of bars (memory stays bounded, arrays stay cache-sized):
+Per chunk of bars with the same number of entry points ``J_t`` (memory stays bounded, arrays stay
+cache-sized):
 
-1. cohort levels and weights by broadcasting ``(bars, tiers, entry points)`` per side;
+1. cohort levels and weights by broadcasting ``(bars, tiers, J_t)`` per side;
 2. sweep bars by the sparse-table search (:mod:`liqmap.model.sweep`). With several entry points the
    levels of one (bar, side, tier) are ordered, so their sweep bars are monotone: the two extreme entry
    points are searched first and the inner ones only where those differ;
 3. signed events ``(column, side, bin, value)``: ``+w0 S(col(b))/S(b)`` when the cohort enters, ``-w0
    S(col(end))/S(b)`` when it leaves (swept, or crosses out of the selected age buckets), accumulated
-   with ``np.add.at``; swept USD ``w0 S(sweep - 1)/S(b)`` per column likewise;
+   with ``np.add.at``; swept USD ``w0 S(sweep - 1)/S(b)`` per column with ``np.bincount``;
 4. finally the columns are rolled forward: ``X_k = X_{k-1} S_k / S_{k-1} + U_k``. Every scale ratio used
    is ``<= 1`` (``S`` never increases), so nothing overflows and ``1/S`` is never formed.
+
+The per-bar closed-form terms of swept USD (same-bar liquidations, :mod:`liqmap.model.intrabar`; the diffuse
+layer, :mod:`liqmap.model.diffuse`) are added to each bar's column.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from __future__ import annotations
 import numpy as np
 
 from liqmap.model.config import ModelConfig
+from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index
 from liqmap.model.inputs import frame_inputs
+from liqmap.model.intrabar import intrabar_swept
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
+SMALL_EVENTS = 1 << 16
 SHORT_SPAN = 64
 CHUNK_COHORTS = 1 << 16
 """Cohorts per chunk: temporaries stay cache-sized (measured: 2**16 beats 2**20 by ~1.5x on range entries)."""
@@ -84,6 +91,27 @@ def group_sweeps(search: FirstTouch, births: np.ndarray, levels: np.ndarray) -> 
     return out
 
 
+class _Events:
+    """Signed values added into a flat array of ``size``: ``np.add.at`` into the large grid (numpy >= 2 has a
+    fast path; ``np.bincount`` was measured slower there, its full-size output costs more than the scatter),
+    ``np.bincount`` into small arrays (the swept series)."""
+
+    def __init__(self, size: int) -> None:
+        self.out = np.zeros(size)
+        self.small = size <= SMALL_EVENTS
+
+    def add(self, idx: np.ndarray, val: np.ndarray) -> None:
+        if not len(idx):
+            return
+        if self.small:
+            self.out += np.bincount(idx, weights=val, minlength=len(self.out))
+        else:
+            np.add.at(self.out, idx, val)
+
+    def result(self) -> np.ndarray:
+        return self.out
+
+
 def frame_book(
     config: ModelConfig,
     frame: MarketFrame,
@@ -93,14 +121,20 @@ def frame_book(
     ratios: np.ndarray,
     tiers: list[int],
     ages: list[int],
+    sides: tuple[int, ...] = (0, 1),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """This frame's book ``(K, 2, B)`` per column and swept USD ``(2, K)``, restricted to ``tiers``/``ages``.
+    """This frame's book ``(K, S, B)`` per column and swept USD ``(S, K)`` of ``sides`` (0 long, 1 short;
+    ``S = len(sides)``), restricted to ``tiers``/``ages``.
 
-    ``offset`` is the frame's first bar on the global timeline of ``plan``."""
+    ``offset`` is the frame's first bar on the global timeline of ``plan``. Swept USD includes the
+    same-bar term of :mod:`liqmap.model.intrabar` (positions opened and liquidated inside one bar; they
+    are age 0, so they count when the first age bucket is selected) and the diffuse layer of
+    :mod:`liqmap.model.diffuse` (oldest age bucket)."""
     n = len(frame)
     k_cols = plan.n_columns
     n_bins = len(edges) - 1
-    row = 2 * n_bins
+    n_sides = len(sides)
+    row = n_sides * n_bins
     inputs = frame_inputs(config, frame)
     log_s = np.cumsum(inputs.log_keep)
     # log S at each column's last bar, in this frame's terms (held before its first / after its last bar)
@@ -114,49 +148,101 @@ def frame_book(
     lo_all = np.concatenate(([0], boundaries))
     hi_all = np.concatenate((boundaries, [NEVER]))
 
-    grid = np.zeros(k_cols * row)
-    swept = np.zeros(2 * k_cols)
+    grid = _Events(k_cols * row)
+    swept = _Events(n_sides * k_cols)
     born = np.flatnonzero(inputs.added > 0)
     weights = np.asarray(config.normalised_weights)[tiers]
     sel_ratios = ratios[:, tiers]
-    n_j = inputs.entries.shape[1]
-    searches = (FirstTouch(frame.low), FirstTouch(-frame.high))
-    chunk = max(1, CHUNK_COHORTS // (len(tiers) * n_j))
-    for c0 in range(0, len(born), chunk):
-        b = born[c0 : c0 + chunk]
-        entries = inputs.entries[b]
-        for side in (0, 1):
-            share = inputs.long_share[b] if side == 0 else 1.0 - inputs.long_share[b]
-            w_bar = inputs.added[b] * share / n_j
-            levels = entries[:, None, :] * sel_ratios[side][None, :, None]  # (nb, T, J)
-            sign = 1.0 if side == 0 else -1.0
-            sweep = group_sweeps(searches[side], b, sign * levels)
-            shape = levels.shape
-            w0 = np.broadcast_to((w_bar[:, None] * weights[None, :])[:, :, None], shape).ravel()
-            birth = np.broadcast_to(b[:, None, None], shape).ravel()
-            sweep = sweep.ravel()
-            bins = bin_index(levels.ravel(), edges)
-            _add_swept(swept, side, k_cols, birth, sweep, w0, log_s, col_of, boundaries, ages, all_ages, n)
-            inside = bins >= 0
-            if not inside.any():
-                continue
-            birth, sweep, w0 = birth[inside], sweep[inside], w0[inside]
-            flat = side * n_bins + bins[inside]
-            if all_ages:
-                _add_presence(grid, row, birth, sweep, w0, flat, start_factor, log_s, log_s_col, col_of, n)
-            else:
-                for first, last in runs:
-                    _add_segment(
-                        grid, row, birth, birth + lo_all[first], np.minimum(birth + hi_all[last], sweep), w0, flat,
-                        log_s, log_s_col, col_of, n, k_cols,
+    searches = {side: FirstTouch(frame.low if side == 0 else -frame.high) for side in sides}
+    points = inputs.n_points[born]
+    for n_j in np.unique(points).tolist():
+        born_j = born[points == n_j]
+        chunk = max(1, CHUNK_COHORTS // (len(tiers) * n_j))
+        for c0 in range(0, len(born_j), chunk):
+            b = born_j[c0 : c0 + chunk]
+            entries = inputs.entries(b, n_j)
+            for slot, side in enumerate(sides):
+                share = inputs.long_share[b] if side == 0 else 1.0 - inputs.long_share[b]
+                w_bar = inputs.added[b] * share / n_j
+                levels = entries[:, None, :] * sel_ratios[side][None, :, None]  # (nb, T, J)
+                sign = 1.0 if side == 0 else -1.0
+                sweep = group_sweeps(searches[side], b, sign * levels)
+                if all_ages:
+                    _add_all_ages(
+                        grid, swept, slot, n_sides, b, levels, sweep, w_bar, weights,
+                        edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
                     )
-    grid = grid.reshape(k_cols, row)
-    _roll_forward(grid, log_s_col)
-    return grid.reshape(k_cols, 2, n_bins), swept.reshape(2, k_cols)
+                    continue
+                shape = levels.shape
+                w0 = np.broadcast_to((w_bar[:, None] * weights[None, :])[:, :, None], shape).ravel()
+                birth = np.broadcast_to(b[:, None, None], shape).ravel()
+                sweep = sweep.ravel()
+                bins = bin_index(levels.ravel(), edges)
+                _add_swept(swept, slot, k_cols, birth, sweep, w0, log_s, col_of, boundaries, ages, all_ages, n)
+                inside = bins >= 0
+                if not inside.any():
+                    continue
+                birth, sweep, w0 = birth[inside], sweep[inside], w0[inside]
+                flat = slot * n_bins + bins[inside]
+                for first, last in runs:  # presence split at the boundaries of the selected age buckets
+                    _add_segment(
+                        grid, row, birth, birth + lo_all[first], np.minimum(birth + hi_all[last], sweep), w0,
+                        flat, log_s, log_s_col, col_of, n, k_cols,
+                    )
+    if 0 in ages:
+        same_bar = intrabar_swept(config, frame, ratios, tiers)
+        for slot, side in enumerate(sides):
+            swept.add(slot * k_cols + col_of, same_bar[side])
+    if n_buckets - 1 in ages:  # the diffuse layer: positions older than the history, in the oldest bucket
+        diffuse = diffuse_swept(config, frame, float(weights.sum()))
+        for slot, side in enumerate(sides):
+            swept.add(slot * k_cols + col_of, diffuse[side])
+    out = grid.result().reshape(k_cols, row)
+    _roll_forward(out, log_s_col)
+    return out.reshape(k_cols, n_sides, n_bins), swept.result().reshape(n_sides, k_cols)
+
+
+def _add_all_ages(
+    grid: _Events, swept: _Events, slot: int, n_sides: int, b: np.ndarray, levels: np.ndarray, sweep: np.ndarray,
+    w_bar: np.ndarray, weights: np.ndarray, edges: np.ndarray, log_s: np.ndarray, log_s_col: np.ndarray,
+    col_of: np.ndarray, start_factor: np.ndarray, n: int, k_cols: int, n_bins: int,
+) -> None:
+    """Every age bucket selected (the common case): swept USD and presence events of one chunk, sharing
+    the per-cohort gathers. A cohort is present in columns ``[col(birth), col(sweep))``; cohort order is
+    (bar, tier, entry point) flattened."""
+    per_bar = levels.shape[1] * levels.shape[2]
+    nj = levels.shape[2]
+    w0 = (w_bar[:, None] * weights[None, :]).ravel()
+    if nj > 1:
+        w0 = np.repeat(w0, nj)
+    lb = np.repeat(log_s[b], per_bar)
+    sweep = sweep.ravel()
+    c_end = col_of.take(np.minimum(sweep, n - 1))
+    leaves = sweep < n
+    # swept in bar t: w0 S(t - 1) / S(b)
+    t = sweep[leaves]
+    c_hit = c_end[leaves]
+    w_hit = w0[leaves]
+    lb_hit = lb[leaves]
+    if len(t):
+        swept.add(slot * k_cols + c_hit, w_hit * np.exp(log_s.take(t - 1) - lb_hit))
+    bins = bin_index(levels.ravel(), edges)
+    inside = bins >= 0
+    flat = slot * n_bins + bins
+    row = n_sides * n_bins
+    start = np.repeat(col_of.take(b) * row, per_bar) + flat
+    value = w0 * np.repeat(start_factor.take(b), per_bar)
+    if not inside.all():
+        start, value = start[inside], value[inside]
+    grid.add(start, value)
+    out = leaves & inside
+    if out.any():
+        c = c_end[out]
+        grid.add(c * row + flat[out], -w0[out] * np.exp(log_s_col.take(c) - lb[out]))
 
 
 def _add_swept(
-    swept: np.ndarray, side: int, k_cols: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray,
+    swept: _Events, slot: int, k_cols: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray,
     log_s: np.ndarray, col_of: np.ndarray, boundaries: np.ndarray, ages: list[int], all_ages: bool, n: int,
 ) -> None:
     hit = sweep < n
@@ -166,26 +252,11 @@ def _add_swept(
     if not all_ages:
         sel = np.isin(np.searchsorted(boundaries, t - 1 - b, side="right"), ages)
         t, b, w = t[sel], b[sel], w[sel]
-    np.add.at(swept, side * k_cols + col_of[t], w * np.exp(log_s[t - 1] - log_s[b]))
-
-
-def _add_presence(
-    grid: np.ndarray, row: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray, flat: np.ndarray,
-    start_factor: np.ndarray, log_s: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, n: int,
-) -> None:
-    """All age buckets selected: present in columns [col(birth), col(sweep))."""
-    c_start = col_of[birth]
-    np.add.at(grid, c_start * row + flat, w0 * start_factor[birth])
-    leaves = sweep < n
-    if leaves.any():
-        c_end = col_of[sweep[leaves]]
-        np.add.at(
-            grid, c_end * row + flat[leaves], -w0[leaves] * np.exp(log_s_col[c_end] - log_s[birth[leaves]])
-        )
+    swept.add(slot * k_cols + col_of[t], w * np.exp(log_s[t - 1] - log_s[b]))
 
 
 def _add_segment(
-    grid: np.ndarray, row: int, birth: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray,
+    grid: _Events, row: int, birth: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray,
     flat: np.ndarray, log_s: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, n: int, k_cols: int,
 ) -> None:
     """Present in bars [start, end) (``end >= n``: held to the last column)."""
@@ -196,9 +267,9 @@ def _add_segment(
     real = c_start < c_end
     w, lb, fl = w0[ok][real], log_s[birth[ok][real]], flat[ok][real]
     c_start, c_end = c_start[real], c_end[real]
-    np.add.at(grid, c_start * row + fl, w * np.exp(log_s_col[c_start] - lb))
+    grid.add(c_start * row + fl, w * np.exp(log_s_col[c_start] - lb))
     leaves = c_end < k_cols
-    np.add.at(grid, c_end[leaves] * row + fl[leaves], -w[leaves] * np.exp(log_s_col[c_end[leaves]] - lb[leaves]))
+    grid.add(c_end[leaves] * row + fl[leaves], -w[leaves] * np.exp(log_s_col[c_end[leaves]] - lb[leaves]))
 
 
 def _roll_forward(grid: np.ndarray, log_s_col: np.ndarray) -> None:

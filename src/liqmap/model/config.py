@@ -9,7 +9,7 @@ from typing import Literal
 
 from liqmap.errors import ConfigError
 
-EntryRule = Literal["close", "typical", "ohlc4", "vwap", "range"]
+EntryRule = Literal["close", "typical", "ohlc4", "vwap", "range", "triangular"]
 SideRule = Literal["taker", "symmetric", "candle", "funding"]
 CloseRule = Literal["proportional", "none"]
 AboveMaxRule = Literal["error", "cap"]
@@ -21,10 +21,16 @@ class ModelConfig:
     """Discrete leverage tiers (x)."""
     leverage_weights: tuple[float, ...] = (0.10, 0.20, 0.20, 0.25, 0.25)
     """Share of new notional at each tier; normalised to sum 1."""
-    entry: EntryRule = "range"
-    """Where in the bar new positions enter: close, (h+l+c)/3, ohlc4, quote/base VWAP, or spread over the range."""
-    entry_points: int = 9
-    """With ``entry="range"``: positions spread over this many equally spaced prices from low to high."""
+    entry: EntryRule = "triangular"
+    """Where in the bar new positions enter: close, (h+l+c)/3, ohlc4, quote/base VWAP, or spread over the bar's
+    range: evenly ("range") or as a triangular distribution with its mode at the close ("triangular")."""
+    entry_points: int = 5
+    """With a spread rule: at most this many entry prices from low to high (range: equally spaced;
+    triangular: the distribution's quantiles (k + 0.5) / J)."""
+    entry_spacing: float = 0.001
+    """With a spread rule: entry points of one bar are at least this fraction of the bar's mid apart, so a
+    bar gets ``min(entry_points, 1 + floor((high - low) / (entry_spacing * mid)))`` points (0 = always
+    ``entry_points``). Finer spreads are indistinguishable on a heatmap and multiply the book's size."""
     side: SideRule = "taker"
     """How new OI becomes long and short exposure (docs/model.md, 'Long/short split')."""
     taker_weight: float = 0.5
@@ -43,10 +49,15 @@ class ModelConfig:
     """Edges of the position-age buckets: <4h, 4-24h, 1-7d, older."""
     turnover: float = 0.05
     """Share of each bar's USD volume that replaces old positions with new ones at the bar's prices
-    (0 = off; liqmap.model.turnover, docs/evaluation.md)."""
-    intrabar_path: float = 0.5
-    """Probability that a bar's extreme comes after a position opened inside it (0 = off): the model then
-    adds the expected same-bar liquidations of turnover entries (liqmap.model.intrabar)."""
+    (0 = off; liqmap.model.turnover, docs/model.md)."""
+    intrabar_path: float = 0.75
+    """Probability that a bar's extreme comes after a position opened inside it (0 = off): swept USD then
+    includes the expected same-bar liquidations of turnover entries (liqmap.model.intrabar)."""
+    diffuse_share: float = 0.005
+    """Share of the OI at a bar's start held by positions of unknown entry, with liquidation levels spread
+    evenly within ``diffuse_band`` of price (0 = off; liqmap.model.diffuse). Counted in swept, not drawn."""
+    diffuse_band: float = 0.02
+    """Relative width of the diffuse layer's band below (longs) and above (shorts) the bar's open."""
     above_max_leverage: AboveMaxRule = "cap"
     """A tier above the venue bracket's maximum leverage: "error" (ConfigError) or "cap" (model it at the max)."""
     extra: dict[str, float] = field(default_factory=dict)
@@ -65,12 +76,18 @@ class ModelConfig:
             raise ConfigError("leverage_weights: must be non-negative with a positive sum")
         if self.entry_points < 1:
             raise ConfigError(f"entry_points: must be >= 1, got {self.entry_points}")
+        if not 0.0 <= self.entry_spacing < 1.0:
+            raise ConfigError(f"entry_spacing: must be in [0, 1), got {self.entry_spacing}")
         if not 0.0 <= self.taker_weight <= 1.0:
             raise ConfigError(f"taker_weight: must be in [0, 1], got {self.taker_weight}")
         if not 0.0 <= self.turnover <= 10.0:
             raise ConfigError(f"turnover: must be in [0, 10], got {self.turnover}")
         if not 0.0 <= self.intrabar_path <= 1.0:
             raise ConfigError(f"intrabar_path: must be in [0, 1], got {self.intrabar_path}")
+        if not 0.0 <= self.diffuse_share <= 1.0:
+            raise ConfigError(f"diffuse_share: must be in [0, 1], got {self.diffuse_share}")
+        if not 0.0 < self.diffuse_band < 1.0:
+            raise ConfigError(f"diffuse_band: must be in (0, 1), got {self.diffuse_band}")
         if self.decay_half_life_hours is not None and self.decay_half_life_hours <= 0:
             raise ConfigError("decay_half_life_hours: must be positive or None")
         if self.position_notional_usd <= 0:

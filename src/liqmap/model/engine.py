@@ -8,6 +8,8 @@ exists only in :mod:`liqmap.model.stream` (live) and :mod:`liqmap.model.referenc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -22,6 +24,10 @@ from liqmap.model.result import Heatmap
 from liqmap.symbols import canonical
 
 MAX_GRID_BYTES = 2 * 1024**3
+THREADS = 2
+"""Jobs (one per frame and side) computed at once by threads of this process (1 = one after the other)."""
+RESIDUE = 1e-12
+"""Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
 
 
 def select_tiers(config: ModelConfig, leverage: Sequence[float] | None) -> list[int]:
@@ -148,31 +154,54 @@ def compute_heatmap(
             f"{plan.n_columns * 2 * n_bins * 8 / 1e9:.1f} GB; set max_columns (e.g. 2000) or fewer bins"
         )
     candles = _candles(frames, offsets, ts, plan)
-    total: np.ndarray | None = None
     swept = np.zeros((2, plan.n_columns))
     notes = []
+    jobs = []
     for frame, offset in zip(frames, offsets, strict=True):
         ratios, note = level_ratios(config, frame.exchange, frame.symbol, brackets)
         notes.append(note)
-        grid, frame_swept = frame_book(config, frame, offset, plan, edges, ratios, tiers, age_sel)
-        swept += frame_swept
-        if total is None:
-            total = grid
-        else:
-            total += grid
-    assert total is not None
-    scale = max(float(np.abs(total).max(initial=0.0)), 1.0)
-    if total.min(initial=0.0) < -1e-6 * scale:
-        raise ModelError(f"heatmap: negative outstanding notional {total.min()} (scale {scale}); this is a bug")
-    np.maximum(total, 0.0, out=total)
+        jobs += [(frame, offset, ratios, side) for side in (0, 1)]
+
+    def book(job: tuple[MarketFrame, int, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(job[3],))
+
+    # Frames, and the two sides of a frame, are independent and numpy releases the GIL in its array loops,
+    # so threads of this process overlap them (one job per frame and side keeps 2 threads busy evenly);
+    # results are summed in a fixed order, so the numbers do not depend on the thread count.
+    book_sides: list[np.ndarray | None] = [None, None]  # (K, B) per side: the first job's grid, then summed
+    workers = min(len(jobs), THREADS)
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        results = map(book, jobs) if pool is None else pool.map(book, jobs)
+        for job, (grid, frame_swept) in zip(jobs, results, strict=True):
+            side = job[3]
+            swept[side] += frame_swept[0]
+            part = grid[:, 0, :]
+            if book_sides[side] is None:
+                book_sides[side] = part
+            else:
+                book_sides[side] += part
+    long, short = book_sides
+    assert long is not None and short is not None
+    low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
+    scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)
+    if low < -1e-6 * scale:
+        raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
+    # Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
+    # USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
+    # "non-empty bin" means the same here and in StreamingModel, which applies the same rule).
+    np.maximum(long, 0.0, out=long)
+    np.maximum(short, 0.0, out=short)
+    residue = RESIDUE * np.maximum(long.max(axis=1, initial=0.0), short.max(axis=1, initial=0.0))[:, None]
+    long[long <= residue] = 0.0
+    short[short <= residue] = 0.0
     labels = config.age_labels
     return Heatmap(
         symbol=canonical(frames[0].symbol),
         exchanges=tuple(f.exchange for f in frames),
         times=candles["ts"].copy(),
         price_edges=edges,
-        long=total[:, 0, :],
-        short=total[:, 1, :],
+        long=long,
+        short=short,
         swept_long=swept[0],
         swept_short=swept[1],
         candles=candles,

@@ -40,13 +40,24 @@ def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(edges, levels, side="right") - 1
         idx[idx >= nb] = -1
         return idx
-    scaled = (levels - edges[0]) * (nb / (edges[-1] - edges[0]))
+    scaled = levels - edges[0]
+    scaled *= nb / (edges[-1] - edges[0])
     np.clip(scaled, -1.0, nb, out=scaled)
-    idx = np.floor(scaled).astype(np.int64)
-    # padded[i + 1] = edges[i]; -inf / +inf beyond: one-step corrections where rounding crossed an edge
-    padded = np.concatenate(([-np.inf], edges, [np.inf, np.inf]))
-    idx -= levels < padded[idx + 1]
-    idx += levels >= padded[idx + 2]
+    floor = np.floor(scaled)
+    idx = floor.astype(np.int64)
+    # Rounding can only cross an edge when the scaled level is within a hair of an integer: correct those
+    # by one step against the edges themselves (the result then equals searchsorted bit for bit).
+    # The hair: a few ulps of the largest edge in bin units, plus the ulps of the scaled value itself.
+    step = (edges[-1] - edges[0]) / nb
+    hair = 64 * np.finfo(np.float64).eps * (max(abs(edges[0]), abs(edges[-1])) / step + nb + 1)
+    scaled -= floor
+    near = np.flatnonzero((scaled < hair) | (scaled > 1.0 - hair))
+    if len(near):
+        padded = np.concatenate(([-np.inf], edges, [np.inf, np.inf]))
+        i, lv = idx[near], levels[near]
+        i -= lv < padded[i + 1]
+        i += lv >= padded[i + 2]
+        idx[near] = i
     idx[(idx < 0) | (idx >= nb)] = -1
     return idx
 

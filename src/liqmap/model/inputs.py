@@ -8,7 +8,10 @@ For bar ``t`` (docs/model.md gives the equations and the reasons):
   before the additions): ``log(oi[t]/oi_ref)`` when OI fell and ``close_rule="proportional"``, plus the
   age decay ``-ln 2 * interval_h / half_life``.
 * ``long_share[t]`` share of ``added[t]`` that is long (the rest is short).
-* ``entries[t, j]`` entry prices, ``j < J`` (one column unless ``entry="range"``), each with weight 1/J.
+* ``n_points[t]`` number of entry points ``J_t`` (1 unless the rule spreads entries, "range" or
+  "triangular"; then
+  ``min(entry_points, 1 + floor((high - low) / (entry_spacing * mid)))``), each with weight ``1/J_t``;
+  :meth:`FrameInputs.entries` gives their prices.
 """
 
 from __future__ import annotations
@@ -35,7 +38,76 @@ class FrameInputs:
     added: np.ndarray
     log_keep: np.ndarray
     long_share: np.ndarray
-    entries: np.ndarray
+    n_points: np.ndarray
+    """Entry points of each bar (int64)."""
+    price: np.ndarray | None
+    """The single entry price per bar (rules that do not spread entries), else None."""
+    low: np.ndarray
+    high: np.ndarray
+    close: np.ndarray
+    triangular: bool = False
+
+    def entries(self, bars: np.ndarray, j: int) -> np.ndarray:
+        """Entry prices ``(len(bars), j)`` of bars that all have ``n_points == j``."""
+        if self.price is not None:
+            return self.price[bars][:, None]
+        if self.triangular:
+            return triangular_entries(self.low[bars], self.high[bars], self.close[bars], j)
+        return range_entries(self.low[bars], self.high[bars], j)
+
+
+SPREAD_RULES = ("range", "triangular")
+
+
+def triangular_entries(low: np.ndarray, high: np.ndarray, close: np.ndarray, j: int) -> np.ndarray:
+    """``j`` prices at the quantiles ``u_k = (k + 0.5) / j`` of the triangular distribution on [low, high]
+    with mode ``c`` = the close, shape (N, j):
+
+        x(u) = low + sqrt(u (high - low)(c - low))            for u < (c - low) / (high - low)
+        x(u) = high - sqrt((1 - u)(high - low)(high - c))     otherwise
+
+    (a flat bar: every point at its price)."""
+    width = high - low
+    c = np.minimum(np.maximum(close, low), high)
+    u = (np.arange(j) + 0.5) / j
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mode_at = np.where(width > 0, (c - low) / np.where(width > 0, width, 1.0), 0.0)
+    left = low[:, None] + np.sqrt(u[None, :] * (width * (c - low))[:, None])
+    right = high[:, None] - np.sqrt((1.0 - u[None, :]) * (width * (high - c))[:, None])
+    return np.where(u[None, :] < mode_at[:, None], left, right)
+
+
+def range_entries(low: np.ndarray, high: np.ndarray, j: int) -> np.ndarray:
+    """``j`` equally spaced prices from low to high, shape (N, j); one point = the mid ``(h + l) / 2``."""
+    if j == 1:
+        return ((high + low) / 2.0)[:, None]
+    steps = np.arange(j) / (j - 1)
+    return low[:, None] + (high - low)[:, None] * steps[None, :]
+
+
+def points_per_bar(config: ModelConfig, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """``J_t``: 1 unless the rule spreads entries; then ``min(entry_points, 1 + floor((h - l) / (spacing * (h + l) / 2)))``."""
+    n = len(high)
+    if config.entry not in SPREAD_RULES:
+        return np.ones(n, dtype=np.int64)
+    j = config.entry_points
+    spacing = float(getattr(config, "entry_spacing", 0.0))
+    if j == 1 or spacing <= 0.0:
+        return np.full(n, j, dtype=np.int64)
+    fit = np.floor((high - low) / (spacing * (high + low) / 2.0))
+    return np.clip(1.0 + fit, 1.0, float(j)).astype(np.int64)
+
+
+def bar_points(config: ModelConfig, high: float, low: float) -> int:
+    """:func:`points_per_bar` for one bar (same arithmetic, scalar)."""
+    if config.entry not in SPREAD_RULES:
+        return 1
+    j = config.entry_points
+    spacing = float(getattr(config, "entry_spacing", 0.0))
+    if j == 1 or spacing <= 0.0:
+        return j
+    fit = math.floor((high - low) / (spacing * (high + low) / 2.0))
+    return int(min(float(j), max(1.0, 1.0 + fit)))
 
 
 def decay_log_factor(config: ModelConfig, interval_ms: int) -> float:
@@ -79,7 +151,8 @@ def entry_prices(
     volume: np.ndarray,
     quote_volume: np.ndarray,
 ) -> np.ndarray:
-    """Entry prices per bar, shape (N, J): J = ``entry_points`` for ``entry="range"``, else 1."""
+    """Entry prices per bar, shape (N, J): J = ``entry_points`` for ``entry="range"`` (before the spacing
+    rule of :func:`points_per_bar`), else 1."""
     typical = (high + low + close) / 3.0
     if config.entry == "close":
         price = close
@@ -93,11 +166,9 @@ def entry_prices(
         usable = np.isfinite(vwap) & (volume > 0) & (vwap >= low) & (vwap <= high)
         price = np.where(usable, vwap, typical)
     elif config.entry == "range":
-        j = config.entry_points
-        if j == 1:
-            return ((high + low) / 2.0)[:, None]
-        steps = np.arange(j) / (j - 1)
-        return low[:, None] + (high - low)[:, None] * steps[None, :]
+        return range_entries(low, high, config.entry_points)
+    elif config.entry == "triangular":
+        return triangular_entries(low, high, close, config.entry_points)
     else:  # pragma: no cover - ModelConfig's Literal type
         raise ConfigError(f"entry: unknown rule {config.entry!r}")
     return np.asarray(price, dtype=np.float64)[:, None]
@@ -128,7 +199,7 @@ def check_rules(config: ModelConfig) -> None:
     """Refuse rule names the model does not know (a typo must not silently select another rule)."""
     allowed = {
         "side": ("taker", "symmetric", "candle", "funding"),
-        "entry": ("close", "typical", "ohlc4", "vwap", "range"),
+        "entry": ("close", "typical", "ohlc4", "vwap", "range", "triangular"),
         "close_rule": ("proportional", "none"),
         "above_max_leverage": ("error", "cap"),
     }
@@ -148,8 +219,13 @@ def frame_inputs(config: ModelConfig, frame: MarketFrame) -> FrameInputs:
         added, log_keep = added + extra_added, log_keep + extra_keep
     share = long_share(config, frame.open, frame.close, frame.volume, frame.taker_buy_volume, frame.funding)
     quote = getattr(frame, "quote_volume", np.full(len(frame), np.nan))
-    entries = entry_prices(config, frame.open, frame.high, frame.low, frame.close, frame.volume, quote)
-    return FrameInputs(added=added, log_keep=log_keep, long_share=share, entries=entries)
+    price = None
+    if config.entry not in SPREAD_RULES:
+        price = entry_prices(config, frame.open, frame.high, frame.low, frame.close, frame.volume, quote)[:, 0]
+    return FrameInputs(
+        added=added, log_keep=log_keep, long_share=share, n_points=points_per_bar(config, frame.high, frame.low),
+        price=price, low=frame.low, high=frame.high, close=frame.close, triangular=config.entry == "triangular",
+    )
 
 
 def level_ratios(

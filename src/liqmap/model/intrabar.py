@@ -1,5 +1,8 @@
 """Positions opened and liquidated inside the same bar (the book never holds them at a column end).
 
+Part of the model's swept USD in all three engines (batch ``book.py``, ``StreamingModel``, the reference), so
+the served heatmap's ``swept_long/short`` and the evaluation's prediction are the same numbers.
+
 The engine's book is the state at bar ends, and a position born in bar ``t`` can be swept from bar
 ``t + 1`` on. With turnover (:mod:`liqmap.model.turnover`) positions also open *during* bar ``t`` at
 prices across its range, and the high-leverage ones can be liquidated before the bar closes. Their
@@ -15,7 +18,7 @@ expected USD, given only what is known at the bar's start plus the bar's high an
 * ``long_t = p * N_t * share_long * sum_L w_L * P_L``; shorts alike with ``e * r_S <= high_t``.
 
 ``share_long`` is 0.5 (the bar's taker flow is not known at its start). The equations are ours; the
-evidence for using it is in docs/evaluation.md.
+evidence and the fitted ``intrabar_path`` are in docs/model.md ("Defaults chosen by evidence").
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ def expected_volume_usd(frame: MarketFrame, lookback: int = VOLUME_LOOKBACK) -> 
         return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
 
 
-def intrabar_swept(config: ModelConfig, frame: MarketFrame, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def intrabar_swept(
+    config: ModelConfig, frame: MarketFrame, ratios: np.ndarray, tiers: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected (long, short) USD liquidated inside each bar by positions opened in it.
 
     ``ratios`` (2, T): liquidation level / entry per side and leverage tier
-    (:func:`liqmap.model.inputs.level_ratios`). Zero when ``intrabar_path`` or ``turnover`` is 0.
+    (:func:`liqmap.model.inputs.level_ratios`); ``tiers``: the tiers counted (default all; weights stay
+    normalised over all tiers). Zero when ``intrabar_path`` or ``turnover`` is 0.
     """
     n = len(frame)
     p = float(getattr(config, "intrabar_path", 0.0))
@@ -69,7 +75,8 @@ def intrabar_swept(config: ModelConfig, frame: MarketFrame, ratios: np.ndarray) 
     weights = np.asarray(config.normalised_weights)
     long_share = np.zeros(n)
     short_share = np.zeros(n)
-    for j, w in enumerate(weights):
+    for j in range(len(weights)) if tiers is None else tiers:
+        w = weights[j]
         long_share += w * np.clip((frame.high - frame.low / ratios[0, j]) / safe, 0.0, 1.0)
         short_share += w * np.clip((frame.high / ratios[1, j] - frame.low) / safe, 0.0, 1.0)
     flat = width <= 0

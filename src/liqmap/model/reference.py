@@ -66,9 +66,53 @@ def _entries(config: ModelConfig, frame: MarketFrame, t: int) -> list[float]:
             return [quote / vol]
         return [typical]
     j = config.entry_points
+    spacing = config.entry_spacing
+    if j > 1 and spacing > 0:  # points at least `spacing` x mid apart: 1 + floor(range / (spacing x mid)), <= j
+        j = min(j, 1 + math.floor((h - lo) / (spacing * (h + lo) / 2)))
+    if config.entry == "triangular":  # quantiles (k + 0.5) / j of the triangular law on [lo, h], mode at c
+        mode = min(max(c, lo), h)
+        width = h - lo
+        mode_at = (mode - lo) / width if width > 0 else 0.0
+        points = []
+        for k in range(j):
+            u = (k + 0.5) / j
+            if u < mode_at:
+                points.append(lo + math.sqrt(u * (width * (mode - lo))))
+            else:
+                points.append(h - math.sqrt((1.0 - u) * (width * (h - mode))))
+        return points
     if j == 1:
         return [(h + lo) / 2]
-    return [lo + (h - lo) * k / (j - 1) for k in range(j)]
+    return [lo + (h - lo) * (k / (j - 1)) for k in range(j)]
+
+
+def _same_bar(
+    config: ModelConfig, frame: MarketFrame, t: int, ratios: np.ndarray, tiers: list[int]
+) -> tuple[float, float]:
+    """Expected USD opened and liquidated inside bar t (liqmap.model.intrabar), written out per bar."""
+    p, k = config.intrabar_path, config.turnover
+    if p <= 0 or k <= 0 or t == 0:
+        return 0.0, 0.0
+    oi_start = float(frame.oi_usd[t - 1])
+    total, count = 0.0, 0
+    for u in range(max(0, t - 24), t):  # mean USD volume of the 24 bars before t
+        quote, vol = float(frame.quote_volume[u]), float(frame.volume[u])
+        usd = quote if math.isfinite(quote) else vol * (float(frame.high[u]) + float(frame.low[u]) +
+                                                         float(frame.close[u])) / 3
+        total += usd if math.isfinite(usd) else 0.0
+        count += 1 if (math.isfinite(quote) or math.isfinite(vol)) else 0
+    if count == 0 or not math.isfinite(oi_start) or oi_start <= 0:
+        return 0.0, 0.0
+    new = min(TAU_MAX, max(0.0, k * (total / count) / oi_start)) * oi_start
+    high, low = float(frame.high[t]), float(frame.low[t])
+    if high <= low:
+        return 0.0, 0.0
+    total_w = sum(config.leverage_weights)
+    long_p = sum(config.leverage_weights[i] / total_w * min(1.0, max(0.0, (high - low / ratios[0, i]) / (high - low)))
+                 for i in tiers)
+    short_p = sum(config.leverage_weights[i] / total_w * min(1.0, max(0.0, (high / ratios[1, i] - low) / (high - low)))
+                  for i in tiers)
+    return p * new * 0.5 * long_p, p * new * 0.5 * short_p
 
 
 def reference_heatmap(
@@ -120,6 +164,18 @@ def reference_heatmap(
                 else:
                     survivors.append(pos)
             book = survivors
+            if age_ok[-1] and config.diffuse_share > 0 and math.isfinite(oi_ref):
+                # the diffuse layer (liqmap.model.diffuse): levels spread evenly within the band around open
+                o = float(frame.open[t])
+                band = config.diffuse_band * o
+                share = sum(config.leverage_weights[i] / total_w for i in tiers)
+                half = config.diffuse_share * oi_ref * 0.5 * share
+                swept[0][g] += half * min(1.0, (o - low) / band)
+                swept[1][g] += half * min(1.0, (high - o) / band)
+            if age_ok[0]:  # positions opened and liquidated inside this bar are age 0
+                long_same, short_same = _same_bar(config, frame, t, ratios, tiers)
+                swept[0][g] += long_same
+                swept[1][g] += short_same
             # 2. OI decrease (proportional) and age decay
             oi = float(frame.oi_usd[t])
             factor = decay

@@ -11,9 +11,10 @@ renormalised when ``scale`` falls below 1e-150 (rare).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,16 +24,28 @@ from liqmap.errors import BadSeriesError
 from liqmap.model.book import age_boundaries_bars
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
-from liqmap.model.engine import select_ages, select_tiers
+from liqmap.model.diffuse import diffuse_swept
+from liqmap.model.engine import RESIDUE, select_ages, select_tiers
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import check_edges
-from liqmap.model.inputs import FUNDING_SCALE, MIN_KEEP, decay_log_factor, entry_prices, level_ratios
+from liqmap.model.inputs import (
+    FUNDING_SCALE,
+    MIN_KEEP,
+    SPREAD_RULES,
+    bar_points,
+    decay_log_factor,
+    entry_prices,
+    level_ratios,
+)
+from liqmap.model.intrabar import VOLUME_LOOKBACK, intrabar_swept
 from liqmap.model.result import LiquidationMap
 from liqmap.model.turnover import TAU_MAX
 from liqmap.model.warmup import alive_cohorts
 from liqmap.types import MINUTE_MS
 
 RENORMALISE_BELOW = 1e-150
+SMALL = 32
+"""Up to this many view updates are applied in a Python loop rather than one ``np.add.at`` call."""
 
 
 class _Group:
@@ -40,7 +53,11 @@ class _Group:
 
     __slots__ = ("bins", "cursor", "in_view", "keys", "side", "values")
 
-    def __init__(self, side: int, keys: list[float], bins: list[int], values: list[float], in_view: bool) -> None:
+    # Tuples, not lists: tuples of numbers drop out of the cyclic garbage collector's sight, which keeps
+    # its full passes over a book of ~10^5 groups short (they showed as 40-50 ms update spikes with lists).
+    def __init__(
+        self, side: int, keys: tuple[float, ...], bins: tuple[int, ...], values: tuple[float, ...], in_view: bool
+    ) -> None:
         self.side = side
         self.keys = keys
         self.bins = bins
@@ -102,6 +119,10 @@ class StreamingModel:
         """Unscaled USD per side and bin of the selected tiers and age buckets (real USD = view * scale)."""
         self._swept = [0.0, 0.0]
         self._weights = np.asarray(config.normalised_weights)[self.tiers]
+        self._tier_share = float(self._weights.sum())
+        self._weight_list = self._weights.tolist()
+        self._ratio_lists = self.ratios[:, self.tiers].tolist()
+        self._edge_list = self.edges.tolist()
         self._ratios = self.ratios[:, self.tiers]
         self._decay = math.exp(decay_log_factor(config, interval_ms))
         self._scale = 1.0
@@ -112,6 +133,10 @@ class StreamingModel:
         self._t = -1
         self._last_ts: int | None = None
         self._oi_ref = math.nan
+        self._prev_oi = math.nan
+        """The previous bar's OI as given (NaN included): the same-bar term's OI at the bar's start."""
+        self._volumes: deque[tuple[float, float]] = deque(maxlen=VOLUME_LOOKBACK)
+        """(USD volume, 1 if known) of the last bars: the same-bar term's expected volume."""
 
     # -- one bar ---------------------------------------------------------------------------------------
     def update(
@@ -132,6 +157,10 @@ class StreamingModel:
         self._t += 1
         t = self._t
         self._sweep(low, high)
+        self._add_same_bar(high, low)
+        self._add_diffuse(open, high, low, self._oi_ref)
+        self._remember_volume(high, low, close, volume, quote_volume)
+        self._prev_oi = float(oi_usd)
         tau = self._turnover(oi_usd, high, low, close, volume, quote_volume)
         self._shrink_and_age(t, oi_usd, 1.0 - tau)
         added = tau * oi_usd if tau > 0 else 0.0
@@ -196,13 +225,30 @@ class StreamingModel:
                 birth = int(alive.birth[i])
                 gid = self._next_id
                 self._next_id += 1
-                self._groups[gid] = _Group(side, keys[i:j], bins[i:j], values[i:j], bool(in_view[i]))
+                self._groups[gid] = _Group(
+                    side, tuple(keys[i:j]), tuple(bins[i:j]), tuple(values[i:j]), bool(in_view[i])
+                )
                 heap.append((keys[i], gid))
                 if horizon is not None and birth > last - horizon:
                     self._by_birth[birth].append(gid)
             heapq.heapify(heap)
         finite = np.flatnonzero(np.isfinite(frame.oi_usd))
         self._oi_ref = float(frame.oi_usd[finite[-1]]) if len(finite) else math.nan
+        if self._age_sel[0]:
+            same_bar = intrabar_swept(self.config, frame.slice(max(0, last - VOLUME_LOOKBACK), last + 1), self.ratios,
+                                      self.tiers)
+            self._swept = [self._swept[0] + float(same_bar[0][-1]), self._swept[1] + float(same_bar[1][-1])]
+        prior = np.flatnonzero(np.isfinite(frame.oi_usd[:last]))
+        if self._age_sel[-1] and len(prior):
+            # the diffuse layer of the last bar; its OI is the last finite OI before that bar
+            layer = diffuse_swept(self.config, frame.slice(int(prior[-1]), last + 1), self._tier_share)
+            self._swept = [self._swept[0] + float(layer[0][-1]), self._swept[1] + float(layer[1][-1])]
+        for i in range(max(0, last + 1 - VOLUME_LOOKBACK), last + 1):
+            self._remember_volume(
+                float(frame.high[i]), float(frame.low[i]), float(frame.close[i]), float(frame.volume[i]),
+                float(frame.quote_volume[i]),
+            )
+        self._prev_oi = float(frame.oi_usd[last])
         self._t = last
         self._last_ts = int(frame.ts[-1])
 
@@ -215,6 +261,7 @@ class StreamingModel:
         """The current state: the book at the end of the last bar and that bar's swept USD."""
         book = self.view * self._scale
         np.maximum(book, 0.0, out=book)
+        book[book <= RESIDUE * book.max(initial=0.0)] = 0.0  # rounding residue of emptied bins (engine.RESIDUE)
         return LiveColumn(
             ts=self._last_ts if self._last_ts is not None else 0, close=float(close), price_edges=self.edges,
             long=book[0], short=book[1], swept_long=self._swept[0], swept_short=self._swept[1],
@@ -270,7 +317,54 @@ class StreamingModel:
             if removed_bins:
                 self._add_to_view(side, removed_bins, removed_values, -1.0)
 
-    def _add_to_view(self, side: int, bins: list[int], values: list[float], sign: float) -> None:
+    def _add_same_bar(self, high: float, low: float) -> None:
+        """Add the expected same-bar liquidations of this bar's new positions (:mod:`liqmap.model.intrabar`)."""
+        p = float(getattr(self.config, "intrabar_path", 0.0))
+        k = float(getattr(self.config, "turnover", 0.0))
+        if p <= 0.0 or k <= 0.0 or not self._age_sel[0] or not self._volumes:
+            return
+        oi_start = self._prev_oi
+        total = sum(v for v, _ in self._volumes)
+        count = sum(c for _, c in self._volumes)
+        if count <= 0 or not math.isfinite(oi_start) or oi_start <= 0:
+            return  # (OI 0 at the start: nothing can turn over)
+        tau = min(TAU_MAX, max(0.0, k * (total / count) / oi_start))
+        width = high - low
+        if width <= 0 or not math.isfinite(tau):
+            return
+        new = tau * oi_start
+        long_share = short_share = 0.0
+        weights = self.config.normalised_weights
+        for j in self.tiers:
+            long_share += weights[j] * min(1.0, max(0.0, (high - low / self.ratios[0, j]) / width))
+            short_share += weights[j] * min(1.0, max(0.0, (high / self.ratios[1, j] - low) / width))
+        self._swept[0] += p * new * 0.5 * long_share
+        self._swept[1] += p * new * 0.5 * short_share
+
+    def _add_diffuse(self, open: float, high: float, low: float, oi_ref: float) -> None:
+        """Add the diffuse layer's liquidations of this bar (:mod:`liqmap.model.diffuse`; oldest age bucket)."""
+        phi = float(getattr(self.config, "diffuse_share", 0.0))
+        if phi <= 0.0 or not self._age_sel[-1] or not math.isfinite(oi_ref):
+            return
+        band = self.config.diffuse_band * open
+        half = phi * oi_ref * 0.5 * self._tier_share
+        self._swept[0] += half * min(1.0, (open - low) / band)
+        self._swept[1] += half * min(1.0, (high - open) / band)
+
+    def _remember_volume(self, high: float, low: float, close: float, volume: float, quote: float) -> None:
+        usd = quote if math.isfinite(quote) else volume * ((high + low + close) / 3.0)
+        known = 1.0 if (math.isfinite(quote) or math.isfinite(volume)) else 0.0
+        self._volumes.append((usd if math.isfinite(usd) else 0.0, known))
+
+    def _add_to_view(
+        self, side: int, bins: list[int] | tuple[int, ...], values: list[float] | tuple[float, ...], sign: float
+    ) -> None:
+        if len(bins) <= SMALL:  # the same sequential sums as np.add.at, without its per-call cost
+            row = self.view[side]
+            for b, v in zip(bins, values, strict=True):
+                if b >= 0:
+                    row[b] += sign * v
+            return
         b = np.asarray(bins)
         ok = b >= 0
         np.add.at(self.view[side], b[ok], sign * np.asarray(values)[ok])
@@ -317,7 +411,7 @@ class StreamingModel:
     def _renormalise(self) -> None:
         scale = self._scale
         for group in self._groups.values():
-            group.values = [v * scale for v in group.values]
+            group.values = tuple(v * scale for v in group.values)
         self.view *= scale
         self._scale = 1.0
 
@@ -325,23 +419,25 @@ class StreamingModel:
         self, t: int, added: float, open: float, high: float, low: float, close: float, volume: float,
         taker_buy_volume: float, quote_volume: float, funding: float,
     ) -> None:
+        # Plain Python on a handful of numbers (numpy's per-call cost dominates at this size); the same
+        # arithmetic, in the same order, as the batch engine's arrays.
         share = self._long_share(open, close, volume, taker_buy_volume, funding)
-        entries = entry_prices(
-            self.config, *(np.array([x], dtype=np.float64) for x in (open, high, low, close, volume, quote_volume))
-        )[0]
-        n_entries = len(entries)
-        levels = (entries[None, None, :] * self._ratios[:, :, None]).reshape(2, -1)  # (2, T*J)
-        bins = np.searchsorted(self.edges, levels, side="right") - 1
-        bins[(bins < 0) | (bins >= len(self.edges) - 1)] = -1
-        per_tier = (added / n_entries / self._scale) * np.array([share, 1.0 - share])[:, None] * self._weights
-        values = np.repeat(per_tier, n_entries, axis=1)  # (2, T*J)
+        entries = self._entries(open, high, low, close, volume, quote_volume)
+        base = added / len(entries) / self._scale
         in_view = self._age_sel[0]
         ids = self._by_birth[t] if self._age_switches else None
-        for side in (0, 1):
-            keys = -levels[side] if side == 0 else levels[side]
-            order = np.argsort(keys, kind="stable")
+        edges, n_bins = self._edge_list, len(self._edge_list) - 1
+        for side, side_share in ((0, share), (1, 1.0 - share)):
+            items = []
+            for ratio, weight in zip(self._ratio_lists[side], self._weight_list, strict=True):
+                value = base * side_share * weight
+                for entry in entries:
+                    level = entry * ratio
+                    b = bisect.bisect_right(edges, level) - 1
+                    items.append((-level if side == 0 else level, b if 0 <= b < n_bins else -1, value))
+            items.sort(key=lambda item: item[0])  # stable, as the batch engine's argsort
             group = _Group(
-                side, keys[order].tolist(), bins[side][order].tolist(), values[side][order].tolist(), in_view
+                side, tuple(i[0] for i in items), tuple(i[1] for i in items), tuple(i[2] for i in items), in_view
             )
             if in_view:
                 self._add_to_view(side, group.bins, group.values, 1.0)
@@ -351,6 +447,33 @@ class StreamingModel:
             heapq.heappush(self._heaps[side], (group.keys[0], gid))
             if ids is not None:
                 ids.append(gid)
+
+    def _entries(
+        self, open: float, high: float, low: float, close: float, volume: float, quote_volume: float
+    ) -> list[float]:
+        """Entry prices of one bar: :func:`liqmap.model.inputs.range_entries` / ``triangular_entries`` written
+        for one bar (same operations in the same order), or ``entry_prices`` for single-price rules."""
+        config = self.config
+        if config.entry not in SPREAD_RULES:
+            return entry_prices(
+                config, *(np.array([x], dtype=np.float64) for x in (open, high, low, close, volume, quote_volume))
+            )[0].tolist()
+        j = bar_points(config, high, low)
+        if config.entry == "range":
+            if j == 1:
+                return [(high + low) / 2.0]
+            return [low + (high - low) * (k / (j - 1)) for k in range(j)]
+        width = high - low
+        mode = min(max(close, low), high)
+        mode_at = (mode - low) / width if width > 0 else 0.0
+        out = []
+        for k in range(j):
+            u = (k + 0.5) / j
+            if u < mode_at:
+                out.append(low + math.sqrt(u * (width * (mode - low))))
+            else:
+                out.append(high - math.sqrt((1.0 - u) * (width * (high - mode))))
+        return out
 
     def _long_share(self, open: float, close: float, volume: float, buy: float, funding: float) -> float:
         config = self.config

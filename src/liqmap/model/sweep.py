@@ -31,17 +31,40 @@ class FirstTouch:
             np.minimum(table[j - 1, :width], table[j - 1, half : half + width], out=table[j, :width])
         self.table = table
         self.levels = levels
+        # suffix[i] = min(values[i:]) (+inf at n): a level below it is never touched, no search needed
+        suffix = np.full(n + 1, np.inf)
+        if n:
+            suffix[:n] = np.minimum.accumulate(values[::-1])[::-1]
+        self.suffix = suffix
 
     def first_at_or_below(self, start: np.ndarray, level: np.ndarray, max_span: int | None = None) -> np.ndarray:
         """For each query, the first index ``t >= start`` with ``values[t] <= level`` (``n`` if none).
 
         ``max_span``: the caller knows every answer is at most ``start + max_span``; the search then
-        needs only ``bit_length(max_span)`` lifting steps instead of ``log2(n)``."""
+        needs only ``bit_length(max_span)`` lifting steps instead of ``log2(n)``. A level below
+        ``min(values[start:])`` is never touched and needs no search at all."""
         pos = np.minimum(np.asarray(start, dtype=np.int64), self.n)
         level = np.asarray(level, dtype=np.float64)
+        todo = self.suffix.take(pos) <= level
+        if todo.all():
+            return self._lift(pos, level, max_span)
+        out = np.full(len(pos), self.n, dtype=np.int64)
+        if todo.any():
+            out[todo] = self._lift(pos[todo], level[todo], max_span)
+        return out
+
+    def _lift(self, pos: np.ndarray, level: np.ndarray, max_span: int | None) -> np.ndarray:
+        """Binary lifting from ``pos`` (in place); every query is known to have an answer ``< n``."""
+        if not len(pos):
+            return pos
         skip = np.empty(len(pos), dtype=bool)
-        top = self.levels if max_span is None else min(self.levels, int(max_span).bit_length())
+        value = np.empty(len(pos))
+        # no answer lies beyond n - 1: windows longer than n - min(start) are never needed
+        top = min(self.levels, int(self.n - int(pos.min())).bit_length())
+        if max_span is not None:
+            top = min(top, int(max_span).bit_length())
         for j in range(top - 1, -1, -1):
-            np.greater(self.table[j].take(pos), level, out=skip)
+            self.table[j].take(pos, out=value)
+            np.greater(value, level, out=skip)
             np.add(pos, 1 << j, out=pos, where=skip)
         return pos

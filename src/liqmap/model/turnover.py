@@ -11,10 +11,10 @@ and the same notional, ``tau_t * OI_t``, opens at the bar's entry prices, split 
 ``V_t`` is the bar's quote volume in USD (``volume * (h + l + c) / 3`` where the quote volume is
 unknown), ``OI_ref`` the last finite OI before ``t``. Bars with unknown OI or volume turn nothing over.
 
-Why: on Binance BTCUSDT hourly data (docs/evaluation.md) entries driven by OI increases alone rank the
+Why: on Binance BTCUSDT hourly data (docs/evaluation.md, docs/model.md) entries driven by OI increases alone rank the
 bars' realized liquidations worse than "move size x OI"; adding turnover is the change that makes the
 book beat it. ``k`` is the share of volume that is turnover (order of 0.1: hourly BTC volume is
-~5-15 % of OI). The equations are ours; the evidence and the fit are in docs/evaluation.md.
+~5-15 % of OI). The equations are ours; the evidence and the fit are in docs/model.md.
 """
 
 from __future__ import annotations

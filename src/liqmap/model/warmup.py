@@ -47,28 +47,34 @@ def alive_cohorts(
     n = len(frame)
     inputs = frame_inputs(config, frame)
     log_s = np.cumsum(inputs.log_keep)
-    born = np.flatnonzero(inputs.added > 0)
-    n_j = inputs.entries.shape[1]
-    entries = inputs.entries[born]
+    born_all = np.flatnonzero(inputs.added > 0)
+    points = inputs.n_points[born_all]
     out = []
     for side, (series, sign) in enumerate(((frame.low, 1.0), (frame.high, -1.0))):
-        share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
-        levels = entries[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
-        sweep = group_sweeps(FirstTouch(sign * series), born, sign * levels)
-        now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
-        value = np.broadcast_to((now[:, None] * weights[None, :])[:, :, None], levels.shape)
+        search = FirstTouch(sign * series)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         swept_last = 0.0
-        if n >= 2:
-            last = sweep == n - 1
-            ages = np.searchsorted(boundaries, n - 2 - born, side="right")
-            before = inputs.added[born] * share / n_j * np.exp(log_s[n - 2] - log_s[born]) * age_selected[ages]
-            swept_last = float(((before[:, None] * weights[None, :])[:, :, None] * last).sum())
-        alive = sweep >= n
-        birth = np.broadcast_to(born[:, None, None], levels.shape)[alive]
-        key = (-levels if side == 0 else levels)[alive]
+        for n_j in np.unique(points).tolist():
+            born = born_all[points == n_j]
+            share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
+            levels = inputs.entries(born, n_j)[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
+            sweep = group_sweeps(search, born, sign * levels)
+            now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
+            value = np.broadcast_to((now[:, None] * weights[None, :])[:, :, None], levels.shape)
+            if n >= 2:
+                last = sweep == n - 1
+                ages = np.searchsorted(boundaries, n - 2 - born, side="right")
+                before = inputs.added[born] * share / n_j * np.exp(log_s[n - 2] - log_s[born]) * age_selected[ages]
+                swept_last += float(((before[:, None] * weights[None, :])[:, :, None] * last).sum())
+            alive = sweep >= n
+            parts.append((np.broadcast_to(born[:, None, None], levels.shape)[alive], levels[alive], value[alive]))
+        birth = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        level = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        value = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+        key = -level if side == 0 else level
         order = np.lexsort((key, birth))
-        level = levels[alive][order]
+        level = level[order]
         bins = np.searchsorted(edges, level, side="right") - 1
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
-        out.append(AliveSide(birth[order], key[order], bins, value[alive][order], swept_last))
+        out.append(AliveSide(birth[order], key[order], bins, value[order], swept_last))
     return out[0], out[1]

@@ -49,7 +49,8 @@ RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 
 SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)")]
 LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
 AgeQ = Annotated[
-    str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4-24h, 1-7d, >7d) or index")
+    str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4h-1d, 1d-7d, >7d) or index; "
+                            "labels come from the model config (GET /api/meta)")
 ]
 BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)")]
 EndQ = Annotated[int | None, Query(description="View end time, ms since epoch (default: latest data)")]
@@ -102,7 +103,7 @@ def get_heatmap(
     format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,
     encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)")] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
-) -> JSONResponse:
+) -> Response:
     """Outstanding modelled liquidation notional (USD) per time column and price bin.
 
     `format=grid`: `grid` = base64 little-endian row-major array `[column][bin]` (`dtype`, `shape`,
@@ -287,7 +288,7 @@ def get_meta(ctx: Ctx) -> JSONResponse:
     """Symbols and exchanges stored, accepted ranges / sides / leverage tiers / age buckets, features."""
     symbols: dict[str, set[str]] = {}
     latest: dict[str, int] = {}
-    for series in ctx.store.inventory():
+    for series in health.inventory(ctx):
         if series["table"] != "bars":
             continue
         symbols.setdefault(series["symbol"], set()).add(series["exchange"])

@@ -36,6 +36,7 @@ class ServiceContext:
     plugin_errors: dict[str, str] = field(default_factory=dict)
     app: Any = None
     responses: ResponseCache = field(default_factory=ResponseCache)
+    inventory_cache: tuple[float, int, list[dict[str, Any]]] | None = None
 
     def api_paths(self) -> set[str]:
         """Documented paths of the app (plug-in routers included)."""

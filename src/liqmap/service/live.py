@@ -126,7 +126,7 @@ class Live:
 
     def _new_records(self, seen: dict[str, int]) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, int]]:
         out: list[tuple[str, dict[str, Any]]] = []
-        bars = self.store.read("bars", start=seen.get("bars", 0), market="perp")
+        bars = self.store.read("bars", start=seen.get("bars", 0) + 1, market="perp")
         groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
         for i in range(len(bars["ts_event"])):
             groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
@@ -155,7 +155,7 @@ class Live:
             )
         for symbol, rows in by_symbol.items():
             out.append((symbol, {"type": "liquidations", "symbol": symbol, "prints": rows[-2000:]}))
-        agg = self.store.read("liquidation_bars", start=seen.get("liquidation_bars", 0))
+        agg = self.store.read("liquidation_bars", start=seen.get("liquidation_bars", 0) + 1)
         agg_by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(agg["ts_event"])):
             agg_by_symbol[str(agg["symbol"][i])].append(

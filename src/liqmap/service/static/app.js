@@ -45,7 +45,7 @@
     const r = await fetch(url, { headers: { Accept: "application/json" } });
     const body = await r.json().catch(() => ({}));
     window.liqmapStats.requests.push({ url, ms: performance.now() - t0, status: r.status });
-    if (!r.ok) throw new Error(body.detail || `${r.status} ${r.statusText}`);
+    if (!r.ok) { const err = new Error(body.detail || `${r.status} ${r.statusText}`); err.status = r.status; throw err; }
     return body;
   }
 
@@ -81,8 +81,8 @@
     if (location.search !== next) history.replaceState(null, "", next);
   }
 
-  async function loadHeatmap({ keepView = false } = {}) {
-    const seq = ++state.requestSeq;
+  async function loadHeatmap({ keepView = false, attempt = 0 } = {}) {
+    const seq = attempt ? state.requestSeq : ++state.requestSeq;
     const qs = queryString({ encoding: "u16", sides: "1" });
     state.lastRequest = `/api/heatmap?${qs}`;
     setStatus("Loading…");
@@ -109,6 +109,13 @@
       subscribe();
     } catch (err) {
       if (seq !== state.requestSeq) return;
+      // Network trouble or a server-side failure: try again a few times; a 4xx is the view's answer.
+      const transient = !err.status || err.status >= 500;
+      if (transient && attempt < 5) {
+        setStatus(`${err.message || err} — retrying…`, true);
+        setTimeout(() => { if (seq === state.requestSeq) loadHeatmap({ keepView, attempt: attempt + 1 }); }, 500 * 2 ** attempt);
+        return;
+      }
       state.data = null;
       draw();
       setStatus(String(err.message || err), true);
@@ -759,24 +766,26 @@
       grid = grid.slice(drop * B); long = long.slice(drop * B); short = short.slice(drop * B);
       for (const key of Object.keys(candles)) candles[key] = candles[key].slice(drop);
     }
-    const atRightEdge = state.view && state.view.x1 >= d.K - 0.01;
-    const added = times.length - d.K;
+    const v = state.view, atRightEdge = v && v.x1 >= d.K - 0.01, dropped = Math.max(0, drop);
     Object.assign(d, { times, grid, long, short, candles, K: times.length, version: msg.data_version });
     d.lastPrice = candles.close[candles.close.length - 1];
-    if (state.view) {
-      if (atRightEdge) { state.view.x0 = Math.max(0, state.view.x0 + Math.max(0, added) + (drop > 0 ? 0 : 0)); state.view.x1 = d.K; }
-      state.view = clampView(state.view);
+    if (v) {
+      const width = v.x1 - v.x0;
+      // Following the live edge: keep the zoom and show the newest columns. Looking back: keep the same
+      // times in view (indices moved by the dropped columns).
+      state.view = clampView(atRightEdge ? { ...v, x0: d.K - width, x1: d.K } : { ...v, x0: v.x0 - dropped, x1: v.x1 - dropped });
     }
     state.imageKey = "";
   }
 
   // ---------- boot ----------
   window.addEventListener("resize", () => draw());
-  async function boot() {
+  async function boot(attempt = 0) {
     try {
       await loadMeta();
     } catch (err) {
-      setStatus(`Cannot reach the server: ${err.message}`, true);
+      setStatus(`Cannot reach the server: ${err.message} — retrying…`, true);
+      setTimeout(() => boot(attempt + 1), Math.min(10000, 1000 * 2 ** attempt));
       return;
     }
     loadHealth();
