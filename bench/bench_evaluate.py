@@ -1,4 +1,4 @@
-"""Benchmark of ``liqmap evaluate``: one evaluation with every baseline, and the ~100-variant grid search.
+"""Benchmark of ``liqmap evaluate``: one evaluation with every baseline, and the ~150-variant grid search.
 
 Usage: ``python bench/bench_evaluate.py [FILE ...]`` (default: the shipped sample in src/liqmap/data/sample,
 ~5 months of hourly BTC data). Pass the full files for 6 months, e.g. the Binance 1h klines plus the

@@ -102,7 +102,9 @@ def real_hourly_frame() -> MarketFrame | None:
 
 def describe(config: ModelConfig) -> str:
     return (f"entry={config.entry} x{config.entry_points} (spacing {config.entry_spacing:g}), "
-            f"turnover={config.turnover:g}, intrabar_path={config.intrabar_path:g}, tiers={config.leverage} "
+            f"turnover={config.turnover:g}, intrabar_path={config.intrabar_path:g} "
+            f"(range exponent {config.intrabar_range_exponent:g}), "
+            f"diffuse={config.diffuse_share:g}/{config.diffuse_band:g}, tiers={config.leverage} "
             f"at {config.leverage_weights}, side={config.side}, close={config.close_rule}, "
             f"bracket ${config.position_notional_usd:,.0f}")
 

@@ -49,8 +49,8 @@ def test_fit_scores_and_choice_ignore_data_after_the_split() -> None:
     assert a.variants[1].test["rho_long"] != b.variants[1].test["rho_long"]
 
 
-def test_default_grid_is_about_a_hundred_distinct_valid_variants() -> None:
+def test_default_grid_is_about_150_distinct_valid_variants() -> None:
     grid = default_grid()
     names = [name for name, _ in grid]
-    assert 60 <= len(grid) <= 120
+    assert 100 <= len(grid) <= 160
     assert len(set(names)) == len(names)

@@ -96,5 +96,6 @@ configs = st.fixed_dictionaries(
         "decay_half_life_hours": st.sampled_from([None, 3.0]),
         "age_buckets_hours": st.sampled_from([(2.0, 5.0), (1.0,), (4.0, 24.0, 168.0)]),
         "flat_mmr": st.sampled_from([None, 0.0, 0.004]),
+        "intrabar_range_exponent": st.sampled_from([0.0, 1.0, 1.5]),
     }
 )

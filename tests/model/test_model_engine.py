@@ -298,6 +298,35 @@ def test_swept_includes_the_same_bar_liquidations_of_positions_opened_in_the_bar
     assert old.swept_long.sum() == 0 and old.swept_short.sum() == 0
 
 
+def test_same_bar_term_scales_the_expected_volume_with_the_bars_range() -> None:
+    from liqmap.model.intrabar import intrabar_swept, range_ratio
+
+    # relative ranges 2 %, 4 %, then 21 %: bar 2's range is 21 / mean(2, 4) = 7x the recent mean
+    f = frame([100, 100, 100], [10_000, 10_000, 10_000], high=[101, 102, 111], low=[99, 98, 90],
+              open_=[100, 100, 100], volume=[10.0, 10.0, 10.0])
+    ratio = range_ratio(f)
+    assert ratio.tolist() == pytest.approx([1.0, 4 / 2, 21 / 3])  # the first bar has no history: 1
+    ratios = np.array([[0.9], [1.1]])  # 10x, no maintenance margin
+    off = intrabar_swept(replace(BASE, turnover=0.05, intrabar_path=0.5, intrabar_range_exponent=0.0), f, ratios)
+    for gamma in (0.5, 1.0, 2.0):
+        on = intrabar_swept(replace(BASE, turnover=0.05, intrabar_path=0.5, intrabar_range_exponent=gamma), f, ratios)
+        # tau stays under its 0.9 cap here (0.05 x ~$1,000 x 7^gamma / $10,000), so the term scales by x^gamma
+        assert on[0][2] == pytest.approx(off[0][2] * 7.0**gamma)
+        assert on[1][2] == pytest.approx(off[1][2] * 7.0**gamma)
+    # by hand, gamma 1: N = 0.05 x mean volume of bars 0-1 x 7 = 0.05 x 1000 x 7 = 350 (mean USD volume: 10 x
+    # the typical price 100), half per side, times 0.5, times (111 - 90 / 0.9) / 21 for longs
+    on = intrabar_swept(replace(BASE, turnover=0.05, intrabar_path=0.5, intrabar_range_exponent=1.0), f, ratios)
+    assert on[0][2] == pytest.approx(350 * 0.5 * 0.5 * 11 / 21)
+
+
+def test_flat_history_leaves_the_range_ratio_at_one() -> None:
+    from liqmap.model.intrabar import range_ratio
+
+    f = frame([100, 100, 100], [10_000, 10_000, 10_000], high=[100, 100, 111], low=[100, 100, 90],
+              open_=[100, 100, 100], volume=[10.0, 10.0, 10.0])
+    assert range_ratio(f).tolist() == [1.0, 1.0, 1.0]
+
+
 def test_range_entries_are_at_least_entry_spacing_apart() -> None:
     # range 96..104 around a mid of 100 = 8 %: spacing 2 % -> 1 + floor(8 / 2) = 5 points, 3 % -> 3 points
     f = frame([100, 101], [1000, 1600], open_=[100, 99], high=[100, 104], low=[100, 96], volume=[10.0, 10.0])
@@ -322,3 +351,9 @@ def test_the_diffuse_layer_adds_its_share_of_oi_in_proportion_to_the_move_within
     # positions of unknown entry count in the oldest age bucket only
     young = compute_heatmap([f], config, price_edges=EDGES, ages=["<4h"])
     assert young.swept_long.sum() == 0 and young.swept_short.sum() == 0
+
+
+@pytest.mark.parametrize("gamma", [-0.5, 4.5])
+def test_intrabar_range_exponent_out_of_range_is_refused(gamma: float) -> None:
+    with pytest.raises(ConfigError, match="intrabar_range_exponent"):
+        replace(BASE, intrabar_range_exponent=gamma)

@@ -8,7 +8,8 @@
   ``0.25 * mean(capture30_long, capture30_short)``. Worst side, because a heatmap must be right on both
   sides; rho first, because the heatmap's job is to rank where (and in which bars) liquidations happen.
 * **Grid** (:func:`default_grid`): one-factor-at-a-time variations around the shipped defaults, plus a
-  factorial over the factors that mattered most (leverage mix, entry spread, same-bar term, diffuse layer).
+  factorial over the factors that mattered most (leverage mix, entry spread, same-bar term and its range
+  rule, diffuse layer).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ LEVERAGE_MIXES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 
 
 def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
-    """About 100 named variants (see the module docstring)."""
+    """About 150 named variants (see the module docstring)."""
     out: dict[str, ModelConfig] = {"base": base}
 
     def add(name: str, **changes: Any) -> None:
@@ -143,6 +144,8 @@ def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
         add(f"notional={notional:g}", position_notional_usd=notional, above_max_leverage="cap")
     for p in (0.0, 0.25, 0.5, 1.0):
         add(f"intrabar={p:g}", intrabar_path=p)
+    for gamma in (0.0, 0.5, 1.5, 2.0):
+        add(f"intrabar_range={gamma:g}", intrabar_range_exponent=gamma)
     add("flat_mmr=0", flat_mmr=0.0)
     add("flat_mmr=0.006", flat_mmr=0.006)
     # The diffuse layer: its share of OI and the width of its band (the density near price is share / band).
@@ -151,14 +154,15 @@ def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
             continue
         add(f"diffuse={share:g}/{band:g}", diffuse_share=share, diffuse_band=band)
     # Factorial over the factors that mattered most: leverage mix x entry spread x intrabar x diffuse.
-    for (lev_name, (lev, w)), (entry, pts), path, (share, band) in itertools.product(
+    for (lev_name, (lev, w)), (entry, pts), path, (share, band), gamma in itertools.product(
         (("mid", LEVERAGE_MIXES["mid"]), ("high", LEVERAGE_MIXES["high"])),
         (("range", 9), ("triangular", 9), ("triangular", 5)),
         (0.5, 0.75),
         ((0.0, 0.05), (0.005, 0.02), (0.01, 0.05)),
+        (0.0, 1.0),
     ):
         add(
-            f"lev={lev_name},{entry}{pts},intrabar={path:g},diffuse={share:g}/{band:g}",
+            f"lev={lev_name},{entry}{pts},intrabar={path:g},diffuse={share:g}/{band:g},range={gamma:g}",
             leverage=lev,
             leverage_weights=w,
             entry=entry,
@@ -166,6 +170,7 @@ def default_grid(base: ModelConfig = BASE) -> list[tuple[str, ModelConfig]]:
             intrabar_path=path,
             diffuse_share=share,
             diffuse_band=band,
+            intrabar_range_exponent=gamma,
         )
     return list(out.items())
 

@@ -53,6 +53,10 @@ class ModelConfig:
     intrabar_path: float = 0.75
     """Probability that a bar's extreme comes after a position opened inside it (0 = off): swept USD then
     includes the expected same-bar liquidations of turnover entries (liqmap.model.intrabar)."""
+    intrabar_range_exponent: float = 1.0
+    """Exponent ``gamma`` of the volume-volatility rule of the same-bar term: the bar's expected volume is
+    the recent mean volume times ``(range / recent mean range) ** gamma`` (0 = the recent mean alone;
+    liqmap.model.intrabar, docs/model.md section 6.1)."""
     diffuse_share: float = 0.005
     """Share of the OI at a bar's start held by positions of unknown entry, with liquidation levels spread
     evenly within ``diffuse_band`` of price (0 = off; liqmap.model.diffuse). Counted in swept, not drawn."""
@@ -84,6 +88,8 @@ class ModelConfig:
             raise ConfigError(f"turnover: must be in [0, 10], got {self.turnover}")
         if not 0.0 <= self.intrabar_path <= 1.0:
             raise ConfigError(f"intrabar_path: must be in [0, 1], got {self.intrabar_path}")
+        if not 0.0 <= self.intrabar_range_exponent <= 4.0:
+            raise ConfigError(f"intrabar_range_exponent: must be in [0, 4], got {self.intrabar_range_exponent}")
         if not 0.0 <= self.diffuse_share <= 1.0:
             raise ConfigError(f"diffuse_share: must be in [0, 1], got {self.diffuse_share}")
         if not 0.0 < self.diffuse_band < 1.0:

@@ -8,9 +8,13 @@ The engine's book is the state at bar ends, and a position born in bar ``t`` can
 prices across its range, and the high-leverage ones can be liquidated before the bar closes. Their
 expected USD, given only what is known at the bar's start plus the bar's high and low:
 
-* expected new notional ``N_t = min(TAU_MAX, k * Vbar_t / OI_{t-1}) * OI_{t-1}``, with ``k`` =
-  ``ModelConfig.turnover`` and ``Vbar_t`` the mean USD volume of the ``VOLUME_LOOKBACK`` bars before
-  ``t`` (the bar's own volume is not known at its start);
+* expected new notional ``N_t = min(TAU_MAX, k * Vbar_t * x_t**gamma / OI_{t-1}) * OI_{t-1}``, with
+  ``k`` = ``ModelConfig.turnover`` and ``Vbar_t`` the mean USD volume of the ``VOLUME_LOOKBACK`` bars
+  before ``t`` (the bar's own volume is not known at its start). ``x_t = rho_t / rhobar_t`` is the bar's
+  relative range ``rho = (high - low) / open`` over the mean of the same ``VOLUME_LOOKBACK`` bars before
+  it (1 when that mean is 0 or there is no earlier bar): volume rises with the bar's range (the
+  volume-volatility relation), and the range is known when the bar is scored, its volume is not.
+  ``gamma = ModelConfig.intrabar_range_exponent`` (0 = the recent mean volume alone);
 * entries uniform over ``[low_t, high_t]``; a long of tier ``L`` (level ratio ``r_L < 1``) entered at
   ``e`` is liquidated inside the bar if ``e * r_L >= low_t`` and the low comes after the entry; the first
   happens with probability ``clip((high_t - low_t / r_L) / (high_t - low_t), 0, 1)``, the second with
@@ -51,6 +55,20 @@ def expected_volume_usd(frame: MarketFrame, lookback: int = VOLUME_LOOKBACK) -> 
         return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
 
 
+def range_ratio(frame: MarketFrame, lookback: int = VOLUME_LOOKBACK) -> np.ndarray:
+    """``x_t``: the bar's relative range ``(high - low) / open`` over the mean of the ``lookback`` bars
+    before it (1 for the first bar and when that mean is 0)."""
+    n = len(frame)
+    rho = (frame.high - frame.low) / frame.open
+    csum = np.concatenate(([0.0], np.cumsum(rho)))
+    idx = np.arange(n)
+    lo = np.maximum(0, idx - lookback)
+    count = idx - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, (csum[idx] - csum[lo]) / np.maximum(count, 1), 0.0)
+        return np.where(mean > 0, rho / np.where(mean > 0, mean, 1.0), 1.0)
+
+
 def intrabar_swept(
     config: ModelConfig, frame: MarketFrame, ratios: np.ndarray, tiers: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +85,9 @@ def intrabar_swept(
         return np.zeros(n), np.zeros(n)
     oi_start = np.concatenate(([np.nan], frame.oi_usd[:-1]))
     volume = expected_volume_usd(frame)
+    gamma = float(getattr(config, "intrabar_range_exponent", 0.0))
+    if gamma > 0.0:
+        volume = volume * range_ratio(frame) ** gamma
     with np.errstate(invalid="ignore", divide="ignore"):
         tau = np.clip(k * volume / oi_start, 0.0, TAU_MAX)
     new = np.where(np.isfinite(tau) & np.isfinite(oi_start), tau * oi_start, 0.0)

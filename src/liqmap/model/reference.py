@@ -103,8 +103,15 @@ def _same_bar(
         count += 1 if (math.isfinite(quote) or math.isfinite(vol)) else 0
     if count == 0 or not math.isfinite(oi_start) or oi_start <= 0:
         return 0.0, 0.0
-    new = min(TAU_MAX, max(0.0, k * (total / count) / oi_start)) * oi_start
     high, low = float(frame.high[t]), float(frame.low[t])
+    expected = total / count
+    gamma = config.intrabar_range_exponent
+    if gamma > 0:  # the volume-volatility rule: expected volume times (range / mean range of the same bars)^gamma
+        ranges = [(float(frame.high[u]) - float(frame.low[u])) / float(frame.open[u]) for u in range(max(0, t - 24), t)]
+        mean_range = sum(ranges) / len(ranges)
+        if mean_range > 0:
+            expected *= ((high - low) / float(frame.open[t]) / mean_range) ** gamma
+    new = min(TAU_MAX, max(0.0, k * expected / oi_start)) * oi_start
     if high <= low:
         return 0.0, 0.0
     total_w = sum(config.leverage_weights)

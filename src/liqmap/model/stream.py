@@ -137,6 +137,8 @@ class StreamingModel:
         """The previous bar's OI as given (NaN included): the same-bar term's OI at the bar's start."""
         self._volumes: deque[tuple[float, float]] = deque(maxlen=VOLUME_LOOKBACK)
         """(USD volume, 1 if known) of the last bars: the same-bar term's expected volume."""
+        self._ranges: deque[float] = deque(maxlen=VOLUME_LOOKBACK)
+        """Relative ranges (high - low) / open of the last bars: the same-bar term's range ratio."""
 
     # -- one bar ---------------------------------------------------------------------------------------
     def update(
@@ -157,9 +159,9 @@ class StreamingModel:
         self._t += 1
         t = self._t
         self._sweep(low, high)
-        self._add_same_bar(high, low)
+        self._add_same_bar(open, high, low)
         self._add_diffuse(open, high, low, self._oi_ref)
-        self._remember_volume(high, low, close, volume, quote_volume)
+        self._remember_volume(open, high, low, close, volume, quote_volume)
         self._prev_oi = float(oi_usd)
         tau = self._turnover(oi_usd, high, low, close, volume, quote_volume)
         self._shrink_and_age(t, oi_usd, 1.0 - tau)
@@ -245,7 +247,7 @@ class StreamingModel:
             self._swept = [self._swept[0] + float(layer[0][-1]), self._swept[1] + float(layer[1][-1])]
         for i in range(max(0, last + 1 - VOLUME_LOOKBACK), last + 1):
             self._remember_volume(
-                float(frame.high[i]), float(frame.low[i]), float(frame.close[i]), float(frame.volume[i]),
+                float(frame.open[i]), float(frame.high[i]), float(frame.low[i]), float(frame.close[i]), float(frame.volume[i]),
                 float(frame.quote_volume[i]),
             )
         self._prev_oi = float(frame.oi_usd[last])
@@ -317,7 +319,7 @@ class StreamingModel:
             if removed_bins:
                 self._add_to_view(side, removed_bins, removed_values, -1.0)
 
-    def _add_same_bar(self, high: float, low: float) -> None:
+    def _add_same_bar(self, open: float, high: float, low: float) -> None:
         """Add the expected same-bar liquidations of this bar's new positions (:mod:`liqmap.model.intrabar`)."""
         p = float(getattr(self.config, "intrabar_path", 0.0))
         k = float(getattr(self.config, "turnover", 0.0))
@@ -328,7 +330,13 @@ class StreamingModel:
         count = sum(c for _, c in self._volumes)
         if count <= 0 or not math.isfinite(oi_start) or oi_start <= 0:
             return  # (OI 0 at the start: nothing can turn over)
-        tau = min(TAU_MAX, max(0.0, k * (total / count) / oi_start))
+        expected = total / count
+        gamma = float(getattr(self.config, "intrabar_range_exponent", 0.0))
+        if gamma > 0.0:
+            mean_range = sum(self._ranges) / len(self._ranges)
+            if mean_range > 0:
+                expected *= ((high - low) / open / mean_range) ** gamma
+        tau = min(TAU_MAX, max(0.0, k * expected / oi_start))
         width = high - low
         if width <= 0 or not math.isfinite(tau):
             return
@@ -351,7 +359,10 @@ class StreamingModel:
         self._swept[0] += half * min(1.0, (open - low) / band)
         self._swept[1] += half * min(1.0, (high - open) / band)
 
-    def _remember_volume(self, high: float, low: float, close: float, volume: float, quote: float) -> None:
+    def _remember_volume(
+        self, open: float, high: float, low: float, close: float, volume: float, quote: float
+    ) -> None:
+        self._ranges.append((high - low) / open)
         usd = quote if math.isfinite(quote) else volume * ((high + low + close) / 3.0)
         known = 1.0 if (math.isfinite(quote) or math.isfinite(volume)) else 0.0
         self._volumes.append((usd if math.isfinite(usd) else 0.0, known))
