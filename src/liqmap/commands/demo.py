@@ -1,7 +1,7 @@
 """``liqmap demo``: the shipped real sample -> a demo database -> a heatmap PNG, offline.
 
-Steps are separate functions (:func:`load_sample`, :func:`render_demo`) so that serving the web page
-(added by the service layer) is one more step after them; today ``--no-serve`` is the only behaviour.
+Steps are separate functions (:func:`load_sample`, :func:`render_demo`); then, unless ``--no-serve``,
+the web page is served from the demo database (``liqmap serve`` on it) and its URL printed.
 """
 
 from __future__ import annotations
@@ -69,11 +69,15 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     "--no-serve",
     is_flag=True,
     default=False,
-    help="Only import and render (demo does not serve the page yet; without this flag it prints how to).",
+    help="Only import and render the PNG; do not serve the web page.",
 )
-def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool) -> None:
-    """Load the shipped real sample (Binance BTCUSDT + Coinglass, 2026-01..05) and render the heatmap
-    of its latest 7 days. Works offline; re-running imports nothing twice."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface the page is served on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port the page is served on (0 = any free port).")
+def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool, host: str, port: int) -> None:
+    """Load the shipped real sample (Binance BTCUSDT + Coinglass, 2026-01..05), render the heatmap of
+    its latest 7 days, then serve the web page on it (Ctrl-C stops). Works offline; re-running imports
+    nothing twice."""
     from liqmap.store import DuckDBStore
 
     db = Path(db_path) if db_path else default_demo_dir() / "demo.duckdb"
@@ -86,6 +90,13 @@ def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool) 
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"heatmap: {path}")
-    if not no_serve:
-        # Hook for the service layer: serving the page from here replaces this hint.
+    if no_serve:
         click.echo(f"to browse it: liqmap serve --db {db}")
+        return
+    from liqmap.commands.serve import run_server
+
+    try:
+        with DuckDBStore(db) as store:
+            run_server(store, host=host, port=port)  # prints the page's URL, runs until Ctrl-C
+    except LiqmapError as exc:
+        raise click.ClickException(str(exc)) from exc
