@@ -23,8 +23,11 @@ layer, :mod:`liqmap.model.diffuse`) are added to each bar's column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from liqmap.errors import ConfigError
 from liqmap.model.config import ModelConfig
 from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
@@ -38,6 +41,20 @@ SMALL_EVENTS = 1 << 16
 SHORT_SPAN = 64
 CHUNK_COHORTS = 1 << 16
 """Cohorts per chunk: temporaries stay cache-sized (measured: 2**16 beats 2**20 by ~1.5x on range entries)."""
+
+
+@dataclass(frozen=True, eq=False)
+class WarmBook:
+    """One frame's book at time ``at`` (ms, the end of a warm-up's last bar), to continue from with the
+    batch engine (``compute_heatmap(..., warm=...)``): the liquidation level and USD of every cohort
+    still alive, per side (0 long, 1 short), for the modelled tiers and every age bucket.
+
+    Built by :func:`liqmap.model.engine.warm_book`, usually from a warm-up at a coarser bar interval than
+    the window's (docs/model.md, section 8, "Warm start")."""
+
+    at: int
+    levels: tuple[np.ndarray, np.ndarray]
+    values: tuple[np.ndarray, np.ndarray]
 
 
 def age_boundaries_bars(config: ModelConfig, interval_ms: int) -> np.ndarray:
@@ -122,6 +139,7 @@ def frame_book(
     tiers: list[int],
     ages: list[int],
     sides: tuple[int, ...] = (0, 1),
+    warm: WarmBook | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """This frame's book ``(K, S, B)`` per column and swept USD ``(S, K)`` of ``sides`` (0 long, 1 short;
     ``S = len(sides)``), restricted to ``tiers``/``ages``.
@@ -129,7 +147,11 @@ def frame_book(
     ``offset`` is the frame's first bar on the global timeline of ``plan``. Swept USD includes the
     same-bar term of :mod:`liqmap.model.intrabar` (positions opened and liquidated inside one bar; they
     are age 0, so they count when the first age bucket is selected) and the diffuse layer of
-    :mod:`liqmap.model.diffuse` (oldest age bucket)."""
+    :mod:`liqmap.model.diffuse` (oldest age bucket).
+
+    ``warm``: the book at the end of bar ``p - 1`` (``warm.at``); bars ``< p`` are *context* only (their
+    OI, volumes and ranges feed the inputs of later bars, no cohort is born in them) and the warm cohorts
+    are cohorts born in bar ``p - 1`` with their level and USD then. Every age bucket must be selected."""
     n = len(frame)
     k_cols = plan.n_columns
     n_bins = len(edges) - 1
@@ -154,6 +176,25 @@ def frame_book(
     weights = np.asarray(config.normalised_weights)[tiers]
     sel_ratios = ratios[:, tiers]
     searches = {side: FirstTouch(frame.low if side == 0 else -frame.high) for side in sides}
+    if warm is not None:
+        p = int(np.searchsorted(frame.ts, warm.at))
+        if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != warm.at:
+            raise ConfigError(
+                f"warm: {frame.exchange} {frame.symbol} has no bar ending at the warm book's time {warm.at}"
+            )
+        if not all_ages:
+            raise ConfigError("ages: a warm start models every age bucket; drop the ages filter")
+        born = born[born >= p]
+        for slot, side in enumerate(sides):
+            levels = np.asarray(warm.levels[side], dtype=np.float64)[:, None, None]
+            if not len(levels):
+                continue
+            b = np.full(len(levels), p - 1, dtype=np.int64)
+            sweep = group_sweeps(searches[side], b, (1.0 if side == 0 else -1.0) * levels)
+            _add_all_ages(
+                grid, swept, slot, n_sides, b, levels, sweep, np.asarray(warm.values[side], dtype=np.float64),
+                np.ones(1), edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
+            )
     points = inputs.n_points[born]
     for n_j in np.unique(points).tolist():
         born_j = born[points == n_j]

@@ -14,13 +14,14 @@ from contextlib import nullcontext
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, ModelError
-from liqmap.model.book import frame_book
+from liqmap.model.book import WarmBook, age_boundaries_bars, frame_book
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import level_ratios
 from liqmap.model.result import Heatmap
+from liqmap.model.warmup import alive_cohorts
 from liqmap.symbols import canonical
 
 MAX_GRID_BYTES = 2 * 1024**3
@@ -110,6 +111,31 @@ def _candles(frames: Sequence[MarketFrame], offsets: list[int], ts: np.ndarray, 
     }
 
 
+def warm_book(
+    frame: MarketFrame,
+    config: ModelConfig | None = None,
+    *,
+    leverage: Sequence[float] | None = None,
+    brackets: BracketBook | None = None,
+) -> WarmBook:
+    """The book after ``frame``'s last bar (cohorts still alive, their levels and USD), for
+    ``compute_heatmap(..., warm=...)`` to continue from. ``frame`` may use a coarser bar interval than
+    the frames the heatmap is computed on (docs/model.md, section 8, "Warm start")."""
+    config = config or ModelConfig()
+    if len(frame) == 0:
+        raise ConfigError(f"frames: {frame.exchange} {frame.symbol} has no bars to warm up from")
+    ratios, _ = level_ratios(config, frame.exchange, frame.symbol, brackets)
+    tiers = select_tiers(config, leverage)
+    weights = np.asarray(config.normalised_weights)[tiers]
+    boundaries = age_boundaries_bars(config, frame.interval_ms)
+    every_age = np.ones(len(boundaries) + 1, dtype=bool)
+    edges = np.array([0.0, np.inf])  # bins are not needed here: frame_book bins the levels on its grid
+    long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age)
+    return WarmBook(
+        at=int(frame.ts[-1]) + frame.interval_ms, levels=(-long.key, short.key), values=(long.value, short.value)
+    )
+
+
 def compute_heatmap(
     frames: Sequence[MarketFrame] | MarketFrame,
     config: ModelConfig | None = None,
@@ -120,6 +146,7 @@ def compute_heatmap(
     leverage: Sequence[float] | None = None,
     ages: Sequence[str | int] | None = None,
     brackets: BracketBook | None = None,
+    warm: Sequence[WarmBook | None] | None = None,
 ) -> Heatmap:
     """Heatmap of modelled liquidation notional summed over ``frames`` (one per exchange, same symbol).
 
@@ -128,6 +155,11 @@ def compute_heatmap(
     state after its last bar; swept = sum over its bars; candles aggregated OHLC); ``leverage`` /
     ``ages`` restrict the output to some tiers (values from ``config.leverage``) and age buckets (labels
     from ``config.age_labels`` or their indices); ``brackets`` overrides the shipped margin brackets.
+
+    ``warm`` (one per frame, None = start empty): continue from a :class:`WarmBook` (:func:`warm_book`)
+    instead of an empty book. A frame's bars up to ``warm.at`` are then context only: their OI, volumes
+    and ranges feed later bars' inputs (give at least ``VOLUME_LOOKBACK + 1`` bars and a finite OI), no
+    position opens in them, and their columns are not meaningful (crop them). Needs every age bucket.
     """
     config = config or ModelConfig()
     if isinstance(frames, MarketFrame):
@@ -135,6 +167,9 @@ def compute_heatmap(
     frames = list(frames)
     if not frames:
         raise ConfigError("frames: at least one MarketFrame is required")
+    warms = list(warm) if warm is not None else [None] * len(frames)
+    if len(warms) != len(frames):
+        raise ConfigError(f"warm: {len(warms)} warm books for {len(frames)} frames; pass one per frame (or None)")
     tiers = select_tiers(config, leverage)
     age_sel = select_ages(config, ages)
     interval, _t0, ts, offsets = _timeline(frames)
@@ -157,13 +192,13 @@ def compute_heatmap(
     swept = np.zeros((2, plan.n_columns))
     notes = []
     jobs = []
-    for frame, offset in zip(frames, offsets, strict=True):
+    for frame, offset, frame_warm in zip(frames, offsets, warms, strict=True):
         ratios, note = level_ratios(config, frame.exchange, frame.symbol, brackets)
         notes.append(note)
-        jobs += [(frame, offset, ratios, side) for side in (0, 1)]
+        jobs += [(frame, offset, ratios, side, frame_warm) for side in (0, 1)]
 
-    def book(job: tuple[MarketFrame, int, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
-        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(job[3],))
+    def book(job: tuple[MarketFrame, int, np.ndarray, int, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
+        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(job[3],), warm=job[4])
 
     # Frames, and the two sides of a frame, are independent and numpy releases the GIL in its array loops,
     # so threads of this process overlap them (one job per frame and side keeps 2 threads busy evenly);
