@@ -115,3 +115,13 @@ def test_upserts_report_new_keys_only() -> None:
         inst = Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)
         assert store.write([inst]) == {"instruments": 1}
         assert store.write([inst]) == {"instruments": 0}
+
+
+def test_rows_sharing_a_timestamp_come_back_in_key_order() -> None:
+    prints = [Liquidation("binance", sym, 1000, 1, "long", price, 1.0, price)
+              for sym, price in [("SOL", 150.0), ("BTC", 60000.0), ("ETH", 3000.0), ("BTC", 59000.0)]]
+    with DuckDBStore(":memory:") as store:
+        store.write(prints)
+        got = store.read("liquidations")
+    assert list(zip(got["symbol"], got["price"], strict=True)) == [
+        ("BTC", 59000.0), ("BTC", 60000.0), ("ETH", 3000.0), ("SOL", 150.0)]

@@ -196,7 +196,7 @@ class DuckDBStore:
         **equals: Any,
     ) -> dict[str, np.ndarray]:
         """Rows of ``table`` with ``start <= ts_event < end`` and ``column == value`` filters,
-        ordered by ``ts_event``, as numpy columns."""
+        ordered by ``ts_event`` then the primary key (a stable order), as numpy columns."""
         names = self._table_columns(table)
         wanted = list(columns) if columns is not None else names
         unknown = [c for c in [*wanted, *equals] if c not in names]
@@ -217,7 +217,9 @@ class DuckDBStore:
             clauses.append("ts_event < ?")
             params.append(int(end))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = "ts_event" if has_time else ", ".join(schema.KEYS[table])
+        # Time first, then the primary key: rows that share a timestamp come back in a stable order.
+        keys = [k for k in schema.KEYS[table] if k != "ts_event"]
+        order = ", ".join(["ts_event", *keys] if has_time else keys)
         sql = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY {order}"
         import duckdb
 
