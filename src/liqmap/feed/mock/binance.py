@@ -73,7 +73,7 @@ def exchange_info_symbol(symbol: str, tick: str = "0.10", step: str = "0.001") -
 
 
 def force_order_frame(row: list[str], *, combined: bool = True) -> str:
-    """The exact ``!forceOrder@arr`` frame of one recorded CSV row (shared/data forceorder format:
+    """The exact ``!forceOrder@arr`` frame of one recorded CSV row (the recorded forceOrder CSV format:
     symbol without USDT, side, order type, time in force, q, p, ap, status, l, z, trade time, usd).
     The recording has no event time ``E``; the trade time ``T`` stands in for it."""
     symbol, side, otype, tif, q, p, ap, status, last, filled, trade_ms = (c.strip() for c in row[:11])
