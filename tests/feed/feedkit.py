@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Callable
 from pathlib import Path
 
 from liqmap.feed.timing import Timing
@@ -32,14 +31,6 @@ class FakeClock:
     def timing(self) -> Timing:
         return Timing(now_ms=self.now_ms, sleep=self.sleep)
 
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def vision_rows(n: int = 180) -> list[list[str]]:

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from feedkit import FIXTURES, FakeClock, vision_rows, wait_for
+from feedkit import FIXTURES, FakeClock, vision_rows
 
 from liqmap.feed.collector import Collector
 from liqmap.feed.mock.binance import (
@@ -18,7 +18,7 @@ from liqmap.feed.mock.binance import (
     kline_frame,
     mark_frame,
 )
-from liqmap.feed.mock.server import Fault, MockExchange, Session
+from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore

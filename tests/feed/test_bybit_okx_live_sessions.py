@@ -8,12 +8,12 @@ import asyncio
 import json
 
 import numpy as np
-from feedkit import FIXTURES, FakeClock, vision_rows, wait_for
+from feedkit import FIXTURES, FakeClock, vision_rows
 
 from liqmap.feed.collector import Collector
 from liqmap.feed.mock import bybit as mbybit
 from liqmap.feed.mock import okx as mokx
-from liqmap.feed.mock.server import Fault, MockExchange, Session
+from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore

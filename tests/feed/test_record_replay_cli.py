@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from feedkit import FIXTURES, FakeClock, ThreadedMock, vision_rows, wait_for
+from feedkit import FIXTURES, FakeClock, ThreadedMock, vision_rows
 
 from liqmap.cli import main
 from liqmap.errors import MalformedFileError
 from liqmap.feed.collector import Collector
 from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
-from liqmap.feed.mock.server import MockExchange, Session
+from liqmap.feed.mock.server import MockExchange, Session, wait_for
 from liqmap.feed.record import Recorder, read_recording, replay
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore

@@ -7,11 +7,11 @@ import random
 import socket
 
 import pytest
-from feedkit import FakeClock, vision_rows, wait_for
+from feedkit import FakeClock, vision_rows
 
 from liqmap.errors import RateLimitError
 from liqmap.feed.mock.binance import BinanceDialect
-from liqmap.feed.mock.server import Fault, MockExchange
+from liqmap.feed.mock.server import Fault, MockExchange, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import MockExchange, Session
+from liqmap.feed.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
@@ -36,10 +35,7 @@ class BitgetDialect:
         self.candles = candles or []
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("op") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "op", "subscribe")
 
     def on_client_text(self, text: str) -> list[str]:
         if text == "ping":
@@ -62,13 +58,6 @@ class BitgetDialect:
             return 200, {}, {**envelope, "data": rows}
         return 404, {}, {"code": "40404", "msg": "Request URL NOT FOUND", "data": None}
 
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def text(name: str) -> str:

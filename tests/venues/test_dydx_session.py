@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import MockExchange, Session
+from liqmap.feed.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
@@ -36,10 +35,7 @@ class DydxDialect:
         self.initial_trades = json.loads(text("rest/trades.json"))
 
     def is_subscribe(self, text_: str) -> bool:
-        try:
-            return json.loads(text_).get("type") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text_, "type", "subscribe")
 
     def on_client_text(self, text_: str) -> list[str]:
         msg = json.loads(text_)
@@ -60,13 +56,6 @@ class DydxDialect:
             return 200, {}, {"markets": markets}
         return 404, {}, {"errors": [{"msg": f"no route {path}"}]}
 
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_live_session_trades_liquidations_and_markets() -> None:

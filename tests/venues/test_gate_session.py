@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from liqmap.feed.backfill import backfill
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import Fault, MockExchange, Session
+from liqmap.feed.mock.server import Fault, MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
@@ -44,10 +43,7 @@ class GateDialect:
         self.stats = stats or []
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("event") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "event", "subscribe")
 
     def on_client_text(self, text: str) -> list[str]:
         msg = json.loads(text)
@@ -88,13 +84,6 @@ class GateDialect:
             return 200, {}, [{**t, "contract": params["contract"]} for t in tiers]
         return 404, {}, {"label": "NOT_FOUND", "message": path}
 
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def fixture(name: str) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from liqmap.feed.backfill import backfill
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import Fault, MockExchange, Session
+from liqmap.feed.mock.server import Fault, MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
@@ -41,10 +40,7 @@ class HyperliquidDialect:
         self.funding = funding or []
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("method") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "method", "subscribe")
 
     def on_client_text(self, text: str) -> list[str]:
         msg = json.loads(text)
@@ -69,13 +65,6 @@ class HyperliquidDialect:
             return 200, {}, rows[:500]
         return 422, {}, "Failed to deserialize the JSON body into the target type"
 
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def text(name: str) -> str:

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from liqmap.feed.mock.server import json_field_equals
+
 _LIMITS = {"/fapi/v1/klines": 1500, "/futures/data/openInterestHist": 500, "/fapi/v1/fundingRate": 1000}
 
 
@@ -23,10 +25,7 @@ class BinanceDialect:
     ws_paths: tuple[str, ...] = ("/market/stream", "/market/ws")
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("method") == "SUBSCRIBE"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "method", "SUBSCRIBE")
 
     def on_client_text(self, text: str) -> list[str]:
         try:

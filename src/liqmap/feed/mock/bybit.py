@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from liqmap.feed.mock.server import json_field_equals
+
 _TOPICS = ("publicTrade.", "allLiquidation.", "kline.", "tickers.")
 
 
@@ -26,10 +28,7 @@ class BybitDialect:
     ws_paths: tuple[str, ...] = ("/v5/public/linear",)
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("op") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "op", "subscribe")
 
     def on_client_text(self, text: str) -> list[str]:
         try:

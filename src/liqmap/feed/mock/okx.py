@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from liqmap.feed.mock.server import json_field_equals
+
 
 def _ok(data: list[Any]) -> dict[str, Any]:
     return {"code": "0", "msg": "", "data": data}
@@ -27,10 +29,7 @@ class OkxDialect:
     ws_paths: tuple[str, ...] = ("/ws/v5/public", "/ws/v5/business")
 
     def is_subscribe(self, text: str) -> bool:
-        try:
-            return json.loads(text).get("op") == "subscribe"
-        except (ValueError, AttributeError):
-            return False
+        return json_field_equals(text, "op", "subscribe")
 
     def on_client_text(self, text: str) -> list[str]:
         if text == "ping":

@@ -49,6 +49,24 @@ class Fault:
     body: Any = None
 
 
+def json_field_equals(text: str, key: str, value: str) -> bool:
+    """Whether ``text`` is a JSON object whose ``key`` equals ``value`` (how dialects spot a subscribe)."""
+    try:
+        return bool(json.loads(text).get(key) == value)
+    except (ValueError, AttributeError):
+        return False
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll ``condition`` on the running loop until it holds; AssertionError after ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
 class Dialect(Protocol):
     """A venue's wire protocol as the mock speaks it."""
 
