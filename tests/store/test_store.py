@@ -125,3 +125,15 @@ def test_rows_sharing_a_timestamp_come_back_in_key_order() -> None:
         got = store.read("liquidations")
     assert list(zip(got["symbol"], got["price"], strict=True)) == [
         ("BTC", 59000.0), ("BTC", 60000.0), ("ETH", 3000.0), ("SOL", 150.0)]
+
+
+def test_distinct_values_use_the_same_filters_as_read() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(i) for i in range(3)])
+        store.write([Bar("okx", "BTC", HOUR_MS, 5 * HOUR_MS, 1, 2, 0.5, 1.5, 1, 0)])
+        store.write([Bar("bybit", "ETH", HOUR_MS, 0, 1, 2, 0.5, 1.5, 1, 0)])
+        assert store.distinct("bars", "exchange", symbol="BTC") == ["binance", "okx"]
+        assert store.distinct("bars", "exchange", start=3 * HOUR_MS, symbol="BTC") == ["okx"]
+        assert store.distinct("bars", "symbol") == ["BTC", "ETH"]
+        with pytest.raises(ConfigError, match="no column 'nope'"):
+            store.distinct("bars", "nope")

@@ -132,8 +132,7 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
 
 def _load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
     """Contract sizes already in the store (recordings made before REST bodies were recorded)."""
-    rows = store.execute(
-        "SELECT symbol, venue_symbol, contract_size, tick_size, lot_size FROM instruments WHERE exchange = ?",
-        [ctx.exchange])
-    for symbol, vsym, size, tick, lot in rows:
+    cols = ["symbol", "venue_symbol", "contract_size", "tick_size", "lot_size"]
+    rows = store.read("instruments", columns=cols, exchange=ctx.exchange)
+    for symbol, vsym, size, tick, lot in zip(*(rows[c] for c in cols), strict=True):
         ctx.instruments[vsym] = Instrument(ctx.exchange, symbol, vsym, float(size), float(tick), float(lot))

@@ -41,17 +41,7 @@ def exchanges_with_bars(
     store: DuckDBStore, symbol: str, start: int | None = None, end: int | None = None
 ) -> list[str]:
     """Exchanges holding bars (perp or spot) of ``symbol`` overlapping ``[start, end)``."""
-    clauses, params = ["symbol = ?"], [canonical(symbol)]
-    if start is not None:
-        clauses.append("ts_event >= ?")
-        params.append(int(start))
-    if end is not None:
-        clauses.append("ts_event < ?")
-        params.append(int(end))
-    rows = store.execute(
-        f"SELECT DISTINCT exchange FROM bars WHERE {' AND '.join(clauses)} ORDER BY 1", params
-    )
-    return [r[0] for r in rows]
+    return [str(e) for e in store.distinct("bars", "exchange", start=start, end=end, symbol=canonical(symbol))]
 
 
 def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[str, list[int]]:

@@ -94,12 +94,7 @@ def realized_for(
         keep = np.isin(prints["exchange"].astype(str), list(wanted))
         prints = {k: v[keep] for k, v in prints.items()}
     prints = {("ts" if k == "ts_event" else k): v for k, v in prints.items()}
-    rows = store.execute(
-        "SELECT DISTINCT interval_ms FROM liquidation_bars WHERE symbol = ? AND ts_event >= ? AND ts_event < ? "
-        "ORDER BY 1",
-        [coin, int(start), int(end)],
-    )
-    stored = [int(r[0]) for r in rows]
+    stored = [int(i) for i in store.distinct("liquidation_bars", "interval_ms", start=start, end=end, symbol=coin)]
     chosen = (interval_ms if interval_ms in stored else stored[0]) if stored else None
     bars = store.read(
         "liquidation_bars",

@@ -1,7 +1,7 @@
 """The default store: one embedded DuckDB file.
 
 Narrow interface: ``write(records)`` / ``write_columns(table, cols)`` (idempotent by primary key),
-``read(table, ...)`` returning numpy columns, ``inventory()`` and ``latest_ts()``. The constructor does
+``read(table, ...)`` returning numpy columns, ``distinct()``, ``inventory()`` and ``latest_ts()``. The constructor does
 no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema.
 
 Writes are serialised by a lock and run as one statement per batch inside DuckDB's transaction, so a
@@ -199,24 +199,11 @@ class DuckDBStore:
         ordered by ``ts_event`` then the primary key (a stable order), as numpy columns."""
         names = self._table_columns(table)
         wanted = list(columns) if columns is not None else names
-        unknown = [c for c in [*wanted, *equals] if c not in names]
+        unknown = [c for c in wanted if c not in names]
         if unknown:
             raise ConfigError(f"table {table} has no column(s) {unknown}; columns: {names}")
-        clauses, params = [], []
-        for name, value in equals.items():
-            if value is not None:
-                clauses.append(f"{name} = ?")
-                params.append(value)
+        where, params = self._where(table, start, end, equals)
         has_time = "ts_event" in names
-        if (start is not None or end is not None) and not has_time:
-            raise ConfigError(f"table {table} has no time column; start/end do not apply")
-        if start is not None:
-            clauses.append("ts_event >= ?")
-            params.append(int(start))
-        if end is not None:
-            clauses.append("ts_event < ?")
-            params.append(int(end))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         # Time first, then the primary key: rows that share a timestamp come back in a stable order.
         keys = [k for k in schema.KEYS[table] if k != "ts_event"]
         order = ", ".join(["ts_event", *keys] if has_time else keys)
@@ -231,14 +218,19 @@ class DuckDBStore:
 
     def latest_ts(self, table: str, **equals: Any) -> int | None:
         """The newest ``ts_event`` stored for the filter, or None (used to resume backfills)."""
-        names = self._table_columns(table)
-        unknown = [c for c in equals if c not in names]
-        if unknown:
-            raise ConfigError(f"table {table} has no column(s) {unknown}")
-        clauses = [f"{name} = ?" for name in equals]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        row = self.cursor().execute(f"SELECT max(ts_event) FROM {table} {where}", list(equals.values())).fetchone()
+        where, params = self._where(table, None, None, equals)
+        row = self.cursor().execute(f"SELECT max(ts_event) FROM {table} {where}", params).fetchone()
         return None if row is None or row[0] is None else int(row[0])
+
+    def distinct(
+        self, table: str, column: str, *, start: int | None = None, end: int | None = None, **equals: Any
+    ) -> list[Any]:
+        """Sorted distinct values of ``column`` among the rows the filters select (same filters as read)."""
+        if column not in self._table_columns(table):
+            raise ConfigError(f"table {table} has no column {column!r}")
+        where, params = self._where(table, start, end, equals)
+        rows = self.cursor().execute(f"SELECT DISTINCT {column} FROM {table} {where} ORDER BY 1", params).fetchall()
+        return [row[0] for row in rows]
 
     def inventory(self) -> list[dict[str, Any]]:
         """One row per stored series: table, exchange, symbol, (market, interval), first, last, rows."""
@@ -256,6 +248,30 @@ class DuckDBStore:
                 entry.update(table=table, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
                 out.append(entry)
         return out
+
+    def _where(
+        self, table: str, start: int | None, end: int | None, equals: Mapping[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """``WHERE`` clause and parameters for ``column == value`` filters (None = no filter) and
+        ``start <= ts_event < end``. Column names are checked against the schema; values are parameters."""
+        names = self._table_columns(table)
+        unknown = [c for c in equals if c not in names]
+        if unknown:
+            raise ConfigError(f"table {table} has no column(s) {unknown}; columns: {names}")
+        clauses, params = [], []
+        for name, value in equals.items():
+            if value is not None:
+                clauses.append(f"{name} = ?")
+                params.append(value)
+        if (start is not None or end is not None) and "ts_event" not in names:
+            raise ConfigError(f"table {table} has no time column; start/end do not apply")
+        if start is not None:
+            clauses.append("ts_event >= ?")
+            params.append(int(start))
+        if end is not None:
+            clauses.append("ts_event < ?")
+            params.append(int(end))
+        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
     def _table_columns(self, table: str) -> list[str]:
         try:
