@@ -276,16 +276,18 @@ def load_frames(store: DuckDBStore, view: View) -> list[MarketFrame]:
     frames: list[MarketFrame] = []
     errors: list[str] = []
     for exchange in view.exchanges:
+        stored = available_intervals(store, exchange, view.symbol)
         try:
             frame = load_frame(
-                store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest"
+                store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest",
+                stored=stored,
             )
         except DataError as exc:
             errors.append(str(exc))
             continue
         if frame.ts[0] > view.start:
             earlier, _ = read_bars(
-                store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms
+                store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms, stored=stored
             )
             if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
                 raise BadSeriesError(

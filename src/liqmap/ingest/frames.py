@@ -57,16 +57,25 @@ def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[
 
 
 def read_bars(
-    store: DuckDBStore, exchange: str, symbol: str, start: int, end: int, interval_ms: int
+    store: DuckDBStore,
+    exchange: str,
+    symbol: str,
+    start: int,
+    end: int,
+    interval_ms: int,
+    *,
+    stored: dict[str, list[int]] | None = None,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Bars opening in ``[start, end)`` at ``interval_ms`` and their market ("perp" or "spot").
 
     Perpetual bars are preferred; spot bars are the fallback. When no bars of ``interval_ms`` are stored
     but finer bars that divide it are (e.g. 1m vision files for a 1h view), those are resampled; only
-    complete buckets are kept (an incomplete hour is a gap, not a short bar).
+    complete buckets are kept (an incomplete hour is a gap, not a short bar). ``stored`` is
+    :func:`available_intervals` when the caller already has it (it is a scan of the bars table).
     """
     coin = canonical(symbol)
-    stored = available_intervals(store, exchange, coin)
+    if stored is None:
+        stored = available_intervals(store, exchange, coin)
     for market in ("perp", "spot"):
         if interval_ms in stored.get(market, []):
             bars = store.read(
@@ -133,13 +142,16 @@ def load_frame(
     interval_ms: int,
     *,
     on_gap: GapPolicy = "raise",
+    stored: dict[str, list[int]] | None = None,
 ) -> MarketFrame:
-    """Bars opening in ``[start, end)`` of ``exchange``/``symbol`` with OI and funding aligned (see module doc)."""
+    """Bars opening in ``[start, end)`` of ``exchange``/``symbol`` with OI and funding aligned (see module doc).
+    ``stored``: :func:`available_intervals` when the caller already has it."""
     coin = canonical(symbol)
-    bars, price_source = read_bars(store, exchange, coin, start, end, interval_ms)
+    if stored is None:
+        stored = available_intervals(store, exchange, coin)
+    bars, price_source = read_bars(store, exchange, coin, start, end, interval_ms, stored=stored)
     ts = bars["ts_event"].astype(np.int64)
     if len(ts) == 0:
-        stored = available_intervals(store, exchange, coin)
         raise DataError(
             f"no {interval_ms // 60_000}m bars of {exchange} {coin} in the window; stored bar intervals "
             f"(minutes): perp {[i // 60_000 for i in stored['perp']]}, spot {[i // 60_000 for i in stored['spot']]}"
