@@ -25,7 +25,11 @@ class Timing:
 class Backoff:
     """Capped exponential backoff with jitter: ``delay_n = min(cap, base * factor**n) * (1 - jitter * U)``,
     U ~ uniform[0, 1) ("equal/partial jitter", AWS architecture blog "Exponential Backoff And Jitter").
-    ``reset()`` after a healthy connection so the next failure starts small again."""
+    ``reset()`` after a healthy connection so the next failure starts small again.
+
+    Hand-written on purpose: a reconnect loop needs a backoff *state* that survives across connections and
+    resets on health, with an injected clock and RNG for tests; retry libraries (tenacity, backoff) wrap
+    one call and own the sleeping, which fits neither the long-lived socket loop nor Retry-After waits."""
 
     base_s: float = 0.5
     cap_s: float = 30.0
