@@ -3,17 +3,23 @@
     .venv/bin/python bench/bench_api.py [--repeat 15] [--clients 200] [--updates 10] [--skip-ws]
 
 1. GET /api/heatmap, in process (httpx ASGI transport, so "server time" = routing + model or cache +
-   encoding + JSON + gzip, no socket; the body is read raw, so the client's gunzip is not counted), on
-   synthetic 1-minute Binance bars + 5-minute open interest stored in DuckDB (the shipped sample is hourly
-   and ~5 months, too coarse and short for these views):
-   * 7-day view, columns=1000 rows=500 (the query picks 1-minute bars, grouped 11 per column; the 30-day
-     warm-up runs at 15-minute bars but for its last 3 days);
+   encoding + JSON + compression, no socket; the body is read raw, so the client's decoding is not
+   counted), on synthetic 1-minute Binance bars + 5-minute open interest stored in DuckDB (the shipped
+   sample is hourly and ~5 months, too coarse and short for these views):
+   * 7-day view, columns=1000 rows=500 (the query picks 1-minute bars, grouped 11 per column, after a
+     30-day warm-up at 1-minute bars);
    * 1-year view, same request (the query picks 1-hour bars resampled from the 1-minute store);
-   each cold (a distinct view per request: `end` moves back one hour each time, and the caches are
-   cleared, so every request runs the model) and warm (repeated view, cache hit). For each view the
-   parts of a cold request are also timed alone: `heatmap_for` (store read + model; also with the
-   warm-up at 1-minute bars, `warmup_interval_ms=None`, for comparison) and the encoding (payload +
-   JSON + gzip).
+   each timed as:
+   * cold, new view: a distinct view per request (`end` moves back one hour each time) with the heatmap
+     and response caches cleared, so every request runs the model; the warm-up book at the window's
+     first midnight is kept (liqmap.warmbooks: shared by every view starting that day, checked against
+     the stored rows), as in a running server;
+   * cold, nothing cached: the same with the warm-up books cleared too (a server's first request for a
+     view settings + day, e.g. right after it starts);
+   * warm: the repeated view (cache hit);
+   with the Accept-Encoding header Chromium sends (zstd chosen), and the cold new view also gzip-only.
+   For each view the parts of a cold request are also timed alone: `heatmap_for` (store read + model,
+   with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
    the 7-day view of the demo sample; N new bars are POSTed one by one; for every update the delay until
    each client has its heatmap message (p50 / p99 / max), messages lost, resyncs.
@@ -69,24 +75,30 @@ def synthetic_store(path: Path, days: int, end_ms: int) -> None:
         })
 
 
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends
+
+
 async def time_requests(
-    app: object, params: dict[str, object], repeat: int, cold: bool, end: int
+    app: object, params: dict[str, object], repeat: int, mode: str, end: int, accept: str = BROWSER_ENCODINGS
 ) -> tuple[list[float], dict]:
-    """Server time per request (the gzip body read raw, not decoded); cold = a distinct `end` per
-    request and the caches cleared before it."""
+    """Server time per request (the compressed body read raw, not decoded). ``mode``: "new view"
+    (distinct `end`, heatmap + response caches cleared), "nothing cached" (the warm-up books cleared
+    too) or "warm" (the same view again)."""
     import httpx
 
     ctx = app.state.liqmap  # type: ignore[attr-defined]
     times: list[float] = []
-    headers = {"Accept-Encoding": "gzip"}
+    headers = {"Accept-Encoding": accept}
+    cold = mode != "warm"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-        if not cold:
-            await client.get("/api/heatmap", params={**params, "end": end})
+        await client.get("/api/heatmap", params={**params, "end": end}, headers=headers)  # books of the day
         for i in range(repeat):
             view = {**params, "end": end - (i + 1) * 3_600_000 if cold else end}
             if cold:
                 ctx.cache.clear()
                 ctx.responses.clear()
+            if mode == "nothing cached":
+                ctx.cache.books.clear()
             t0 = time.perf_counter()
             async with client.stream("GET", "/api/heatmap", params=view, headers=headers) as r:
                 async for _ in r.aiter_raw():
@@ -98,30 +110,39 @@ async def time_requests(
 
 
 def time_parts(store: object, params: dict[str, object], end: int, repeat: int) -> None:
-    """heatmap_for (coarse and all-fine warm-up) and the encoding, each on distinct views."""
+    """heatmap_for with and without the warm-up book, and the encoding, each on distinct views."""
     import gzip
     import json
 
     from liqmap.query import HeatmapQuery, heatmap_for
-    from liqmap.service import encode
+    from liqmap.service import compress, encode
+    from liqmap.warmbooks import WarmBooks
 
-    model: dict[str, list[float]] = {"coarse": [], "fine": []}
-    encoding: list[float] = []
+    books = WarmBooks()
+    model: dict[str, list[float]] = {"book": [], "plain": []}
+    encoding: dict[str, list[float]] = {"zstd": [], "gzip": []}
     for i in range(repeat):
-        for mode, warmup in (("coarse", {}), ("fine", {"warmup_interval_ms": None})):
-            query = HeatmapQuery("BTC", range=str(params["range"]), end=end - (i + 1) * 3_600_000, n_bins=500,
-                                 max_columns=1000, **warmup)  # type: ignore[arg-type]
+        query = HeatmapQuery("BTC", range=str(params["range"]), end=end - (i + 1) * 3_600_000, n_bins=500,
+                             max_columns=1000)
+        if i == 0:
+            heatmap_for(store, query, books=books)  # type: ignore[arg-type]  # the day's book
+        for mode, cache in (("book", books), ("plain", None)):
             t0 = time.perf_counter()
-            heatmap = heatmap_for(store, query)  # type: ignore[arg-type]
+            heatmap = heatmap_for(store, query, books=cache)  # type: ignore[arg-type]
             model[mode].append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        payload = encode.heatmap_payload(heatmap, side="both", encoding="f32", sides=False, update_time=0,
-                                         data_version=0, view={})
-        gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), compresslevel=1, mtime=0)
-        encoding.append((time.perf_counter() - t0) * 1000)
+        for coding in encoding:
+            t0 = time.perf_counter()
+            payload = encode.heatmap_payload(heatmap, side="both", encoding="f32", sides=False, update_time=0,
+                                             data_version=0, view={})
+            raw = encode.json_bytes(payload)
+            packed = compress.compress(raw, coding)
+            encoding[coding].append((time.perf_counter() - t0) * 1000)
+        sizes = (len(raw), len(packed), len(gzip.compress(raw, 1)))
+    med = {k: statistics.median(v) for k, v in (*model.items(), *encoding.items())}
     print(f"  {params['range']:3} parts of a cold request, medians: heatmap_for (store read + model) "
-          f"{statistics.median(model['coarse']):6.1f} ms (warm-up at 1-minute bars: "
-          f"{statistics.median(model['fine']):6.1f} ms); payload + JSON + gzip {statistics.median(encoding):5.1f} ms")
+          f"{med['book']:6.1f} ms from the day's warm-up book, {med['plain']:6.1f} ms without; "
+          f"payload + JSON + zstd {med['zstd']:5.1f} ms (+ gzip instead: {med['gzip']:5.1f} ms); "
+          f"body {sizes[0] / 1e6:.2f} MB, zstd {sizes[1] / 1e6:.2f} MB, gzip {sizes[2] / 1e6:.2f} MB")
 
 
 def bench_heatmap(repeat: int) -> None:
@@ -129,7 +150,7 @@ def bench_heatmap(repeat: int) -> None:
     from liqmap.store import DuckDBStore
 
     end = 1_779_667_200_000  # 2026-05-25
-    days = 365 + 32  # one year plus the query's 30-day warm-up plus the cold views' moving end
+    days = 365 + 33  # one year, the query's 30-day warm-up from a midnight, the cold views' moving end
     tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-api-"))
     try:
         t0 = time.perf_counter()
@@ -144,13 +165,14 @@ def bench_heatmap(repeat: int) -> None:
             ("1y ", {"symbol": "BTC", "range": "1y", "columns": 1000, "rows": 500}),
         ):
             time_parts(store, params, end, max(3, repeat // 2))
-            for cold in (True, False):
-                times, body = asyncio.run(time_requests(app, params, repeat, cold, end))
+            target = 100 if label.strip() == "7d" else 300
+            for mode, accept in (("new view", BROWSER_ENCODINGS), ("new view", "gzip"),
+                                 ("nothing cached", BROWSER_ENCODINGS), ("warm", BROWSER_ENCODINGS)):
+                times, body = asyncio.run(time_requests(app, params, repeat, mode, end, accept))
                 shape = body["grid"]["shape"]
-                target = 100 if label.strip() == "7d" else 300
                 med = statistics.median(times)
                 p90 = sorted(times)[int(0.9 * (len(times) - 1))]
-                print(f"  {label} {'cold (distinct views)' if cold else 'warm (cache hit)'}: grid {shape[0]}x{shape[1]} "
+                print(f"  {label} {mode:14} Accept-Encoding {accept!r:27}: grid {shape[0]}x{shape[1]} "
                       f"@ {body['interval_ms'] // MINUTE} min columns, median {med:6.1f} ms, p90 {p90:6.1f} ms "
                       f"(target <= {target} ms: {'ok' if med <= target else 'MISSED'})")
         store.close()

@@ -7,8 +7,10 @@ CLI and alerts use to ask "what does the heatmap look like for this view?".
 Rules (docs/data.md, "Views"):
 
 * The window is ``[end - RANGES[range], end)``; ``end=None`` means the end of the latest stored bar.
-* The model runs over ``warmup_days`` before the window (positions opened then still matter) and the
-  result is cropped to the window's columns. By default the warm-up is modelled at the window's own bar
+* The model runs from ``warmup_days`` before the window, moved back to a UTC midnight (positions opened
+  then still matter), and the result is cropped to the window's columns. With a
+  :class:`~liqmap.warmbooks.WarmBooks` the run continues from a cached book at the window's first
+  midnight instead: the same numbers, less work. By default the warm-up is modelled at the window's own bar
   interval (exact). Opt-in, ``warmup_interval_ms`` (e.g. :data:`WARMUP_INTERVAL_MS`, 15m) models it at
   that coarser interval except its last :data:`FINE_WARMUP_MS` (3 days): faster, but approximate.
 * The bar interval is chosen automatically (``interval_ms=None``): the finest interval the exchanges'
@@ -40,6 +42,7 @@ from liqmap.model.result import Heatmap
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical, check_exchange
 from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
+from liqmap.warmbooks import WarmBooks
 
 __all__ = [
     "RANGES",
@@ -223,7 +226,10 @@ def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
             f"available: {', '.join(str(i) for i in intervals)}"
         )
     start -= start % interval
-    warmup_start = start - warmup - (start - warmup) % interval
+    # A day-aligned warm-up start makes every view whose window starts on the same UTC day share the
+    # book at that day's start (liqmap.warmbooks); every standard interval divides a day.
+    warmup_start = start - warmup
+    warmup_start -= warmup_start % (DAY_MS if warmup else interval)
     if (end - warmup_start) // interval > MAX_MODEL_BARS:
         raise ConfigError(
             f"range: {query.range} at {interval // MINUTE_MS}m bars with {query.warmup_days} warm-up days is "
@@ -234,15 +240,13 @@ def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
 
 def _latest_end(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> int:
     """End of the latest bar common to ``exchanges`` (perpetual bars; spot where an exchange has none)."""
+    series = [row for row in store.series("bars") if row["symbol"] == coin]
     ends = []
     for exchange in exchanges:
         for market in ("perp", "spot"):
-            rows = store.execute(
-                "SELECT max(ts_event + interval_ms) FROM bars WHERE exchange = ? AND symbol = ? AND market = ?",
-                [exchange, coin, market],
-            )
-            if rows and rows[0][0] is not None:
-                ends.append(int(rows[0][0]))
+            found = [r["last"] + r["interval_ms"] for r in series if r["exchange"] == exchange and r["market"] == market]
+            if found:
+                ends.append(int(max(found)))
                 break
     if not ends:
         raise DataError(f"no bars stored for {coin} on {', '.join(exchanges)}")
@@ -315,12 +319,18 @@ def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: i
     return np.linspace(max(lo - pad, 1e-12), hi + pad, n_bins + 1)
 
 
-def heatmap_for(store: DuckDBStore, query: HeatmapQuery) -> Heatmap:
-    """Run the model over warm-up + window for ``query`` and return the window's heatmap."""
+def heatmap_for(store: DuckDBStore, query: HeatmapQuery, *, books: WarmBooks | None = None) -> Heatmap:
+    """Run the model over warm-up + window for ``query`` and return the window's heatmap.
+
+    ``books``: a :class:`~liqmap.warmbooks.WarmBooks` kept between calls (the web service keeps one);
+    the run then continues from the cached book at the window's first UTC midnight, which gives the same
+    heatmap (up to float rounding) in a fraction of the time."""
     from liqmap.model.engine import compute_heatmap
 
     view = resolve_view(store, query)
     warmed = _coarse_warmup(store, view, query)
+    if warmed is None and books is not None:
+        warmed = _cached_warmup(store, view, query, books)
     frames, warm = warmed if warmed is not None else (load_frames(store, view), None)
     ts = frames[0].ts
     if len(ts) < 2:
@@ -384,6 +394,28 @@ def _coarse_warmup(
             return None
         warm.append(warm_book(history, query.model_config, leverage=query.leverage))
     return frames, warm
+
+
+def _cached_warmup(
+    store: DuckDBStore, view: View, query: HeatmapQuery, books: WarmBooks
+) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
+    """Frames from :data:`CONTEXT_BARS` before the split (the window's first UTC midnight) and the
+    books at the split from ``books``; None when that would not equal the run from the warm-up start
+    (an ``ages`` filter, which needs cohort births, or a gap near the split)."""
+    if query.ages is not None or query.warmup_interval_ms is not None:
+        return None
+    split = view.start - view.start % DAY_MS
+    context_start = split - CONTEXT_BARS * view.interval_ms
+    if context_start <= view.warmup_start:
+        return None
+    frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
+    if any(int(f.ts[0]) != context_start for f in frames):
+        return None
+    warm = books.books(
+        store, [f.exchange for f in frames], view.symbol, view.interval_ms, view.warmup_start, split,
+        query.model_config, query.leverage,
+    )
+    return None if warm is None else (frames, list(warm))
 
 
 def _crop(heatmap: Heatmap, start: int) -> Heatmap:

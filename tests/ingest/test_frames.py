@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liqmap.errors import BadSeriesError, DataError
+from liqmap.errors import BadSeriesError, ConfigError, DataError
 from liqmap.ingest import import_file, load_frame
-from liqmap.ingest.frames import resample
 from liqmap.store import DuckDBStore
 from liqmap.types import OpenInterest
 
@@ -78,12 +77,24 @@ def test_resample_complete_buckets_only(store: DuckDBStore, files: Path) -> None
     bars = store.read(
         "bars",
         symbol="AVAX",
-        columns=["ts_event", "open", "high", "low", "close", "volume", "taker_buy_volume"],
+        columns=["ts_event", "open", "high", "low", "close", "volume", "quote_volume", "taker_buy_volume"],
     )
-    out = resample(bars, 15 * 60_000, 15)
-    assert out["ts_event"].tolist() == [bars["ts_event"][0], bars["ts_event"][15]]
-    assert out["open"][1] == bars["open"][15] and out["close"][1] == bars["close"][29]
-    assert out["high"][0] == bars["high"][:15].max() and out["low"][0] == bars["low"][:15].min()
-    assert out["volume"][0] == pytest.approx(bars["volume"][:15].sum())
-    partial = resample({k: v[:20] for k, v in bars.items()}, 15 * 60_000, 15)
-    assert len(partial["ts_event"]) == 1
+    ts = bars["ts_event"]
+    assert ts[0] % (15 * 60_000) == 0
+    out = store.resample_bars(start=int(ts[0]), end=int(ts[-1]) + 1, interval_ms=15 * 60_000,
+                              source_interval_ms=60_000, symbol="AVAX")
+    n = len(ts) // 15  # the oracle: numpy over groups of 15 consecutive minutes (the file has no gaps)
+    assert out["ts_event"].tolist() == ts[: n * 15 : 15].tolist()
+    grouped = {k: np.asarray(v[: n * 15], dtype=float).reshape(n, 15) for k, v in bars.items()}
+    np.testing.assert_array_equal(out["open"], grouped["open"][:, 0])
+    np.testing.assert_array_equal(out["close"], grouped["close"][:, -1])
+    np.testing.assert_array_equal(out["high"], grouped["high"].max(axis=1))
+    np.testing.assert_array_equal(out["low"], grouped["low"].min(axis=1))
+    for name in ("volume", "quote_volume", "taker_buy_volume"):
+        np.testing.assert_allclose(out[name], grouped[name].sum(axis=1), rtol=1e-13)
+    partial = store.resample_bars(start=int(ts[0]), end=int(ts[20]), interval_ms=15 * 60_000,
+                                  source_interval_ms=60_000, symbol="AVAX")
+    assert partial["ts_event"].tolist() == [ts[0]]  # the second bucket has 5 of 15 bars: not a bar
+    with pytest.raises(ConfigError, match="not a multiple"):
+        store.resample_bars(start=0, end=1, interval_ms=90_000, source_interval_ms=60_000)
+

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import numpy as np
 import pytest
 
 from liqmap.query import HeatmapQuery, heatmap_for
@@ -40,7 +39,7 @@ def _new_bar_records(last_bar: int) -> dict:
     }
 
 
-def test_new_bar_reaches_subscribers_as_model_columns(client, store):
+def test_new_bar_reaches_subscribers_as_model_columns(client, store, assert_same_usd):
     LAST_BAR = _last_bar(store)
     before = heatmap_for(store, HeatmapQuery("BTC", range="24h"))
     assert int(before.times[-1]) == LAST_BAR
@@ -62,7 +61,7 @@ def test_new_bar_reaches_subscribers_as_model_columns(client, store):
     assert update["times"] == [LAST_BAR, LAST_BAR + HOUR]
     assert update["window_start"] == int(after.times[0])
     grid = decode_array(update["grid"])
-    np.testing.assert_array_equal(grid, (after.long + after.short)[-2:].astype(np.float32))
+    assert_same_usd(grid, (after.long + after.short)[-2:], f32=True)
     assert update["candles"]["close"][-1] == 77650.5
 
 

@@ -137,3 +137,40 @@ def test_distinct_values_use_the_same_filters_as_read() -> None:
         assert store.distinct("bars", "symbol") == ["BTC", "ETH"]
         with pytest.raises(ConfigError, match="no column 'nope'"):
             store.distinct("bars", "nope")
+
+
+def test_fingerprint_changes_exactly_when_the_selected_rows_do() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(i) for i in range(10)])
+        span = {"start": 2 * HOUR_MS, "end": 6 * HOUR_MS, "exchange": "binance"}
+        first = store.fingerprint("bars", **span)
+        assert first == (4, "-")
+        store.write([_bar(i, close=123.0) for i in range(10)])  # same keys: skipped, nothing changes
+        store.write([_bar(i) for i in range(10, 12)])  # outside the span
+        assert store.fingerprint("bars", **span) == first
+        store.write([Bar("binance", "BTC", 60_000, 3 * HOUR_MS, 99.0, 101.0, 98.0, 100.0, 1.0, ts_recv=7)])
+        assert store.fingerprint("bars", **span) == (5, "-")
+        assert store.fingerprint("bars", **{**span, "exchange": "okx"}) == (0, "-")
+        # Upsert tables are revised in place: their fingerprint hashes the values.
+        store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)])
+        before = store.fingerprint("instruments", exchange="okx")
+        store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)])
+        assert store.fingerprint("instruments", exchange="okx") == before
+        store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.001, 0.1, 1.0)])
+        revised = store.fingerprint("instruments", exchange="okx")
+        assert revised[0] == before[0] == 1 and revised[1] != before[1]
+
+
+def test_series_list_follows_every_write() -> None:
+    with DuckDBStore(":memory:") as store:
+        store.write([_bar(i) for i in range(3)])
+        assert [(r["exchange"], r["interval_ms"], r["first"], r["last"], r["rows"]) for r in store.series("bars")] == [
+            ("binance", HOUR_MS, 0, 2 * HOUR_MS, 3)]
+        store.write([_bar(3)])
+        assert store.series("bars")[0]["last"] == 3 * HOUR_MS
+        store.execute("DELETE FROM bars WHERE ts_event = ?", [0])  # a statement that is not a SELECT
+        assert store.series("bars")[0]["first"] == HOUR_MS
+        with store.transaction():
+            store.write([Bar("okx", "BTC", HOUR_MS, 0, 1.0, 1.0, 1.0, 1.0, 1.0, ts_recv=1)])
+        assert [r["exchange"] for r in store.series("bars")] == ["binance", "okx"]
+        assert store.series("funding") == []

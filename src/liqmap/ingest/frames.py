@@ -41,18 +41,19 @@ def exchanges_with_bars(
     store: DuckDBStore, symbol: str, start: int | None = None, end: int | None = None
 ) -> list[str]:
     """Exchanges holding bars (perp or spot) of ``symbol`` overlapping ``[start, end)``."""
-    return [str(e) for e in store.distinct("bars", "exchange", start=start, end=end, symbol=canonical(symbol))]
+    coin = canonical(symbol)
+    if start is None and end is None:
+        return sorted({str(row["exchange"]) for row in store.series("bars") if row["symbol"] == coin})
+    return [str(e) for e in store.distinct("bars", "exchange", start=start, end=end, symbol=coin)]
 
 
 def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[str, list[int]]:
     """``{"perp": [intervals...], "spot": [...]}`` of stored bars, finest first."""
-    rows = store.execute(
-        "SELECT market, interval_ms FROM bars WHERE exchange = ? AND symbol = ? GROUP BY 1, 2 ORDER BY 2",
-        [exchange, canonical(symbol)],
-    )
+    coin = canonical(symbol)
     out: dict[str, list[int]] = {"perp": [], "spot": []}
-    for market, interval in rows:
-        out.setdefault(market, []).append(int(interval))
+    for row in sorted(store.series("bars"), key=lambda r: r["interval_ms"]):
+        if row["exchange"] == exchange and row["symbol"] == coin:
+            out.setdefault(str(row["market"]), []).append(int(row["interval_ms"]))
     return out
 
 
@@ -92,45 +93,18 @@ def read_bars(
                 return bars, market
         finer = [i for i in stored.get(market, []) if i < interval_ms and interval_ms % i == 0]
         if finer:
-            source = max(finer)
-            bars = store.read(
-                "bars",
+            bars = store.resample_bars(
                 start=start,
                 end=end,
-                columns=_BAR_COLUMNS,
+                interval_ms=interval_ms,
+                source_interval_ms=max(finer),
                 exchange=exchange,
                 symbol=coin,
                 market=market,
-                interval_ms=source,
             )
-            bars = resample(bars, interval_ms, interval_ms // source)
             if len(bars["ts_event"]):
-                return bars, market
+                return {name: bars[name] for name in _BAR_COLUMNS}, market
     return {name: np.empty(0) for name in _BAR_COLUMNS}, "perp"
-
-
-def resample(bars: dict[str, np.ndarray], interval_ms: int, per_bucket: int) -> dict[str, np.ndarray]:
-    """OHLCV of ``per_bucket`` consecutive finer bars per ``interval_ms`` bucket (UTC-aligned);
-    open = first open, high = max, low = min, close = last close, volumes summed."""
-    ts = bars["ts_event"].astype(np.int64)
-    if len(ts) == 0:
-        return bars
-    bucket = ts - ts % interval_ms
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-    counts = np.diff(np.r_[starts, len(ts)])
-    full = counts == per_bucket
-    lasts = starts + counts - 1
-    out = {
-        "ts_event": bucket[starts],
-        "open": bars["open"][starts],
-        "high": np.maximum.reduceat(bars["high"].astype(float), starts),
-        "low": np.minimum.reduceat(bars["low"].astype(float), starts),
-        "close": bars["close"][lasts],
-    }
-    for name in ("volume", "quote_volume", "taker_buy_volume"):
-        if name in bars:
-            out[name] = np.add.reduceat(bars[name].astype(float), starts)
-    return {k: v[full] for k, v in out.items()}
 
 
 def load_frame(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from typing import Annotated, Any
 
@@ -11,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from liqmap.service import encode, health
+from liqmap.service import compress, encode, health
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import (
     ENCODINGS,
@@ -136,21 +134,22 @@ def get_heatmap(
 
 
 def cached_json(ctx: ServiceContext, request: Request, cache_key: Any, build: Any) -> Response:
-    """The JSON body for ``cache_key`` from the response cache (built once), gzip-compressed once and
-    kept when the client accepts gzip."""
+    """The JSON body for ``cache_key`` from the response cache (built once), compressed once per coding
+    the clients ask for (:mod:`liqmap.service.compress`: zstd, brotli or gzip) and kept."""
     entry = ctx.responses.get(cache_key)
     raw = entry.get("raw") if entry else None
     if raw is None:
-        raw = json.dumps(build(), separators=(",", ":"), allow_nan=False).encode()
+        raw = encode.json_bytes(build())
         ctx.responses.put(cache_key, "raw", raw)
-    if len(raw) >= 2048 and "gzip" in request.headers.get("accept-encoding", ""):
-        packed = (ctx.responses.get(cache_key) or {}).get("gzip")
-        if packed is None:
-            packed = gzip.compress(raw, compresslevel=1, mtime=0)  # base64 grids barely gain from higher levels
-            ctx.responses.put(cache_key, "gzip", packed)
-        return Response(packed, media_type="application/json",
-                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
-    return Response(raw, media_type="application/json")
+    coding = compress.choose(request.headers.get("accept-encoding"), len(raw))
+    if coding is None:
+        return Response(raw, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+    packed = (ctx.responses.get(cache_key) or {}).get(coding)
+    if packed is None:
+        packed = compress.compress(raw, coding)
+        ctx.responses.put(cache_key, coding, packed)
+    return Response(packed, media_type="application/json",
+                    headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"})
 
 
 @router.get("/liqmap", responses=ERRORS, summary="Liquidation map at one time: bars by price, cumulative curves")

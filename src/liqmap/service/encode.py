@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,17 @@ import numpy as np
 from liqmap.model.result import Heatmap, LiquidationMap
 
 
+def json_bytes(message: dict[str, Any]) -> bytes:
+    """Compact JSON (orjson: ~15x faster than ``json`` on a heatmap body's 2.6 MB). JSON has no NaN: the
+    payload builders write missing values as null explicitly (:func:`_floats`), and orjson writes any
+    other non-finite float as null too (never as a number)."""
+    import orjson
+
+    return orjson.dumps(message)
+
+
 def json_text(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), allow_nan=False)
+    return json_bytes(message).decode()
 
 
 def edges_hash(edges: np.ndarray) -> str:

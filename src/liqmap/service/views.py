@@ -13,15 +13,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap
 from liqmap.service.params import ViewKey
+from liqmap.warmbooks import WarmBooks
 
 ComputeFn = Callable[[Any, ViewKey], Heatmap]
 MIN_ROWS = 10
 
 
-def query_compute(store: Any, key: ViewKey) -> Heatmap:
-    """The default: :func:`liqmap.query.heatmap_for` on the store (side derived later, so ``both``)."""
+def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None) -> Heatmap:
+    """The default: :func:`liqmap.query.heatmap_for` on the store (side derived later, so ``both``),
+    continuing from cached warm-up books when ``books`` is given (same result, less model time)."""
     from liqmap.query import HeatmapQuery, heatmap_for
 
     query = HeatmapQuery(
@@ -35,7 +38,7 @@ def query_compute(store: Any, key: ViewKey) -> Heatmap:
         n_bins=key.n_bins,
         max_columns=key.max_columns,
     )
-    return heatmap_for(store, query)
+    return heatmap_for(store, query, books=books)
 
 
 def _nbytes(heatmap: Heatmap) -> int:
@@ -43,52 +46,32 @@ def _nbytes(heatmap: Heatmap) -> int:
 
 
 class HeatmapCache:
-    """LRU of computed heatmaps; entries from an older data version are never served."""
+    """LRU of computed heatmaps; entries from an older data version are never served. Bounded by count
+    and by memory (a 2000 x 2000 view holds 64 MB of float64 grids). The default compute keeps its own
+    :class:`~liqmap.warmbooks.WarmBooks`, so a new view (or new data) re-models only the days since the
+    warm-up's split instead of the whole 30-day warm-up."""
 
     def __init__(self, store: Any, compute: ComputeFn | None = None, size: int = 64,
                  max_bytes: int = 768 << 20) -> None:
         self.store = store
-        self.compute_fn: ComputeFn = compute or query_compute
-        self.size = size
-        self.max_bytes = max_bytes
-        self._bytes = 0
-        self._entries: OrderedDict[tuple[ViewKey, int], Heatmap] = OrderedDict()
-        self._inflight: dict[tuple[ViewKey, int], threading.Event] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.books = WarmBooks()
+        self.compute_fn: ComputeFn = compute or (lambda s, k: query_compute(s, k, self.books))
+        self._lru: SingleFlightLRU[Heatmap] = SingleFlightLRU(size, max_bytes, _nbytes)
+
+    @property
+    def size(self) -> int:
+        return self._lru.size
+
+    @property
+    def hits(self) -> int:
+        return self._lru.hits
+
+    @property
+    def misses(self) -> int:
+        return self._lru.misses
 
     def get(self, key: ViewKey, version: int) -> Heatmap:
-        slot = (key, version)
-        while True:
-            with self._lock:
-                if slot in self._entries:
-                    self._entries.move_to_end(slot)
-                    self.hits += 1
-                    return self._entries[slot]
-                waiter = self._inflight.get(slot)
-                if waiter is None:
-                    waiter = threading.Event()
-                    self._inflight[slot] = waiter
-                    break
-            waiter.wait(timeout=120)
-        try:
-            heatmap = self.compute_fn(self.store, key)
-            with self._lock:
-                self.misses += 1
-                if slot not in self._entries:
-                    self._bytes += _nbytes(heatmap)
-                self._entries[slot] = heatmap
-                self._entries.move_to_end(slot)
-                # Bounded by count and by memory (a 2000 x 2000 view holds 64 MB of float64 grids).
-                while len(self._entries) > 1 and (len(self._entries) > self.size or self._bytes > self.max_bytes):
-                    _, dropped = self._entries.popitem(last=False)
-                    self._bytes -= _nbytes(dropped)
-            return heatmap
-        finally:
-            with self._lock:
-                self._inflight.pop(slot, None)
-            waiter.set()
+        return self._lru.get((key, version), lambda: self.compute_fn(self.store, key))
 
     def get_with_bin(self, key: ViewKey, version: int, bin_size: float | None) -> Heatmap:
         """With ``bin_size`` (USD), pick the row count that gives bins of about that width over the
@@ -106,16 +89,11 @@ class HeatmapCache:
         return self.get(replace(key, n_bins=rows), version)
 
     def clear(self) -> int:
-        with self._lock:
-            count = len(self._entries)
-            self._entries.clear()
-            self._bytes = 0
-            return count
+        """Drop the computed heatmaps (the warm-up books stay: they are checked against the data)."""
+        return self._lru.clear()
 
     def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {"entries": len(self._entries), "size": self.size, "bytes": self._bytes, "hits": self.hits,
-                    "misses": self.misses}
+        return self._lru.stats()
 
 
 class ResponseCache:

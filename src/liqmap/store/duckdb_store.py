@@ -1,8 +1,8 @@
 """The default store: one embedded DuckDB file.
 
 Narrow interface: ``write(records)`` / ``write_columns(table, cols)`` (idempotent by primary key),
-``read(table, ...)`` returning numpy columns, ``distinct()``, ``inventory()`` and ``latest_ts()``. The constructor does
-no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema.
+``read(table, ...)`` returning numpy columns, ``distinct()``, ``fingerprint()``, ``inventory()`` and
+``latest_ts()``. The constructor does no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema.
 
 Writes are serialised by a lock and run as one statement per batch inside DuckDB's transaction, so a
 failing batch leaves everything stored before it intact. Reads may come from any thread: each uses
@@ -50,6 +50,9 @@ class DuckDBStore:
         self._columns: dict[str, list[str]] = {
             table: schema.columns(rt) for rt, table in schema.RECORD_TABLES.items()
         }
+        self._generation = 0
+        """Bumped by every statement that may change data; keys the cached :meth:`series` lists."""
+        self._series: dict[str, tuple[int, list[dict[str, Any]]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self) -> DuckDBStore:
@@ -116,6 +119,7 @@ class DuckDBStore:
                     self.connection.execute("ROLLBACK")
                 raise
             self._in_transaction = False
+            self._generation += 1
             try:
                 self.connection.execute("COMMIT")
             except duckdb.Error as exc:
@@ -163,6 +167,7 @@ class DuckDBStore:
         with self._lock:
             try:
                 before = self._count(table) if table in schema.UPSERT else 0
+                self._generation += 1
                 row = self.connection.execute(sql).fetchone()
                 if table in schema.UPSERT:
                     # DuckDB counts updated rows too; callers want the number of new keys.
@@ -180,6 +185,8 @@ class DuckDBStore:
         import duckdb
 
         with self._lock:
+            if not sql.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+                self._generation += 1
             try:
                 return list(self.connection.execute(sql, list(params)).fetchall())
             except duckdb.Error as exc:
@@ -216,6 +223,40 @@ class DuckDBStore:
             raise StoreError(f"read from {table} failed: {exc}") from exc
         return {name: _plain(result[name]) for name in wanted}
 
+    def resample_bars(
+        self, *, start: int, end: int, interval_ms: int, source_interval_ms: int, **equals: Any
+    ) -> dict[str, np.ndarray]:
+        """Bars of ``source_interval_ms`` with ``start <= ts_event < end`` (and the filters) as OHLCV
+        bars of ``interval_ms`` (UTC-aligned buckets, complete buckets only; open = first open, high = max,
+        low = min, close = last close, volumes summed with Kahan summation, null when a bar lacks one).
+
+        Aggregated in DuckDB: a year of 1-minute bars to hours takes ~23 ms here against ~145 ms
+        reading the rows out and reducing them in numpy."""
+        if interval_ms <= 0 or source_interval_ms <= 0 or interval_ms % source_interval_ms:
+            raise ConfigError(
+                f"interval_ms: {interval_ms} is not a multiple of the source interval {source_interval_ms}"
+            )
+        where, params = self._where("bars", start, end, {**equals, "interval_ms": source_interval_ms})
+        sums = ", ".join(
+            f"CASE WHEN count({c}) = count(*) THEN fsum({c}) END AS {c}"
+            for c in ("volume", "quote_volume", "taker_buy_volume")
+        )
+        sql = (
+            f"SELECT ts_event - ts_event % {int(interval_ms)} AS bucket, arg_min(open, ts_event) AS open, "
+            f"max(high) AS high, min(low) AS low, arg_max(close, ts_event) AS close, {sums} "
+            f"FROM bars {where} GROUP BY bucket HAVING count(*) = {interval_ms // source_interval_ms} "
+            "ORDER BY bucket"
+        )
+        import duckdb
+
+        try:
+            result = self.cursor().execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise StoreError(f"resampling bars failed: {exc}") from exc
+        out = {name: _plain(result[name]) for name in result}
+        out["ts_event"] = out.pop("bucket")
+        return out
+
     def latest_ts(self, table: str, **equals: Any) -> int | None:
         """The newest ``ts_event`` stored for the filter, or None (used to resume backfills)."""
         where, params = self._where(table, None, None, equals)
@@ -232,22 +273,54 @@ class DuckDBStore:
         rows = self.cursor().execute(f"SELECT DISTINCT {column} FROM {table} {where} ORDER BY 1", params).fetchall()
         return [row[0] for row in rows]
 
+    def fingerprint(
+        self, table: str, *, start: int | None = None, end: int | None = None, **equals: Any
+    ) -> tuple[int, str]:
+        """A value that changes whenever the rows the filters select (same filters as read) change, so
+        caches of derived state can check their inputs without reading them.
+
+        Rows of insert-only tables (all but :data:`schema.UPSERT`) are never changed or deleted by
+        :meth:`write`, only added, so their fingerprint is the row count (``"-"`` as hash; ~1 ms). For
+        upsert tables it adds an order-independent sum of per-row hashes over every column."""
+        where, params = self._where(table, start, end, equals)
+        if table not in schema.UPSERT:
+            row = self.cursor().execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()
+            return (0 if row is None else int(row[0]), "-")
+        names = self._table_columns(table)
+        sql = f"SELECT count(*), coalesce(sum(hash({', '.join(names)})), 0)::VARCHAR FROM {table} {where}"
+        row = self.cursor().execute(sql, params).fetchone()
+        return (0, "0") if row is None else (int(row[0]), str(row[1]))
+
+    def series(self, table: str) -> list[dict[str, Any]]:
+        """One row per stored series of ``table``: its key columns (exchange, market, symbol,
+        interval_ms, as the table has them), ``first``/``last`` ts_event and ``rows``. A GROUP BY over the
+        whole table (~5 ms per 500k bars), so the list is kept until the next write."""
+        names = self._table_columns(table)
+        if "ts_event" not in names:
+            return []
+        with self._lock:
+            generation = self._generation
+            cached = self._series.get(table)
+        if cached is not None and cached[0] == generation:
+            return [dict(row) for row in cached[1]]
+        group = [c for c in ("exchange", "market", "symbol", "interval_ms") if c in names]
+        sql = (
+            f"SELECT {', '.join(group)}, min(ts_event), max(ts_event), count(*) FROM {table} "
+            f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
+        )
+        rows = []
+        for row in self.cursor().execute(sql).fetchall():
+            entry = dict(zip(group, row[: len(group)], strict=True))
+            entry.update(table=table, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
+            rows.append(entry)
+        with self._lock:
+            if self._generation == generation:
+                self._series[table] = (generation, rows)
+        return [dict(row) for row in rows]
+
     def inventory(self) -> list[dict[str, Any]]:
-        """One row per stored series: table, exchange, symbol, (market, interval), first, last, rows."""
-        out: list[dict[str, Any]] = []
-        for table, names in self._columns.items():
-            if "ts_event" not in names:
-                continue
-            group = [c for c in ("exchange", "market", "symbol", "interval_ms") if c in names]
-            sql = (
-                f"SELECT {', '.join(group)}, min(ts_event), max(ts_event), count(*) FROM {table} "
-                f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
-            )
-            for row in self.cursor().execute(sql).fetchall():
-                entry = dict(zip(group, row[: len(group)], strict=True))
-                entry.update(table=table, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
-                out.append(entry)
-        return out
+        """One row per stored series of every table (see :meth:`series`)."""
+        return [row for table in self._columns for row in self.series(table)]
 
     def _where(
         self, table: str, start: int | None, end: int | None, equals: Mapping[str, Any]

@@ -1,0 +1,85 @@
+"""Response compression for large JSON bodies: zstd, brotli or gzip, whichever the client prefers.
+
+A 7-day heatmap body is ~2.5 MB of base64 float32. gzip level 1 spends ~55 ms on it; zstd level 1 ~7 ms
+and brotli quality 1 ~11 ms, for a slightly smaller body (bench/bench_api.py prints the figures). Chromium
+and Firefox send ``zstd``, Safari ``br``, and every HTTP client ``gzip``. Starlette's GZipMiddleware
+knows gzip only, so the heatmap and other large bodies are compressed here (once per cached body).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+from collections.abc import Callable
+
+MIN_BYTES = 2048
+"""Bodies smaller than this go uncompressed (the header overhead is not worth it)."""
+PREFERENCE: tuple[str, ...] = ("zstd", "br", "gzip")
+"""Our order when the client accepts several with the same quality."""
+
+
+def _zstd(body: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=1).compress(body)
+
+
+def _brotli(body: bytes) -> bytes:
+    import brotli
+
+    return bytes(brotli.compress(body, quality=1))
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=1, mtime=0)  # base64 grids barely gain from higher levels
+
+
+CODECS: dict[str, Callable[[bytes], bytes]] = {"zstd": _zstd, "br": _brotli, "gzip": _gzip}
+
+
+def accepted(header: str) -> dict[str, float]:
+    """``Accept-Encoding`` as ``{coding: quality}`` (RFC 9110 section 12.5.3; ``q=0`` means refused)."""
+    out: dict[str, float] = {}
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if not name:
+            continue
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        out[name.lower()] = quality
+    return out
+
+
+def choose(header: str | None, size: int) -> str | None:
+    """The coding to send a body of ``size`` bytes in, or None for identity."""
+    if size < MIN_BYTES or not header:
+        return None
+    qualities = accepted(header)
+    wildcard = qualities.get("*", 0.0)
+    best: tuple[float, int, str] | None = None
+    for rank, name in enumerate(PREFERENCE):
+        quality = qualities.get(name, wildcard)
+        if quality > 0 and available(name) and (best is None or (quality, -rank) > best[:2]):
+            best = (quality, -rank, name)
+    return None if best is None else best[2]
+
+
+@functools.cache
+def available(name: str) -> bool:
+    """zstd and brotli come from optional wheels (installed by default); gzip is always there."""
+    module = {"zstd": "zstandard", "br": "brotli"}.get(name)
+    if module is None:
+        return name in CODECS
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    return CODECS[coding](body)

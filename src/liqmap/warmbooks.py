@@ -1,0 +1,109 @@
+"""Warm-up books kept between heatmap requests, so a new view re-models days, not the whole warm-up.
+
+A view's model run starts at its warm-up start, a UTC day boundary (:func:`liqmap.query.resolve_view`).
+The book at the **split**, the UTC day boundary at or before the window's start, depends only on the bars,
+open interest and funding stored between the two; every view whose window starts that day shares it. So
+:class:`WarmBooks` computes it once (:func:`liqmap.model.engine.warm_book`), and the view's run then covers
+the split to the end (8 days of a 7-day view instead of 38). The result equals the run from the
+warm-up start up to float rounding (the model's warm start is exact at one bar interval; tested).
+
+Entries are keyed by the view's exchanges, symbol, interval, warm-up start, split, model settings and a
+fingerprint of the stored rows the book is built from (:meth:`DuckDBStore.fingerprint`), so new or
+corrected data in that span builds a new book and new bars after the split cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from liqmap.errors import DataError
+from liqmap.ingest.frames import FUNDING_MAX_AGE_MS, load_frame
+from liqmap.lru import SingleFlightLRU
+from liqmap.model.book import WarmBook
+from liqmap.model.config import ModelConfig
+from liqmap.store import DuckDBStore
+
+Books = tuple[WarmBook, ...] | None
+"""One book per exchange (in the view's order), or None when the span cannot warm a view (a gap)."""
+
+
+def _nbytes(books: Books) -> int:
+    if books is None:
+        return 64
+    return sum(int(a.nbytes) for book in books for a in (*book.levels, *book.values)) + 64
+
+
+class WarmBooks:
+    """Per-(view settings, split) warm-up books, LRU-bounded (a 30-day 1-minute book is ~0.2 MB)."""
+
+    def __init__(self, size: int = 256, max_bytes: int = 256 << 20) -> None:
+        self._lru: SingleFlightLRU[Books] = SingleFlightLRU(size, max_bytes, _nbytes)
+
+    def books(
+        self,
+        store: DuckDBStore,
+        exchanges: Sequence[str],
+        symbol: str,
+        interval_ms: int,
+        warmup_start: int,
+        split: int,
+        config: ModelConfig,
+        leverage: tuple[float, ...] | None,
+    ) -> Books:
+        """The books after the bars opening in ``[warmup_start, split)``: each exchange's latest
+        contiguous run of bars, all runs cut to start together (as :func:`liqmap.query.load_frames` cuts
+        a whole view's frames); None when a run does not reach ``split`` (a gap just before it)."""
+        prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
+        # repr: ModelConfig holds a dict (extra), so it is not hashable; its repr lists every field.
+        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), leverage, prints)
+        return self._lru.get(
+            key, lambda: _build(store, exchanges, symbol, interval_ms, warmup_start, split, config, leverage)
+        )
+
+    def clear(self) -> int:
+        return self._lru.clear()
+
+    def stats(self) -> dict[str, int]:
+        return self._lru.stats()
+
+
+def _fingerprint(
+    store: DuckDBStore, exchange: str, symbol: str, start: int, split: int, interval_ms: int
+) -> tuple[tuple[int, str], ...]:
+    """Every stored row a book over ``[start, split)`` can read: bars of all markets and intervals,
+    the OI observed up to the last bar's end, and funding from a carry-forward age before."""
+    return (
+        store.fingerprint("bars", start=start, end=split, exchange=exchange, symbol=symbol),
+        store.fingerprint("open_interest", start=start, end=split + interval_ms + 1, exchange=exchange, symbol=symbol),
+        store.fingerprint(
+            "funding", start=start - FUNDING_MAX_AGE_MS, end=split + interval_ms + 1, exchange=exchange, symbol=symbol
+        ),
+    )
+
+
+def _build(
+    store: DuckDBStore,
+    exchanges: Sequence[str],
+    symbol: str,
+    interval_ms: int,
+    start: int,
+    split: int,
+    config: ModelConfig,
+    leverage: tuple[float, ...] | None,
+) -> Books:
+    from liqmap.model.engine import warm_book
+
+    frames = []
+    for exchange in exchanges:
+        try:
+            frame = load_frame(store, exchange, symbol, start, split, interval_ms, on_gap="latest")
+        except DataError:
+            return None
+        if int(frame.ts[-1]) + interval_ms != split:
+            return None
+        frames.append(frame)
+    first = max(int(f.ts[0]) for f in frames)
+    cut = [f.slice(int(np.searchsorted(f.ts, first)), len(f)) for f in frames]
+    return tuple(warm_book(f, config, leverage=leverage) for f in cut)

@@ -1,0 +1,54 @@
+"""Content negotiation of large bodies (zstd, brotli, gzip) and the bodies decode to the same JSON."""
+
+from __future__ import annotations
+
+import gzip
+
+import brotli
+import pytest
+import zstandard
+
+from liqmap.service import compress
+
+
+def test_accept_encoding_is_parsed_with_qualities() -> None:
+    assert compress.accepted("gzip, deflate, br, zstd") == {"gzip": 1.0, "deflate": 1.0, "br": 1.0, "zstd": 1.0}
+    assert compress.accepted("br;q=0.5, gzip; q=0.8, zstd;q=0, x;q=bad") == {
+        "br": 0.5, "gzip": 0.8, "zstd": 0.0, "x": 0.0}
+
+
+@pytest.mark.parametrize(("header", "coding"), [
+    ("gzip, deflate, br, zstd", "zstd"),  # Chromium
+    ("gzip, deflate, br", "br"),  # Safari
+    ("gzip", "gzip"),
+    ("br;q=0.5, gzip", "gzip"),  # the client's quality wins over our order
+    ("zstd;q=0, gzip;q=0", None),
+    ("identity", None),
+    ("*", "zstd"),
+    ("*, zstd;q=0", "br"),
+    ("", None),
+    (None, None),
+])
+def test_choice(header: str | None, coding: str | None) -> None:
+    assert compress.choose(header, 10_000) == coding
+    assert compress.choose(header, compress.MIN_BYTES - 1) is None
+
+
+def test_heatmap_bodies_decode_to_the_same_json(client) -> None:
+    params = {"symbol": "BTC", "range": "7d"}
+    plain = client.get("/api/heatmap", params=params, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    decoders = {"zstd": zstandard.ZstdDecompressor().decompressobj().decompress, "br": brotli.decompress,
+                "gzip": gzip.decompress}
+    for coding, decode in decoders.items():
+        r = client.get("/api/heatmap", params=params, headers={"Accept-Encoding": coding})
+        assert r.status_code == 200
+        assert r.headers["content-encoding"] == coding and r.headers["vary"] == "Accept-Encoding"
+        assert r.json() == plain.json()  # httpx decodes all three
+        assert decode(_raw(client, params, coding)) == plain.content
+
+
+def _raw(client, params: dict[str, str], coding: str) -> bytes:
+    """The body as sent (httpx's .content is already decoded)."""
+    with client.stream("GET", "/api/heatmap", params=params, headers={"Accept-Encoding": coding}) as r:
+        return b"".join(r.iter_raw())

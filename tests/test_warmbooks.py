@@ -1,0 +1,126 @@
+"""heatmap_for with cached warm-up books (liqmap.warmbooks) against the plain run from the warm-up start:
+two exchanges on 15-minute bars, one with a gap in its warm-up; new data invalidates the books."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from liqmap.model.config import ModelConfig
+from liqmap.model.result import Heatmap
+from liqmap.query import HeatmapQuery, heatmap_for, resolve_view
+from liqmap.store import DuckDBStore
+from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
+from liqmap.warmbooks import WarmBooks
+
+STEP = 15 * MINUTE_MS
+END = 1_779_667_200_000 + 7 * HOUR_MS  # not a midnight: the split falls inside the warm-up + window
+DAYS = 14
+GAP = (END - 5 * DAY_MS, END - 5 * DAY_MS + 6 * HOUR_MS)
+"""okx has no bars in this span: inside the warm-up of a 3-day view with 8 warm-up days, before the split
+(the window's first midnight) and its context bars."""
+
+
+def _series(store: DuckDBStore, exchange: str, seed: int, skip: tuple[int, int] | None = None) -> None:
+    rng = np.random.default_rng(seed)
+    n = DAYS * 96
+    ts = END - n * STEP + np.arange(n, dtype=np.int64) * STEP
+    close = 80_000.0 * np.exp(np.cumsum(rng.standard_t(4, n) * 0.002))
+    open_ = np.concatenate(([80_000.0], close[:-1]))
+    wick = np.abs(rng.normal(0, 0.0015, (2, n)))
+    volume = rng.lognormal(5.0, 0.8, n)
+    keep = np.ones(n, dtype=bool) if skip is None else ~((ts >= skip[0]) & (ts < skip[1]))
+    text = np.full(n, exchange, dtype=object)
+    columns = {
+        "exchange": text, "symbol": np.full(n, "BTC", dtype=object), "interval_ms": np.full(n, STEP),
+        "ts_event": ts, "open": open_, "high": np.maximum(open_, close) * (1 + wick[0]),
+        "low": np.minimum(open_, close) * (1 - wick[1]), "close": close, "volume": volume, "ts_recv": ts + STEP,
+        "quote_volume": volume * close, "taker_buy_volume": volume * rng.uniform(0.35, 0.65, n),
+        "trades": np.full(n, 100), "market": np.full(n, "perp", dtype=object),
+        "venue_symbol": np.full(n, "BTCUSDT", dtype=object),
+    }
+    store.write_columns("bars", {k: v[keep] for k, v in columns.items()})
+    oi_ts = ts + STEP
+    oi = 5e9 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    store.write_columns("open_interest", {
+        "exchange": text, "symbol": np.full(n, "BTC", dtype=object), "ts_event": oi_ts, "ts_recv": oi_ts,
+        "oi_base": oi / close, "oi_usd": oi, "venue_symbol": np.full(n, "BTCUSDT", dtype=object),
+    })
+
+
+@pytest.fixture
+def store() -> Iterator[DuckDBStore]:
+    with DuckDBStore(":memory:") as s:
+        _series(s, "binance", 1)
+        _series(s, "okx", 2, skip=GAP)
+        yield s
+
+
+def assert_same(got: Heatmap, want: Heatmap) -> None:
+    np.testing.assert_array_equal(got.times, want.times)
+    np.testing.assert_array_equal(got.price_edges, want.price_edges)
+    scale = max(float(want.long.max()), float(want.short.max()))
+    for name in ("long", "short", "swept_long", "swept_short"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-10, atol=1e-12 * scale)
+
+
+def query(**kwargs: object) -> HeatmapQuery:
+    base: dict[str, object] = {"symbol": "BTC", "range": "3d", "warmup_days": 8.0, "n_bins": 120,
+                               "max_columns": 100}
+    return HeatmapQuery(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exchanges", [("binance",), ("okx",), None])
+def test_cached_books_give_the_plain_runs_numbers(store: DuckDBStore, exchanges: tuple[str, ...] | None) -> None:
+    books = WarmBooks()
+    for hours_back in (0, 1, 5):  # three views whose windows start on the same UTC day
+        q = query(exchanges=exchanges, end=END - hours_back * HOUR_MS)
+        assert_same(heatmap_for(store, q, books=books), heatmap_for(store, q))
+    stats = books.stats()
+    assert (stats["misses"], stats["hits"]) == (1, 2)
+    view = resolve_view(store, q)
+    assert view.warmup_start % DAY_MS == 0
+    assert view.start - view.warmup_start >= 8 * DAY_MS
+
+
+def test_the_gap_shortens_the_warmup_alike(store: DuckDBStore) -> None:
+    """okx's run starts after its gap, and the aggregate cuts binance to that start: with books too."""
+    q = query(end=END)
+    books = WarmBooks()
+    assert_same(heatmap_for(store, q, books=books), heatmap_for(store, q))
+    assert books.stats()["misses"] == 1
+
+
+def test_new_data_in_the_warmup_rebuilds_the_book(store: DuckDBStore) -> None:
+    books = WarmBooks()
+    q = query(exchanges=("okx",), end=END)
+    before = heatmap_for(store, q, books=books)
+    _series(store, "okx", 2)  # the gap is back-filled (the other rows exist: skipped, not duplicated)
+    after = heatmap_for(store, q, books=books)
+    assert_same(after, heatmap_for(store, q))
+    assert books.stats()["misses"] == 2
+    # The longer warm-up changed the book, far beyond float rounding.
+    change = np.abs(after.long - before.long).max() / before.long.max()
+    assert change > 1e-6
+
+
+def test_new_data_after_the_split_reuses_the_book(store: DuckDBStore) -> None:
+    books = WarmBooks()
+    first = heatmap_for(store, query(exchanges=("binance",), end=END - HOUR_MS), books=books)
+    later = heatmap_for(store, query(exchanges=("binance",), end=END), books=books)
+    assert books.stats()["misses"] == 1 and books.stats()["hits"] == 1
+    assert later.times[-1] > first.times[-1]
+
+
+def test_filters_and_settings(store: DuckDBStore) -> None:
+    books = WarmBooks()
+    config = ModelConfig(leverage_weights=(0.3, 0.3, 0.2, 0.1, 0.1))
+    for q in (
+        query(leverage=(50.0, 100.0), end=END),
+        query(config=config, end=END),
+        query(ages=("<4h", "4h-1d"), end=END),  # needs births: the plain run (no book)
+    ):
+        assert_same(heatmap_for(store, q, books=books), heatmap_for(store, q))
+    assert books.stats()["misses"] == 2  # one book per tier selection and per config
