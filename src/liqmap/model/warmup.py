@@ -7,6 +7,7 @@ the same state ``StreamingModel.update`` would have reached (tested).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,9 @@ def alive_cohorts(
     log_s = np.cumsum(inputs.log_keep)
     born_all = np.flatnonzero(inputs.added > 0)
     points = inputs.n_points[born_all]
-    out = []
-    for side, (series, sign) in enumerate(((frame.low, 1.0), (frame.high, -1.0))):
+
+    def one_side(side: int) -> AliveSide:
+        series, sign = (frame.low, 1.0) if side == 0 else (frame.high, -1.0)
         search = FirstTouch(sign * series)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         swept_last = 0.0
@@ -76,5 +78,9 @@ def alive_cohorts(
         level = level[order]
         bins = np.searchsorted(edges, level, side="right") - 1
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
-        out.append(AliveSide(birth[order], key[order], bins, value[order], swept_last))
-    return out[0], out[1]
+        return AliveSide(birth[order], key[order], bins, value[order], swept_last)
+
+    # The two sides are independent and numpy releases the GIL in its array loops: a thread each.
+    with ThreadPoolExecutor(2) as pool:
+        long, short = pool.map(one_side, (0, 1))
+    return long, short
