@@ -120,7 +120,10 @@ def test_filters_and_settings(store: DuckDBStore) -> None:
     for q in (
         query(leverage=(50.0, 100.0), end=END),
         query(config=config, end=END),
-        query(ages=("<4h", "4h-1d"), end=END),  # needs births: the plain run (no book)
+        query(ages=("<4h", "4h-1d"), end=END),  # the warm cohorts age from their births
+        query(ages=(">7d",), end=END),  # the default settings' book again
+        query(ages=("<4h", "1d-7d"), leverage=(50.0, 100.0), end=END),  # the tier filter's book again
     ):
         assert_same(heatmap_for(store, q, books=books), heatmap_for(store, q))
-    assert books.stats()["misses"] == 2  # one book per tier selection and per config
+    # one book per tier selection and per config; the ages filter shares the unfiltered book
+    assert (books.stats()["misses"], books.stats()["hits"]) == (3, 2)

@@ -401,8 +401,8 @@ def _cached_warmup(
 ) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
     """Frames from :data:`CONTEXT_BARS` before the split (the window's first UTC midnight) and the
     books at the split from ``books``; None when that would not equal the run from the warm-up start
-    (an ``ages`` filter, which needs cohort births, or a gap near the split)."""
-    if query.ages is not None or query.warmup_interval_ms is not None:
+    (a gap near the split)."""
+    if query.warmup_interval_ms is not None:
         return None
     split = view.start - view.start % DAY_MS
     context_start = split - CONTEXT_BARS * view.interval_ms

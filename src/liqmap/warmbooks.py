@@ -32,11 +32,11 @@ Books = tuple[WarmBook, ...] | None
 def _nbytes(books: Books) -> int:
     if books is None:
         return 64
-    return sum(int(a.nbytes) for book in books for a in (*book.levels, *book.values)) + 64
+    return sum(int(a.nbytes) for book in books for a in (*book.levels, *book.values, *(book.births or ()))) + 64
 
 
 class WarmBooks:
-    """Per-(view settings, split) warm-up books, LRU-bounded (a 30-day 1-minute book is ~0.2 MB)."""
+    """Per-(view settings, split) warm-up books, LRU-bounded (a 30-day 1-minute book is ~0.3 MB)."""
 
     def __init__(self, size: int = 256, max_bytes: int = 256 << 20) -> None:
         self._lru: SingleFlightLRU[Books] = SingleFlightLRU(size, max_bytes, _nbytes)

@@ -5,14 +5,23 @@ warm-up (tests/test_query_warmup.py) relies on this entry point."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from liqmap.errors import ConfigError
 from liqmap.model import ModelConfig, compute_heatmap
 from liqmap.model.engine import warm_book
 from liqmap.model.frame import MarketFrame
-from liqmap.types import HOUR_MS
+from liqmap.model.result import Heatmap
+from liqmap.types import HOUR_MS, MINUTE_MS
+
+AGE_SELECTIONS = [list(sel) for k in (1, 2, 3) for sel in itertools.combinations(range(4), k)]
+"""Every selection of the 4 default age buckets but all of them: single buckets, runs and gaps."""
 
 
 def walk(n: int, seed: int, oi_every: int = 1, interval_ms: int = HOUR_MS) -> MarketFrame:
@@ -54,13 +63,86 @@ def test_warm_start_at_the_same_interval_equals_one_run(leverage: tuple[float, .
         )
 
 
+def assert_window_equal(got: Heatmap, want: Heatmap, got_from: int, want_from: int) -> None:
+    """``got``'s columns from ``got_from`` equal ``want``'s from ``want_from`` (rtol 1e-9)."""
+    scale = float(max(want.long.max(), want.short.max(), 1.0))
+    np.testing.assert_array_equal(got.times[got_from:], want.times[want_from:])
+    for name in ("long", "short", "swept_long", "swept_short"):
+        np.testing.assert_allclose(
+            getattr(got, name)[got_from:], getattr(want, name)[want_from:], rtol=1e-9, atol=1e-9 * scale,
+            err_msg=name,
+        )
+
+
+@pytest.mark.parametrize("group", [1, 4])
+@pytest.mark.parametrize("ages", AGE_SELECTIONS, ids=str)
+def test_warm_start_with_an_age_filter_equals_one_run(ages: list[int], group: int) -> None:
+    """The warm cohorts age from their real birth: in and out of the selected buckets, swept USD in the
+    bucket they are in when swept, as in the one long run. ``group`` 4: columns of 4 bars (aligned in time
+    alike in both runs; the split is a column boundary)."""
+    config = ModelConfig()
+    f = walk(500, seed=12, oi_every=3)
+    split, context = 352, 32
+    edges = np.linspace(float(f.low.min()) * 0.8, float(f.high.max()) * 1.2, 301)
+    want = compute_heatmap([f], config, price_edges=edges, ages=ages, max_columns=500 // group)
+    book = warm_book(f.slice(0, split), config)
+    assert book.births is not None
+    for side in (0, 1):
+        births = book.births[side]
+        assert len(births) == len(book.levels[side]) > 0
+        assert births.min() >= f.ts[0] and births.max() < book.at and births.max() >= f.ts[split - 4]
+        assert births.min() < f.ts[split - 168]  # some warm cohorts are in the oldest bucket
+    window = f.slice(split - context, len(f))
+    got = compute_heatmap(
+        [window], config, price_edges=edges, ages=ages, warm=[book], max_columns=len(window) // group + 1
+    )
+    assert want.long[split // group :].sum() > 0 and want.short[split // group :].sum() > 0
+    assert want.swept_long[split // group :].sum() > 0 and want.swept_short[split // group :].sum() > 0
+    assert_window_equal(got, want, context // group, split // group)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(80, 220),
+    seed=st.integers(0, 2**32 - 1),
+    oi_every=st.sampled_from([1, 4]),
+    interval=st.sampled_from([HOUR_MS, 15 * MINUTE_MS]),
+    buckets=st.sampled_from([(4.0, 24.0, 168.0), (1.0, 3.0, 10.0), (0.5, 2.0, 6.0, 30.0), (0.75, 5.5)]),
+    data=st.data(),
+)
+def test_warm_start_with_ages_property(
+    n: int, seed: int, oi_every: int, interval: int, buckets: tuple[float, ...], data: st.DataObject
+) -> None:
+    """Random walks, split points, bar intervals, age buckets, tier and age selections: continuing from the
+    warm book equals the one long run on the window's columns."""
+    config = ModelConfig(age_buckets_hours=buckets)
+    n_buckets = len(buckets) + 1
+    ages = data.draw(
+        st.sets(st.integers(0, n_buckets - 1), min_size=1, max_size=n_buckets).map(sorted), label="ages"
+    )
+    leverage = data.draw(st.sampled_from([None, (25.0,), (50.0, 125.0)]), label="leverage")
+    context = 30
+    split = data.draw(st.integers(context + 1, n - 2), label="split")
+    f = walk(n, seed=seed, oi_every=oi_every, interval_ms=interval)
+    edges = np.linspace(float(f.low.min()) * 0.9, float(f.high.max()) * 1.1, 81)
+    want = compute_heatmap([f], config, price_edges=edges, ages=ages, leverage=leverage)
+    book = warm_book(f.slice(0, split), config, leverage=leverage)
+    got = compute_heatmap(
+        [f.slice(split - context, n)], config, price_edges=edges, ages=ages, leverage=leverage, warm=[book]
+    )
+    assert_window_equal(got, want, context, split)
+
+
 def test_warm_book_is_checked() -> None:
     config = ModelConfig()
     f = walk(200, seed=4)
     book = warm_book(f.slice(0, 100), config)
     with pytest.raises(ConfigError, match="no bar ending at the warm book's time"):
         compute_heatmap([f.slice(100, 200)], config, warm=[book])  # no context bar before the warm time
-    with pytest.raises(ConfigError, match="every age bucket"):
-        compute_heatmap([f.slice(60, 200)], config, ages=["<4h"], warm=[book])
+    compute_heatmap([f.slice(60, 200)], config, ages=["<4h"], warm=[book])  # the book has births: fine
+    no_births = dataclasses.replace(book, births=None)  # a book from before births were kept
+    compute_heatmap([f.slice(60, 200)], config, warm=[no_births])  # every age bucket: fine
+    with pytest.raises(ConfigError, match="keeps no cohort births"):
+        compute_heatmap([f.slice(60, 200)], config, ages=["<4h"], warm=[no_births])
     with pytest.raises(ConfigError, match="one per frame"):
         compute_heatmap([f.slice(60, 200)], config, warm=[book, None])

@@ -46,8 +46,11 @@ CHUNK_COHORTS = 1 << 16
 @dataclass(frozen=True, eq=False)
 class WarmBook:
     """One frame's book at time ``at`` (ms, the end of a warm-up's last bar), to continue from with the
-    batch engine (``compute_heatmap(..., warm=...)``): the liquidation level and USD of every cohort
-    still alive, per side (0 long, 1 short), for the modelled tiers and every age bucket.
+    batch engine (``compute_heatmap(..., warm=...)``): the liquidation level, USD and birth of every
+    cohort still alive, per side (0 long, 1 short), for the modelled tiers and every age bucket.
+
+    ``births``: per side, the open time (ms) of the bar each cohort was born in, so a continuation can
+    apply an ``ages`` filter; None (unknown) refuses one.
 
     Built by :func:`liqmap.model.engine.warm_book`, usually from a warm-up at a coarser bar interval than
     the window's (docs/model.md, section 8, "Warm start")."""
@@ -55,6 +58,7 @@ class WarmBook:
     at: int
     levels: tuple[np.ndarray, np.ndarray]
     values: tuple[np.ndarray, np.ndarray]
+    births: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def age_boundaries_bars(config: ModelConfig, interval_ms: int) -> np.ndarray:
@@ -151,7 +155,8 @@ def frame_book(
 
     ``warm``: the book at the end of bar ``p - 1`` (``warm.at``); bars ``< p`` are *context* only (their
     OI, volumes and ranges feed the inputs of later bars, no cohort is born in them) and the warm cohorts
-    are cohorts born in bar ``p - 1`` with their level and USD then. Every age bucket must be selected."""
+    are cohorts whose USD is given at the end of bar ``p - 1``, swept from bar ``p`` on. With an ``ages``
+    filter their age counts from their real birth (``warm.births``, needed then), as in the one long run."""
     n = len(frame)
     k_cols = plan.n_columns
     n_bins = len(edges) - 1
@@ -182,19 +187,42 @@ def frame_book(
             raise ConfigError(
                 f"warm: {frame.exchange} {frame.symbol} has no bar ending at the warm book's time {warm.at}"
             )
-        if not all_ages:
-            raise ConfigError("ages: a warm start models every age bucket; drop the ages filter")
+        if not all_ages and warm.births is None:
+            raise ConfigError("ages: this warm book keeps no cohort births; drop the ages filter or rebuild it")
         born = born[born >= p]
         for slot, side in enumerate(sides):
             levels = np.asarray(warm.levels[side], dtype=np.float64)[:, None, None]
             if not len(levels):
                 continue
+            values = np.asarray(warm.values[side], dtype=np.float64)
             b = np.full(len(levels), p - 1, dtype=np.int64)
             sweep = group_sweeps(searches[side], b, (1.0 if side == 0 else -1.0) * levels)
-            _add_all_ages(
-                grid, swept, slot, n_sides, b, levels, sweep, np.asarray(warm.values[side], dtype=np.float64),
-                np.ones(1), edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
-            )
+            if all_ages:
+                _add_all_ages(
+                    grid, swept, slot, n_sides, b, levels, sweep, values,
+                    np.ones(1), edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
+                )
+                continue
+            assert warm.births is not None
+            births_ms = np.asarray(warm.births[side], dtype=np.int64)
+            if len(births_ms) != len(levels):
+                raise ConfigError(f"warm: {len(births_ms)} births for {len(levels)} cohorts on side {side}")
+            # age in this frame's bars from the real birth (negative: born before the frame's first bar)
+            birth = (births_ms - int(frame.ts[0])) // frame.interval_ms
+            sweep = sweep.ravel()
+            lb = np.full(len(values), log_s[p - 1])  # values are given at the end of bar p - 1
+            _add_swept(swept, slot, k_cols, birth, sweep, values, lb, log_s, col_of, boundaries, ages, False, n)
+            bins = bin_index(levels.ravel(), edges)
+            inside = bins >= 0
+            if not inside.any():
+                continue
+            birth, sweep, values, lb = birth[inside], sweep[inside], values[inside], lb[inside]
+            flat = slot * n_bins + bins[inside]
+            for first, last in runs:  # present from bar p - 1 (the book's time) at the earliest
+                _add_segment(
+                    grid, row, lb, np.maximum(birth + lo_all[first], p - 1), np.minimum(birth + hi_all[last], sweep),
+                    values, flat, log_s_col, col_of, n, k_cols,
+                )
     points = inputs.n_points[born]
     for n_j in np.unique(points).tolist():
         born_j = born[points == n_j]
@@ -219,16 +247,17 @@ def frame_book(
                 birth = np.broadcast_to(b[:, None, None], shape).ravel()
                 sweep = sweep.ravel()
                 bins = bin_index(levels.ravel(), edges)
-                _add_swept(swept, slot, k_cols, birth, sweep, w0, log_s, col_of, boundaries, ages, all_ages, n)
+                lb = log_s[birth]
+                _add_swept(swept, slot, k_cols, birth, sweep, w0, lb, log_s, col_of, boundaries, ages, all_ages, n)
                 inside = bins >= 0
                 if not inside.any():
                     continue
-                birth, sweep, w0 = birth[inside], sweep[inside], w0[inside]
+                birth, sweep, w0, lb = birth[inside], sweep[inside], w0[inside], lb[inside]
                 flat = slot * n_bins + bins[inside]
                 for first, last in runs:  # presence split at the boundaries of the selected age buckets
                     _add_segment(
-                        grid, row, birth, birth + lo_all[first], np.minimum(birth + hi_all[last], sweep), w0,
-                        flat, log_s, log_s_col, col_of, n, k_cols,
+                        grid, row, lb, birth + lo_all[first], np.minimum(birth + hi_all[last], sweep), w0,
+                        flat, log_s_col, col_of, n, k_cols,
                     )
     if 0 in ages:
         same_bar = intrabar_swept(config, frame, ratios, tiers)
@@ -283,30 +312,32 @@ def _add_all_ages(
 
 
 def _add_swept(
-    swept: _Events, slot: int, k_cols: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray,
+    swept: _Events, slot: int, k_cols: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray, lb: np.ndarray,
     log_s: np.ndarray, col_of: np.ndarray, boundaries: np.ndarray, ages: list[int], all_ages: bool, n: int,
 ) -> None:
+    """Swept USD ``w0 S(t - 1) / exp(lb)`` in the sweep bar ``t`` (``lb``: log S when ``w0`` is given),
+    counted when the age at bar ``t - 1`` (bars since ``birth``) is in a selected bucket."""
     hit = sweep < n
     if not hit.any():
         return
-    t, b, w = sweep[hit], birth[hit], w0[hit]
+    t, b, w, lb = sweep[hit], birth[hit], w0[hit], lb[hit]
     if not all_ages:
         sel = np.isin(np.searchsorted(boundaries, t - 1 - b, side="right"), ages)
-        t, b, w = t[sel], b[sel], w[sel]
-    swept.add(slot * k_cols + col_of[t], w * np.exp(log_s[t - 1] - log_s[b]))
+        t, w, lb = t[sel], w[sel], lb[sel]
+    swept.add(slot * k_cols + col_of[t], w * np.exp(log_s[t - 1] - lb))
 
 
 def _add_segment(
-    grid: _Events, row: int, birth: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray,
-    flat: np.ndarray, log_s: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, n: int, k_cols: int,
+    grid: _Events, row: int, lb: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray,
+    flat: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, n: int, k_cols: int,
 ) -> None:
-    """Present in bars [start, end) (``end >= n``: held to the last column)."""
+    """Present in bars [start, end) (``end >= n``: held to the last column) with USD ``w0 S / exp(lb)``."""
     ok = (start < end) & (start < n)
     s, e = start[ok], end[ok]
     c_start = col_of[s]
     c_end = np.where(e >= n, k_cols, col_of[np.minimum(e, n - 1)])
     real = c_start < c_end
-    w, lb, fl = w0[ok][real], log_s[birth[ok][real]], flat[ok][real]
+    w, lb, fl = w0[ok][real], lb[ok][real], flat[ok][real]
     c_start, c_end = c_start[real], c_end[real]
     grid.add(c_start * row + fl, w * np.exp(log_s_col[c_start] - lb))
     leaves = c_end < k_cols

@@ -118,7 +118,7 @@ def warm_book(
     leverage: Sequence[float] | None = None,
     brackets: BracketBook | None = None,
 ) -> WarmBook:
-    """The book after ``frame``'s last bar (cohorts still alive, their levels and USD), for
+    """The book after ``frame``'s last bar (cohorts still alive, their levels, USD and births), for
     ``compute_heatmap(..., warm=...)`` to continue from. ``frame`` may use a coarser bar interval than
     the frames the heatmap is computed on (docs/model.md, section 8, "Warm start")."""
     config = config or ModelConfig()
@@ -132,7 +132,10 @@ def warm_book(
     edges = np.array([0.0, np.inf])  # bins are not needed here: frame_book bins the levels on its grid
     long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age)
     return WarmBook(
-        at=int(frame.ts[-1]) + frame.interval_ms, levels=(-long.key, short.key), values=(long.value, short.value)
+        at=int(frame.ts[-1]) + frame.interval_ms,
+        levels=(-long.key, short.key),
+        values=(long.value, short.value),
+        births=(frame.ts[long.birth].astype(np.int64), frame.ts[short.birth].astype(np.int64)),
     )
 
 
@@ -159,7 +162,8 @@ def compute_heatmap(
     ``warm`` (one per frame, None = start empty): continue from a :class:`WarmBook` (:func:`warm_book`)
     instead of an empty book. A frame's bars up to ``warm.at`` are then context only: their OI, volumes
     and ranges feed later bars' inputs (give at least ``VOLUME_LOOKBACK + 1`` bars and a finite OI), no
-    position opens in them, and their columns are not meaningful (crop them). Needs every age bucket.
+    position opens in them, and their columns are not meaningful (crop them). An ``ages`` filter ages the
+    warm cohorts from their births (``WarmBook.births``; a book without them refuses the filter).
     """
     config = config or ModelConfig()
     if isinstance(frames, MarketFrame):
