@@ -94,18 +94,26 @@ def create_app(
 
 def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
     """Compute the page's default view (7d, all exchanges) of the first symbols in the background, so
-    the first visitor does not wait for the model."""
+    the first visitor does not wait for the model; then every other range of the first symbol, which
+    also leaves each range's warm-up book of the day (liqmap.warmbooks) for later data and views."""
+    from liqmap.query import RANGES
+
     try:
         held = sorted({s["symbol"] for s in ctx.store.inventory() if s["table"] == "bars"})[:symbols]
     except LiqmapError:
+        ctx.prewarmed.set()
         return
-    for symbol in held:
-        key = ViewKey(symbol=symbol, exchanges=None, range="7d", end=None, leverage=None, ages=None,
-                      n_bins=500, max_columns=1000)
-        try:
-            ctx.cache.get(key, ctx.version)
-        except Exception:  # nothing to warm for this symbol (no usable data): the request will say why
-            log.debug("prewarm of %s failed", symbol, exc_info=True)
+    views = [(symbol, "7d") for symbol in held] + [(held[0], r) for r in RANGES if r != "7d"] if held else []
+    try:
+        for symbol, range_ in views:
+            key = ViewKey(symbol=symbol, exchanges=None, range=range_, end=None, leverage=None, ages=None,
+                          n_bins=500, max_columns=1000)
+            try:
+                ctx.cache.get(key, ctx.version)
+            except Exception:  # nothing to warm for this view (no usable data): a request will say why
+                log.debug("prewarm of %s %s failed", symbol, range_, exc_info=True)
+    finally:
+        ctx.prewarmed.set()
 
 
 def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:

@@ -7,6 +7,7 @@ Routes (ours and the ``routes_*.py`` plug-ins) get it with ``Depends(get_context
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ class ServiceContext:
     app: Any = None
     responses: ResponseCache = field(default_factory=ResponseCache)
     inventory_cache: tuple[float, int, list[dict[str, Any]]] | None = None
+    prewarmed: threading.Event = field(default_factory=threading.Event)
+    """Set when the start-up computation of the default views (``app.prewarm``) has finished."""
 
     def api_paths(self) -> set[str]:
         """Documented paths of the app (plug-in routers included)."""
