@@ -413,7 +413,7 @@ def _cached_warmup(
         return None
     warm = books.books(
         store, [f.exchange for f in frames], view.symbol, view.interval_ms, view.warmup_start, split,
-        query.model_config, query.leverage,
+        query.model_config,
     )
     return None if warm is None else (frames, list(warm))
 

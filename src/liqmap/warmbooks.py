@@ -32,11 +32,13 @@ Books = tuple[WarmBook, ...] | None
 def _nbytes(books: Books) -> int:
     if books is None:
         return 64
-    return sum(int(a.nbytes) for book in books for a in (*book.levels, *book.values, *(book.births or ()))) + 64
+    arrays = (a for book in books for a in (*book.levels, *book.values, *(book.births or ()), *(book.tiers or ())))
+    return sum(int(a.nbytes) for a in arrays) + 64
 
 
 class WarmBooks:
-    """Per-(view settings, split) warm-up books, LRU-bounded (a 30-day 1-minute book is ~0.3 MB)."""
+    """Warm-up books per (exchanges, symbol, interval, model settings, split), LRU-bounded (a 30-day
+    1-minute book of one exchange is ~0.4 MB)."""
 
     def __init__(self, size: int = 256, max_bytes: int = 256 << 20) -> None:
         self._lru: SingleFlightLRU[Books] = SingleFlightLRU(size, max_bytes, _nbytes)
@@ -50,17 +52,17 @@ class WarmBooks:
         warmup_start: int,
         split: int,
         config: ModelConfig,
-        leverage: tuple[float, ...] | None,
     ) -> Books:
         """The books after the bars opening in ``[warmup_start, split)``: each exchange's latest
         contiguous run of bars, all runs cut to start together (as :func:`liqmap.query.load_frames` cuts
-        a whole view's frames); None when a run does not reach ``split`` (a gap just before it)."""
+        a whole view's frames); None when a run does not reach ``split`` (a gap just before it).
+
+        The books hold every leverage tier and every cohort's birth, so views with ``leverage`` or
+        ``ages`` filters share them (the engine leaves out the cohorts a filter excludes)."""
         prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
         # repr: ModelConfig holds a dict (extra), so it is not hashable; its repr lists every field.
-        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), leverage, prints)
-        return self._lru.get(
-            key, lambda: _build(store, exchanges, symbol, interval_ms, warmup_start, split, config, leverage)
-        )
+        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), prints)
+        return self._lru.get(key, lambda: _build(store, exchanges, symbol, interval_ms, warmup_start, split, config))
 
     def clear(self) -> int:
         return self._lru.clear()
@@ -91,7 +93,6 @@ def _build(
     start: int,
     split: int,
     config: ModelConfig,
-    leverage: tuple[float, ...] | None,
 ) -> Books:
     from liqmap.model.engine import warm_book
 
@@ -106,4 +107,4 @@ def _build(
         frames.append(frame)
     first = max(int(f.ts[0]) for f in frames)
     cut = [f.slice(int(np.searchsorted(f.ts, first)), len(f)) for f in frames]
-    return tuple(warm_book(f, config, leverage=leverage) for f in cut)
+    return tuple(warm_book(f, config) for f in cut)

@@ -114,7 +114,8 @@ def test_warm_start_with_ages_property(
     n: int, seed: int, oi_every: int, interval: int, buckets: tuple[float, ...], data: st.DataObject
 ) -> None:
     """Random walks, split points, bar intervals, age buckets, tier and age selections: continuing from the
-    warm book equals the one long run on the window's columns."""
+    warm book (built for the same tiers, or for every tier) equals the one long run on the window's
+    columns."""
     config = ModelConfig(age_buckets_hours=buckets)
     n_buckets = len(buckets) + 1
     ages = data.draw(
@@ -126,11 +127,26 @@ def test_warm_start_with_ages_property(
     f = walk(n, seed=seed, oi_every=oi_every, interval_ms=interval)
     edges = np.linspace(float(f.low.min()) * 0.9, float(f.high.max()) * 1.1, 81)
     want = compute_heatmap([f], config, price_edges=edges, ages=ages, leverage=leverage)
-    book = warm_book(f.slice(0, split), config, leverage=leverage)
+    book_tiers = data.draw(st.sampled_from([leverage, None]), label="book tiers")
+    book = warm_book(f.slice(0, split), config, leverage=book_tiers)
     got = compute_heatmap(
         [f.slice(split - context, n)], config, price_edges=edges, ages=ages, leverage=leverage, warm=[book]
     )
     assert_window_equal(got, want, context, split)
+
+
+def test_a_book_of_every_tier_serves_a_tier_filter() -> None:
+    f = walk(200, seed=5)
+    config = ModelConfig()
+    edges = np.linspace(float(f.low.min()) * 0.9, float(f.high.max()) * 1.1, 81)
+    book = warm_book(f.slice(0, 120), config)
+    assert sorted(set(book.tiers[0].tolist())) == list(range(len(config.leverage)))
+    for leverage in ((25.0,), (75.0, 125.0)):
+        want = compute_heatmap([f], config, price_edges=edges, leverage=leverage)
+        got = compute_heatmap([f.slice(90, 200)], config, price_edges=edges, leverage=leverage, warm=[book])
+        assert_window_equal(got, want, 30, 120)
+        everything = compute_heatmap([f.slice(90, 200)], config, price_edges=edges, warm=[book])
+        assert got.long[30:].sum() < 0.9 * everything.long[30:].sum()  # the other tiers were left out
 
 
 def test_warm_book_is_checked() -> None:

@@ -59,6 +59,9 @@ class WarmBook:
     levels: tuple[np.ndarray, np.ndarray]
     values: tuple[np.ndarray, np.ndarray]
     births: tuple[np.ndarray, np.ndarray] | None = None
+    tiers: tuple[np.ndarray, np.ndarray] | None = None
+    """Per side, each cohort's index into ``config.leverage``, so a continuation with a ``leverage``
+    filter keeps only those tiers' cohorts; None = the book was built for exactly the filter used."""
 
 
 def age_boundaries_bars(config: ModelConfig, interval_ms: int) -> np.ndarray:
@@ -189,12 +192,19 @@ def frame_book(
             )
         if not all_ages and warm.births is None:
             raise ConfigError("ages: this warm book keeps no cohort births; drop the ages filter or rebuild it")
+        for side in sides:
+            count = len(warm.levels[side])
+            for name in ("values", "births", "tiers"):
+                column = getattr(warm, name)
+                if column is not None and len(column[side]) != count:
+                    raise ConfigError(f"warm: {len(column[side])} {name} for {count} cohorts on side {side}")
         born = born[born >= p]
         for slot, side in enumerate(sides):
-            levels = np.asarray(warm.levels[side], dtype=np.float64)[:, None, None]
+            keep = slice(None) if warm.tiers is None else np.isin(warm.tiers[side], tiers)
+            levels = np.asarray(warm.levels[side], dtype=np.float64)[keep][:, None, None]
             if not len(levels):
                 continue
-            values = np.asarray(warm.values[side], dtype=np.float64)
+            values = np.asarray(warm.values[side], dtype=np.float64)[keep]
             b = np.full(len(levels), p - 1, dtype=np.int64)
             sweep = group_sweeps(searches[side], b, (1.0 if side == 0 else -1.0) * levels)
             if all_ages:
@@ -204,9 +214,7 @@ def frame_book(
                 )
                 continue
             assert warm.births is not None
-            births_ms = np.asarray(warm.births[side], dtype=np.int64)
-            if len(births_ms) != len(levels):
-                raise ConfigError(f"warm: {len(births_ms)} births for {len(levels)} cohorts on side {side}")
+            births_ms = np.asarray(warm.births[side], dtype=np.int64)[keep]
             # age in this frame's bars from the real birth (negative: born before the frame's first bar)
             birth = (births_ms - int(frame.ts[0])) // frame.interval_ms
             sweep = sweep.ravel()

@@ -118,8 +118,9 @@ def warm_book(
     leverage: Sequence[float] | None = None,
     brackets: BracketBook | None = None,
 ) -> WarmBook:
-    """The book after ``frame``'s last bar (cohorts still alive, their levels, USD and births), for
-    ``compute_heatmap(..., warm=...)`` to continue from. ``frame`` may use a coarser bar interval than
+    """The book after ``frame``'s last bar (cohorts still alive, their levels, USD, births and tiers), for
+    ``compute_heatmap(..., warm=...)`` to continue from; a book of every tier serves any ``leverage``
+    filter of the continuation (its cohorts of other tiers are left out). ``frame`` may use a coarser bar interval than
     the frames the heatmap is computed on (docs/model.md, section 8, "Warm start")."""
     config = config or ModelConfig()
     if len(frame) == 0:
@@ -131,11 +132,13 @@ def warm_book(
     every_age = np.ones(len(boundaries) + 1, dtype=bool)
     edges = np.array([0.0, np.inf])  # bins are not needed here: frame_book bins the levels on its grid
     long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age)
+    chosen = np.asarray(tiers, dtype=np.int64)
     return WarmBook(
         at=int(frame.ts[-1]) + frame.interval_ms,
         levels=(-long.key, short.key),
         values=(long.value, short.value),
         births=(frame.ts[long.birth].astype(np.int64), frame.ts[short.birth].astype(np.int64)),
+        tiers=(chosen[long.tier], chosen[short.tier]),
     )
 
 

@@ -32,6 +32,8 @@ class AliveSide:
     value: np.ndarray
     swept_last: float
     """USD swept in the last bar (selected age buckets), what ``update`` reports for that bar."""
+    tier: np.ndarray
+    """Each cohort's position in the ``ratios`` / ``weights`` columns it was built with."""
 
 
 def alive_cohorts(
@@ -69,16 +71,19 @@ def alive_cohorts(
                 before = inputs.added[born] * share / n_j * np.exp(log_s[n - 2] - log_s[born]) * age_selected[ages]
                 swept_last += float(((before[:, None] * weights[None, :])[:, :, None] * last).sum())
             alive = sweep >= n
-            parts.append((np.broadcast_to(born[:, None, None], levels.shape)[alive], levels[alive], value[alive]))
+            tier = np.broadcast_to(np.arange(levels.shape[1])[None, :, None], levels.shape)
+            parts.append((np.broadcast_to(born[:, None, None], levels.shape)[alive], levels[alive], value[alive],
+                          tier[alive]))
         birth = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         level = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
         value = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+        tier = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         key = -level if side == 0 else level
         order = np.lexsort((key, birth))
         level = level[order]
         bins = np.searchsorted(edges, level, side="right") - 1
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
-        return AliveSide(birth[order], key[order], bins, value[order], swept_last)
+        return AliveSide(birth[order], key[order], bins, value[order], swept_last, tier[order])
 
     # The two sides are independent and numpy releases the GIL in its array loops: a thread each.
     with ThreadPoolExecutor(2) as pool:
