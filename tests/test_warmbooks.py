@@ -129,3 +129,18 @@ def test_filters_and_settings(store: DuckDBStore) -> None:
         assert_same(heatmap_for(store, q, books=books), heatmap_for(store, q))
     # one book per model configuration: tier and age filters share it
     assert (books.stats()["misses"], books.stats()["hits"]) == (2, 5)
+
+
+def test_an_exchange_that_stopped_long_ago_is_treated_alike(store: DuckDBStore) -> None:
+    """bybit's bars end inside the warm-up, before the split: the plain run refuses the aggregate (the
+    exchanges' bars do not reach the window together), and so does the run with books (it falls back to
+    the plain run instead of leaving bybit out)."""
+    from liqmap.errors import DataError
+
+    _series(store, "bybit", 3, skip=(END - 6 * DAY_MS, END))
+    q = query(end=END)
+    with pytest.raises(DataError) as plain:
+        heatmap_for(store, q)
+    with pytest.raises(DataError) as cached:
+        heatmap_for(store, q, books=WarmBooks())
+    assert str(cached.value) == str(plain.value)

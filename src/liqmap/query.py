@@ -409,8 +409,8 @@ def _cached_warmup(
     if context_start <= view.warmup_start:
         return None
     frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
-    if any(int(f.ts[0]) != context_start for f in frames):
-        return None
+    if [f.exchange for f in frames] != list(view.exchanges) or any(int(f.ts[0]) != context_start for f in frames):
+        return None  # an exchange without bars near the split, or a gap: the full run decides
     warm = books.books(
         store, [f.exchange for f in frames], view.symbol, view.interval_ms, view.warmup_start, split,
         query.model_config,
