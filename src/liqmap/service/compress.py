@@ -44,7 +44,10 @@ CODECS: dict[str, Callable[[bytes], bytes]] = {"zstd": _zstd, "br": _brotli, "gz
 
 
 def accepted(header: str) -> dict[str, float]:
-    """``Accept-Encoding`` as ``{coding: quality}`` (RFC 9110 section 12.5.3; ``q=0`` means refused)."""
+    """``Accept-Encoding`` as ``{coding: quality}`` (RFC 9110 section 12.5.3; ``q=0`` means refused).
+
+    By hand: Starlette has no parser for it (its GZipMiddleware checks for the substring "gzip"), and
+    the grammar is a comma list of tokens with an optional ``;q=`` weight."""
     out: dict[str, float] = {}
     for part in header.split(","):
         name, *params = (p.strip() for p in part.split(";"))
