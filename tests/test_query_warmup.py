@@ -78,3 +78,15 @@ def test_fine_warmup_when_resolutions_match_or_ages_are_filtered(store: DuckDBSt
     aged = heatmap_for(store, HeatmapQuery(**base, ages=("<4h", "4h-1d", "1d-7d", ">7d"),
                                            warmup_interval_ms=WARMUP_INTERVAL_MS))
     np.testing.assert_array_equal(aged.long, fine.long)
+
+
+@pytest.mark.parametrize("warmup_days", [30.0, 34.6, 35.0])
+def test_the_automatic_interval_allows_for_the_midnight(store: DuckDBStore, warmup_days: float) -> None:
+    """The warm-up start moves back to a midnight (up to a day more): the automatic interval allows for
+    it instead of picking one the bar limit then refuses."""
+    from liqmap.query import MAX_MODEL_BARS, resolve_view
+
+    view = resolve_view(store, HeatmapQuery("BTC", range="7d", end=END, warmup_days=warmup_days))
+    assert (view.end - view.warmup_start) // view.interval_ms <= MAX_MODEL_BARS
+    assert view.warmup_start % DAY_MS == 0
+    assert view.interval_ms == (MINUTE_MS if warmup_days == 30.0 else 5 * MINUTE_MS)

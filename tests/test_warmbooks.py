@@ -112,6 +112,28 @@ def test_new_data_after_the_split_reuses_the_book(store: DuckDBStore) -> None:
     later = heatmap_for(store, query(exchanges=("binance",), end=END), books=books)
     assert books.stats()["misses"] == 1 and books.stats()["hits"] == 1
     assert later.times[-1] > first.times[-1]
+    assert_same(later, heatmap_for(store, query(exchanges=("binance",), end=END)))
+
+
+@pytest.mark.parametrize("columns", [2, 5, 10, 20, 37])
+@pytest.mark.parametrize("range_", ["3d", "24h"])
+def test_few_columns_group_alike_and_stay_within_the_budget(store: DuckDBStore, columns: int, range_: str) -> None:
+    """Bars per column come from the window alone, not from the length of the modelled run."""
+    q = query(range=range_, max_columns=columns, end=END)
+    got = heatmap_for(store, q, books=WarmBooks())
+    want = heatmap_for(store, q)
+    assert_same(got, want)
+    assert len(want.times) <= columns
+
+
+def test_an_oi_gap_across_the_split_falls_back(store: DuckDBStore) -> None:
+    """The model's OI reference is the last finite OI before a bar, however old: with none in the context
+    bars before the split, the run from books would not know it, so the plain run is used."""
+    split = (END - 3 * DAY_MS) - (END - 3 * DAY_MS) % DAY_MS
+    store.execute("DELETE FROM open_interest WHERE exchange = 'binance' AND ts_event > ? AND ts_event <= ?",
+                  [split - 20 * HOUR_MS, split + HOUR_MS])
+    q = query(exchanges=("binance",), end=END)
+    assert_same(heatmap_for(store, q, books=WarmBooks()), heatmap_for(store, q))
 
 
 def test_filters_and_settings(store: DuckDBStore) -> None:

@@ -25,7 +25,6 @@ Rules (docs/data.md, "Views"):
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
+from liqmap.model.grid import column_group
 from liqmap.model.result import Heatmap
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical, check_exchange
@@ -219,7 +219,9 @@ def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
         end = _latest_end(store, exchanges, coin)
     start = end - query.range_ms
     warmup = int(float(query.warmup_days) * DAY_MS)
-    interval = query.interval_ms or _pick_interval(intervals, query.range_ms + warmup, query.range_ms)
+    # + a day: the warm-up start moves back to a midnight (below)
+    span = query.range_ms + warmup + (DAY_MS if warmup else 0)
+    interval = query.interval_ms or _pick_interval(intervals, span, query.range_ms)
     if query.interval_ms is not None and query.interval_ms not in intervals:
         raise ConfigError(
             f"interval_ms: {query.interval_ms} not available for {coin} on {', '.join(exchanges)}; "
@@ -343,16 +345,15 @@ def heatmap_for(store: DuckDBStore, query: HeatmapQuery, *, books: WarmBooks | N
     lows = np.min([f.low[in_window] for f in frames], axis=0)
     highs = np.max([f.high[in_window] for f in frames], axis=0)
     edges = price_edges_for(lows, highs, query.n_bins)
-    window_bars = int(in_window.sum())
-    group = max(1, math.ceil(window_bars / query.max_columns))
-    # +1: the engine aligns groups to multiples of group × interval, which can cost one column
-    engine_columns = None if group == 1 else math.ceil(len(ts) / group) + 1
+    # Bars per column from the window alone, so the window has at most max_columns columns however
+    # long the modelled warm-up part is (the plain run and the run from warm-up books group alike).
+    group = column_group(ts[in_window], view.interval_ms, query.max_columns)
     heatmap = compute_heatmap(
         frames,
         query.model_config,
         price_edges=edges,
         n_bins=query.n_bins,
-        max_columns=engine_columns,
+        column_group=group,
         leverage=query.leverage,
         ages=query.ages,
         warm=warm,
@@ -411,6 +412,10 @@ def _cached_warmup(
     frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
     if [f.exchange for f in frames] != list(view.exchanges) or any(int(f.ts[0]) != context_start for f in frames):
         return None  # an exchange without bars near the split, or a gap: the full run decides
+    if not all(np.isfinite(f.oi_usd[: CONTEXT_BARS]).any() for f in frames):
+        # The model's OI reference is the last finite OI before a bar, however old: without one in the
+        # context bars the continuation would not know it.
+        return None
     warm = books.books(
         store, [f.exchange for f in frames], view.symbol, view.interval_ms, view.warmup_start, split,
         query.model_config,

@@ -72,6 +72,34 @@ def test_missing_data_is_named(market: DuckDBStore) -> None:
         load_frame(market, "binance", "ETH", T0, T0 + H, H)
 
 
+def test_resample_missing_values_make_the_bucket_nan() -> None:
+    """NaN or NULL in a bar: NaN in the bucket's high/low/volumes when any bar has it, in its open/close
+    when the first/last bar has it (the first/last bar's value is the bucket's), as numpy's reductions."""
+    n = 120
+    ts = np.arange(n, dtype=np.int64) * 60_000
+    text = np.full(n, "binance", dtype=object)
+    values = {c: np.linspace(90.0, 110.0, n) for c in ("open", "high", "low", "close", "volume", "quote_volume",
+                                                        "taker_buy_volume")}
+    with DuckDBStore(":memory:") as store:
+        store.write_columns("bars", {
+            "exchange": text, "symbol": np.full(n, "BTC", dtype=object), "interval_ms": np.full(n, 60_000),
+            "ts_event": ts, **values, "ts_recv": ts, "trades": np.full(n, 1),
+            "market": np.full(n, "perp", dtype=object), "venue_symbol": np.full(n, "BTCUSDT", dtype=object),
+        })
+        for column, minute, value in (("open", 15, "NULL"), ("open", 31, "'NaN'"), ("low", 40, "'NaN'"),
+                                      ("high", 55, "NULL"), ("close", 74, "NULL"), ("close", 88, "'NaN'"),
+                                      ("volume", 100, "NULL")):
+            store.execute(f"UPDATE bars SET {column} = {value} WHERE ts_event = ?", [minute * 60_000])
+        out = store.resample_bars(start=0, end=n * 60_000, interval_ms=15 * 60_000, source_interval_ms=60_000)
+    nan = {name: np.flatnonzero(np.isnan(np.asarray(out[name], dtype=float))).tolist()
+           for name in ("open", "high", "low", "close", "volume", "quote_volume")}
+    # bucket k holds minutes 15k..15k+14: open NULL at the first bar of bucket 1 (the NaN open at minute
+    # 31 is not a first bar); low NaN in bucket 2; high NULL in bucket 3; close NULL at the last bar of
+    # bucket 4 (the NaN close at minute 88 is not a last bar); volume NULL in bucket 6.
+    assert nan == {"open": [1], "high": [3], "low": [2], "close": [4], "volume": [6], "quote_volume": []}
+    assert len(out["ts_event"]) == 8 and out["high"][0] == values["high"][14]
+
+
 def test_resample_complete_buckets_only(store: DuckDBStore, files: Path) -> None:
     import_file(store, files / "AVAXUSDT-1m-2026-06.csv.gz")
     bars = store.read(

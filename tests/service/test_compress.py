@@ -52,3 +52,21 @@ def _raw(client, params: dict[str, str], coding: str) -> bytes:
     """The body as sent (httpx's .content is already decoded)."""
     with client.stream("GET", "/api/heatmap", params=params, headers={"Accept-Encoding": coding}) as r:
         return b"".join(r.iter_raw())
+
+
+@pytest.mark.parametrize("header", ["gzip;q=0", "gzip;q=0, identity", "identity", "br;q=0, zstd;q=0, gzip;q=0"])
+def test_a_refused_coding_is_never_sent(client, header: str) -> None:
+    """Starlette's GZipMiddleware alone would gzip whenever the header contains "gzip"."""
+    for path, params in (("/api/heatmap", {"symbol": "BTC", "range": "7d"}),
+                         ("/api/candles", {"symbol": "BTC", "range": "30d"})):
+        r = client.get(path, params=params, headers={"Accept-Encoding": header})
+        assert r.status_code == 200
+        assert "content-encoding" not in r.headers, (path, header)
+        assert r.headers.get("vary") == "Accept-Encoding"
+        assert len(r.content) > compress.MIN_BYTES
+
+
+def test_small_json_is_gzipped_by_the_middleware_once(client) -> None:
+    r = client.get("/api/candles", params={"symbol": "BTC", "range": "30d"}, headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and r.headers["vary"] == "Accept-Encoding"
+    assert r.json()["candles"]["ts"]

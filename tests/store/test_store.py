@@ -144,13 +144,19 @@ def test_fingerprint_changes_exactly_when_the_selected_rows_do() -> None:
         store.write([_bar(i) for i in range(10)])
         span = {"start": 2 * HOUR_MS, "end": 6 * HOUR_MS, "exchange": "binance"}
         first = store.fingerprint("bars", **span)
-        assert first == (4, "-")
+        assert first == (4, "edits 0")
         store.write([_bar(i, close=123.0) for i in range(10)])  # same keys: skipped, nothing changes
         store.write([_bar(i) for i in range(10, 12)])  # outside the span
         assert store.fingerprint("bars", **span) == first
         store.write([Bar("binance", "BTC", 60_000, 3 * HOUR_MS, 99.0, 101.0, 98.0, 100.0, 1.0, ts_recv=7)])
-        assert store.fingerprint("bars", **span) == (5, "-")
-        assert store.fingerprint("bars", **{**span, "exchange": "okx"}) == (0, "-")
+        assert store.fingerprint("bars", **span) == (5, "edits 0")
+        assert store.fingerprint("bars", **{**span, "exchange": "okx"}) == (0, "edits 0")
+        # A statement run outside write() may change rows in place: the count alone would not see it.
+        store.execute("UPDATE bars SET close = 1.0 WHERE ts_event = ?", [3 * HOUR_MS])
+        assert store.fingerprint("bars", **span) == (5, "edits 1")
+        store.execute("SELECT count(*) FROM bars")
+        store.execute("DELETE FROM liquidation_bars")  # another table: bars untouched
+        assert store.fingerprint("bars", **span) == (5, "edits 1")
         # Upsert tables are revised in place: their fingerprint hashes the values.
         store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)])
         before = store.fingerprint("instruments", exchange="okx")
@@ -170,6 +176,8 @@ def test_series_list_follows_every_write() -> None:
         assert store.series("bars")[0]["last"] == 3 * HOUR_MS
         store.execute("DELETE FROM bars WHERE ts_event = ?", [0])  # a statement that is not a SELECT
         assert store.series("bars")[0]["first"] == HOUR_MS
+        store.execute("WITH gone AS (SELECT 1) DELETE FROM bars WHERE ts_event = ?", [HOUR_MS])
+        assert store.series("bars")[0]["first"] == 2 * HOUR_MS
         with store.transaction():
             store.write([Bar("okx", "BTC", HOUR_MS, 0, 1.0, 1.0, 1.0, 1.0, 1.0, ts_recv=1)])
         assert [r["exchange"] for r in store.series("bars")] == ["binance", "okx"]

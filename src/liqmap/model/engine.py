@@ -149,6 +149,7 @@ def compute_heatmap(
     price_edges: np.ndarray | Sequence[float] | None = None,
     n_bins: int = 500,
     max_columns: int | None = None,
+    column_group: int | None = None,
     leverage: Sequence[float] | None = None,
     ages: Sequence[str | int] | None = None,
     brackets: BracketBook | None = None,
@@ -158,7 +159,8 @@ def compute_heatmap(
 
     ``price_edges`` (strictly increasing) or ``n_bins`` equal bins over the default range
     (:func:`liqmap.model.grid.default_edges`); ``max_columns`` groups bars into coarser columns (column =
-    state after its last bar; swept = sum over its bars; candles aggregated OHLC); ``leverage`` /
+    state after its last bar; swept = sum over its bars; candles aggregated OHLC), or ``column_group``
+    sets the bars per column directly (columns aligned to multiples of it in time); ``leverage`` /
     ``ages`` restrict the output to some tiers (values from ``config.leverage``) and age buckets (labels
     from ``config.age_labels`` or their indices); ``brackets`` overrides the shipped margin brackets.
 
@@ -188,7 +190,7 @@ def compute_heatmap(
         edges = default_edges(low, high, n_bins)
     else:
         edges = check_edges(price_edges)
-    plan = column_plan(ts, interval, max_columns)
+    plan = column_plan(ts, interval, max_columns, column_group)
     n_bins = len(edges) - 1
     if plan.n_columns * 2 * n_bins * 8 > MAX_GRID_BYTES:
         raise ConfigError(

@@ -81,9 +81,9 @@ class ColumnPlan:
         return len(self.last_bar)
 
 
-def column_plan(ts: np.ndarray, interval_ms: int, max_columns: int | None) -> ColumnPlan:
-    """One column per bar, or groups of ``g`` bars aligned to multiples of ``g * interval`` in time
-    (stable across refreshes), with ``g`` the smallest giving at most ``max_columns`` columns."""
+def column_group(ts: np.ndarray, interval_ms: int, max_columns: int | None) -> int:
+    """The smallest number of bars per column ``g`` for which the bars ``ts``, grouped in columns aligned
+    to multiples of ``g * interval`` in time, make at most ``max_columns`` columns (1 = a column per bar)."""
     n = len(ts)
     if max_columns is not None and max_columns < 1:
         raise ConfigError(f"max_columns: must be >= 1 or None, got {max_columns}")
@@ -95,6 +95,17 @@ def column_plan(ts: np.ndarray, interval_ms: int, max_columns: int | None) -> Co
             if keys[-1] - keys[0] + 1 <= max_columns:
                 break
             group += 1
+    return group
+
+
+def column_plan(ts: np.ndarray, interval_ms: int, max_columns: int | None, group: int | None = None) -> ColumnPlan:
+    """One column per bar, or groups of ``g`` bars aligned to multiples of ``g * interval`` in time
+    (stable across refreshes): ``g = group`` when given, else :func:`column_group` of ``max_columns``."""
+    n = len(ts)
+    if group is None:
+        group = column_group(ts, interval_ms, max_columns)
+    elif group < 1:
+        raise ConfigError(f"column_group: must be >= 1, got {group}")
     if group == 1:
         idx = np.arange(n)
         return ColumnPlan(idx, idx.copy(), idx.copy(), 1)

@@ -142,8 +142,8 @@ def cached_json(ctx: ServiceContext, request: Request, cache_key: Any, build: An
         raw = encode.json_bytes(build())
         ctx.responses.put(cache_key, "raw", raw)
     coding = compress.choose(request.headers.get("accept-encoding"), len(raw))
-    if coding is None:
-        return Response(raw, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+    if coding is None:  # (compress.NegotiatedGZipMiddleware adds Vary to large bodies)
+        return Response(raw, media_type="application/json")
     packed = (ctx.responses.get(cache_key) or {}).get(coding)
     if packed is None:
         packed = compress.compress(raw, coding)

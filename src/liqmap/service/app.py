@@ -18,13 +18,12 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, coinglass, health, records, stream
+from liqmap.service import api, coinglass, compress, health, records, stream
 from liqmap.service.context import ServiceContext
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
@@ -77,7 +76,7 @@ def create_app(
                   lifespan=lifespan)
     app.state.liqmap = ctx
     live.health_fn = lambda: health.exchange_health(ctx)
-    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
+    app.add_middleware(compress.NegotiatedGZipMiddleware)
     _install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(coinglass.router)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 from collections.abc import Callable
+from typing import Any
 
 MIN_BYTES = 2048
 """Bodies smaller than this go uncompressed (the header overhead is not worth it)."""
@@ -79,9 +80,42 @@ def choose(header: str | None, size: int) -> str | None:
     return None if best is None else best[2]
 
 
+def accepts(header: str | None, coding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows ``coding`` (named, or by ``*``, with a quality above 0)."""
+    qualities = accepted(header or "")
+    return qualities.get(coding, qualities.get("*", 0.0)) > 0
+
+
+class NegotiatedGZipMiddleware:
+    """Starlette's GZipMiddleware for the responses not compressed here (small JSON, static files),
+    applied only when the client's ``Accept-Encoding`` really allows gzip: Starlette's own test is the
+    substring "gzip", which also matches a refusal such as ``gzip;q=0``. Bodies that already carry a
+    ``Content-Encoding`` (those of :func:`compress`) pass through untouched."""
+
+    def __init__(self, app: Any, minimum_size: int = MIN_BYTES, compresslevel: int = 4) -> None:
+        from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
+
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
+        self.identity = IdentityResponder
+        self.minimum_size = minimum_size
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import Headers
+
+        if accepts(Headers(scope=scope).get("accept-encoding"), "gzip"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.identity(self.app, self.minimum_size)(scope, receive, send)
+
+
 @functools.cache
 def available(name: str) -> bool:
-    """zstd and brotli come from optional wheels (installed by default); gzip is always there."""
+    """zstd and brotli come from wheels installed with liqmap; a missing one (a broken install) is
+    skipped in the negotiation rather than failing the request. gzip is always there."""
     module = {"zstd": "zstandard", "br": "brotli"}.get(name)
     if module is None:
         return name in CODECS

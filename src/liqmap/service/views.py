@@ -97,7 +97,7 @@ class HeatmapCache:
 
 
 class ResponseCache:
-    """LRU of encoded response bodies (JSON bytes, and their gzip once a client asked for it), so a
+    """LRU of encoded response bodies (JSON bytes, and each compressed coding once a client asked for it), so a
     repeated view costs a lookup instead of encoding and compressing megabytes again. Keys carry the
     data version, so entries of an older version are never served."""
 
