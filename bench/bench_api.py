@@ -256,6 +256,9 @@ def bench_ws(clients: int, updates: int) -> None:
     try:
         db = make_demo_db(tmp / "demo.duckdb")
         server = Server(db, token="bench")
+        deadline = time.monotonic() + 60  # steady state: the views computed at start are done
+        while not httpx.get(f"{server.url}/api/meta", timeout=30).json()["prewarmed"] and time.monotonic() < deadline:
+            time.sleep(0.1)
         first = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d"}, timeout=30).json()
         view = {"symbol": "BTC", "range": "7d", "side": "both", "encoding": "u16", "rows": 500, "columns": 1000,
                 "last_time": first["times"][-1]}

@@ -190,6 +190,7 @@ def test_default_view_is_computed_before_the_first_visitor(store):
     with TestClient(create_app(store)) as c:
         ctx = c.app.state.liqmap
         assert ctx.prewarmed.wait(60)
+        assert c.get("/api/meta").json()["prewarmed"] is True
         misses = ctx.cache.misses
         body = c.get("/api/heatmap", params={"symbol": "BTC"}).json()
         other = c.get("/api/heatmap", params={"symbol": "BTC", "range": "30d"}).json()

@@ -304,5 +304,6 @@ def get_meta(ctx: Ctx) -> JSONResponse:
                      "writes": ctx.token is not None, "collector": ctx.collector is not None},
         "data_version": ctx.version,
         "server_time": _now_ms(),
+        "prewarmed": ctx.prewarmed.is_set(),
         "plugin_errors": ctx.plugin_errors,
     })
