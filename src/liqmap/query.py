@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from liqmap.errors import BadSeriesError, ConfigError, DataError
+from liqmap.errors import BadSeriesError, ConfigError, DataError, LiqmapError
 from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
 from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
 from liqmap.model.book import WarmBook
@@ -409,17 +410,24 @@ def _cached_warmup(
     context_start = split - CONTEXT_BARS * view.interval_ms
     if context_start <= view.warmup_start:
         return None
-    frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
+    # The book (a cache hit, or ~70 ms to build from 30 days of bars) and the window's frames are
+    # independent reads and numpy work: a thread builds the book while this one loads the frames.
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(
+            books.books, store, list(view.exchanges), view.symbol, view.interval_ms, view.warmup_start, split,
+            query.model_config,
+        )
+        frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
+        try:
+            warm = pending.result()
+        except LiqmapError:  # the full run below meets the same problem and names it
+            return None
     if [f.exchange for f in frames] != list(view.exchanges) or any(int(f.ts[0]) != context_start for f in frames):
         return None  # an exchange without bars near the split, or a gap: the full run decides
     if not all(np.isfinite(f.oi_usd[: CONTEXT_BARS]).any() for f in frames):
         # The model's OI reference is the last finite OI before a bar, however old: without one in the
         # context bars the continuation would not know it.
         return None
-    warm = books.books(
-        store, [f.exchange for f in frames], view.symbol, view.interval_ms, view.warmup_start, split,
-        query.model_config,
-    )
     return None if warm is None else (frames, list(warm))
 
 
