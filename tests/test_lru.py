@@ -56,3 +56,15 @@ def test_failures_are_not_cached() -> None:
     assert cache.get("k", lambda: 7) == 7
     with pytest.raises(ValueError):
         SingleFlightLRU(0, 1, lambda v: 1)
+
+
+def test_lookup_marks_recent_use_and_peek_does_not() -> None:
+    cache: SingleFlightLRU[str] = SingleFlightLRU(2, 100, len)
+    cache.put("a", "1")
+    cache.put("b", "2")
+    assert cache.lookup("a") == "1" and cache.lookup("x") is None
+    cache.put("c", "3")  # b is now the least recently used
+    assert cache.peek("b") is None and cache.peek("a") == "1"
+    cache.peek("a")  # does not refresh a
+    cache.put("d", "4")
+    assert cache.peek("a") is None and cache.peek("c") == "3"

@@ -64,6 +64,15 @@ class SingleFlightLRU(Generic[V]):
                 self._inflight.pop(key, None)
             waiter.set()
 
+    def lookup(self, key: Hashable) -> V | None:
+        """The cached value, marked as recently used, or None (nothing is computed)."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
     def peek(self, key: Hashable) -> V | None:
         """The cached value without computing (and without counting a hit)."""
         with self._lock:

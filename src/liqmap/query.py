@@ -43,7 +43,7 @@ from liqmap.model.result import Heatmap
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical, check_exchange
 from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
-from liqmap.warmbooks import WarmBooks
+from liqmap.warmbooks import WarmBooks, build_books
 
 __all__ = [
     "RANGES",
@@ -373,8 +373,6 @@ def _coarse_warmup(
     coarse interval) and each frame's book after a warm-up at ``query.warmup_interval_ms`` up to the
     split; None when the warm-up is at the window's interval (or cannot be coarse: no coarse bars, a gap
     at the split, a warm-up shorter than the fine part)."""
-    from liqmap.model.engine import warm_book
-
     coarse = query.warmup_interval_ms
     fine = view.interval_ms
     if coarse is None or coarse <= fine or coarse % fine or query.ages is not None:
@@ -384,18 +382,11 @@ def _coarse_warmup(
     if split - view.warmup_start < coarse:
         return None
     frames = load_frames(store, dataclasses.replace(view, warmup_start=split - CONTEXT_BARS * fine))
-    warm: list[WarmBook | None] = []
-    for frame in frames:
-        if int(frame.ts[0]) >= split:
-            return None
-        try:
-            history = load_frame(store, frame.exchange, view.symbol, view.warmup_start, split, coarse, on_gap="latest")
-        except DataError:
-            return None
-        if int(history.ts[-1]) + coarse != split:
-            return None
-        warm.append(warm_book(history, query.model_config, leverage=query.leverage))
-    return frames, warm
+    if any(int(frame.ts[0]) >= split for frame in frames):
+        return None
+    books = build_books(store, [f.exchange for f in frames], view.symbol, coarse, view.warmup_start, split,
+                        query.model_config)
+    return None if books is None else (frames, list(books))
 
 
 def _cached_warmup(

@@ -62,7 +62,7 @@ class WarmBooks:
         prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
         # repr: ModelConfig holds a dict (extra), so it is not hashable; its repr lists every field.
         key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), prints)
-        return self._lru.get(key, lambda: _build(store, exchanges, symbol, interval_ms, warmup_start, split, config))
+        return self._lru.get(key, lambda: build_books(store, exchanges, symbol, interval_ms, warmup_start, split, config))
 
     def clear(self) -> int:
         return self._lru.clear()
@@ -85,7 +85,7 @@ def _fingerprint(
     )
 
 
-def _build(
+def build_books(
     store: DuckDBStore,
     exchanges: Sequence[str],
     symbol: str,
@@ -94,6 +94,8 @@ def _build(
     split: int,
     config: ModelConfig,
 ) -> Books:
+    """Uncached: the books of every tier after the bars of ``[start, split)`` at ``interval_ms`` (see
+    :meth:`WarmBooks.books`; also the query's opt-in coarse warm-up, at a coarser interval)."""
     from liqmap.model.engine import warm_book
 
     frames = []

@@ -7,8 +7,6 @@ The compute function is injectable (tests, benchmarks); the default goes through
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -59,10 +57,6 @@ class HeatmapCache:
         self._lru: SingleFlightLRU[Heatmap] = SingleFlightLRU(size, max_bytes, _nbytes)
 
     @property
-    def size(self) -> int:
-        return self._lru.size
-
-    @property
     def hits(self) -> int:
         return self._lru.hits
 
@@ -102,30 +96,16 @@ class ResponseCache:
     data version, so entries of an older version are never served."""
 
     def __init__(self, size: int = 64, max_bytes: int = 256 << 20) -> None:
-        self.size = size
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[Any, dict[str, bytes]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._lru: SingleFlightLRU[dict[str, bytes]] = SingleFlightLRU(
+            size, max_bytes, lambda entry: sum(len(body) for body in entry.values())
+        )
 
     def get(self, key: Any) -> dict[str, bytes] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+        return self._lru.lookup(key)
 
     def put(self, key: Any, name: str, body: bytes) -> None:
-        with self._lock:
-            entry = self._entries.setdefault(key, {})
-            self._entries.move_to_end(key)
-            self._bytes += len(body) - len(entry.get(name, b""))
-            entry[name] = body
-            while self._entries and (len(self._entries) > self.size or self._bytes > self.max_bytes):
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= sum(len(v) for v in dropped.values())
+        # A new dict, not an update in place: the LRU accounts an entry's bytes when it is put.
+        self._lru.put(key, {**(self._lru.peek(key) or {}), name: body})
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+        self._lru.clear()
