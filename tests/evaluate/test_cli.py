@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from liqmap.commands.evaluate import evaluate_cmd
 from liqmap.evaluate.metrics import capture, spearman
+from liqmap.types import LiquidationBar
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "evaluate"
 KLINES = FIXTURES / "BTCUSDT-1h-futures.csv.gz"
@@ -101,3 +102,43 @@ def test_store_mode_gives_the_same_numbers_as_files(tmp_path: Path, result: dict
     assert stored["baselines"]["move_size_oi"] == pytest.approx(result["baselines"]["move_size_oi"])
     out = CliRunner().invoke(evaluate_cmd, ["--db", str(tmp_path / "missing.duckdb"), "--json"])
     assert out.exit_code != 0 and "no database" in out.output
+
+
+def test_realized_stored_at_30_minutes_scores_hourly_bars_the_same(tmp_path: Path, result: dict) -> None:
+    """The same realized USD split into 30-minute rows (one hour left incomplete) gives the same scores on the
+    hours it covers: the evaluation sums finer realized bars into its own bars and drops partial ones."""
+    from liqmap.commands.data import import_cmd
+    from liqmap.store import DuckDBStore
+
+    db = str(tmp_path / "halves.duckdb")
+    out = CliRunner().invoke(import_cmd, [str(KLINES), str(REGIME), "--db", db])
+    assert out.exit_code == 0, out.output
+    with DuckDBStore(db) as store:
+        hourly = store.read("liquidation_bars", interval_ms=HOUR)
+        assert len(hourly["ts_event"]) > 800
+        store.execute("DELETE FROM liquidation_bars WHERE interval_ms = ?", [HOUR])
+        halves = []
+        for i, ts in enumerate(hourly["ts_event"].tolist()):
+            long_usd, short_usd = float(hourly["long_usd"][i]), float(hourly["short_usd"][i])
+            parts = [(ts, 0.25, 0.75), (ts + HOUR // 2, 0.75, 0.25)]
+            if i == len(hourly["ts_event"]) - 1:
+                parts = parts[:1]  # the last hour has only its first half: it must not be scored
+            halves += [
+                LiquidationBar("aggregate", "BTC", HOUR // 2, t, t, long_usd * a, short_usd * b) for t, a, b in parts
+            ]
+        store.write(halves)
+    out = CliRunner().invoke(evaluate_cmd, ["--db", db, "--json", "--warmup-days", "3"])
+    assert out.exit_code == 0, out.output
+    split = json.loads(out.output)
+    assert split["bars"] == result["bars"] - 1
+    assert "30 min bars summed to 60 min" in split["period"]["realized_source"]
+    assert split["period"]["end"] < result["period"]["end"]
+    out = CliRunner().invoke(
+        evaluate_cmd, [str(KLINES), str(REGIME), "--json", "--warmup-days", "3", "--end", split["period"]["end"][:16]]
+    )
+    assert out.exit_code == 0, out.output
+    hourly_result = json.loads(out.output)
+    assert split["bars"] == hourly_result["bars"]
+    assert split["model"] == pytest.approx(hourly_result["model"], rel=1e-12)
+    for name, scores in hourly_result["baselines"].items():
+        assert split["baselines"][name] == pytest.approx(scores, rel=1e-12), name

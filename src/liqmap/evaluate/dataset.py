@@ -78,6 +78,51 @@ def bin_prints(ts: np.ndarray, interval_ms: int, print_ts: np.ndarray, sides: np
     return out_long, out_short
 
 
+def realized_source(store: DuckDBStore, symbol: str, exchange: str, interval_ms: int) -> tuple[str, int] | None:
+    """Which stored realized series scores bars of ``interval_ms``: ``(exchange, stored interval)``.
+
+    The ``aggregate`` series (Coinglass) first, else the frame venue's own; at ``interval_ms`` itself when
+    stored, else at the coarsest stored interval that divides it (its bars are summed, see
+    :func:`realized_bars`). None when neither exists."""
+    for source in (AGGREGATE, exchange):
+        stored = [int(i) for i in store.distinct("liquidation_bars", "interval_ms", exchange=source, symbol=symbol)]
+        if interval_ms in stored:
+            return source, interval_ms
+        finer = [i for i in stored if i < interval_ms and interval_ms % i == 0]
+        if finer:
+            return source, max(finer)
+    return None
+
+
+def realized_bars(
+    store: DuckDBStore, symbol: str, source: tuple[str, int], start: int, end: int, interval_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Realized long/short USD per bar of ``interval_ms`` in ``[start, end)`` from the ``source`` series.
+
+    Finer bars are summed into the bar that holds them (bars start at multiples of ``interval_ms``); a bar
+    is kept only when every one of its finer bars is stored, since a partial sum would be a silent
+    undercount."""
+    exchange, stored_interval = source
+    rows = store.read(
+        "liquidation_bars",
+        start=start,
+        end=end,
+        exchange=exchange,
+        symbol=symbol,
+        interval_ms=stored_interval,
+        columns=["ts_event", "long_usd", "short_usd"],
+    )
+    ts = np.asarray(rows["ts_event"], dtype=np.int64)
+    long_usd = np.asarray(rows["long_usd"], dtype=np.float64)
+    short_usd = np.asarray(rows["short_usd"], dtype=np.float64)
+    if stored_interval == interval_ms:
+        return ts, long_usd, short_usd
+    buckets, index, counts = np.unique(ts // interval_ms * interval_ms, return_inverse=True, return_counts=True)
+    complete = counts == interval_ms // stored_interval
+    sums = [np.bincount(index, weights=v, minlength=len(buckets))[complete] for v in (long_usd, short_usd)]
+    return buckets[complete], sums[0], sums[1]
+
+
 def load_eval_data(
     store: DuckDBStore,
     symbol: str,
@@ -90,33 +135,20 @@ def load_eval_data(
     from liqmap.ingest import load_frame
 
     frame = load_frame(store, exchange, symbol, start, end, interval_ms)
-    rows = store.read(
-        "liquidation_bars",
-        start=int(frame.ts[0]),
-        end=int(frame.ts[-1]) + interval_ms,
-        exchange=AGGREGATE,
-        symbol=symbol,
-        interval_ms=interval_ms,
-    )
-    source = "liquidation_bars (aggregate)"
-    if len(rows["ts_event"]) == 0:
-        # No aggregate: fall back to the frame venue's own bars, if the store has them.
-        rows = store.read(
-            "liquidation_bars",
-            start=int(frame.ts[0]),
-            end=int(frame.ts[-1]) + interval_ms,
-            exchange=exchange,
-            symbol=symbol,
-            interval_ms=interval_ms,
-        )
-        source = f"liquidation_bars ({exchange})"
-    if len(rows["ts_event"]) == 0:
+    stop = int(frame.ts[-1]) + interval_ms
+    source = realized_source(store, symbol, exchange, interval_ms)
+    if source is None:
         raise DataError(
-            f"no realized liquidations for {symbol} at {interval_ms // 60_000} min bars in the period: import "
-            "a Coinglass liquidation or regime export (liqmap import FILE) to evaluate against"
+            f"no realized liquidations for {symbol} at {interval_ms // 60_000} min bars (or finer bars that sum to "
+            "them) in the period: import a Coinglass liquidation or regime export (liqmap import FILE) to evaluate "
+            "against"
         )
-    realized_long = align(frame.ts, rows["ts_event"], rows["long_usd"])
-    realized_short = align(frame.ts, rows["ts_event"], rows["short_usd"])
+    ts, long_usd, short_usd = realized_bars(store, symbol, source, int(frame.ts[0]), stop, interval_ms)
+    realized_long = align(frame.ts, ts, long_usd)
+    realized_short = align(frame.ts, ts, short_usd)
+    label = f"liquidation_bars ({source[0]})"
+    if source[1] != interval_ms:
+        label = f"liquidation_bars ({source[0]}, {source[1] // 60_000} min bars summed to {interval_ms // 60_000} min)"
     prints = store.read(
         "liquidations",
         start=int(frame.ts[0]),
@@ -127,4 +159,4 @@ def load_eval_data(
     prints_long = prints_short = None
     if len(prints["ts_event"]) > 0:
         prints_long, prints_short = bin_prints(frame.ts, interval_ms, prints["ts_event"], prints["side"], prints["usd"])
-    return EvalData(frame, realized_long, realized_short, source, prints_long, prints_short)
+    return EvalData(frame, realized_long, realized_short, label, prints_long, prints_short)

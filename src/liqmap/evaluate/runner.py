@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from liqmap.errors import DataError
-from liqmap.evaluate.dataset import AGGREGATE, EvalData, load_eval_data
+from liqmap.evaluate.dataset import EvalData, load_eval_data, realized_bars, realized_source
 from liqmap.evaluate.harness import Evaluation, evaluate
 from liqmap.model.config import ModelConfig
 from liqmap.store import DuckDBStore
@@ -34,11 +34,11 @@ def data_range(store: DuckDBStore, exchange: str, symbol: str, interval_ms: int)
     oi = store.execute(
         "SELECT min(ts_event), max(ts_event) FROM open_interest WHERE exchange = ? AND symbol = ?", [exchange, coin]
     )[0]
-    realized = store.execute(
-        "SELECT min(ts_event), max(ts_event) FROM liquidation_bars WHERE symbol = ? AND interval_ms = ? "
-        "AND exchange IN (?, ?)",
-        [coin, interval_ms, AGGREGATE, exchange],
-    )[0]
+    source = realized_source(store, coin, exchange, interval_ms)
+    realized: tuple[int | None, int | None] = (None, None)
+    if source is not None:
+        ts, _, _ = realized_bars(store, coin, source, 0, 2**62, interval_ms)
+        realized = (int(ts[0]), int(ts[-1])) if len(ts) else (None, None)
     for name, (first, last), end_offset, hint in (
         ("bars", bars, interval_ms, "klines"),
         ("open interest", oi, 0, "an OI series (e.g. a Coinglass regime export)"),
