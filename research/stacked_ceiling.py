@@ -286,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fr, fc = scores(pred, y, fit_rows)
                 tr, tc = scores(pred, y, test_rows)
                 rows[name].append(f"fit {fr:.3f} / {fc:.3f}  test {tr:.3f} / {tc:.3f}")
+        print(f"  scored on the {int(test_rows.sum())} test bars with every feature defined")
         for name, cells_text in rows.items():
             print(f"  {name:32s} " + "  |  ".join(cells_text))
     return 0

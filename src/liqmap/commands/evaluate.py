@@ -36,8 +36,8 @@ def _iso_ms(value: str | None, name: str) -> int | None:
 @click.option("--symbol", default="BTC", show_default=True, help="Symbol to evaluate.")
 @click.option("--exchange", default="binance", show_default=True, help="Venue whose bars and OI feed the model.")
 @click.option("--interval", "interval_min", type=click.IntRange(min=1), default=60, show_default=True,
-              help="Bar length in minutes. Finer stored klines and finer realized liquidation bars are summed to "
-                   "it (an incomplete bar is not scored).")
+              help="Bar length in minutes. Finer stored klines are resampled to it and finer realized liquidation "
+                   "bars summed into it (an incomplete bar is not scored).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default="liqmap-evaluation.html",
               show_default=True, help="Where to write the HTML report (table mode only).")
 @click.option("--search", "run_grid", is_flag=True,
