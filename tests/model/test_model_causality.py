@@ -17,6 +17,7 @@ from model_frames import configs, random_frames
 
 from liqmap.model import MarketFrame, ModelConfig, compute_heatmap
 
+NAN_ = float("nan")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -105,3 +106,25 @@ def test_the_check_catches_a_prediction_that_reads_the_close() -> None:
     for name in ("volume", "taker_buy_volume", "funding", "quote_volume", "oi_usd"):
         a, b = getattr(changed, name)[:2], getattr(f, name)[:2]
         assert np.array_equal(a, b, equal_nan=True), name
+
+
+def test_the_same_bar_term_starts_from_the_last_known_oi() -> None:
+    """A missing OI value before a bar: the same-bar term uses the latest earlier OI, as if it had been repeated
+    (and so do the streaming model and the reference, which the other property tests hold equal)."""
+    from model_frames import frame as make_frame
+
+    from liqmap.model.inputs import level_ratios
+    from liqmap.model.intrabar import intrabar_swept
+
+    closes = [100.0, 101.0, 99.0, 102.0, 98.0, 100.0]
+    high = [c * 1.02 for c in closes]
+    low = [c * 0.97 for c in closes]
+    hole = make_frame(closes, [1e6, 1.1e6, NAN_, 1.2e6, NAN_, 1.3e6], open_=closes, high=high, low=low, volume=[5.0] * 6)
+    repeated = make_frame(closes, [1e6, 1.1e6, 1.1e6, 1.2e6, 1.2e6, 1.3e6], open_=closes, high=high, low=low, volume=[5.0] * 6)
+    config = ModelConfig(intrabar_path=0.75, turnover=0.05)
+    ratios, _ = level_ratios(config, "binance", "BTC")
+    with_hole = intrabar_swept(config, hole, ratios)
+    with_repeat = intrabar_swept(config, repeated, ratios)
+    for side in (0, 1):
+        np.testing.assert_allclose(with_hole[side], with_repeat[side], rtol=1e-15)
+        assert (with_hole[side][1:] > 0).all()

@@ -6,7 +6,9 @@ the bar's start; never the bar's OI change, close or volume, nor anything later.
 * ``move_size_oi`` (B0): OI at the bar's start times the adverse move,
   ``long_t = OI_{t-1} * max(0, (open_t - low_t) / open_t)``,
   ``short_t = OI_{t-1} * max(0, (high_t - open_t) / open_t)``.
-  ``OI_{t-1}`` is ``frame.oi_usd[t-1]`` (OI at the end of the previous bar = at bar t's start).
+  ``OI_{t-1}`` is the OI at bar t's start: ``frame.oi_usd[t-1]`` (OI at the end of the previous bar), or
+  on bars finer than the OI series the last known value if it is less than an hour old (see
+  :func:`oi_at_start`).
 * ``fixed_tier``: the "plain OI-delta tier" heatmap of most open-source tools, without maintenance margin
   and without path: every bar with rising OI adds ``dOI`` split equally to longs and shorts, entering at the
   close, spread over the leverage tiers; the levels sit at ``close * (1 -/+ 1/L)`` and are never removed.
@@ -27,11 +29,22 @@ FIXED_TIER_LEVERAGE: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 100.0)
 FIXED_TIER_WEIGHTS: tuple[float, ...] = (0.10, 0.20, 0.30, 0.25, 0.15)
 
 
+OI_MAX_AGE_MS = 3_600_000
+"""How old the last known OI may be at a bar's start and still stand for the OI there. OI series are hourly
+at their coarsest (Coinglass, Binance ``openInterestHist`` from 5 min), so bars finer than the OI series are
+scored with the value of the hour; a longer hole leaves the bar unscored."""
+
+
 def oi_at_start(frame: MarketFrame) -> np.ndarray:
-    """OI (USD) at each bar's start: the previous bar's end value; NaN for the first bar."""
-    oi = np.full(len(frame), np.nan)
-    oi[1:] = frame.oi_usd[:-1]
-    return oi
+    """OI (USD) at each bar's start, NaN where unknown.
+
+    The last known OI before the bar (:meth:`MarketFrame.oi_before`), taken when it is younger than
+    ``max(bar length, OI_MAX_AGE_MS)`` at the bar's start. On bars of an hour or more that is exactly the
+    previous bar's end value; on 30-minute bars with hourly OI it is the value of the last full hour."""
+    prev = frame.last_oi_index_before()
+    age_ms = (np.arange(len(frame)) - 1 - prev) * frame.interval_ms  # the value at the end of bar u, at t's start
+    fresh = (prev >= 0) & (age_ms < max(frame.interval_ms, OI_MAX_AGE_MS))
+    return np.where(fresh, frame.oi_before(), np.nan)
 
 
 def move_size_oi(frame: MarketFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -33,11 +33,7 @@ def diffuse_swept(config: ModelConfig, frame: MarketFrame, tier_share: float = 1
     phi = float(getattr(config, "diffuse_share", 0.0))
     if phi <= 0.0 or n == 0:
         return np.zeros(n), np.zeros(n)
-    oi = frame.oi_usd
-    idx = np.where(np.isfinite(oi), np.arange(n), -1)
-    last = np.maximum.accumulate(idx)
-    prev = np.concatenate(([-1], last[:-1]))
-    ref = np.where(prev >= 0, oi[np.maximum(prev, 0)], 0.0)
+    ref = np.nan_to_num(frame.oi_before(), nan=0.0)
     band = config.diffuse_band * frame.open
     down = np.minimum(1.0, (frame.open - frame.low) / band)
     up = np.minimum(1.0, (frame.high - frame.open) / band)

@@ -99,6 +99,21 @@ class MarketFrame:
         if np.isfinite(self.oi_usd).sum() == 0:
             raise BadSeriesError(f"{label}: no open interest at all; the model needs an OI series")
 
+    def last_oi_index_before(self) -> np.ndarray:
+        """For each bar ``t``, the index of the last bar before it with a finite OI (-1 where none)."""
+        n = len(self.ts)
+        known = np.where(np.isfinite(self.oi_usd), np.arange(n), -1)
+        last = np.maximum.accumulate(known) if n else known
+        return np.concatenate(([-1], last[:-1]))[:n]
+
+    def oi_before(self) -> np.ndarray:
+        """The OI each bar starts with: the last finite ``oi_usd`` of an earlier bar (NaN where none).
+
+        Equal to the previous bar's value when it is known; across a hole in the OI series (or on bars finer
+        than the OI series, e.g. 30-minute bars with hourly OI) the latest known value."""
+        prev = self.last_oi_index_before()
+        return np.where(prev >= 0, self.oi_usd[np.maximum(prev, 0)], np.nan)
+
     def slice(self, start: int, stop: int) -> MarketFrame:
         """Bars ``start:stop`` as a new frame (no copy of the metadata)."""
         return MarketFrame(

@@ -10,7 +10,8 @@ expected USD, given only what is known at the bar's start plus the bar's high an
 
 * expected new notional ``N_t = min(TAU_MAX, k * Vbar_t * x_t**gamma / OI_{t-1}) * OI_{t-1}``, with
   ``k`` = ``ModelConfig.turnover`` and ``Vbar_t`` the mean USD volume of the ``VOLUME_LOOKBACK`` bars
-  before ``t`` (the bar's own volume is not known at its start). ``x_t = rho_t / rhobar_t`` is the bar's
+  before ``t`` (the bar's own volume is not known at its start) and ``OI_{t-1}`` the OI the bar starts with
+  (the last known value before ``t``, :meth:`MarketFrame.oi_before`; no term where none is known). ``x_t = rho_t / rhobar_t`` is the bar's
   relative range ``rho = (high - low) / open`` over the mean of the same ``VOLUME_LOOKBACK`` bars before
   it (1 when that mean is 0 or there is no earlier bar): volume rises with the bar's range (the
   volume-volatility relation), and the range is known when the bar is scored, its volume is not.
@@ -83,7 +84,7 @@ def intrabar_swept(
     k = float(getattr(config, "turnover", 0.0))
     if p <= 0.0 or k <= 0.0 or n == 0:
         return np.zeros(n), np.zeros(n)
-    oi_start = np.concatenate(([np.nan], frame.oi_usd[:-1]))
+    oi_start = frame.oi_before()
     volume = expected_volume_usd(frame)
     gamma = float(getattr(config, "intrabar_range_exponent", 0.0))
     if gamma > 0.0:

@@ -93,7 +93,8 @@ def _same_bar(
     p, k = config.intrabar_path, config.turnover
     if p <= 0 or k <= 0 or t == 0:
         return 0.0, 0.0
-    oi_start = float(frame.oi_usd[t - 1])
+    known = [u for u in range(t) if math.isfinite(float(frame.oi_usd[u]))]
+    oi_start = float(frame.oi_usd[known[-1]]) if known else math.nan  # the last known OI before t
     total, count = 0.0, 0
     for u in range(max(0, t - 24), t):  # mean USD volume of the 24 bars before t
         quote, vol = float(frame.quote_volume[u]), float(frame.volume[u])

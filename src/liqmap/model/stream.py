@@ -133,8 +133,6 @@ class StreamingModel:
         self._t = -1
         self._last_ts: int | None = None
         self._oi_ref = math.nan
-        self._prev_oi = math.nan
-        """The previous bar's OI as given (NaN included): the same-bar term's OI at the bar's start."""
         self._volumes: deque[tuple[float, float]] = deque(maxlen=VOLUME_LOOKBACK)
         """(USD volume, 1 if known) of the last bars: the same-bar term's expected volume."""
         self._ranges: deque[float] = deque(maxlen=VOLUME_LOOKBACK)
@@ -162,7 +160,6 @@ class StreamingModel:
         self._add_same_bar(open, high, low)
         self._add_diffuse(open, high, low, self._oi_ref)
         self._remember_volume(open, high, low, close, volume, quote_volume)
-        self._prev_oi = float(oi_usd)
         tau = self._turnover(oi_usd, high, low, close, volume, quote_volume)
         self._shrink_and_age(t, oi_usd, 1.0 - tau)
         added = tau * oi_usd if tau > 0 else 0.0
@@ -236,11 +233,12 @@ class StreamingModel:
             heapq.heapify(heap)
         finite = np.flatnonzero(np.isfinite(frame.oi_usd))
         self._oi_ref = float(frame.oi_usd[finite[-1]]) if len(finite) else math.nan
-        if self._age_sel[0]:
-            same_bar = intrabar_swept(self.config, frame.slice(max(0, last - VOLUME_LOOKBACK), last + 1), self.ratios,
-                                      self.tiers)
-            self._swept = [self._swept[0] + float(same_bar[0][-1]), self._swept[1] + float(same_bar[1][-1])]
         prior = np.flatnonzero(np.isfinite(frame.oi_usd[:last]))
+        if self._age_sel[0] and len(prior):
+            # the same-bar term of the last bar: its volume window and the last finite OI before it
+            first = min(max(0, last - VOLUME_LOOKBACK), int(prior[-1]))
+            same_bar = intrabar_swept(self.config, frame.slice(first, last + 1), self.ratios, self.tiers)
+            self._swept = [self._swept[0] + float(same_bar[0][-1]), self._swept[1] + float(same_bar[1][-1])]
         if self._age_sel[-1] and len(prior):
             # the diffuse layer of the last bar; its OI is the last finite OI before that bar
             layer = diffuse_swept(self.config, frame.slice(int(prior[-1]), last + 1), self._tier_share)
@@ -250,7 +248,6 @@ class StreamingModel:
                 float(frame.open[i]), float(frame.high[i]), float(frame.low[i]), float(frame.close[i]), float(frame.volume[i]),
                 float(frame.quote_volume[i]),
             )
-        self._prev_oi = float(frame.oi_usd[last])
         self._t = last
         self._last_ts = int(frame.ts[-1])
 
@@ -325,7 +322,7 @@ class StreamingModel:
         k = float(getattr(self.config, "turnover", 0.0))
         if p <= 0.0 or k <= 0.0 or not self._age_sel[0] or not self._volumes:
             return
-        oi_start = self._prev_oi
+        oi_start = self._oi_ref  # the last known OI before this bar
         total = sum(v for v, _ in self._volumes)
         count = sum(c for _, c in self._volumes)
         if count <= 0 or not math.isfinite(oi_start) or oi_start <= 0:
