@@ -61,6 +61,13 @@ def test_b0_through_the_store_matches_the_csv(result: dict) -> None:
     assert b0["capture30_long"] == pytest.approx(capture(b0_long, real_long))
     assert b0["predicted_usd_long"] == pytest.approx(b0_long.sum())
     assert b0["realized_usd_short"] == pytest.approx(real_short.sum())
+    # the perfect ranking: the realized USD of the top 30 % of bars by realized USD (839 bars: k = 0.3 * n)
+    for side, real in (("long", real_long), ("short", real_short)):
+        k = 0.3 * len(real)
+        top = np.sort(real)[::-1]
+        expected = (top[: int(k)].sum() + (k - int(k)) * top[int(k)]) / real.sum()
+        assert result["perfect_ranking"][f"capture30_{side}"] == pytest.approx(expected)
+        assert result["model"][f"capture30_{side}"] <= expected
 
 
 def test_every_predictor_is_scored_on_the_same_bars(result: dict) -> None:
@@ -76,7 +83,10 @@ def test_table_mode_writes_a_self_contained_html(tmp_path: Path) -> None:
     out = CliRunner().invoke(evaluate_cmd, [str(KLINES), str(REGIME), "--warmup-days", "3", "--html", str(html)])
     assert out.exit_code == 0, out.output
     assert "Spearman rho, longs" in out.output
+    perfect = [line for line in out.output.splitlines() if line.startswith("capture@30 of a perfect ranking")]
+    assert len(perfect) == 1 and perfect[0].endswith(tuple("0123456789"))
     text = html.read_text()
+    assert perfect[0] in text
     assert text.count("data:image/png;base64,") == 2
     assert "http://" not in text and "https://" not in text
 

@@ -23,7 +23,7 @@ from liqmap.errors import ConfigError, DataError
 from liqmap.evaluate import baselines
 from liqmap.evaluate.clusters import cluster_stats
 from liqmap.evaluate.dataset import EvalData
-from liqmap.evaluate.metrics import score_side
+from liqmap.evaluate.metrics import capture, score_side
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.result import Heatmap
@@ -105,6 +105,14 @@ def score(pred: Pair, realized: Pair, ts: np.ndarray, mask: np.ndarray) -> dict[
     return out
 
 
+def perfect_ranking(realized: Pair, mask: np.ndarray) -> dict[str, float]:
+    """capture@30 of the realized series ranking itself: the most any predictor can capture on these bars
+    (less than 1 whenever realized USD is spread over more than 30 % of the bars)."""
+    return {
+        f"capture30_{side}": capture(realized[i][mask], realized[i][mask]) for i, side in enumerate(("long", "short"))
+    }
+
+
 @dataclass
 class Evaluation:
     """Everything one evaluation produced (predictions kept for the report's plots)."""
@@ -149,6 +157,7 @@ def evaluate(
         "bars": int(mask.sum()),
         "model": score(model, realized, data.ts, mask),
         "baselines": {name: score(pair, realized, data.ts, mask) for name, pair in base.items()},
+        "perfect_ranking": perfect_ranking(realized, mask),
         "period": {
             "start": _iso(int(data.ts[mask][0])),
             "end": _iso(int(data.ts[mask][-1]) + frame.interval_ms),

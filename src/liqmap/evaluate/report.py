@@ -46,6 +46,7 @@ def text_table(metrics: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"bars scored: {metrics['bars']}  period: {period.get('start')} .. {period.get('end')}")
     lines.append(f"realized: {period.get('realized_source')}  prices: {period.get('price_source')}")
+    lines.append(_perfect_line(metrics))
     clusters = metrics.get("clusters")
     if clusters:
         for side in ("long", "short"):
@@ -56,6 +57,14 @@ def text_table(metrics: dict[str, Any]) -> str:
                 f"vs other bars {_usd(clusters.get(f'realized_mean_other_bars_{side}'))}"
             )
     return "\n".join(lines)
+
+
+def _perfect_line(metrics: dict[str, Any]) -> str:
+    perfect = metrics.get("perfect_ranking", {})
+    return (
+        f"capture@30 of a perfect ranking (realized ranking itself), the most any predictor can reach here: "
+        f"long {_fmt(perfect.get('capture30_long'))}, short {_fmt(perfect.get('capture30_short'))}"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -165,7 +174,8 @@ img {{ max-width: 100%; }}
 <h1>liqmap evaluation</h1>
 <p>{metrics['bars']} bars scored, {html.escape(str(period['start']))} .. {html.escape(str(period['end']))};
 realized: {html.escape(str(period['realized_source']))}; prices: {html.escape(str(period['price_source']))}.
-Each bar's prediction uses data up to the bar's start plus its high and low (docs/evaluation.md).</p>
+Each bar's prediction uses data up to the bar's start plus its high and low (docs/evaluation.md).
+{html.escape(_perfect_line(metrics))}.</p>
 <table><tr><th></th>{head}</tr>{body}</table>
 <h2>Predicted vs realized per bar</h2>
 <img alt="scatter" src="data:image/png;base64,{scatter_png(evaluation)}">
