@@ -28,10 +28,21 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--symbols", default="BTC", show_default=True, help="Symbols to collect with --collect.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Also accept this Host/Origin (repeatable; '*' = any). Always accepted: localhost, 127.0.0.1, "
+                   "[::1] and the --host address.")
+@click.option("--max-body-mb", default=16.0, show_default=True, type=click.FloatRange(0.001, 1024),
+              help="Largest request body (413 beyond).")
+@click.option("--max-computations", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="New heatmap views computed at once (others wait briefly, then 503).")
+@click.option("--cache-mb", default=512, show_default=True, type=click.IntRange(16, 1 << 20),
+              help="Memory budget of the view caches.")
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
-              log_level: str) -> None:
+              log_level: str, allow_hosts: tuple[str, ...], max_body_mb: float, max_computations: int,
+              cache_mb: int) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
     from liqmap.errors import ConfigError, LiqmapError
+    from liqmap.service.limits import Limits, default_hosts
     from liqmap.store import DuckDBStore
     from liqmap.symbols import canonical, check_exchange
 
@@ -50,17 +61,20 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             from liqmap.feed.collector import Collector
 
             collector = Collector(store, exchanges, coins)
-        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level)
+        limits = Limits(max_body_bytes=int(max_body_mb * (1 << 20)), max_computations=max_computations,
+                        cache_bytes=cache_mb << 20, allowed_hosts=default_hosts(host, allow_hosts))
+        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level, limits=limits)
     finally:
         store.close()
 
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-               collector: Any = None, log_level: str = "warning") -> None:
+               collector: Any = None, log_level: str = "warning", limits: Any = None) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
-    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level))
+    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                            limits=limits))
 
 
 async def serve_async(
@@ -73,18 +87,26 @@ async def serve_async(
     log_level: str = "warning",
     announce: bool = True,
     on_started: Callable[[str, Any], None] | None = None,
+    limits: Any = None,
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
 
-    ``on_started(url, server)`` is called once the socket is bound (tests set ``server.should_exit``)."""
+    ``on_started(url, server)`` is called once the socket is bound (tests set ``server.should_exit``).
+    ``limits`` defaults to :class:`~liqmap.service.limits.Limits` with Host/Origin checked against
+    :func:`~liqmap.service.limits.default_hosts` of ``host``."""
     import asyncio
     import contextlib
+    import dataclasses
 
     import uvicorn
 
     from liqmap.service.app import create_app
+    from liqmap.service.limits import Limits, default_hosts
 
-    app = create_app(store, token=token, collector=collector)
+    limits = limits or Limits()
+    if limits.allowed_hosts is None:
+        limits = dataclasses.replace(limits, allowed_hosts=default_hosts(host))
+    app = create_app(store, token=token, collector=collector, limits=limits)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

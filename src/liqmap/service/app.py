@@ -24,8 +24,10 @@ from fastapi.staticfiles import StaticFiles
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
 from liqmap.service import api, coinglass, compress, health, records, stream
-from liqmap.service.context import ServiceContext
+from liqmap.service.context import ServiceContext, token_refusal
 from liqmap.service.hub import Hub
+from liqmap.service.limits import Limits
+from liqmap.service.limits import install as install_limits
 from liqmap.service.live import Live
 from liqmap.service.params import ParamError, ViewKey
 from liqmap.service.views import ComputeFn, HeatmapCache
@@ -51,9 +53,12 @@ def create_app(
     poll_interval: float = 2.0,
     config: ModelConfig | None = None,
     prewarm_views: bool = True,
+    limits: Limits | None = None,
 ) -> FastAPI:
-    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks)."""
-    cache = HeatmapCache(store, compute, size=cache_size)
+    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks);
+    ``limits`` (body size, hosts, computations, cache memory) defaults to :class:`Limits`."""
+    limits = limits or Limits()
+    cache = HeatmapCache(store, compute, size=cache_size, max_bytes=max(limits.cache_bytes // 2, 1))
     hub = Hub()
     live = Live(store, hub, cache, poll_interval=poll_interval)
     ctx = ServiceContext(store=store, cache=cache, hub=hub, live=live, token=token or None,
@@ -78,6 +83,7 @@ def create_app(
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
     _install_error_handlers(app)
+    install_limits(app, ctx, limits, token_refusal)
     app.include_router(api.router)
     app.include_router(coinglass.router)
     app.include_router(records.router)
