@@ -1,22 +1,26 @@
 """Reading market-data files into row tables, with 1-based line numbers kept for error messages.
 
-Files may be gzip-compressed or plain (recognised by the gzip magic bytes, not by the name). Parsing
+Files may be gzip-compressed or plain (recognised by the gzip magic bytes, not by the name), inflated as
+they are read under a size and ratio cap (decompression bombs are refused). Large files are read in
+chunks (:func:`iter_tables`), so memory stays bounded whatever the file size. Parsing
 uses the standard library's C ``csv`` reader plus vectorised numpy conversion; when a conversion fails
 the offending row is located so that :class:`~liqmap.errors.MalformedFileError` can name its line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,19 +28,86 @@ from liqmap.errors import MalformedFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
+CHUNK_BYTES = 8 << 20
+"""Text per chunk of a streamed import: ~75,000 kline rows, ~60 MB of Python row objects at a time."""
+MAX_WHOLE_BYTES = 256 << 20
+"""Largest (decompressed) file a format that is not streamed (JSON tiers, Coinglass exports) may have."""
+MAX_DECOMPRESSED_BYTES = 16 << 30
+"""Largest decompressed size of a gzip file."""
+MAX_RATIO = 200
+"""Largest decompressed/compressed ratio once more than :data:`RATIO_FLOOR` bytes came out (CSV market
+data compresses 4-15x; a decompression bomb 1000x)."""
+RATIO_FLOOR = 16 << 20
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's content, decompressed when it is gzip."""
+PLAUSIBLE_MS = (1_230_768_000_000, 4_102_444_800_000)
+"""Timestamps of market data lie in [2009-01-01, 2100-01-01) UTC."""
+_UNITS = (("s", 1000, 1), ("ms", 1, 1), ("µs", 1, 1000), ("ns", 1, 1_000_000))
+"""(unit, multiply, divide) turning a value in that unit into ms."""
+
+
+class _CappedGzip(io.RawIOBase):
+    """A gzip stream that refuses to inflate past the size and ratio caps (a decompression bomb is
+    refused after about ``RATIO_FLOOR`` bytes instead of filling memory). Hand-written: the gzip module
+    has no output limit, and this is the one place every importer reads through."""
+
+    def __init__(self, path: str, raw: io.BufferedReader, limit: int) -> None:
+        super().__init__()
+        self.path = path
+        self._raw = raw
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._limit = limit
+        self.out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            n = self._gzip.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise MalformedFileError(self.path, f"corrupt or truncated gzip stream: {exc}") from exc
+        self.out += n
+        if self.out > self._limit:
+            raise MalformedFileError(self.path, f"decompresses to more than {self._limit} bytes: refused "
+                                                "(a decompression bomb, or a file to split)")
+        compressed = max(self._raw.tell(), 1)
+        if self.out > RATIO_FLOOR and self.out > MAX_RATIO * compressed:
+            raise MalformedFileError(self.path, f"decompresses more than {MAX_RATIO}:1 ({self.out} bytes from "
+                                                f"{compressed}): refused as a decompression bomb")
+        return n
+
+    def close(self) -> None:
+        self._gzip.close()
+        self._raw.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def open_text(path: str | Path, *, limit: int = MAX_DECOMPRESSED_BYTES) -> Iterator[io.TextIOWrapper]:
+    """The file as a UTF-8 text stream, gzip (recognised by its magic bytes) inflated on the fly under
+    the caps above; nothing is read before the caller reads."""
     try:
-        raw = Path(path).read_bytes()
+        raw = open(path, "rb")  # noqa: SIM115 - closed with the stream below
     except OSError as exc:
         raise MalformedFileError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
-    if raw[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MalformedFileError(str(path), f"corrupt or truncated gzip stream: {exc}") from exc
-    return raw
+    binary: Any = raw
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        binary = io.BufferedReader(_CappedGzip(str(path), raw, limit), buffer_size=1 << 20)
+    stream = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+def read_bytes(path: str | Path, *, limit: int = MAX_WHOLE_BYTES) -> bytes:
+    """The whole (decompressed) file, for formats that are not streamed; larger than ``limit`` is refused."""
+    with open_text(path) as stream:
+        data = stream.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise MalformedFileError(str(path), f"larger than {limit} bytes, the limit for this format "
+                                            "(it is read whole, not streamed): split the file")
+    return bytes(data)
 
 
 def read_text(path: str | Path) -> str:
@@ -95,6 +166,12 @@ class Table:
     def ints(self, column: int | str) -> np.ndarray:
         return self._convert(column, np.int64, "an integer")
 
+    def epoch_ms(self, column: int | str) -> np.ndarray:
+        """An integer epoch-time column in ms, each value's unit (s, ms, µs, ns) told by its magnitude:
+        the plausible range (:data:`PLAUSIBLE_MS`, 2009-2100) in each unit is 1000x apart from the next,
+        so the magnitude decides. A value in none of them fails, naming file, line and column."""
+        return epoch_ms(self.ints(column), lambda problem, i: self.fail(f"{self.column_name(column)}: {problem}", i))
+
     def _convert(self, column: int | str, dtype: type, what: str) -> np.ndarray:
         values = self.strings(column)  # numpy's parser accepts surrounding blanks
         try:
@@ -119,6 +196,11 @@ class Table:
         out = np.empty(len(values), dtype=np.int64)
         for i, value in enumerate(values):
             out[i] = parse_iso_ms(value, lambda problem, i=i: self.fail(problem, i))
+        lo, hi = PLAUSIBLE_MS
+        bad = np.flatnonzero((out < lo) | (out >= hi))
+        if bad.size:
+            raise self.fail(f"{self.column_name(column)}: {values[int(bad[0])]!r} is not a plausible time "
+                            "(between 2009 and 2100)", int(bad[0]))
         return out
 
     def mapped(self, column: int | str, mapping: dict[str, str]) -> list[str]:
@@ -143,49 +225,95 @@ def parse_iso_ms(value: str, fail: Callable[[str], Exception]) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def read_table(path: str | Path, *, has_header: bool, width: int | None = None) -> Table:
-    """Parse a comma-separated file; every row must have the header's (or ``width``) columns.
+def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
+                chunk_bytes: int | None = CHUNK_BYTES) -> Iterator[Table]:
+    """The file's rows in consecutive chunks of about ``chunk_bytes`` of text (None: one chunk, the whole
+    file up to :data:`MAX_WHOLE_BYTES`), each a :class:`Table` carrying the header and true line numbers.
 
-    Blank lines are skipped. A short or long row fails with its line number (a truncated last line
-    is the usual case).
+    Blank lines are skipped; every row must have the header's (or ``width``, or the first row's) number
+    of columns: a short or long row fails with its line number (a truncated last line is the usual case).
     """
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    limit = chunk_bytes if chunk_bytes is not None else MAX_WHOLE_BYTES
     header: tuple[str, ...] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    line_no = 0
-    for row in reader:
-        start = line_no + 1
-        line_no = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if has_header and header is None:
-            header = tuple(cell.strip() for cell in row)
-            continue
-        rows.append(row)
-        lines.append(start)
-    expected = width if width is not None else (len(header) if header else None)
-    if expected is None and rows:
-        expected = len(rows[0])
-    table = Table(str(path), header, rows, lines)
-    for i, row in enumerate(rows):
-        if len(row) != expected:
-            raise table.fail(f"expected {expected} columns, found {len(row)} (truncated or garbled row?)", i)
-    if not rows:
+    expected = width
+    lines: list[str] = []
+    starts: list[int] = []
+    size = line_no = 0
+    yielded = False
+
+    def table() -> Table:
+        nonlocal expected
+        rows = list(csv.reader(lines, skipinitialspace=True))
+        if expected is None:
+            expected = len(header) if header else len(rows[0])
+        chunk = Table(str(path), header, rows, list(starts))
+        for i, row in enumerate(rows):
+            if len(row) != expected:
+                raise chunk.fail(f"expected {expected} columns, found {len(row)} (truncated or garbled row?)", i)
+        return chunk
+
+    with open_text(path) as stream:
+        try:
+            for line in stream:
+                line_no += 1
+                if not line.strip():
+                    continue
+                if has_header and header is None:
+                    header = tuple(cell.strip() for cell in next(csv.reader([line], skipinitialspace=True)))
+                    continue
+                lines.append(line)
+                starts.append(line_no)
+                size += len(line)
+                if size >= limit:
+                    if chunk_bytes is None:
+                        raise MalformedFileError(str(path), f"larger than {limit} bytes, the limit for this "
+                                                            "format (it is read whole, not streamed): split the file")
+                    yield table()
+                    yielded = True
+                    lines, starts, size = [], [], 0
+        except UnicodeDecodeError as exc:
+            raise MalformedFileError(str(path), "not a text file (invalid UTF-8)", line_no + 1) from exc
+    if lines:
+        yield table()
+    elif not yielded:
         raise MalformedFileError(str(path), "no data rows")
-    return table
 
 
-def first_lines(path: str | Path, count: int = 3) -> list[str]:
-    """The first ``count`` non-blank lines (for format detection)."""
-    text = read_text(path)
+def read_table(path: str | Path, *, has_header: bool, width: int | None = None) -> Table:
+    """The whole file as one :class:`Table` (see :func:`iter_tables`; files over :data:`MAX_WHOLE_BYTES`
+    are refused: large files go through the streamed import)."""
+    return next(iter_tables(path, has_header=has_header, width=width, chunk_bytes=None))
+
+
+def first_lines(path: str | Path, count: int = 3, *, max_bytes: int = 64 << 10) -> list[str]:
+    """The first ``count`` non-blank lines (for format detection), reading at most ``max_bytes``."""
+    with open_text(path) as stream:
+        try:
+            head = stream.read(max_bytes)
+        except UnicodeDecodeError as exc:
+            raise MalformedFileError(str(path), "not a text file (invalid UTF-8)", 1) from exc
     out: list[str] = []
-    for line in text.splitlines():
+    for line in head.splitlines():
         if line.strip():
             out.append(line.strip())
             if len(out) == count:
                 break
+    return out
+
+
+def epoch_ms(values: np.ndarray, fail: Callable[[str, int], Exception]) -> np.ndarray:
+    """``values`` (int64 epoch times in s, ms, µs or ns, told apart by magnitude) in ms; ``fail(problem,
+    row)`` builds the error for the first value that is a plausible time in no unit."""
+    lo, hi = PLAUSIBLE_MS
+    out = np.full(values.shape, -1, dtype=np.int64)
+    for _name, multiply, divide in _UNITS:
+        low, high = lo * divide // multiply, hi * divide // multiply
+        inside = (values >= low) & (values < high) & (out < 0)
+        out[inside] = values[inside] * multiply // divide
+    bad = np.flatnonzero(out < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise fail(f"{int(values[i])} is not a plausible time (epoch s, ms, µs or ns between 2009 and 2100)", i)
     return out
 
 

@@ -2,23 +2,26 @@
 
 Each :class:`Format` pairs a cheap content test (header / first data rows, after transparent gzip
 decompression) with an importer ``(path, ts_recv, *, symbol, market) -> Batch``. :func:`detect_format`
-asks each test in turn; ``import_file(..., fmt=NAME)`` skips detection. A file is parsed and
-validated completely before anything is written, and its tables are written in one transaction, so
-a bad file stores nothing and everything stored before stays.
+asks each test in turn; ``import_file(..., fmt=NAME)`` skips detection. Detection reads at most the
+first 64 KiB. CSV formats with a ``layout`` are streamed: parsed and written chunk by chunk
+(:func:`liqmap.ingest.reader.iter_tables`), so memory stays bounded whatever the file size; the other
+formats are read whole (up to :data:`~liqmap.ingest.reader.MAX_WHOLE_BYTES`). All chunks of a file are
+written in one transaction, so a bad file (a malformed line, a decompression bomb) stores nothing and
+everything stored before stays.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from liqmap.errors import ConfigError, MalformedFileError
 from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
-from liqmap.ingest.reader import first_lines
+from liqmap.ingest.reader import CHUNK_BYTES, first_lines, iter_tables
 from liqmap.store import DuckDBStore
 
 Importer = Callable[..., Batch]
@@ -30,6 +33,13 @@ class Format:
     description: str
     detect: Callable[[Path, list[str]], bool]
     importer: Importer
+    layout: Callable[[Path], tuple[bool, int | None]] | None = None
+    """(has a header, width) of a CSV format that can be streamed in chunks (rows independent of each
+    other); None = read whole."""
+
+
+def _fixed(has_header: bool, width: int | None = None) -> Callable[[Path], tuple[bool, int | None]]:
+    return lambda path: (has_header, width)
 
 
 def _header(lines: list[str]) -> tuple[str, ...]:
@@ -66,36 +76,42 @@ FORMATS: dict[str, Format] = {
             "data.binance.vision kline CSV (open_time,... or no header)",
             lambda p, ls: _header_is(binance.VISION_KLINE_COLUMNS)(p, ls) or _rows_match(_VISION_ROW)(p, ls),
             binance.import_vision_klines,
+            binance.vision_layout,
         ),
         Format(
             "binance-klines-camel",
             "kline CSV with openTime,...,takerBuyBase header",
             _header_is(binance.CAMEL_KLINE_COLUMNS),
             binance.import_camel_klines,
+            _fixed(True),
         ),
         Format(
             "binance-klines-iso",
             "kline CSV with ISO timestamp,...,taker_buy_base header",
             _header_is(binance.ISO_KLINE_COLUMNS),
             binance.import_iso_klines,
+            _fixed(True),
         ),
         Format(
             "binance-funding",
             "funding events fundingTime,fundingIntervalHours,fundingRate",
             _header_is(binance.FUNDING_COLUMNS),
             binance.import_funding,
+            _fixed(True),
         ),
         Format(
             "binance-forceorder",
             "raw !forceOrder@arr records, no header",
             _rows_match(_FORCE_ROW),
             binance.import_force_orders,
+            _fixed(False, 12),
         ),
         Format(
             "binance-aggtrades",
             "aggTrade events, no header",
             _rows_match(_AGG_ROW),
             binance.import_agg_trades,
+            _fixed(False, 7),
         ),
         Format(
             "binance-leverage-tiers",
@@ -148,6 +164,15 @@ class ImportResult:
         return sum(self.new_rows.values())
 
 
+def _choose(path: Path, fmt: str | None, market: str | None) -> Format:
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"format: unknown {fmt!r}; accepted: {', '.join(FORMATS)}")
+    chosen = FORMATS[fmt] if fmt is not None else detect_format(path)
+    if market not in (None, "perp", "spot"):
+        raise ConfigError(f"market: {market!r}; accepted: perp, spot")
+    return chosen
+
+
 def parse_file(
     path: str | Path,
     *,
@@ -156,18 +181,33 @@ def parse_file(
     market: str | None = None,
     ts_recv: int | None = None,
 ) -> Batch:
-    """Detect (or take ``fmt``) and parse ``path`` into a :class:`Batch`; no store involved."""
+    """Detect (or take ``fmt``) and parse the whole of ``path`` into one :class:`Batch`; no store involved."""
     path = Path(path)
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise ConfigError(f"format: unknown {fmt!r}; accepted: {', '.join(FORMATS)}")
-        chosen = FORMATS[fmt]
-    else:
-        chosen = detect_format(path)
-    if market not in (None, "perp", "spot"):
-        raise ConfigError(f"market: {market!r}; accepted: perp, spot")
+    chosen = _choose(path, fmt, market)
     recv = ts_recv if ts_recv is not None else int(time.time() * 1000)
     return chosen.importer(path, recv, symbol=symbol, market=market)
+
+
+def iter_batches(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    symbol: str | None = None,
+    market: str | None = None,
+    ts_recv: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[Batch]:
+    """``path`` parsed chunk by chunk (one batch per ~``chunk_bytes`` of text) for streamable formats,
+    else one batch for the whole file."""
+    path = Path(path)
+    chosen = _choose(path, fmt, market)
+    recv = ts_recv if ts_recv is not None else int(time.time() * 1000)
+    if chosen.layout is None:
+        yield chosen.importer(path, recv, symbol=symbol, market=market)
+        return
+    has_header, width = chosen.layout(path)
+    for table in iter_tables(path, has_header=has_header, width=width, chunk_bytes=chunk_bytes):
+        yield chosen.importer(path, recv, symbol=symbol, market=market, table=table)
 
 
 def import_file(
@@ -178,18 +218,28 @@ def import_file(
     symbol: str | None = None,
     market: str | None = None,
     ts_recv: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportResult:
-    """Parse ``path`` completely, then write all its tables in one transaction.
+    """Parse ``path`` chunk by chunk, writing each chunk's tables as it goes, all in one transaction.
 
     Returns the rows read and the **new** rows per table (0 on re-import: the store's keys make writes
-    idempotent). On any error nothing of this file is stored.
+    idempotent), and in ``notes`` how many chunks a streamed file took. On any error nothing of this
+    file is stored.
     """
     started = time.perf_counter()
-    batch = parse_file(path, fmt=fmt, symbol=symbol, market=market, ts_recv=ts_recv)
     new_rows: dict[str, int] = {}
+    notes: list[str] = []
+    rows_read = chunks = 0
+    name = ""
     with store.transaction():
-        for table, cols in batch.tables.items():
-            new_rows[table] = store.write_columns(table, cols)
-    return ImportResult(
-        str(path), batch.format, batch.rows_read, new_rows, tuple(batch.notes), time.perf_counter() - started
-    )
+        for batch in iter_batches(path, fmt=fmt, symbol=symbol, market=market, ts_recv=ts_recv,
+                                  chunk_bytes=chunk_bytes):
+            chunks += 1
+            name = name or batch.format
+            rows_read += batch.rows_read
+            notes.extend(note for note in batch.notes if note not in notes)
+            for table, cols in batch.tables.items():
+                new_rows[table] = new_rows.get(table, 0) + store.write_columns(table, cols)
+    if chunks > 1:
+        notes.append(f"streamed in {chunks} chunks")
+    return ImportResult(str(path), name, rows_read, new_rows, tuple(notes), time.perf_counter() - started)
