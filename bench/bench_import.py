@@ -6,9 +6,9 @@ each into a fresh DuckDB file in a child process, and prints per run:
 
 * RSS growth: the child's peak RSS (VmHWM) minus its RSS after the imports were loaded, i.e. what the
   import itself needed (target: <= 300 MB for a 1 GB CSV);
-* rows/s and seconds; the chunk count reported by the import.
+* rows/s and seconds (two passes over a streamed file: validate, then write); the chunk count.
 
-    python bench/bench_import.py [--size-mb 1024] [--repeat 2] [--chunk-mb 8] [--gzip]
+    python bench/bench_import.py [--size-mb 1024] [--repeat 2] [--chunk-mb 8] [--gzip] [--duckdb-memory 256MB]
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def generate(path: Path, size_mb: float, compress: bool) -> int:
 
 CHILD = """
 import json, sys, time
+import duckdb, pyarrow, pyarrow.compute, pyarrow.csv  # library code, loaded before the baseline
 from liqmap.ingest import import_file
 from liqmap.store import DuckDBStore
 
@@ -73,6 +74,8 @@ def status(field):
 base = status("VmRSS:")
 started = time.perf_counter()
 with DuckDBStore(sys.argv[2]) as store:
+    if sys.argv[4]:
+        store.connection.execute(f"SET memory_limit = '{sys.argv[4]}'")
     result = import_file(store, sys.argv[1], symbol="BTCUSDT", chunk_bytes=int(sys.argv[3]))
 seconds = time.perf_counter() - started
 print(json.dumps({"base": base, "peak": status("VmHWM:"), "rows": result.rows_read,
@@ -86,6 +89,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--chunk-mb", type=float, default=8)
     parser.add_argument("--gzip", action="store_true", help="gzip the generated CSV")
+    parser.add_argument("--duckdb-memory", default="", help="DuckDB memory_limit for the import (e.g. 256MB); "
+                        "default: DuckDB's own (80%% of RAM)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="liqmap-bench-import-") as tmp:
         path = Path(tmp) / ("BTCUSDT-1m-bench.csv" + (".gz" if args.gzip else ""))
@@ -95,7 +100,8 @@ def main() -> None:
         print(f"generated {rows:,} rows, {size / (1 << 20):.0f} MB on disk in {time.perf_counter() - t0:.0f} s")
         for run in range(1, args.repeat + 1):
             db = Path(tmp) / f"run{run}.duckdb"
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(db), str(int(args.chunk_mb * (1 << 20)))],
+            out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(db), str(int(args.chunk_mb * (1 << 20))),
+                                  args.duckdb_memory],
                                  check=True, capture_output=True, text=True)
             report = json.loads(out.stdout.strip().splitlines()[-1])
             growth = (report["peak"] - report["base"]) / (1 << 20)

@@ -116,9 +116,9 @@ def _klines(
     dup = np.flatnonzero(np.diff(open_ms[order]) == 0)
     for j in dup:
         a, b = order[j], order[j + 1]
-        if [c.strip() for c in table.rows[a]] != [c.strip() for c in table.rows[b]]:
+        if table.row(a) != table.row(b):
             raise table.fail(
-                f"two different rows for the bar opening at {int(open_ms[a])} (see line {table.lines[a]})",
+                f"two different rows for the bar opening at {int(open_ms[a])} (see line {table.line(a)})",
                 int(b),
             )
         keep[b] = False
@@ -320,15 +320,16 @@ def _drop_clock_time_twins(table: Table) -> tuple[Table, int]:
     """Some recorded aggTrade rows carry a wall-clock ``HH:MM:SS`` instead of the ms trade time and are
     followed by the same trade (same symbol and aggregate id) with its proper time: drop those copies.
     A clock-time row without such a twin is left in place and fails conversion with its line."""
-    clock = [i for i, row in enumerate(table.rows) if _CLOCK.match(row[5].strip())]
-    if not clock:
-        return table, 0
-    proper = {(row[1].strip(), row[2].strip()) for row in table.rows if not _CLOCK.match(row[5].strip())}
-    drop = {i for i in clock if (table.rows[i][1].strip(), table.rows[i][2].strip()) in proper}
-    kept = [i for i in range(len(table.rows)) if i not in drop]
-    return Table(
-        table.path, table.header, [table.rows[i] for i in kept], [table.lines[i] for i in kept]
-    ), len(drop)
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.match_substring_regex(table.columns[5], _CLOCK.pattern)).as_py():
+        return table, 0  # the usual case, decided without Python strings
+    times, venues, ids = table.strings(5), table.strings(1), table.strings(2)
+    clock = [i for i, value in enumerate(times) if _CLOCK.match(value)]
+    is_clock = set(clock)
+    proper = {(venues[i], ids[i]) for i in range(len(times)) if i not in is_clock}
+    drop = {i for i in clock if (venues[i], ids[i]) in proper}
+    return table.take([i for i in range(len(times)) if i not in drop]), len(drop)
 
 
 def import_leverage_tiers(

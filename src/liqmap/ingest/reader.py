@@ -16,7 +16,7 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -83,21 +83,32 @@ class _CappedGzip(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def open_text(path: str | Path, *, limit: int = MAX_DECOMPRESSED_BYTES) -> Iterator[io.TextIOWrapper]:
-    """The file as a UTF-8 text stream, gzip (recognised by its magic bytes) inflated on the fly under
-    the caps above; nothing is read before the caller reads."""
+def open_binary(path: str | Path, *, limit: int = MAX_DECOMPRESSED_BYTES) -> Iterator[Any]:
+    """The file as a binary stream, gzip (recognised by its magic bytes) inflated on the fly under the
+    caps above; nothing is read before the caller reads."""
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed with the stream below
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise MalformedFileError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
     binary: Any = raw
     if raw.peek(2)[:2] == GZIP_MAGIC:
         binary = io.BufferedReader(_CappedGzip(str(path), raw, limit), buffer_size=1 << 20)
-    stream = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
-        yield stream
+        yield binary
     finally:
-        stream.close()
+        binary.close()
+        raw.close()
+
+
+@contextlib.contextmanager
+def open_text(path: str | Path, *, limit: int = MAX_DECOMPRESSED_BYTES) -> Iterator[io.TextIOWrapper]:
+    """:func:`open_binary` decoded as UTF-8 (a leading BOM dropped)."""
+    with open_binary(path, limit=limit) as binary:
+        stream = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        try:
+            yield stream
+        finally:
+            stream.detach()
 
 
 def read_bytes(path: str | Path, *, limit: int = MAX_WHOLE_BYTES) -> bytes:
@@ -131,18 +142,29 @@ def _read_text_cached(path: str, _mtime_ns: int, _size: int) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows of a delimited file. ``lines[i]`` is the 1-based line number of ``rows[i]``."""
+    """Rows of a delimited file as Arrow string columns (cells trimmed of surrounding blanks), converted
+    column-wise. Row ``i`` is data row ``ordinal(i)`` of the file (0-based, blank lines and the header
+    not counted); its 1-based line number is looked up only when an error names it."""
 
     path: str
     header: tuple[str, ...] | None
-    rows: list[list[str]]
-    lines: list[int]
+    columns: tuple[Any, ...]
+    first_row: int = 0
+    ordinals: np.ndarray | None = None
+    locate: Callable[[int], int | None] | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.columns[0]) if self.columns else 0
+
+    def ordinal(self, row: int) -> int:
+        return int(self.ordinals[row]) if self.ordinals is not None else self.first_row + row
+
+    def line(self, row: int) -> int | None:
+        """1-based line number of row ``row`` (found by scanning the file: for error messages only)."""
+        return self.locate(self.ordinal(row)) if self.locate is not None else None
 
     def fail(self, problem: str, row: int | None = None) -> MalformedFileError:
-        return MalformedFileError(self.path, problem, self.lines[row] if row is not None else None)
+        return MalformedFileError(self.path, problem, self.line(row) if row is not None else None)
 
     def index(self, name: str) -> int:
         if self.header is None or name not in self.header:
@@ -155,16 +177,30 @@ class Table:
             return column
         return self.header[column] if self.header else f"column {column + 1}"
 
+    def _column(self, column: int | str) -> Any:
+        return self.columns[self.index(column) if isinstance(column, str) else column]
+
     def strings(self, column: int | str) -> list[str]:
-        i = self.index(column) if isinstance(column, str) else column
-        return [row[i] for row in self.rows]
+        return self._column(column).to_pylist()  # type: ignore[no-any-return]
+
+    def row(self, i: int) -> list[str]:
+        return [column[i].as_py() for column in self.columns]
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Table:
+        """A table of these rows (their line numbers kept)."""
+        import pyarrow as pa
+
+        idx = np.asarray(rows, dtype=np.int64)
+        ordinals = np.array([self.ordinal(int(i)) for i in idx], dtype=np.int64)
+        return Table(self.path, self.header, tuple(c.take(pa.array(idx)) for c in self.columns), self.first_row,
+                     ordinals, self.locate)
 
     def floats(self, column: int | str) -> np.ndarray:
-        """The column as float64; empty fields are rejected (naming the line)."""
-        return self._convert(column, np.float64, "a number")
+        """The column as float64; empty fields and non-finite values are rejected (naming the line)."""
+        return self._convert(column, "float64", "a number")
 
     def ints(self, column: int | str) -> np.ndarray:
-        return self._convert(column, np.int64, "an integer")
+        return self._convert(column, "int64", "an integer")
 
     def epoch_ms(self, column: int | str) -> np.ndarray:
         """An integer epoch-time column in ms, each value's unit (s, ms, µs, ns) told by its magnitude:
@@ -172,18 +208,22 @@ class Table:
         so the magnitude decides. A value in none of them fails, naming file, line and column."""
         return epoch_ms(self.ints(column), lambda problem, i: self.fail(f"{self.column_name(column)}: {problem}", i))
 
-    def _convert(self, column: int | str, dtype: type, what: str) -> np.ndarray:
-        values = self.strings(column)  # numpy's parser accepts surrounding blanks
+    def _convert(self, column: int | str, dtype: str, what: str) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = self._column(column)
         try:
-            out = np.array(values, dtype=dtype) if values else np.empty(0, dtype=dtype)
-        except (ValueError, OverflowError):
+            out = np.asarray(pc.cast(values, getattr(pa, dtype)()).to_numpy(zero_copy_only=False))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             out = None
-        if out is not None and (dtype is not np.float64 or np.isfinite(out).all()):
+        if out is not None and (dtype != "float64" or np.isfinite(out).all()):
             return out
         name = self.column_name(column)
-        for i, value in enumerate(values):
+        convert = float if dtype == "float64" else int
+        for i, value in enumerate(values.to_pylist()):  # the slow search, on the error path only
             try:
-                ok = np.isfinite(dtype(value))
+                ok = value is not None and bool(np.isfinite(convert(value)))
             except (ValueError, OverflowError):
                 ok = False
             if not ok:
@@ -203,15 +243,21 @@ class Table:
                             "(between 2009 and 2100)", int(bad[0]))
         return out
 
-    def mapped(self, column: int | str, mapping: dict[str, str]) -> list[str]:
-        values = self.strings(column)
-        out = []
-        for i, value in enumerate(values):
-            key = value.strip()
-            if key not in mapping:
-                raise self.fail(f"{self.column_name(column)}: {value!r} is not one of {sorted(mapping)}", i)
-            out.append(mapping[key])
-        return out
+    def mapped(self, column: int | str, mapping: dict[str, str]) -> np.ndarray:
+        """Each cell replaced by ``mapping[cell]``; a cell not in it fails with its line."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys = sorted(mapping)
+        found = pc.index_in(self._column(column), value_set=pa.array(keys, type=pa.string()))
+        if found.null_count:
+            i = int(np.flatnonzero(found.is_null().to_numpy(zero_copy_only=False))[0])
+            raise self.fail(f"{self.column_name(column)}: {self.row(i)[self._index_of(column)]!r} is not one of "
+                            f"{keys}", i)
+        return np.array([mapping[k] for k in keys], dtype=object)[found.to_numpy(zero_copy_only=False)]
+
+    def _index_of(self, column: int | str) -> int:
+        return self.index(column) if isinstance(column, str) else column
 
 
 def parse_iso_ms(value: str, fail: Callable[[str], Exception]) -> int:
@@ -227,56 +273,105 @@ def parse_iso_ms(value: str, fail: Callable[[str], Exception]) -> int:
 
 def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
                 chunk_bytes: int | None = CHUNK_BYTES) -> Iterator[Table]:
-    """The file's rows in consecutive chunks of about ``chunk_bytes`` of text (None: one chunk, the whole
-    file up to :data:`MAX_WHOLE_BYTES`), each a :class:`Table` carrying the header and true line numbers.
+    """The file's rows in consecutive chunks of about ``chunk_bytes`` of text (None: one table for the
+    whole file, up to :data:`MAX_WHOLE_BYTES`), parsed by Arrow's streaming CSV reader (C++, a block at
+    a time) into string columns, each a :class:`Table` that knows its rows' line numbers.
 
     Blank lines are skipped; every row must have the header's (or ``width``, or the first row's) number
     of columns: a short or long row fails with its line number (a truncated last line is the usual case).
     """
-    limit = chunk_bytes if chunk_bytes is not None else MAX_WHOLE_BYTES
-    header: tuple[str, ...] | None = None
-    expected = width
-    lines: list[str] = []
-    starts: list[int] = []
-    size = line_no = 0
-    yielded = False
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
 
-    def table() -> Table:
-        nonlocal expected
-        rows = list(csv.reader(lines, skipinitialspace=True))
-        if expected is None:
-            expected = len(header) if header else len(rows[0])
-        chunk = Table(str(path), header, rows, list(starts))
-        for i, row in enumerate(rows):
-            if len(row) != expected:
-                raise chunk.fail(f"expected {expected} columns, found {len(row)} (truncated or garbled row?)", i)
-        return chunk
-
-    with open_text(path) as stream:
-        try:
-            for line in stream:
-                line_no += 1
-                if not line.strip():
-                    continue
-                if has_header and header is None:
-                    header = tuple(cell.strip() for cell in next(csv.reader([line], skipinitialspace=True)))
-                    continue
-                lines.append(line)
-                starts.append(line_no)
-                size += len(line)
-                if size >= limit:
-                    if chunk_bytes is None:
-                        raise MalformedFileError(str(path), f"larger than {limit} bytes, the limit for this "
-                                                            "format (it is read whole, not streamed): split the file")
-                    yield table()
-                    yielded = True
-                    lines, starts, size = [], [], 0
-        except UnicodeDecodeError as exc:
-            raise MalformedFileError(str(path), "not a text file (invalid UTF-8)", line_no + 1) from exc
-    if lines:
-        yield table()
-    elif not yielded:
+    head = first_lines(path, 1)
+    if not head or (has_header and not first_lines(path, 2)[1:]):
         raise MalformedFileError(str(path), "no data rows")
+    first = next(csv.reader(head, skipinitialspace=True))
+    header = tuple(cell.strip() for cell in first) if has_header else None
+    ncols = len(header) if header else (width or len(first))
+    names = [f"c{i}" for i in range(ncols)]
+    invalid: list[tuple[int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        if row.text.strip():
+            invalid.append((row.actual_columns, row.text))
+        return "skip"
+
+    def locate(ordinal: int) -> int | None:
+        return _line_of_data_row(path, ordinal, has_header)
+
+    block = chunk_bytes or CHUNK_BYTES
+    total = 0
+    parts: list[Table] = []
+    with open_binary(path) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(block_size=block, column_names=names, use_threads=False,
+                                               skip_rows=_header_line(path) if has_header else 0),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+            for batch in reader:
+                if invalid:
+                    found, text = invalid[0]
+                    raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or "
+                                                        "garbled row?)", _line_of_text(path, text))
+                if batch.num_rows == 0:
+                    continue
+                columns = tuple(pc.utf8_trim_whitespace(batch.column(i)) for i in range(ncols))
+                table = Table(str(path), header, columns, total, None, locate)
+                total += batch.num_rows
+                if chunk_bytes is None:
+                    parts.append(table)
+                    if sum(c.nbytes for p in parts for c in p.columns) > MAX_WHOLE_BYTES:
+                        raise MalformedFileError(str(path), f"larger than {MAX_WHOLE_BYTES} bytes, the limit for "
+                                                            "this format (read whole, not streamed): split the file")
+                else:
+                    yield table
+        except pa.ArrowInvalid as exc:
+            problem = "not a text file (invalid UTF-8)" if "UTF8" in str(exc) else f"cannot parse: {exc}"
+            raise MalformedFileError(str(path), problem) from exc
+    if invalid:
+        found, text = invalid[0]
+        raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or garbled row?)",
+                                 _line_of_text(path, text))
+    if total == 0:
+        raise MalformedFileError(str(path), "no data rows")
+    if chunk_bytes is None:
+        yield Table(str(path), header, tuple(pa.concat_arrays([p.columns[i] for p in parts]) for i in range(ncols)),
+                    0, None, locate)
+
+
+def _header_line(path: str | Path) -> int:
+    """Physical lines up to and including the header (the first non-blank line)."""
+    with open_text(path) as stream:
+        for number, line in enumerate(stream, 1):
+            if line.strip():
+                return number
+    return 0
+
+
+def _line_of_data_row(path: str | Path, ordinal: int, has_header: bool) -> int | None:
+    """1-based line of the ``ordinal``-th (0-based) data row: a scan of the file, for error messages."""
+    seen = -1 if has_header else 0
+    with open_text(path) as stream:
+        for number, line in enumerate(stream, 1):
+            if line.strip():
+                if seen == ordinal:
+                    return number
+                seen += 1
+    return None
+
+
+def _line_of_text(path: str | Path, text: str) -> int | None:
+    with open_text(path) as stream:
+        for number, line in enumerate(stream, 1):
+            if line.rstrip("\r\n") == text.rstrip("\r\n"):
+                return number
+    return None
 
 
 def read_table(path: str | Path, *, has_header: bool, width: int | None = None) -> Table:

@@ -220,24 +220,38 @@ def import_file(
     ts_recv: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportResult:
-    """Parse ``path`` chunk by chunk, writing each chunk's tables as it goes, all in one transaction.
+    """Parse ``path`` and write its tables; returns the rows read and the **new** rows per table (0 on
+    re-import: the store's keys make writes idempotent).
 
-    Returns the rows read and the **new** rows per table (0 on re-import: the store's keys make writes
-    idempotent), and in ``notes`` how many chunks a streamed file took. On any error nothing of this
-    file is stored.
+    A file of one chunk is written in one transaction. A larger (streamed) file is read twice: a first
+    pass parses and validates every chunk without writing, then a second writes chunk by chunk, each in
+    its own transaction (one transaction for a whole large file would hold all of it in the store's
+    memory). Either way a bad file (a malformed line, a decompression bomb) stores nothing, and memory
+    stays bounded by the chunk size.
     """
     started = time.perf_counter()
     new_rows: dict[str, int] = {}
     notes: list[str] = []
     rows_read = chunks = 0
     name = ""
-    with store.transaction():
-        for batch in iter_batches(path, fmt=fmt, symbol=symbol, market=market, ts_recv=ts_recv,
-                                  chunk_bytes=chunk_bytes):
-            chunks += 1
-            name = name or batch.format
-            rows_read += batch.rows_read
-            notes.extend(note for note in batch.notes if note not in notes)
+    options = {"fmt": fmt, "symbol": symbol, "market": market, "ts_recv": ts_recv, "chunk_bytes": chunk_bytes}
+    if ts_recv is None:
+        options["ts_recv"] = int(time.time() * 1000)  # the same in both passes
+    batches = iter_batches(path, **options)  # type: ignore[arg-type]
+    first = next(batches)
+    if next(batches, None) is None:
+        pending: Iterator[Batch] = iter([first])
+    else:
+        del first
+        for _ in batches:  # validation pass: raises before anything is written
+            pass
+        pending = iter_batches(path, **options)  # type: ignore[arg-type]
+    for batch in pending:
+        chunks += 1
+        name = name or batch.format
+        rows_read += batch.rows_read
+        notes.extend(note for note in batch.notes if note not in notes)
+        with store.transaction():
             for table, cols in batch.tables.items():
                 new_rows[table] = new_rows.get(table, 0) + store.write_columns(table, cols)
     if chunks > 1:
