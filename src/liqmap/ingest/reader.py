@@ -113,8 +113,8 @@ def open_text(path: str | Path, *, limit: int = MAX_DECOMPRESSED_BYTES) -> Itera
 
 def read_bytes(path: str | Path, *, limit: int = MAX_WHOLE_BYTES) -> bytes:
     """The whole (decompressed) file, for formats that are not streamed; larger than ``limit`` is refused."""
-    with open_text(path) as stream:
-        data = stream.buffer.read(limit + 1)
+    with open_binary(path) as stream:
+        data = bytes(stream.read(limit + 1))
     if len(data) > limit:
         raise MalformedFileError(str(path), f"larger than {limit} bytes, the limit for this format "
                                             "(it is read whole, not streamed): split the file")
@@ -254,7 +254,8 @@ class Table:
             i = int(np.flatnonzero(found.is_null().to_numpy(zero_copy_only=False))[0])
             raise self.fail(f"{self.column_name(column)}: {self.row(i)[self._index_of(column)]!r} is not one of "
                             f"{keys}", i)
-        return np.array([mapping[k] for k in keys], dtype=object)[found.to_numpy(zero_copy_only=False)]
+        mapped: np.ndarray = np.array([mapping[k] for k in keys], dtype=object)[found.to_numpy(zero_copy_only=False)]
+        return mapped
 
     def _index_of(self, column: int | str) -> int:
         return self.index(column) if isinstance(column, str) else column

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from liqmap.errors import ConfigError, MalformedFileError
 from liqmap.ingest import binance, coinglass
@@ -173,19 +174,10 @@ def _choose(path: Path, fmt: str | None, market: str | None) -> Format:
     return chosen
 
 
-def parse_file(
-    path: str | Path,
-    *,
-    fmt: str | None = None,
-    symbol: str | None = None,
-    market: str | None = None,
-    ts_recv: int | None = None,
-) -> Batch:
-    """Detect (or take ``fmt``) and parse the whole of ``path`` into one :class:`Batch`; no store involved."""
-    path = Path(path)
-    chosen = _choose(path, fmt, market)
-    recv = ts_recv if ts_recv is not None else int(time.time() * 1000)
-    return chosen.importer(path, recv, symbol=symbol, market=market)
+def parse_file(path: str | Path, **options: Any) -> Batch:
+    """Detect (or take ``fmt``) and parse the whole of ``path`` into one :class:`Batch`; no store involved.
+    ``options``: ``fmt``, ``symbol``, ``market``, ``ts_recv`` as in :func:`iter_batches`."""
+    return next(iter_batches(path, chunk_bytes=None, **options))
 
 
 def iter_batches(
@@ -195,14 +187,14 @@ def iter_batches(
     symbol: str | None = None,
     market: str | None = None,
     ts_recv: int | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = CHUNK_BYTES,
 ) -> Iterator[Batch]:
     """``path`` parsed chunk by chunk (one batch per ~``chunk_bytes`` of text) for streamable formats,
-    else one batch for the whole file."""
+    else (or with ``chunk_bytes=None``) one batch for the whole file."""
     path = Path(path)
     chosen = _choose(path, fmt, market)
     recv = ts_recv if ts_recv is not None else int(time.time() * 1000)
-    if chosen.layout is None:
+    if chosen.layout is None or chunk_bytes is None:
         yield chosen.importer(path, recv, symbol=symbol, market=market)
         return
     has_header, width = chosen.layout(path)
