@@ -221,3 +221,17 @@ def test_engine_delivers_to_all_targets_concurrently(silent_server: str) -> None
     assert [o.ok for o in dispatch.outcomes] == [False, True]
     assert len(receiver.accepted("/a")) == 1
     assert stored.error == f"{redact_url(silent_server)}: timed out after 1 s"
+
+
+def test_cli_add_refuses_a_scheme_outside_the_allowlist(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from liqmap.cli import main
+
+    db = str(tmp_path / "a.duckdb")
+    refused = CliRunner().invoke(main, ["alerts", "add", "--db", db, "--type", "sweep", "--symbol", "BTC",
+                                        "--notify", "file:///etc/passwd"])
+    assert refused.exit_code != 0
+    assert "scheme file:// is not allowed; accepted:" in refused.output
+    with DuckDBStore(db) as store:
+        assert AlertStore(store).rules() == []

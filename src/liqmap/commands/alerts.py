@@ -52,6 +52,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
     import time
 
     from liqmap.alerts.storage import AlertStore
+    from liqmap.alerts.targets import TargetPolicy
     from liqmap.analysis.rules import parse_rule
 
     spec: dict[str, Any] = {"type": type_, "symbol": symbol}
@@ -64,6 +65,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
         spec["notify"] = list(notify)
     try:
         rule = parse_rule(spec)
+        TargetPolicy().check_all(rule.notify, resolve_hosts=False)  # addresses: checked by the delivering loop
         with _store(db_path) as store:
             saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)
     except LiqmapError as exc:
