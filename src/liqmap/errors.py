@@ -16,7 +16,8 @@ Each class says how callers handle it::
     │   ├── RateLimitError     HTTP 429/418/403 or venue rate-limit code                   -> back off (retry_after)
     │   ├── VenueError         venue answered with an error code that retrying won't fix   -> surface
     │   └── ParseError         a payload the parser cannot decode                          -> count, log, skip
-    └── ModelError             a model invariant was violated (a bug, never swallowed)
+    ├── ModelError             a model invariant was violated (a bug, never swallowed)
+    └── OverloadedError        too much expensive work in flight (API: 503 + Retry-After)   -> retry later
 """
 
 from __future__ import annotations
@@ -91,3 +92,11 @@ class ParseError(FeedError):
 
 class ModelError(LiqmapError):
     """A model invariant was violated. Always a bug; never swallowed."""
+
+
+class OverloadedError(LiqmapError):
+    """Too much expensive work in flight; the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

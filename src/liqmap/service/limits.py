@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from liqmap.errors import LiqmapError
+from liqmap.errors import OverloadedError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,14 +58,6 @@ def default_hosts(bound: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
         hosts.append(bound)
     hosts.extend(extra)
     return tuple(dict.fromkeys(_bare(h) for h in hosts))
-
-
-class OverloadedError(LiqmapError):
-    """Too much expensive work in flight; the client should retry after ``retry_after`` seconds."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(message)
 
 
 class ComputeGate:
