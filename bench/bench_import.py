@@ -89,15 +89,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--chunk-mb", type=float, default=8)
     parser.add_argument("--gzip", action="store_true", help="gzip the generated CSV")
+    parser.add_argument("--csv", default=None, help="import this kline CSV instead of generating one")
     parser.add_argument("--duckdb-memory", default="", help="DuckDB memory_limit for the import (e.g. 256MB); "
                         "default: DuckDB's own (80%% of RAM)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="liqmap-bench-import-") as tmp:
-        path = Path(tmp) / ("BTCUSDT-1m-bench.csv" + (".gz" if args.gzip else ""))
-        t0 = time.perf_counter()
-        rows = generate(path, args.size_mb, args.gzip)
+        path = Path(args.csv or Path(tmp) / ("BTCUSDT-1m-bench.csv" + (".gz" if args.gzip else "")))
+        if args.csv is None:
+            t0 = time.perf_counter()
+            rows = generate(path, args.size_mb, args.gzip)
+            print(f"generated {rows:,} rows in {time.perf_counter() - t0:.0f} s")
         size = path.stat().st_size
-        print(f"generated {rows:,} rows, {size / (1 << 20):.0f} MB on disk in {time.perf_counter() - t0:.0f} s")
+        print(f"{path.name}: {size / (1 << 20):.0f} MB on disk; DuckDB memory_limit {args.duckdb_memory or 'default'}")
         for run in range(1, args.repeat + 1):
             db = Path(tmp) / f"run{run}.duckdb"
             out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(db), str(int(args.chunk_mb * (1 << 20))),

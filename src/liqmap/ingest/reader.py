@@ -30,7 +30,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 CHUNK_BYTES = 8 << 20
 """Text per chunk of a streamed import: ~75,000 kline rows, ~60 MB of Python row objects at a time."""
-MAX_WHOLE_BYTES = 256 << 20
+MAX_WHOLE_BYTES = 64 << 20
 """Largest (decompressed) file a format that is not streamed (JSON tiers, Coinglass exports) may have."""
 MAX_DECOMPRESSED_BYTES = 16 << 30
 """Largest decompressed size of a gzip file."""
@@ -275,20 +275,22 @@ def parse_iso_ms(value: str, fail: Callable[[str], Exception]) -> int:
 def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
                 chunk_bytes: int | None = CHUNK_BYTES) -> Iterator[Table]:
     """The file's rows in consecutive chunks of about ``chunk_bytes`` of text (None: one table for the
-    whole file, up to :data:`MAX_WHOLE_BYTES`), parsed by Arrow's streaming CSV reader (C++, a block at
-    a time) into string columns, each a :class:`Table` that knows its rows' line numbers.
+    whole file, up to :data:`MAX_WHOLE_BYTES`), each parsed by Arrow's CSV reader (C++) into string
+    columns, each a :class:`Table` that knows its rows' line numbers.
 
-    Blank lines are skipped; every row must have the header's (or ``width``, or the first row's) number
-    of columns: a short or long row fails with its line number (a truncated last line is the usual case).
+    The chunks are cut here, at the last newline of each block read, and parsed one at a time: Arrow's
+    own streaming reader reads ahead and held ~400 MB for a 1 GB file (bench/bench_import.py), this
+    holds one block. Blank lines are skipped; every row must have the header's (or ``width``, or the
+    first row's) number of columns: a short or long row fails with its line number.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
-    head = first_lines(path, 1)
-    if not head or (has_header and not first_lines(path, 2)[1:]):
+    head = first_lines(path, 2)
+    if not head[1 if has_header else 0:]:
         raise MalformedFileError(str(path), "no data rows")
-    first = next(csv.reader(head, skipinitialspace=True))
+    first = next(csv.reader(head[:1], skipinitialspace=True))
     header = tuple(cell.strip() for cell in first) if has_header else None
     ncols = len(header) if header else (width or len(first))
     names = [f"c{i}" for i in range(ncols)]
@@ -302,57 +304,55 @@ def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
     def locate(ordinal: int) -> int | None:
         return _line_of_data_row(path, ordinal, has_header)
 
-    block = chunk_bytes or CHUNK_BYTES
-    total = 0
-    parts: list[Table] = []
+    options = {
+        "read_options": pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 30),
+        "parse_options": pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        "convert_options": pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+    }
+    block = chunk_bytes or MAX_WHOLE_BYTES + 1
+    total = consumed = 0
+    whole: list[Table] = []
     with open_binary(path) as stream:
-        try:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(block_size=block, column_names=names, use_threads=False,
-                                               skip_rows=_header_line(path) if has_header else 0),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
-            )
-            for batch in reader:
+        rest = stream.readline().removeprefix(b"\xef\xbb\xbf")
+        while has_header and not rest.strip():
+            rest = stream.readline()
+        if has_header:
+            rest = b""  # the header line, read above
+        while True:
+            data = stream.read(block)
+            consumed += len(data)
+            if chunk_bytes is None and consumed > MAX_WHOLE_BYTES:
+                raise MalformedFileError(str(path), f"larger than {MAX_WHOLE_BYTES} bytes, the limit for this "
+                                                    "format (read whole, not streamed): split the file")
+            text = rest + data
+            cut = len(text) if not data else text.rfind(b"\n") + 1
+            chunk, rest = text[:cut], text[cut:]
+            if chunk.strip():
+                try:
+                    batch = pacsv.read_csv(io.BytesIO(chunk), **options)
+                except pa.ArrowInvalid as exc:
+                    problem = "not a text file (invalid UTF-8)" if "UTF8" in str(exc) else f"cannot parse: {exc}"
+                    raise MalformedFileError(str(path), problem) from exc
                 if invalid:
-                    found, text = invalid[0]
+                    found, row_text = invalid[0]
                     raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or "
-                                                        "garbled row?)", _line_of_text(path, text))
-                if batch.num_rows == 0:
-                    continue
-                columns = tuple(pc.utf8_trim_whitespace(batch.column(i)) for i in range(ncols))
-                table = Table(str(path), header, columns, total, None, locate)
-                total += batch.num_rows
-                if chunk_bytes is None:
-                    parts.append(table)
-                    if sum(c.nbytes for p in parts for c in p.columns) > MAX_WHOLE_BYTES:
-                        raise MalformedFileError(str(path), f"larger than {MAX_WHOLE_BYTES} bytes, the limit for "
-                                                            "this format (read whole, not streamed): split the file")
-                else:
-                    yield table
-        except pa.ArrowInvalid as exc:
-            problem = "not a text file (invalid UTF-8)" if "UTF8" in str(exc) else f"cannot parse: {exc}"
-            raise MalformedFileError(str(path), problem) from exc
-    if invalid:
-        found, text = invalid[0]
-        raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or garbled row?)",
-                                 _line_of_text(path, text))
+                                                        "garbled row?)", _line_of_text(path, row_text))
+                if batch.num_rows:
+                    columns = tuple(pc.utf8_trim_whitespace(batch.column(i).combine_chunks()) for i in range(ncols))
+                    table = Table(str(path), header, columns, total, None, locate)
+                    total += batch.num_rows
+                    if chunk_bytes is not None:
+                        yield table
+                    else:
+                        whole.append(table)
+            if not data:
+                break
     if total == 0:
         raise MalformedFileError(str(path), "no data rows")
     if chunk_bytes is None:
-        yield Table(str(path), header, tuple(pa.concat_arrays([p.columns[i] for p in parts]) for i in range(ncols)),
+        yield Table(str(path), header, tuple(pa.concat_arrays([t.columns[i] for t in whole]) for i in range(ncols)),
                     0, None, locate)
-
-
-def _header_line(path: str | Path) -> int:
-    """Physical lines up to and including the header (the first non-blank line)."""
-    with open_text(path) as stream:
-        for number, line in enumerate(stream, 1):
-            if line.strip():
-                return number
-    return 0
 
 
 def _line_of_data_row(path: str | Path, ordinal: int, has_header: bool) -> int | None:
