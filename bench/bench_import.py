@@ -8,7 +8,7 @@ each into a fresh DuckDB file in a child process, and prints per run:
   import itself needed (target: <= 300 MB for a 1 GB CSV);
 * rows/s and seconds (two passes over a streamed file: validate, then write); the chunk count.
 
-    python bench/bench_import.py [--size-mb 1024] [--repeat 2] [--chunk-mb 8] [--gzip] [--duckdb-memory 256MB]
+    python bench/bench_import.py [--size-mb 1024] [--repeat 2] [--chunk-mb 4] [--gzip] [--duckdb-memory 256MB]
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=1024)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--chunk-mb", type=float, default=8)
+    parser.add_argument("--chunk-mb", type=float, default=4)
     parser.add_argument("--gzip", action="store_true", help="gzip the generated CSV")
     parser.add_argument("--csv", default=None, help="import this kline CSV instead of generating one")
     parser.add_argument("--duckdb-memory", default="", help="DuckDB memory_limit for the import (e.g. 256MB); "

@@ -28,8 +28,9 @@ from liqmap.errors import MalformedFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
-CHUNK_BYTES = 8 << 20
-"""Text per chunk of a streamed import: ~75,000 kline rows, ~60 MB of Python row objects at a time."""
+CHUNK_BYTES = 4 << 20
+"""Text per chunk of a streamed import (~37,000 kline rows). bench/bench_import.py: 1 GB CSV, 4 MiB chunks: 253 MB
+RSS growth; 8 MiB chunks: 304-310 MB (DuckDB memory_limit 128MB)."""
 MAX_WHOLE_BYTES = 64 << 20
 """Largest (decompressed) file a format that is not streamed (JSON tiers, Coinglass exports) may have."""
 MAX_DECOMPRESSED_BYTES = 16 << 30
