@@ -63,15 +63,22 @@ class StoreError(LiqmapError):
 class StoreLockedError(StoreError):
     """Another process holds the embedded database file (DuckDB admits one process per file)."""
 
-    def __init__(self, path: str, pid: int | None) -> None:
+    def __init__(self, path: str, pid: int | None, server_url: str | None = None) -> None:
         self.path = path
         self.pid = pid
+        self.server_url = server_url
         holder = f"process {pid}" if pid is not None else "another process"
-        super().__init__(
-            f"{path} is held by {holder} (a running liqmap serve or collect?): stop it, run this command "
-            "while `liqmap serve` is up (read commands then ask the server), or use a PostgreSQL store "
-            "(--db postgresql://...) to share data between processes"
-        )
+        if server_url:
+            super().__init__(
+                f"{path} is held by liqmap serve ({holder}, {server_url}); read commands work through it, but "
+                "writing needs the file: stop that server first, or share the data through PostgreSQL "
+                "(--db postgresql://...)"
+            )
+        else:
+            super().__init__(
+                f"{path} is held by {holder} (a liqmap collect, import or serve): wait for it or stop it, "
+                "or share the data through PostgreSQL (--db postgresql://...)"
+            )
 
 
 class StoreMissingError(StoreError):

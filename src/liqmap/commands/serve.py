@@ -104,7 +104,6 @@ async def serve_async(
     server = uvicorn.Server(config)
     collecting = asyncio.create_task(collector.run(), name="collector") if collector is not None else None
     serving = asyncio.create_task(server.serve(), name="uvicorn")
-    beside_file = contextlib.ExitStack()
     try:
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
@@ -112,14 +111,14 @@ async def serve_async(
             bound = server.servers[0].sockets[0].getsockname() if server.servers else (host, port)
             shown = "127.0.0.1" if bound[0] in ("0.0.0.0", "::") else bound[0]
             url = f"http://{shown}:{bound[1]}/"
-            app.state.store_key = beside_file.enter_context(_announce(store, url))
+            app.state.store_key = app.state.on_shutdown.enter_context(_announce(store, url))
             if announce:
                 click.echo(f"liqmap serving on {url}  (API docs: {url}docs)" + ("" if token else "  [read-only]"))
             if on_started is not None:
                 on_started(url, server)
         await serving
     finally:
-        beside_file.close()
+        app.state.on_shutdown.close()
         if collecting is not None:
             collector.stop()
             try:

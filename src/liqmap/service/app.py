@@ -73,10 +73,14 @@ def create_app(
                 warm.cancel()
             unsubscribe()
             await live.stop()
+            # What the runner tied to this server's life (the announcement beside an embedded store file):
+            # uvicorn re-raises SIGTERM/SIGINT after shutdown, so code after serve() may never run.
+            app.state.on_shutdown.close()
 
     app = FastAPI(title="liqmap", version=_version(), description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.liqmap = ctx
+    app.state.on_shutdown = contextlib.ExitStack()
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
     _install_error_handlers(app)

@@ -504,8 +504,11 @@ def _open_error(path: str, exc: Exception) -> StoreError:
     text = str(exc)
     held = _LOCK_HOLDER.search(text)
     if held or "Could not set lock" in text:
+        from liqmap.store.announce import read_announcement
+
         pid = int(held.group("pid")) if held else None
-        return StoreLockedError(path, pid)
+        server = read_announcement(path)
+        return StoreLockedError(path, pid, server_url=None if server is None else str(server["url"]))
     if "No space left" in text:
         return StoreError(f"cannot open database {path}: the disk is full (free space, then retry)")
     return StoreError(f"cannot open database {path}: {text.splitlines()[0] if text else exc!r}")

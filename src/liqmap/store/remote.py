@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -26,42 +23,15 @@ from typing import Any
 import numpy as np
 
 from liqmap.errors import StoreError, StoreLockedError, StoreUnavailableError
+from liqmap.store.announce import announce_path, announced, read_announcement
 from liqmap.store.duckdb_store import DuckDBStore
+
+__all__ = ["FallbackStore", "RemoteStore", "announce_path", "announced", "read_announcement"]
 
 KEY_HEADER = "X-Liqmap-Store-Key"
 READ_METHODS = frozenset({"read", "resample_bars", "latest_ts", "distinct", "fingerprint", "series", "inventory",
                           "version"})
 """The store methods a server answers for a reader (the read side of the Store protocol)."""
-
-
-def announce_path(db_path: str | Path) -> Path:
-    return Path(f"{db_path}.server.json")
-
-
-@contextlib.contextmanager
-def announced(db_path: str | Path, url: str) -> Iterator[str]:
-    """Announce a server beside its store file for as long as the block runs; yields the reader key."""
-    key = secrets.token_urlsafe(24)
-    path = announce_path(db_path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump({"url": url, "pid": os.getpid(), "key": key}, out)
-    try:
-        yield key
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def read_announcement(db_path: str | Path) -> dict[str, Any] | None:
-    """The live server announced beside ``db_path``, or None (no file, unreadable, or its process is gone)."""
-    try:
-        info = json.loads(announce_path(db_path).read_text())
-        pid = int(info["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def encode_columns(columns: dict[str, np.ndarray]) -> bytes:
