@@ -126,3 +126,21 @@ async def test_slow_client_is_bounded_and_told_to_resync():
     assert kept == list(range(30 - len(kept), 30))  # a consecutive run of the newest messages
     assert slow.dropped >= 30 - len(kept)
     pump.cancel()
+
+
+def test_a_venue_that_commits_late_is_still_pushed(client, store):
+    """Collectors of several venues commit out of order: an okx bar older than the newest binance bar,
+    stored after it, still reaches the clients (new rows are tracked per series, not per table)."""
+    last = _last_bar(store)
+    token = {"X-Liqmap-Token": "secret-token"}
+    bar = {"symbol": "BTCUSDT", "interval_ms": HOUR, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0}
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h"}))
+        _receive_until(ws, "subscribed")
+        client.post("/api/records", json={"bars": [{**bar, "exchange": "binance", "ts_event": last + 2 * HOUR}]},
+                    headers=token)
+        assert _receive_until(ws, "bars")["bars"][-1][0] == last + 2 * HOUR
+        client.post("/api/records", json={"bars": [{**bar, "exchange": "okx", "ts_event": last + HOUR}]}, headers=token)
+        late = _receive_until(ws, "bars")
+    assert late["exchange"] == "okx" and late["bars"] == [[last + HOUR, 1.0, 2.0, 0.5, 1.5, 3.0]]
