@@ -144,3 +144,19 @@ def test_a_venue_that_commits_late_is_still_pushed(client, store):
         client.post("/api/records", json={"bars": [{**bar, "exchange": "okx", "ts_event": last + HOUR}]}, headers=token)
         late = _receive_until(ws, "bars")
     assert late["exchange"] == "okx" and late["bars"] == [[last + HOUR, 1.0, 2.0, 0.5, 1.5, 3.0]]
+
+
+def test_a_reconnecting_client_gets_the_bars_it_missed(client, store):
+    """``bars_since`` in a subscription: the bars stored after the client's newest one come at once."""
+    last = _last_bar(store)
+    token = {"X-Liqmap-Token": "secret-token"}
+    bar = {"exchange": "okx", "symbol": "BTCUSDT", "interval_ms": HOUR, "open": 1.0, "high": 2.0, "low": 0.5,
+           "close": 1.5, "volume": 3.0}
+    client.post("/api/records", json={"bars": [{**bar, "ts_event": last + k * HOUR} for k in (1, 2, 3)]},
+                headers=token)
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "bars_since": last + HOUR}))
+        _receive_until(ws, "subscribed")
+        missed = _receive_until(ws, "bars")
+    assert missed["exchange"] == "okx" and [row[0] for row in missed["bars"]] == [last + 2 * HOUR, last + 3 * HOUR]

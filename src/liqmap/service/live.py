@@ -135,6 +135,13 @@ class Live:
             marks[key] = max(marks.get(key, -1), int(rows["ts_event"][i]))
         return {name: values[keep] for name, values in rows.items()}
 
+    def bars_since(self, symbol: str, since: int) -> list[dict[str, Any]]:
+        """``bars`` messages for the stored perpetual bars of ``symbol`` newer than ``since`` (at most
+        :data:`LOOKBACK_MS` back): what a client that reconnects missed while it was away."""
+        since = max(int(since), _now_ms() - LOOKBACK_MS)
+        rows = self.store.read("bars", start=since + 1, symbol=symbol, market="perp")
+        return [message for _, message in bars_messages(rows)]
+
     async def check(self) -> bool:
         """Compare the store's signature; on a change, bump the version and push. Returns changed.
         Serialised: the poll, the collector hook and ``POST /api/records`` may all ask at once."""
@@ -161,27 +168,7 @@ class Live:
         return True
 
     def _new_records(self, seen: Seen) -> tuple[list[tuple[str, dict[str, Any]]], Seen]:
-        out: list[tuple[str, dict[str, Any]]] = []
-        bars = self._unseen("bars", seen, market="perp")
-        groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
-        for i in range(len(bars["ts_event"])):
-            groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
-        for (exchange, symbol, interval), rows in groups.items():
-            out.append(
-                (
-                    symbol,
-                    {
-                        "type": "bars",
-                        "exchange": exchange,
-                        "symbol": symbol,
-                        "interval_ms": interval,
-                        "bars": [
-                            [int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
-                            for i in rows[-500:]
-                        ],
-                    },
-                )
-            )
+        out = bars_messages(self._unseen("bars", seen, market="perp"))
         prints = self._unseen("liquidations", seen)
         by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(prints["ts_event"])):
@@ -222,6 +209,20 @@ class Live:
             if len(heatmap.times):
                 for client in clients:
                     client.last_time = int(heatmap.times[-1])
+
+
+def bars_messages(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]]]:
+    """One ``bars`` message per series (exchange, symbol, interval), its last 500 rows, keyed by symbol."""
+    groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for i in range(len(bars["ts_event"])):
+        groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
+    out = []
+    for (exchange, symbol, interval), rows in groups.items():
+        payload = [[int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
+                   for i in rows[-500:]]
+        out.append((symbol, {"type": "bars", "exchange": exchange, "symbol": symbol, "interval_ms": interval,
+                             "bars": payload}))
+    return out
 
 
 def column_update(
