@@ -35,6 +35,7 @@ _SERIES: dict[str, tuple[str, ...]] = {
     "liquidation_bars": ("exchange", "symbol", "interval_ms"),
 }
 LOOKBACK_MS = 6 * 3_600_000
+RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
 
 
@@ -136,11 +137,11 @@ class Live:
         return {name: values[keep] for name, values in rows.items()}
 
     def bars_since(self, symbol: str, since: int) -> list[dict[str, Any]]:
-        """``bars`` messages for the stored perpetual bars of ``symbol`` newer than ``since`` (at most
-        :data:`LOOKBACK_MS` back): what a client that reconnects missed while it was away."""
-        since = max(int(since), _now_ms() - LOOKBACK_MS)
-        rows = self.store.read("bars", start=since + 1, symbol=symbol, market="perp")
-        return [message for _, message in bars_messages(rows)]
+        """``bars`` messages for the stored perpetual bars of ``symbol`` newer than ``since`` (the newest
+        :data:`RESUME_ROWS` of them): what a client that reconnects missed while it was away."""
+        newest = self.store.read("bars", start=int(since) + 1, symbol=symbol, market="perp", descending=True,
+                                 limit=RESUME_ROWS)
+        return [message for _, message in bars_messages({k: v[::-1] for k, v in newest.items()})]
 
     async def check(self) -> bool:
         """Compare the store's signature; on a change, bump the version and push. Returns changed.
