@@ -179,8 +179,8 @@ def _realized(ax: Any, realized: Any, times: np.ndarray, width: int) -> None:
     longs, shorts = realized_per_column(bars, times, width)
     x = _dates(times + width / 2)
     w = 0.8 * width / 86_400_000.0
-    ax.bar(x, shorts, width=w, color=style.SHORT, label="shorts liquidated", linewidth=0)
-    ax.bar(x, -longs, width=w, color=style.LONG, label="longs liquidated", linewidth=0)
+    ax.bar(x, shorts, width=w, color=style.SHORT_COLOR, label="shorts liquidated", linewidth=0)
+    ax.bar(x, -longs, width=w, color=style.LONG_COLOR, label="longs liquidated", linewidth=0)
     ax.axhline(0, color=style.GRID, linewidth=0.6)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: style.format_usd(abs(v))))
     coverage = ""
