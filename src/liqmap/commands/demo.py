@@ -23,12 +23,13 @@ def load_sample(store: Any, echo: Any = click.echo, progress: bool = True) -> di
     """Import every shipped sample file (idempotent); returns new rows per file name."""
     from tqdm import tqdm
 
+    from liqmap.commands.progress import enabled
     from liqmap.data.sample import sample_files
     from liqmap.ingest import import_file
 
     new: dict[str, int] = {}
     files = list(sample_files())
-    with tqdm(files, desc="importing the sample", unit="file", disable=not progress, leave=False) as bar:
+    with tqdm(files, desc="importing the sample", unit="file", disable=not enabled(not progress), leave=False) as bar:
         for path in bar:
             bar.set_postfix_str(path.name)
             result = import_file(store, path)
@@ -85,7 +86,10 @@ def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool, 
         with DuckDBStore(db) as store:
             click.echo(f"importing the shipped sample into {db}")
             load_sample(store)
-            path = render_demo(store, out, range_)
+            from liqmap.commands.progress import working
+
+            with working(f"rendering the latest {range_}"):
+                path = render_demo(store, out, range_)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"heatmap: {path}")

@@ -76,11 +76,17 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
                                                         interval_ms=interval_ms, start=start_ms, end=end_ms,
                                                         warmup_days=warmup_days)
                 warmup = 0.0 if score_start is not None else warmup_days
-                result = run_search(data, warmup_days=warmup)
+                from liqmap.commands.progress import working
+
+                with working("grid search"):
+                    result = run_search(data, warmup_days=warmup)
                 click.echo(json.dumps(result.to_json(), indent=2))
                 return
-            evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
-                                        start=start_ms, end=end_ms, warmup_days=warmup_days)
+            from liqmap.commands.progress import working
+
+            with working(f"evaluating {symbol} on {exchange}"):
+                evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
+                                            start=start_ms, end=end_ms, warmup_days=warmup_days)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

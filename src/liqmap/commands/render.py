@@ -166,7 +166,9 @@ def heatmap_cmd(
         bins = _capped(bins, MAX_ROWS, "--bins", no_cap)
         columns = _capped(columns, MAX_COLUMNS, "--columns", no_cap)
         query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
-        with DuckDBStore(db_path, read_only=_exists(db_path)) as store:
+        from liqmap.commands.progress import working
+
+        with DuckDBStore(db_path, read_only=_exists(db_path)) as store, working(f"heatmap {symbol} {range_}"):
             path, heatmap = render_heatmap_png(store, query, png)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
