@@ -12,7 +12,8 @@ from liqmap.store import DuckDBStore
 
 def test_rows_that_differ_from_the_stored_ones_are_counted_and_shown(tmp_path: Path) -> None:
     original = next(p for p in sample_files() if p.name == "BTCUSDT-funding.csv.gz")
-    lines = gzip.open(original, "rt").read().splitlines()
+    with gzip.open(original, "rt") as fh:
+        lines = fh.read().splitlines()
     # Revise two rates of the real file (rows 2 and 5) and keep the rest as published.
     revised = list(lines)
     changed = []

@@ -131,7 +131,6 @@ def levels_cmd(
             to_stdout = True
         elif target:
             Path(target).write_text(text, encoding="utf-8")
-            click.echo(f"wrote {target}", err=True)
     if to_stdout:  # the export is the output: no table mixed into it
         return
     if as_json:
