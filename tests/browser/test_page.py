@@ -152,6 +152,7 @@ def test_phone_portrait_layout_and_pinch_zoom(browser, server, output_dir):
     assert chart["width"] >= 380 and chart["height"] > 300
     assert page.evaluate("document.documentElement.scrollWidth") <= 391  # no sideways scrolling
     assert page.evaluate(CANVAS_STATS)["std"] > 20
+    page.tap("#menu-btn")  # the controls drawer (tests/browser/test_trader_screen.py checks every control)
     for selector in ("#range button", "#side button", "#symbol"):
         height = page.locator(selector).first.bounding_box()["height"]
         assert height >= 30, selector  # touch-sized controls
@@ -178,7 +179,7 @@ def test_phone_portrait_layout_and_pinch_zoom(browser, server, output_dir):
 
 def test_live_update_arrives_without_reload(browser, server, output_dir):
     page = _open(browser, server, viewport={"width": 1400, "height": 820})
-    page.wait_for_function("document.getElementById('ws-state').textContent.includes('live')")
+    page.wait_for_function("document.getElementById('ws-state').dataset.socket === 'open'")
     page.wait_for_timeout(300)  # the subscription is sent right after the socket opens
     before = _digest(page.evaluate(CANVAS_STATS))
     k_before = page.evaluate("window.liqmap.data.K")

@@ -677,10 +677,11 @@
     ctx.restore();
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
     $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
-    const near = (x) => (x ? `${fmtPrice(x.price, d.binSize)} (${fmtUsd(x.usd)}${x.note ? `, ${x.note}` : ""})` : "—");
+    const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
     const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
-      `<div>Nearest cluster ↑ ${near(clusters.above[0])}</div><div>Nearest cluster ↓ ${near(clusters.below[0])}</div>` +
+      `<div title="nearest cluster above">Nearest ↑ ${near(clusters.above[0])}</div>` +
+      `<div title="nearest cluster below">Nearest ↓ ${near(clusters.below[0])}</div>` +
       `<div class="src">${src}</div>`;
   }
 
@@ -706,7 +707,7 @@
       else if (wsOn) { st = "live"; text = "● live"; }
       else { st = "offline"; text = "● reconnecting"; }
     }
-    el.textContent = text; el.dataset.state = st; el.className = `ws ${st}`;
+    el.textContent = text; el.dataset.state = st; el.dataset.socket = wsOn ? "open" : "closed"; el.className = `ws ${st}`;
   }
   function renderHealth() {
     const el = $("health");
