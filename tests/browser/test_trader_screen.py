@@ -5,6 +5,7 @@ candles but no open interest."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -115,7 +116,7 @@ def test_phone_time_axis_and_panels(browser, server, output_dir) -> None:
     page.wait_for_function("window.liqmap.panelReadout && Number.isFinite(window.liqmap.panelReadout.oi)")
     labels = page.evaluate("window.liqmap.timeLabels")
     assert len(labels) >= 5  # a 7-day window: a label per day, not two
-    assert all(b - a == labels[1] - labels[0] for a, b in zip(labels, labels[1:], strict=False))
+    assert all(b - a == labels[1] - labels[0] for a, b in itertools.pairwise(labels))
     panels = page.locator("#panels").bounding_box()
     assert panels is not None and panels["width"] >= PHONE["width"] - 12 and panels["height"] >= 4 * 50
     page.screenshot(path=str(output_dir / "trader-phone.png"), full_page=True)
