@@ -51,9 +51,10 @@ def _series(ctx: ServiceContext, kind: str, coin: str, start: int, end: int,
         if name == "aggregate" or (venues and name not in venues):
             continue
         stored = available_intervals(ctx.store, name, coin)
-        finest = (stored.get("perp") or stored.get("spot") or [None])[0]
-        if finest is None:
+        intervals = stored.get("perp") or stored.get("spot")
+        if not intervals:
             continue
+        finest = intervals[0]
         bars, market = read_bars(ctx.store, name, coin, start, end, finest, stored=stored)
         close = bars["close"].astype(float)
         volume = bars["volume"].astype(float)
