@@ -323,3 +323,30 @@ def test_symbol_with_candles_but_no_oi_draws_candles_and_says_why(browser, serve
     page.screenshot(path=str(output_dir / "trader-no-oi.png"))
     assert page.liqmap_errors == []
     page.context.close()
+
+
+def test_panels_follow_live_updates(browser, server) -> None:
+    """A new bar and open interest posted to the server reach the panels without a reload (last test of the
+    module: it changes the server's data)."""
+    page = _open(browser, server, viewport=DESKTOP)
+    page.wait_for_function("document.getElementById('ws-state').dataset.socket === 'open'"
+                           " && window.liqmap.panelReadout && Number.isFinite(window.liqmap.panelReadout.oi)")
+    page.wait_for_timeout(300)  # the subscription is sent right after the socket opens
+    last = page.evaluate("window.liqmap.data.times[window.liqmap.data.K - 1]")
+    new_ts = last + 3_600_000
+    records = {
+        "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": new_ts,
+                  "open": 77030.3, "high": 78200.0, "low": 76900.0, "close": 78100.0, "volume": 2500.0,
+                  "taker_buy_volume": 1600.0}],
+        "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": new_ts + 1_800_000, "oi_usd": 8.2e9}],
+    }
+    r = httpx.post(f"{server.url}/api/records", json=records, headers={"X-Liqmap-Token": server.token}, timeout=10)
+    assert r.status_code == 200, r.text
+    page.wait_for_function(f"window.liqmap.panelReadout && window.liqmap.panelReadout.ts === {new_ts}"
+                           " && window.liqmap.panelReadout.oi === 8.2e9", timeout=20_000)
+    readout = page.evaluate("window.liqmap.panelReadout")
+    assert readout["volume"] == pytest.approx(2500.0 * 78100.0, rel=1e-12)
+    oi = httpx.get(f"{server.url}/api/series", params={"symbol": "BTC", "kind": "oi", "range": "7d"}, timeout=10).json()
+    assert [s["exchange"] for s in oi["series"]] == ["binance"]  # so the panel's sum is binance's new value
+    assert page.liqmap_errors == []
+    page.context.close()

@@ -154,6 +154,7 @@
         `&start=${start}&end=${end}&limit=3000`);
       if (seq !== state.requestSeq) return;
       state.realized = r;
+      state.realizedStamp = (state.realizedStamp || 0) + 1;
       draw();
     } catch (err) { state.realized = null; }
   }
@@ -206,12 +207,16 @@
     state.seriesAt = performance.now();
     if (seq === state.requestSeq) draw();
   }
-  // Live: new bars / columns refresh the panels' series, at most every 10 s.
+  // Live: new bars / columns refresh the panels' series, at most one request per 3 s (a burst of updates
+  // ends with one trailing refresh, so the last update is always shown).
   function refreshSeries() {
-    const d = state.data;
-    if (!d || !d.K || (state.seriesAt && performance.now() - state.seriesAt < 10000)) return;
-    state.seriesAt = performance.now();
-    loadSeries(d.times[0], d.times[d.K - 1] + d.interval, state.requestSeq);
+    if (state.seriesTimer) return;
+    const wait = state.seriesAt ? Math.max(0, 3000 - (performance.now() - state.seriesAt)) : 0;
+    state.seriesTimer = setTimeout(() => {
+      state.seriesTimer = null;
+      const d = state.data;
+      if (d && d.K) loadSeries(d.times[0], d.times[d.K - 1] + d.interval, state.requestSeq);
+    }, wait);
   }
 
   async function loadClusters(seq) {
@@ -876,6 +881,7 @@
         if (state.realized && msg.symbol === state.params.symbol) {
           const ex = state.params.exchanges;
           for (const p of msg.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
+          state.realizedStamp = (state.realizedStamp || 0) + 1;
           liveDrawn(t0);
         }
         break;
@@ -887,6 +893,7 @@
             const i = series.ts.indexOf(row[0]);
             if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
           }
+          state.realizedStamp = (state.realizedStamp || 0) + 1;
           liveDrawn(t0);
         }
         break;
@@ -948,8 +955,7 @@
   // tooltip shows them.
   function binned() {
     const d = state.data, rz = state.realized, S = state.series;
-    const key = [d.times[0], d.K, d.version, d.interval, state.seriesStamp || 0, rz ? rz.prints.length : -1,
-      rz ? (rz.bars || []).reduce((a, x) => a + x.ts.length, 0) : -1].join("|");
+    const key = [d.times[0], d.K, d.version, d.interval, state.seriesStamp || 0, rz ? state.realizedStamp || 0 : -1].join("|");
     if (state.panelCache && state.panelCache.key === key) return state.panelCache;
     const K = d.K, t0 = d.times[0], iv = d.interval, col = (ts) => Math.floor((ts - t0) / iv);
     const nan = () => new Float64Array(K).fill(NaN);
