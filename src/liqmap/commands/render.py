@@ -134,7 +134,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
     if filters:
         subtitle += " · " + " · ".join(filters)
     subtitle += "".join(f" · {n}" for n in heatmap.notes if n.startswith("prices:"))
-    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle)
+    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle, net=query.side == "net")
     return path, heatmap
 
 

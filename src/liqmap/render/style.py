@@ -48,6 +48,13 @@ def heatmap_cmap() -> Any:
     return LinearSegmentedColormap.from_list("liqmap", list(HEATMAP_COLOURS), N=256)
 
 
+def net_cmap() -> Any:
+    """Diverging scale of the net view (long − short): short colour, background at 0, long colour."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("liqmap-net", [SHORT_COLOR, BACKGROUND, LONG_COLOR], N=256)
+
+
 def format_usd(value: float, _pos: object = None) -> str:
     """$1.2B / $3.4M / $56.7K / $890; negative values keep their sign."""
     sign = "-" if value < 0 else ""
