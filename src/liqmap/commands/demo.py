@@ -4,7 +4,7 @@ The sample goes into the DEFAULT store (the file ``inventory``, ``levels``, ``he
 ``evaluate`` read when given no ``--db``), so every command the README shows next works as printed.
 
 Steps are separate functions (:func:`load_sample`, :func:`render_demo`); then, unless ``--no-serve``,
-the web page is served from the demo database (``liqmap serve`` on it) and its URL printed.
+the web page is served from that store (``liqmap serve`` on it) and its URL printed; Ctrl-C stops it.
 """
 
 from __future__ import annotations
