@@ -572,7 +572,7 @@
   function drawCrosshair(ctx, r) {
     const h = state.hover;
     if (!h) return;
-    ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.lineWidth = 1; ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = "rgba(255,255,255,0.55)"; ctx.lineWidth = 1; ctx.setLineDash([4, 3]);
     ctx.beginPath();
     ctx.moveTo(Math.round(h.x) + 0.5, r.y); ctx.lineTo(Math.round(h.x) + 0.5, r.y + r.h);
     ctx.moveTo(r.x, Math.round(h.y) + 0.5); ctx.lineTo(r.x + r.w, Math.round(h.y) + 0.5);
@@ -785,6 +785,7 @@
     try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* pointer already gone */ }
     pointers.set(e.pointerId, localXY(e));
     gesture = { view: { ...state.view }, pts: new Map(pointers) };
+    if (e.pointerType !== "mouse" && pointers.size === 1) hoverAt(...localXY(e));  // a tap reads the crosshair out
   });
   canvas.addEventListener("pointermove", (e) => {
     const [x, y] = localXY(e);
