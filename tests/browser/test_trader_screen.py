@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server, make_demo_db
+from conftest import Server, make_demo_db, new_bar_records
 
 from liqmap.render.style import LONG_COLOR, SHORT_COLOR
 
@@ -334,12 +334,7 @@ def test_panels_follow_live_updates(browser, server) -> None:
     page.wait_for_timeout(300)  # the subscription is sent right after the socket opens
     last = page.evaluate("window.liqmap.data.times[window.liqmap.data.K - 1]")
     new_ts = last + 3_600_000
-    records = {
-        "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": new_ts,
-                  "open": 77030.3, "high": 78200.0, "low": 76900.0, "close": 78100.0, "volume": 2500.0,
-                  "taker_buy_volume": 1600.0}],
-        "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": new_ts + 1_800_000, "oi_usd": 8.2e9}],
-    }
+    records = new_bar_records(new_ts, oi_ts=new_ts + 1_800_000, liquidation=False)
     r = httpx.post(f"{server.url}/api/records", json=records, headers={"X-Liqmap-Token": server.token}, timeout=10)
     assert r.status_code == 200, r.text
     page.wait_for_function(f"window.liqmap.panelReadout && window.liqmap.panelReadout.ts === {new_ts}"
