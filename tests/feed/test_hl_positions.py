@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from feedkit import FIXTURES, FakeClock
 
 from liqmap.feed.hl_positions import AccountQueue, PositionPoller, WeightBudget, read_account_list
 from liqmap.feed.mock.hyperliquid import EMPTY_STATE, HyperliquidDialect
@@ -19,8 +20,6 @@ from liqmap.feed.ws import WsFeed
 from liqmap.model import exact
 from liqmap.store import DuckDBStore
 from liqmap.venues import hyperliquid as hl
-
-from feedkit import FIXTURES, FakeClock
 
 HL = FIXTURES / "hyperliquid"
 T0 = 1_781_416_944_000
