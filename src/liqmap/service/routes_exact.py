@@ -62,7 +62,7 @@ def get_exact_liqmap(
 def get_exact_heatmap(
     ctx: Ctx,
     symbol: Annotated[str, Query(description="BTC, ETH, ...")] = "BTC",
-    range: Annotated[str, Query(description="Window ending at `end`: " + ", ".join(RANGES))] = "24h",  # noqa: A002
+    range: Annotated[str, Query(description="Window ending at `end`: " + ", ".join(RANGES))] = "24h",
     end: Annotated[int | None, Query(description="Window end (ms); default: the latest snapshot")] = None,
     columns: Annotated[int, Query(description=f"Time columns, 1..{MAX_COLUMNS}")] = 96,
     n_bins: Annotated[int, Query(description=f"Price bins, 10..{MAX_BINS}")] = 200,
