@@ -144,3 +144,28 @@ def test_mock_serves_empty_state_for_unknown_users() -> None:
     status, _, body = HyperliquidDialect().rest("POST", "/info", {}, {"type": "clearinghouseState", "user": "0x1"})
     assert status == 200 and body == EMPTY_STATE
     assert HyperliquidDialect().rest("POST", "/info", {}, {"type": "nope"})[0] == 422
+
+
+def test_positions_cli_collects_then_reports_coverage_and_prior(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+    from feedkit import ThreadedMock
+
+    from liqmap.cli import main
+
+    dialect = HyperliquidDialect(states={BUYER: fixture("rest/clearinghouse_state_position.json")},
+                                 asset_ctxs=asset_ctxs())
+    mock = MockExchange(dialect)
+    mock.sessions = [Session(frames=[(HL / "trades" / "ws_btc.json").read_text()], after="hold")]
+    db = tmp_path / "hl.duckdb"
+    with ThreadedMock(mock) as m:
+        url = f"{m.http_url},{m.ws_url}"  # type: ignore[attr-defined]
+        result = CliRunner().invoke(main, ["positions", "collect", "--coins", "BTC", "--venue-url", url,
+                                           "--duration", "1.5", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output.strip().splitlines()[-1])
+    assert stats["discovered"] == 2 and stats["polls"] >= 2 and stats["rate_limited"] == 0
+    cov = json.loads(CliRunner().invoke(main, ["positions", "coverage", "--db", str(db)]).output)
+    # the buyer's 0.5 BTC of 2.5 BTC OI (counted on both sides: 0.5 / 2 / 2.5); the seller holds nothing
+    assert cov["oi_share"]["BTC"] == pytest.approx(0.1) and cov["positions"] == 1
+    prior = json.loads(CliRunner().invoke(main, ["positions", "fit-prior", "--db", str(db)]).output)
+    assert prior["long_share"] == 1.0 and prior["weights"][1] == pytest.approx(1.0)  # one long at 2.5x -> 3x tier
