@@ -93,3 +93,22 @@ def test_liquidations_explained_by_our_liquidation_prices_equal_an_independent_c
 
 def test_every_liquidated_account_held_a_position_when_rebuilt(replay: list) -> None:
     assert all(r.positions > 0 for r in replay)
+
+
+def test_shipped_leverage_prior_is_reproduced_from_the_2023_files_and_holds_out_of_sample() -> None:
+    import json
+
+    from liqmap.data.leverage import LEVERAGE_DIR, load_prior, with_prior
+    from liqmap.evaluate.hl_history import prior_document
+    from liqmap.model.config import ModelConfig
+
+    shipped = json.loads((LEVERAGE_DIR / "hyperliquid-2023-04.json").read_text())
+    assert json.loads(json.dumps(prior_document(DATA))) == shipped
+    # fit (to 2023-04-15) and check (from 04-16) mixes are close: total variation under 0.1
+    assert shipped["total_variation"] < 0.1
+    assert abs(sum(shipped["weights"]) - 1) < 1e-3
+    config = with_prior(ModelConfig(), "hyperliquid")
+    assert config.leverage == tuple(load_prior("hyperliquid")["leverage"]) and max(config.leverage) <= 40
+    assert with_prior(ModelConfig(), "default") == ModelConfig()
+    with pytest.raises(Exception, match="unknown leverage prior"):
+        load_prior("nope")

@@ -163,3 +163,11 @@ def compare(est_long: FloatArray, est_short: FloatArray, ex_long: FloatArray, ex
                      "est_within_5pct": float(est[near5].sum() / se) if se > 0 else None,
                      "exact_within_5pct": float(ex[near5].sum() / sx) if sx > 0 else None}
     return out
+
+
+def rebin(values: FloatArray, edges_from: FloatArray, edges_to: FloatArray) -> FloatArray:
+    """Mass per bin moved onto other edges, spread evenly inside each source bin:
+    ``out[j] = F(edges_to[j+1]) - F(edges_to[j])`` with ``F`` the piecewise-linear cumulative sum of ``values``
+    over ``edges_from`` (mass outside ``edges_from`` is 0; outside ``edges_to`` it is dropped)."""
+    cum = np.concatenate(([0.0], np.cumsum(np.asarray(values, dtype=np.float64))))
+    return np.diff(np.interp(edges_to, edges_from, cum, left=0.0, right=float(cum[-1])))
