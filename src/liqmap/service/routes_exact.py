@@ -104,3 +104,26 @@ def get_exact_prior(
     if source == "store":
         return JSONResponse(exactmap.fit_prior(ctx.store))
     raise ParamError("source", f"{source!r} is not accepted", ["shipped", "store"])
+
+
+@router.get("/compare", summary="Estimate vs exact: the model on Hyperliquid's candles/OI against the tracked positions")
+def get_exact_compare(
+    ctx: Ctx,
+    symbol: Annotated[str, Query(description="BTC, ETH, ...")] = "BTC",
+    end: Annotated[int | None, Query(description="Last instant (ms); default: the latest snapshot")] = None,
+    range: Annotated[str, Query(description="Window of the compared instants: " + ", ".join(RANGES))] = "24h",
+    points: Annotated[int, Query(description="Instants compared, 1..24")] = 6,
+    leverage_prior: Annotated[str, Query(description="default | hyperliquid (the model's leverage mix)")] = "default",
+) -> JSONResponse:
+    from liqmap.data.leverage import PRIORS, with_prior
+    from liqmap.evaluate.exact import estimate_vs_exact
+    from liqmap.model.config import ModelConfig
+
+    if range not in RANGES:
+        raise ParamError("range", f"{range!r} is not accepted", list(RANGES))
+    if not 1 <= points <= 24:
+        raise ParamError("points", f"must be in 1..24, got {points}")
+    if leverage_prior not in ("default", *PRIORS):
+        raise ParamError("leverage_prior", f"{leverage_prior!r} is not known", ["default", *PRIORS])
+    return JSONResponse(estimate_vs_exact(ctx.store, parse_symbol(symbol), end=parse_ts(end, "end"), range=range,
+                                          points=points, config=with_prior(ModelConfig(), leverage_prior)))
