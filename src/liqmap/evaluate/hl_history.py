@@ -13,6 +13,7 @@ import csv
 import gzip
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -87,6 +88,6 @@ def prior_document(folder: Path, split: str = "2023-04-16") -> dict[str, object]
             "source": "Hyperliquid public 2023 fills + deposits (non-market-maker accounts), rebuilt per account "
                       "(liqmap.model.hl_replay); effective leverage = account notional / account value",
             "fit_period": ["2023-02-28", split], "check_period": [split, "2023-05-02"],
-            "leverage": list(PRIOR_TIERS), "weights": [round(float(w), 4) for w in fit["weights"]],  # type: ignore[union-attr]
-            "long_share": round(float(fit["long_share"]), 4), "fit": fit, "check": check,  # type: ignore[arg-type]
+            "leverage": list(PRIOR_TIERS), "weights": [round(float(w), 4) for w in cast(list[float], fit["weights"])],
+            "long_share": round(cast(float, fit["long_share"]), 4), "fit": fit, "check": check,
             "total_variation": round(tv, 4)}

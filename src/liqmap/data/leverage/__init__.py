@@ -32,8 +32,8 @@ def load_prior(name: str) -> dict[str, Any]:
 
 def with_prior(config: ModelConfig, name: str | None) -> ModelConfig:
     """``config`` with its leverage tiers and weights replaced by the named prior (None/"default": unchanged)."""
-    if name in (None, "", "default"):
+    if name is None or name in ("", "default"):
         return config
-    doc = load_prior(name)  # type: ignore[arg-type]
+    doc = load_prior(name)
     return dataclasses.replace(config, leverage=tuple(float(x) for x in doc["leverage"]),
                                leverage_weights=tuple(float(x) for x in doc["weights"]))
