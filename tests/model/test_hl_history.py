@@ -112,3 +112,26 @@ def test_shipped_leverage_prior_is_reproduced_from_the_2023_files_and_holds_out_
     assert with_prior(ModelConfig(), "default") == ModelConfig()
     with pytest.raises(Exception, match="unknown leverage prior"):
         load_prior("nope")
+
+
+def test_estimate_vs_reconstructed_exact_on_2023_eth() -> None:
+    from liqmap.data.leverage import with_prior
+    from liqmap.evaluate.hl_history import estimate_vs_reconstruction, load
+    from liqmap.model.config import ModelConfig
+    from liqmap.model.hl_replay import rebuild
+
+    default = estimate_vs_reconstruction(DATA, "ETH", since="2023-04-16")
+    prior = estimate_vs_reconstruction(DATA, "ETH", since="2023-04-16", config=with_prior(ModelConfig(), "hyperliquid"))
+    assert len(default["points"]) == len(prior["points"]) >= 10
+    for d, p in zip(default["points"], prior["points"], strict=True):
+        for side in ("long", "short"):
+            # the exact side does not depend on the model's configuration
+            assert d[side]["exact_within_5pct"] == p[side]["exact_within_5pct"]
+            # 2x-40x levels sit farther from price than 25x-125x ones: less estimated USD within 2 %
+            assert p[side]["est_within_2pct"] < d[side]["est_within_2pct"]
+    # the model's OI input, checked by rebuilding the accounts from scratch at one hour's end
+    fills, ledger, _ = load(DATA)
+    k = len(default["oi_usd"]) // 2
+    end = default["start"] + (k + 1) * 3_600_000
+    longs = sum(max(a.size.get("ETH", 0.0), 0.0) for a in rebuild(fills, ledger, end).values())
+    assert default["oi_usd"][k] == pytest.approx(longs * default["close"][k])

@@ -120,10 +120,29 @@ def fit_prior(out: str | None, db_path: str | None) -> None:
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.005, show_default=True)
 @click.option("--mmr", type=click.FloatRange(min=0, min_open=True, max=0.5), default=0.0075, show_default=True,
               help="Maintenance rate of the period (0.0075 fits the recorded 2023 state).")
-def history(folder: str, window_hours: float, tolerance: float, mmr: float) -> None:
+@click.option("--compare", "compare_coin", default=None, metavar="COIN",
+              help="Instead: estimate vs the rebuilt accounts' exact levels for COIN (model on 2023 candles/OI).")
+@click.option("--since", default=None, help="With --compare: only instants from this ISO date (e.g. 2023-04-16).")
+@click.option("--leverage-prior", type=click.Choice(["default", "hyperliquid"]), default="default",
+              show_default=True, help="With --compare: the model's leverage mix.")
+def history(folder: str, window_hours: float, tolerance: float, mmr: float, compare_coin: str | None,
+            since: str | None, leverage_prior: str) -> None:
     """How many of Hyperliquid's 2023 liquidations our liquidation prices explain (FOLDER: the public files)."""
     from liqmap.evaluate.hl_history import load
     from liqmap.model.hl_replay import explain
+
+    if compare_coin:
+        from liqmap.data.leverage import with_prior
+        from liqmap.evaluate.hl_history import estimate_vs_reconstruction
+        from liqmap.model.config import ModelConfig
+
+        try:
+            result = estimate_vs_reconstruction(Path(folder), compare_coin, mmr=mmr, since=since,
+                                                config=with_prior(ModelConfig(), leverage_prior))
+        except LiqmapError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(json.dumps({"coin": result["coin"], "instants": len(result["points"]), "mean": result["mean"]}))
+        return
 
     fills, ledger, events = load(Path(folder))
     rows = explain(fills, ledger, events, mmr_max_leverage=1 / (2 * mmr), window_ms=int(window_hours * 3_600_000),

@@ -18,12 +18,10 @@ import numpy as np
 from liqmap import exactmap
 from liqmap.errors import DataError
 from liqmap.model.config import ModelConfig
-from liqmap.model.exact import compare, rebin
+from liqmap.model.exact import compare, mean_metrics, rebin
 from liqmap.query import RANGES, HeatmapQuery, heatmap_for
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical
-
-KEYS = ("corr", "wasserstein_rel", "est_within_2pct", "exact_within_2pct", "est_within_5pct", "exact_within_5pct")
 
 
 def estimate_vs_exact(store: DuckDBStore, symbol: str = "BTC", *, end: int | None = None, range: str = "24h",
@@ -54,10 +52,5 @@ def estimate_vs_exact(store: DuckDBStore, symbol: str = "BTC", *, end: int | Non
         rows.append({"at": int(t), "price": ex["price"], "coverage": ex["coverage"], **metrics})
     if not rows:
         raise DataError(f"no instant of the window has both tracked {sym} positions and a Hyperliquid price")
-    mean: dict[str, dict[str, float | None]] = {}
-    for side in ("long", "short"):
-        mean[side] = {}
-        for key in KEYS:
-            vals = [r[side][key] for r in rows if r[side][key] is not None]
-            mean[side][key] = float(np.mean(vals)) if vals else None
+    mean = mean_metrics(rows)
     return {"symbol": sym, "exchange": "hyperliquid", "points": rows, "mean": mean}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -171,3 +172,18 @@ def rebin(values: FloatArray, edges_from: FloatArray, edges_to: FloatArray) -> F
     over ``edges_from`` (mass outside ``edges_from`` is 0; outside ``edges_to`` it is dropped)."""
     cum = np.concatenate(([0.0], np.cumsum(np.asarray(values, dtype=np.float64))))
     return np.diff(np.interp(edges_to, edges_from, cum, left=0.0, right=float(cum[-1])))
+
+
+COMPARE_KEYS = ("corr", "wasserstein_rel", "est_within_2pct", "exact_within_2pct", "est_within_5pct",
+                "exact_within_5pct")
+
+
+def mean_metrics(points: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per side and metric of :func:`compare`, the mean over ``points`` (None values skipped)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for side in ("long", "short"):
+        out[side] = {}
+        for key in COMPARE_KEYS:
+            vals = [p[side][key] for p in points if p[side][key] is not None]
+            out[side][key] = float(np.mean(vals)) if vals else None
+    return out
