@@ -39,30 +39,56 @@ class OpenPositions:
 
 
 def _floats(values: NDArray[np.generic]) -> FloatArray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    """Floats with None -> NaN (store columns of nullable doubles may come back as objects)."""
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        arr = np.array([np.nan if v is None else v for v in arr.ravel()], dtype=np.float64).reshape(arr.shape)
+    return np.asarray(arr, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SnapshotTable:
+    """The snapshot columns prepared once (sorted by time, one integer code per account and coin), so
+    that the open positions at many instants cost one vectorised pass each."""
+
+    ts: NDArray[np.int64]
+    key: NDArray[np.int64]
+    account: NDArray[np.str_]
+    symbol: NDArray[np.str_]
+    size: FloatArray
+    mark: FloatArray
+    liq: FloatArray
+    leverage: FloatArray
+    margin_type: NDArray[np.str_]
+
+    @classmethod
+    def of(cls, cols: Columns) -> SnapshotTable:
+        ts = np.asarray(cols["ts_event"], dtype=np.int64)
+        order = np.argsort(ts, kind="stable")
+        account = np.asarray(cols["account"]).astype(str)[order]
+        symbol = np.asarray(cols["symbol"]).astype(str)[order]
+        _, key = np.unique(np.char.add(np.char.add(account, "|"), symbol), return_inverse=True)
+        return cls(ts[order], key.astype(np.int64).reshape(-1), account, symbol,
+                   _floats(np.asarray(cols["size"])[order]), _floats(np.asarray(cols["mark_price"])[order]),
+                   _floats(np.asarray(cols["liquidation_price"])[order]),
+                   _floats(np.asarray(cols["leverage"])[order]), np.asarray(cols["margin_type"]).astype(str)[order])
+
+    def at(self, t: int, max_age_ms: int | None = None) -> OpenPositions:
+        """Latest row per (account, symbol) with ``t - max_age_ms <= ts <= t``, open ones only."""
+        hi = int(np.searchsorted(self.ts, t, side="right"))
+        lo = int(np.searchsorted(self.ts, t - max_age_ms, side="left")) if max_age_ms is not None else 0
+        codes = self.key[lo:hi][::-1]
+        _, first = np.unique(codes, return_index=True)
+        idx = np.sort(hi - 1 - first)
+        idx = idx[self.size[idx] != 0]
+        size = self.size[idx]
+        return OpenPositions(self.account[idx], self.symbol[idx], self.ts[idx], size, np.abs(size) * self.mark[idx],
+                             self.liq[idx], self.leverage[idx], self.margin_type[idx])
 
 
 def open_positions(cols: Columns, at: int, max_age_ms: int | None = None) -> OpenPositions:
     """Latest snapshot per (account, symbol) at or before ``at``; closed (size 0) and stale ones dropped."""
-    ts = np.asarray(cols["ts_event"], dtype=np.int64)
-    keep = ts <= at
-    if max_age_ms is not None:
-        keep &= ts >= at - max_age_ms
-    idx = np.flatnonzero(keep)
-    account = np.asarray(cols["account"]).astype(str)[idx]
-    symbol = np.asarray(cols["symbol"]).astype(str)[idx]
-    order = np.lexsort((ts[idx], symbol, account))[::-1]  # newest first within (account, symbol)
-    idx, account, symbol = idx[order], account[order], symbol[order]
-    keys = np.char.add(np.char.add(account, "|"), symbol)
-    _, first = np.unique(keys, return_index=True)
-    idx = idx[np.sort(first)]
-    size = _floats(np.asarray(cols["size"])[idx])
-    open_ = size != 0
-    idx, size = idx[open_], size[open_]
-    mark = _floats(np.asarray(cols["mark_price"])[idx])
-    return OpenPositions(np.asarray(cols["account"]).astype(str)[idx], np.asarray(cols["symbol"]).astype(str)[idx],
-                         ts[idx], size, np.abs(size) * mark, _floats(np.asarray(cols["liquidation_price"])[idx]),
-                         _floats(np.asarray(cols["leverage"])[idx]), np.asarray(cols["margin_type"]).astype(str)[idx])
+    return SnapshotTable.of(cols).at(at, max_age_ms)
 
 
 def exact_liqmap(pos: OpenPositions, edges: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -85,8 +111,9 @@ def exact_heatmap(cols: Columns, times: NDArray[np.int64], edges: FloatArray,
     """(long, short) of shape ``(len(times), len(edges) - 1)``: :func:`exact_liqmap` at every time."""
     long = np.zeros((len(times), len(edges) - 1))
     short = np.zeros_like(long)
+    table = SnapshotTable.of(cols)
     for k, t in enumerate(times):
-        long[k], short[k] = exact_liqmap(open_positions(cols, int(t), max_age_ms), edges)
+        long[k], short[k] = exact_liqmap(table.at(int(t), max_age_ms), edges)
     return long, short
 
 
