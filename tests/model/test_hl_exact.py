@@ -112,3 +112,24 @@ def test_compare_identical_and_shifted_distributions() -> None:
     moved = exact.compare(a, a, b, b, centers, 100.0)["short"]
     assert moved["wasserstein"] == pytest.approx(3.0)  # the mass moved three bins of width 1
     assert moved["exact_within_2pct"] == 1.0 and moved["est_within_2pct"] == 0.0  # 98.5 in, 95.5 out
+
+
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["BTC", "ETH"]),
+                               st.integers(0, 50), st.sampled_from([0.0, 1.0, -2.0]),
+                               st.one_of(st.none(), st.floats(50.0, 150.0))), max_size=40),
+       at=st.integers(0, 60), age=st.one_of(st.none(), st.integers(0, 30)))
+def test_open_positions_equal_a_brute_force_latest_per_account_and_coin(rows, at, age) -> None:  # type: ignore[no-untyped-def]
+    unique = {(a, s, t): (size, liq) for a, s, t, size, liq in rows}  # the store's key: one row per (a, s, t)
+    snaps = [PositionSnapshot("hyperliquid", s, a, t, t, size, 100.0, 100.0, liq, 10.0, "cross", 0.0,
+                              abs(size) * 100.0, 0.0) for (a, s, t), (size, liq) in unique.items()]
+    latest: dict[tuple[str, str], PositionSnapshot] = {}
+    for r in snaps:
+        if r.ts_event <= at and (age is None or r.ts_event >= at - age):
+            key = (r.account, r.symbol)
+            if key not in latest or latest[key].ts_event < r.ts_event:
+                latest[key] = r
+    expected = sorted((a, s, r.size) for (a, s), r in latest.items() if r.size != 0)
+    if not snaps:
+        return
+    pos = exact.open_positions(_cols(snaps), at, age)
+    assert sorted(zip(pos.account, pos.symbol, pos.size, strict=True)) == expected
