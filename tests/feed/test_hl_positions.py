@@ -169,3 +169,22 @@ def test_positions_cli_collects_then_reports_coverage_and_prior(tmp_path) -> Non
     assert cov["oi_share"]["BTC"] == pytest.approx(0.1) and cov["positions"] == 1
     prior = json.loads(CliRunner().invoke(main, ["positions", "fit-prior", "--db", str(db)]).output)
     assert prior["long_share"] == 1.0 and prior["weights"][1] == pytest.approx(1.0)  # one long at 2.5x -> 3x tier
+
+
+async def test_odd_answers_are_counted_and_polling_goes_on() -> None:
+    bad = {"assetPositions": [{"position": {"coin": "BTC", "szi": "not a number"}}]}
+    dialect = HyperliquidDialect(states={BUYER: bad, SELLER: {"status": "err", "response": "unknown user"}},
+                                 asset_ctxs=[{"universe": []}, [{"markPx": "1"}]])  # contexts != universe
+    clock = FakeClock(T0)
+    async with MockExchange(dialect) as mock:
+        spec = hl.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
+        async with RestClient(spec, timing=clock.timing(), max_attempts=1) as rest:
+            written: list[object] = []
+            queue = AccountQueue()
+            for account in (BUYER, SELLER, ISO):
+                queue.add(account, from_list=True)
+            poller = PositionPoller(rest, queue, written.extend, timing=clock.timing())
+            assert await poller.refresh_open_interest() == []
+            assert await poller.poll_due(10) == 1  # only ISO's (empty) state parsed
+    # malformed state (ParseError), venue error envelope (VenueError), malformed metaAndAssetCtxs
+    assert poller.stats.errors == 3 and written == [] and poller.stats.oi_base == {}
