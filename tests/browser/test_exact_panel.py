@@ -22,6 +22,17 @@ HALVES = """() => {
   return { left, right };
 }"""
 
+# Painted pixels of the exact heatmap in its last 5 % of width (the newest instants) and before.
+HEAT = """() => {
+  const c = document.getElementById('exact-heat');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let early = 0, late = 0;
+  for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+    if (d[4 * (y * c.width + x) + 3] > 0) { if (x >= c.width * 0.95) late++; else early++; }
+  }
+  return { early, late };
+}"""
+
 
 @pytest.fixture(scope="module")
 def exact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -47,6 +58,9 @@ def test_exact_panel_draws_longs_and_shorts_with_coverage(browser, exact_server)
     page.wait_for_function("document.getElementById('exact-panel')?.dataset.state === 'drawn'", timeout=15_000)
     halves = page.evaluate(HALVES)
     assert halves["left"] > 0 and halves["right"] > 0
+    heat = page.evaluate(HEAT)
+    # both snapshots are at the newest bar: only the last of the 96 columns over 24 h holds them
+    assert heat["late"] > 0 and heat["early"] == 0
     text = page.inner_text("#exact-coverage")
     # 2 accounts, (2 + 1) / 2 / 15 = 10.0 % of the OI
     assert "2 accounts" in text and "10.0 % of HL OI" in text

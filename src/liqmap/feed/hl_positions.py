@@ -133,8 +133,8 @@ class AccountQueue:
         entry = self.entries[account]
         entry.last_poll_ms, entry.position_usd, entry.held = now_ms, position_usd, held
         entry.empty_polls = entry.empty_polls + 1 if not held else 0
-        if entry.empty_polls >= self.forget_after_empty and not entry.from_list and entry.last_active_ms < now_ms - \
-                self.min_revisit_ms * self.forget_after_empty:
+        quiet_since = now_ms - self.min_revisit_ms * self.forget_after_empty
+        if entry.empty_polls >= self.forget_after_empty and not entry.from_list and entry.last_active_ms < quiet_since:
             del self.entries[account]
 
 

@@ -14,12 +14,41 @@
   panel.id = "exact-panel";
   panel.innerHTML = '<div class="side-title">Exact positions (Hyperliquid)</div>' +
     '<canvas id="exact-map" aria-label="Exact liquidation levels of tracked Hyperliquid positions"></canvas>' +
-    '<div class="side-stats" id="exact-coverage">—</div>';
+    '<div class="side-stats" id="exact-coverage">—</div>' +
+    '<canvas id="exact-heat" aria-label="Exact levels over the last 24 hours"></canvas>';
   side.appendChild(panel);
   const canvas = panel.querySelector("#exact-map");
   const info = panel.querySelector("#exact-coverage");
-  canvas.style.width = "100%";
-  canvas.style.height = "160px";
+  const heat = panel.querySelector("#exact-heat");
+  for (const c of [canvas, heat]) { c.style.width = "100%"; c.style.height = "160px"; }
+
+  // The last 24 h: one column per instant, one row per price bin; orange where longs dominate, blue shorts,
+  // brightness sqrt(USD / max).
+  function drawHeat(doc) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = heat.clientWidth || 300, h = heat.clientHeight || 160;
+    heat.width = Math.round(w * dpr);
+    heat.height = Math.round(h * dpr);
+    const ctx = heat.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const T = doc.long_usd.length;
+    if (!T) return;
+    const B = doc.long_usd[0].length;
+    let top = 1;
+    for (let k = 0; k < T; k++) for (let b = 0; b < B; b++) top = Math.max(top, doc.long_usd[k][b] + doc.short_usd[k][b]);
+    const cw = w / T, rh = h / B;
+    for (let k = 0; k < T; k++) {
+      for (let b = 0; b < B; b++) {
+        const l = doc.long_usd[k][b], s = doc.short_usd[k][b];
+        if (l + s <= 0) continue;
+        ctx.globalAlpha = Math.sqrt((l + s) / top);
+        ctx.fillStyle = l >= s ? "#f08a24" : "#3c96ff";
+        ctx.fillRect(k * cw, h - (b + 1) * rh, Math.ceil(cw), Math.max(1, rh));
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
 
   function draw(doc) {
     const dpr = window.devicePixelRatio || 1;
@@ -73,9 +102,12 @@
         return;
       }
       const doc = await r.json();
-      panel.dataset.state = "drawn";
       draw(doc);
       info.textContent = describe(doc);
+      const rh = await fetch(`/api/exact/heatmap?symbol=${encodeURIComponent(symbol)}&range=24h&columns=96&n_bins=100`);
+      if (mine !== seq) return;
+      if (rh.ok) drawHeat(await rh.json());
+      panel.dataset.state = "drawn";
     } catch (err) {
       panel.dataset.state = "error";
       info.textContent = `Exact layer unavailable: ${err}`;
