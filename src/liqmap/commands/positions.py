@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -148,6 +149,12 @@ def history(folder: str, window_hours: float, tolerance: float, mmr: float, comp
     rows = explain(fills, ledger, events, mmr_max_leverage=1 / (2 * mmr), window_ms=int(window_hours * 3_600_000),
                    tolerance=tolerance)
     close = sum(abs(r.rebuilt_notional / r.event.notional - 1) < 0.05 for r in rows)
-    click.echo(json.dumps({"liquidations": len(rows), "explained": sum(r.explained for r in rows),
-                           "notional_within_5pct": close, "window_hours": window_hours, "tolerance": tolerance,
-                           "mmr": mmr}))
+
+    def value_ok(group: list[Any]) -> int:  # rebuilt account value within 2 % of notional of the reported one
+        return sum(abs(r.value_at_event - r.event.account_value) < 0.02 * r.event.notional for r in group)
+
+    hits = [r for r in rows if r.explained]
+    misses = [r for r in rows if not r.explained]
+    click.echo(json.dumps({"liquidations": len(rows), "explained": len(hits), "notional_within_5pct": close,
+                           "value_within_2pct_explained": value_ok(hits), "value_within_2pct_missed": value_ok(misses),
+                           "window_hours": window_hours, "tolerance": tolerance, "mmr": mmr}))

@@ -13,7 +13,9 @@ its single position). A liquidation is **explained** when, for one of the accoun
 coin's traded price in ``(t_s, T]`` reached our liquidation price within ``tolerance`` (long: low <=
 liq * (1 + tol); short: high >= liq * (1 - tol)), with ``T`` the liquidation time and ``t_s`` the later of
 the account's last own fill/ledger entry before ``T`` and ``T - window_ms``, the prices taken at ``t_s``.
-The liquidated account's own fills are left out of that price path (its liquidation fills print at ``T``).
+The liquidated account's own fills are left out of that price path (its liquidation fills print at ``T``;
+the counterparty's side of them stays when that account is not a market maker: a print at the mark that
+triggered the liquidation).
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ class Explained:
     rebuilt_notional: float
     positions: int
     liq_prices: dict[str, float | None]
+    value_at_event: float
+    """The rebuilt account value at the last prices at or before ``T`` (compare ``event.account_value``)."""
 
 
 def rebuild(fills: Sequence[Fill], ledger: Sequence[Ledger], until: int, users: set[str] | None = None,
@@ -168,6 +172,7 @@ def explain(fills: Sequence[Fill], ledger: Sequence[Ledger], events: Sequence[Li
                 continue
             low, high = ext
             hit |= low <= liq * (1 + tolerance) if r.size > 0 else high >= liq * (1 - tolerance)
+        at_event = {c: path.mark(c, ev.ts) or acct.entry[c] for c in acct.size}
         out.append(Explained(ev, hit, sum(r.position_value for r in rows), len(rows),
-                             {r.symbol: p for r, p in zip(rows, prices, strict=True)}))
+                             {r.symbol: p for r, p in zip(rows, prices, strict=True)}, acct.value(at_event)))
     return out
