@@ -7,6 +7,7 @@ seeded generator; 10 % of rows flat (closed). Written to a DuckDB file, then tim
 
 * ``store.read`` of the last 6 h of snapshots;
 * ``open_positions`` + ``exact_liqmap`` (one map, 200 bins);
+* ``coverage`` at the end;
 * ``exact_heatmap`` over 24 h at 96 columns.
 
     python bench/bench_exact.py [--accounts 20000] [--poll-min 60] [--repeat 5]
@@ -77,6 +78,8 @@ def main() -> None:
         print(f"read 6 h of BTC snapshots ({len(cols['ts_event']):,} rows): median {r[0]:.1f} ms (range {r[1]:.1f}-{r[2]:.1f})")
         r = timed(lambda: exact.exact_liqmap(exact.open_positions(cols, end, 6 * HOUR_MS), edges), args.repeat)
         print(f"one exact map: median {r[0]:.1f} ms (range {r[1]:.1f}-{r[2]:.1f})")
+        r = timed(lambda: exact.coverage(cols, end, {"BTC": 1e5}, 6 * HOUR_MS), args.repeat)
+        print(f"coverage: median {r[0]:.1f} ms (range {r[1]:.1f}-{r[2]:.1f})")
         times = np.linspace(T0, end, 96).astype(np.int64)
         r = timed(lambda: exact.exact_heatmap(day, times, edges, 6 * HOUR_MS), max(1, args.repeat // 2))
         print(f"exact heatmap 96 columns over 24 h ({len(day['ts_event']):,} rows): median {r[0]:.0f} ms "

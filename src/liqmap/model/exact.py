@@ -131,19 +131,18 @@ def coverage(cols: Columns, at: int, oi_base: Mapping[str, float], max_age_ms: i
     keep = ts <= at
     if max_age_ms is not None:
         keep &= ts >= at - max_age_ms
-    accounts = np.asarray(cols["account"]).astype(str)[keep]
-    latest: dict[str, int] = {}
-    for a, t in zip(accounts, ts[keep], strict=True):
-        latest[a] = max(latest.get(a, t), int(t))
+    accounts, inverse = np.unique(np.asarray(cols["account"]).astype(str)[keep], return_inverse=True)
+    latest = np.full(len(accounts), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, inverse.reshape(-1), ts[keep])
     pos = open_positions(cols, at, max_age_ms)
     share: dict[str, float] = {}
     for sym, oi in oi_base.items():
         if oi > 0:
             share[sym] = float(np.abs(pos.size[pos.symbol == sym]).sum() / 2.0 / oi)
-    return {"accounts": len(latest), "positions": len(pos.size),
+    return {"accounts": len(accounts), "positions": len(pos.size),
             "without_liq": int(np.count_nonzero(~np.isfinite(pos.liq))),
             "oi_share": share,
-            "oldest_age_ms": int(at - min(latest.values())) if latest else None}
+            "oldest_age_ms": int(at - latest.min()) if len(latest) else None}
 
 
 def leverage_mix(leverage: FloatArray, notional: FloatArray, is_long: NDArray[np.bool_],
