@@ -67,8 +67,10 @@ class SnapshotTable:
         order = np.argsort(ts, kind="stable")
         account = np.asarray(cols["account"]).astype(str)[order]
         symbol = np.asarray(cols["symbol"]).astype(str)[order]
-        _, key = np.unique(np.char.add(np.char.add(account, "|"), symbol), return_inverse=True)
-        return cls(ts[order], key.astype(np.int64).reshape(-1), account, symbol,
+        _, acc_code = np.unique(account, return_inverse=True)
+        sym_names, sym_code = np.unique(symbol, return_inverse=True)
+        key = acc_code.reshape(-1).astype(np.int64) * len(sym_names) + sym_code.reshape(-1)
+        return cls(ts[order], key, account, symbol,
                    _floats(np.asarray(cols["size"])[order]), _floats(np.asarray(cols["mark_price"])[order]),
                    _floats(np.asarray(cols["liquidation_price"])[order]),
                    _floats(np.asarray(cols["leverage"])[order]), np.asarray(cols["margin_type"]).astype(str)[order])
