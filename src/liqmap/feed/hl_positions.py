@@ -218,7 +218,7 @@ class PositionPoller:
             rows = hl.parse_clearinghouse_state(body, account, ts_recv, held=entry.held)
         except ParseError as exc:
             self.stats.errors += 1
-            log.warning("hyperliquid clearinghouseState of %s: %s", account, exc)
+            log.warning("hyperliquid clearinghouseState of %s: %s; payload %.500s", account, exc, exc.payload)
             return []
         open_rows = [r for r in rows if r.size != 0]
         self.queue.polled(account, self.timing.now_ms(), sum(abs(r.position_value) for r in open_rows),
@@ -238,7 +238,7 @@ class PositionPoller:
             records = hl.parse_asset_ctxs(body, "", ts_recv, ParseContext(hl.EXCHANGE))
         except ParseError as exc:
             self.stats.errors += 1
-            log.warning("hyperliquid metaAndAssetCtxs: %s", exc)
+            log.warning("hyperliquid metaAndAssetCtxs: %s; payload %.500s", exc, exc.payload)
             return []
         for r in records:
             if isinstance(r, OpenInterest) and r.oi_base is not None:
@@ -267,7 +267,7 @@ class PositionPoller:
                     self.discover(raw)
                 except ParseError as exc:
                     self.stats.errors += 1
-                    log.debug("hyperliquid trades frame: %s", exc)
+                    log.warning("hyperliquid trades frame: %s; payload %.500s", exc, exc.payload)
                 if stop.is_set():
                     return
 
