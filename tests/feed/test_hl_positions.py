@@ -106,7 +106,7 @@ async def test_collector_discovers_polls_stores_and_reports_coverage() -> None:
             feed = WsFeed(spec, "public", [{"type": "trades", "coin": "BTC"}])
             stop = asyncio.Event()
             task = asyncio.create_task(poller.run(feed.frames(), stop, batch=10, idle_s=0.01))
-            await wait_for(lambda: dialect.calls.get("clearinghouseState", 0) >= 3)
+            await wait_for(lambda: dialect.calls.get("clearinghouseState", 0) >= 3, timeout_s=30)
             stop.set()
             feed.stop()
             await asyncio.wait_for(task, 5)
@@ -160,7 +160,7 @@ def test_positions_cli_collects_then_reports_coverage_and_prior(tmp_path) -> Non
     with ThreadedMock(mock) as m:
         url = f"{m.http_url},{m.ws_url}"  # type: ignore[attr-defined]
         result = CliRunner().invoke(main, ["positions", "collect", "--coins", "BTC", "--venue-url", url,
-                                           "--duration", "1.5", "--db", str(db)])
+                                           "--duration", "4", "--db", str(db)])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output.strip().splitlines()[-1])
     assert stats["discovered"] == 2 and stats["polls"] >= 2 and stats["rate_limited"] == 0
