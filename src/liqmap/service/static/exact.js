@@ -22,16 +22,22 @@
   const heat = panel.querySelector("#exact-heat");
   for (const c of [canvas, heat]) { c.style.width = "100%"; c.style.height = "160px"; }
 
+  // A cleared 2-D context in CSS pixels at the device's resolution: [ctx, width, height].
+  function prepare(c) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = c.clientWidth || 300, h = c.clientHeight || 160;
+    c.width = Math.round(w * dpr);
+    c.height = Math.round(h * dpr);
+    const ctx = c.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    return [ctx, w, h];
+  }
+
   // The last 24 h: one column per instant, one row per price bin; orange where longs dominate, blue shorts,
   // brightness sqrt(USD / max).
   function drawHeat(doc) {
-    const dpr = window.devicePixelRatio || 1;
-    const w = heat.clientWidth || 300, h = heat.clientHeight || 160;
-    heat.width = Math.round(w * dpr);
-    heat.height = Math.round(h * dpr);
-    const ctx = heat.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
+    const [ctx, w, h] = prepare(heat);
     const T = doc.long_usd.length;
     if (!T) return;
     const B = doc.long_usd[0].length;
@@ -51,13 +57,7 @@
   }
 
   function draw(doc) {
-    const dpr = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth || 300, h = canvas.clientHeight || 160;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
+    const [ctx, w, h] = prepare(canvas);
     const n = doc.long_usd.length;
     const top = Math.max(1, ...doc.long_usd, ...doc.short_usd);
     const rowH = h / n, mid = w / 2;
