@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import numpy as np
 import pytest
-from conftest import new_bar_records
 
+from conftest import new_bar_records
 from liqmap.service.encode import decode_array
 
 # Pixel statistics of the heatmap canvas, computed in the page.

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server, make_demo_db, new_bar_records
 
+from conftest import Server, make_demo_db, new_bar_records
 from liqmap.render.style import LONG_COLOR, SHORT_COLOR
 
 DESKTOP = {"width": 1440, "height": 900}

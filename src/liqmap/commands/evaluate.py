@@ -42,9 +42,15 @@ def _iso_ms(value: str | None, name: str) -> int | None:
               help="Also write the HTML report to this FILE (table mode only; none is written unasked).")
 @click.option("--search", "run_grid", is_flag=True,
               help="Run the grid search instead: fit on the first half of the scored bars, test on the rest.")
+@click.option("--exact", "vs_exact", is_flag=True,
+              help="Estimate vs exact instead: the model on Hyperliquid's candles/OI against the tracked positions "
+                   "(liqmap positions collect); JSON over the day before --end.")
+@click.option("--leverage-prior", type=click.Choice(["default", "hyperliquid"]), default="default",
+              show_default=True, help="Leverage mix: the default 25x-125x tiers or the one learned from real "
+                                      "Hyperliquid positions (src/liqmap/data/leverage).")
 def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, start: str | None, end: str | None,
                  warmup_days: float, symbol: str, exchange: str, interval_min: int, html_path: str | None,
-                 run_grid: bool) -> None:
+                 run_grid: bool, vs_exact: bool, leverage_prior: str) -> None:
     """Score the model's per-bar liquidation predictions against realized liquidations.
 
     FILES (any format `liqmap import` reads) are imported into a temporary in-memory store; without
@@ -61,6 +67,15 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
         with store:
             if files:
                 import_into(store, files)
+            from liqmap.data.leverage import with_prior
+            from liqmap.model.config import ModelConfig
+
+            config = with_prior(ModelConfig(), leverage_prior)
+            if vs_exact:
+                from liqmap.evaluate.exact import estimate_vs_exact
+
+                click.echo(json.dumps(estimate_vs_exact(store, symbol, end=end_ms, config=config), indent=2))
+                return
             if run_grid:
                 from liqmap.evaluate.search import run_search
 
@@ -78,7 +93,7 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
 
             with working(f"evaluating {symbol} on {exchange}"):
                 evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
-                                            start=start_ms, end=end_ms, warmup_days=warmup_days)
+                                            start=start_ms, end=end_ms, warmup_days=warmup_days, config=config)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

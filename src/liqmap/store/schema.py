@@ -33,6 +33,7 @@ RECORD_TABLES: dict[type, str] = {
     t.LiquidationBar: "liquidation_bars",
     t.Instrument: "instruments",
     t.MarginTier: "margin_tiers",
+    t.PositionSnapshot: "position_snapshots",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -45,6 +46,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "liquidation_bars": ("exchange", "symbol", "interval_ms", "ts_event"),
     "instruments": ("exchange", "symbol"),
     "margin_tiers": ("exchange", "symbol", "tier"),
+    "position_snapshots": ("exchange", "account", "symbol", "ts_event"),
 }
 
 UPSERT: frozenset[str] = frozenset({"instruments", "margin_tiers", "alert_rules"})
