@@ -15,6 +15,11 @@ LONG = "#ef5350"
 """Longs liquidated = forced sells: red, as on exchange liquidation feeds."""
 SHORT = "#26a69a"
 PRICE = "#ffffff"
+PAGE_LONG = "#ff5e7a"
+"""The web page's colour for longs (``--long`` in service/static/style.css; a test keeps them equal). The
+Pine export (analysis/export.py) draws with it, so a chart looks like the page."""
+PAGE_SHORT = "#39d98a"
+"""The web page's colour for shorts (``--short`` in service/static/style.css)."""
 
 # Dark purple (nothing) -> blue -> teal -> green -> yellow (the largest clusters): the scale traders
 # know from commercial liquidation heatmaps.
