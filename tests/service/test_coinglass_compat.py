@@ -19,6 +19,8 @@ PATHS_AND_REQUIRED = [  # path, a valid request, the required parameter that is 
     (f"{P}/history", {"exchange": "Binance", "symbol": "BTCUSDT", "interval": "1h"}, "interval"),
     (f"{P}/aggregated-history", {"exchange_list": "Binance", "symbol": "BTC", "interval": "1h"}, "exchange_list"),
     (f"{P}/exchange-list", {"range": "24h"}, "range"),
+    (f"{P}/v2/history", {"symbol": "BTC", "interval": "1h"}, "symbol"),
+    (f"{P}/v3/aggregated-history", {"exchanges": "Binance", "symbol": "BTC", "interval": "1h"}, "interval"),
     (f"{P}/order", {"exchange": "Binance", "symbol": "BTC", "min_liquidation_amount": "0"}, "exchange"),
 ]
 
@@ -244,3 +246,16 @@ def test_max_pain_is_the_largest_level_each_side(client, store):
     }, abs=0.0051)
     assert row["long_max_pain_liq_price"] < row["price"] < row["short_max_pain_liq_price"]
     assert client.get(f"{P}/max-pain", params={"range": "1y"}).json()["code"] == "400"
+
+
+def test_older_history_paths(client, store):
+    data = _ok(client.get(f"{P}/v2/history", params={"symbol": "BTC", "timeType": "1h"}))
+    expected = _history_sql(store, ["binance"], 3_600_000)
+    assert {row["t"] for row in data} == expected.keys()
+    for row in data:
+        assert set(row) == {"t", "longLiquidationUsd", "shortLiquidationUsd", "longVolUsd", "shortVolUsd"}
+        assert row["longLiquidationUsd"] == row["longVolUsd"] == round(expected[row["t"]]["long"], 2)
+        assert row["shortLiquidationUsd"] == row["shortVolUsd"] == round(expected[row["t"]]["short"], 2)
+    v3 = _ok(client.get(f"{P}/v3/aggregated-history", params={"exchanges": "Binance", "symbol": "BTC", "interval": "1h"}))
+    v4 = _ok(client.get(f"{P}/aggregated-history", params={"exchange_list": "Binance", "symbol": "BTC", "interval": "1h"}))
+    assert v3 == v4 and v4

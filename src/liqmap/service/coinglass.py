@@ -416,6 +416,27 @@ def coin_history(ctx: Ctx, request: Request,
                for t, lo, sh in zip(times, longs, shorts, strict=True)])
 
 
+@router.get("/v2/history", summary="Older (v2/v3) coin liquidation history path, older field names")
+def legacy_history(ctx: Ctx, request: Request, symbol: CoinQ = None, interval: IntervalQ = None,
+                   ex: Annotated[str | None, Query(description="Exchange (default: every exchange)")] = None,
+                   limit: LimitQ = None, endTime: EndTimeQ = None) -> Response:
+    """Rows keyed ``t`` (ms), ``longLiquidationUsd`` / ``shortLiquidationUsd`` and the older fallbacks
+    ``longVolUsd`` / ``shortVolUsd`` that consumers still read; ``timeType`` is accepted for ``interval``."""
+    given = _arg(request, "ex", "exchange")
+    venues = list(EXCHANGES) if given is None or given.lower() == "all" else [_exchange(given)]
+    coin = coin_of(_required(request, "symbol", "currency", "coin"))
+    times, longs, shorts = _history_rows(ctx, request, coin, venues)
+    return ok([{"t": int(t), "longLiquidationUsd": usd(lo), "shortLiquidationUsd": usd(sh),
+                "longVolUsd": usd(lo), "shortVolUsd": usd(sh)} for t, lo, sh in zip(times, longs, shorts, strict=True)])
+
+
+@router.get("/v3/aggregated-history", summary="Older (v3) coin aggregated history path (`exchanges`)")
+def legacy_aggregated_history(ctx: Ctx, request: Request,
+                              exchanges: Annotated[str | None, Query(description="Comma list, e.g. Binance,OKX")] = None,
+                              symbol: CoinQ = None, interval: IntervalQ = None, limit: LimitQ = None) -> Response:
+    return coin_history(ctx, request)
+
+
 def _latest_print(ctx: ServiceContext) -> int:
     """Rolling windows end at the newest stored print (a store of past data still answers)."""
     latest = ctx.store.latest_ts("liquidations")
