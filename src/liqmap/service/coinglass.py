@@ -131,6 +131,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Envelope, "description": 'Success (`code` "0") or a business error (non-zero `code`, `msg`)'},
     404: {"model": Envelope, "description": "Unknown path under the prefix"},
     503: {"model": Envelope, "description": "The store failed"},
+    "default": {"model": Envelope, "description": "Any other error, in the envelope (validation errors are "
+                                                  'HTTP 200 with `code` "400")'},
 }
 router = APIRouter(prefix=PREFIX, tags=["coinglass-compatible"], route_class=CoinglassRoute, responses=RESPONSES)
 

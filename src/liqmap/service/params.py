@@ -8,6 +8,7 @@ binds them as parameters.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,15 +157,34 @@ def parse_int(value: int | None, param: str, lo: int, hi: int, default: int | No
     return int(value)
 
 
-def parse_ts(value: int | None, param: str) -> int | None:
-    """A time in ms since the epoch (seconds are accepted and scaled)."""
+def parse_ts(value: int | str | None, param: str) -> int | None:
+    """A time in ms since the epoch (seconds are accepted and scaled), or an ISO 8601 text
+    (``2024-08-17``, ``2024-08-17T12:00Z``, ``2024-08-17T12:00:00+02:00``; no zone = UTC)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = _ts_text(value, param)
     if 0 < value < 10_000_000_000:  # plainly seconds
         value *= 1000
     if not MIN_TS <= value <= MAX_TS:
         raise ParamError(param, f"{value} is not a plausible time", "milliseconds since 1970 (2009..2100)")
     return int(value)
+
+
+def _ts_text(text: str, param: str) -> int:
+    from datetime import UTC, datetime
+
+    stripped = text.strip()
+    if re.fullmatch(r"[+-]?\d{1,19}", stripped):
+        return int(stripped)
+    try:
+        when = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ParamError(param, f"{text!r} is neither milliseconds nor an ISO 8601 time",
+                         "milliseconds since 1970, or ISO 8601 such as 2024-08-17T12:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
 
 
 def parse_bin(value: float | None, param: str = "bin") -> float | None:
