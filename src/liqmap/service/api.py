@@ -17,10 +17,15 @@ from liqmap.service import compress, encode, health, schemas
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import (
     ENCODINGS,
+    EXCHANGES_PATTERN,
     FORMATS,
     MAX_COLUMNS,
     MAX_ROWS,
+    RANGE_ALIASES,
+    RANGES_FALLBACK,
     SIDES,
+    SYMBOL_SCHEMA,
+    TIME_PATTERN,
     ParamError,
     ViewKey,
     parse_ages,
@@ -35,25 +40,33 @@ from liqmap.service.params import (
     parse_ts,
     ranges,
 )
+from liqmap.symbols import EXCHANGES
 
 router = APIRouter(prefix="/api", tags=["data"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 
-SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT, BTC-USDT-SWAP)")]
+SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT, BTC-USDT-SWAP)",
+                               json_schema_extra=SYMBOL_SCHEMA)]
 ExchangesQ = Annotated[
-    str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated")
+    str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated",
+                      json_schema_extra={"pattern": EXCHANGES_PATTERN})
 ]
-RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
-SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)")]
+RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y",
+                                     json_schema_extra={"enum": [*RANGES_FALLBACK, *RANGE_ALIASES]})]
+SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)",
+                                    json_schema_extra={"enum": list(SIDES)})]
 LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
 AgeQ = Annotated[
     str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4h-1d, 1d-7d, >7d) or index; "
                             "labels come from the model config (GET /api/meta)")
 ]
-BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)")]
+BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)",
+                                     json_schema_extra={"exclusiveMinimum": 0, "maximum": 1e9})]
 EndQ = Annotated[str | None, Query(description="View end time: ms since epoch or ISO 8601 (2024-08-17T12:00Z); "
-                                              "default: latest data", examples=["1723896000000"])]
-StartQ = Annotated[str | None, Query(description="Start time: ms since epoch or ISO 8601", examples=["1723800000000"])]
+                                              "default: latest data", examples=["1723896000000"],
+                                   json_schema_extra={"pattern": TIME_PATTERN})]
+StartQ = Annotated[str | None, Query(description="Start time: ms since epoch or ISO 8601", examples=["1723800000000"],
+                                     json_schema_extra={"pattern": TIME_PATTERN})]
 ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_COLUMNS} (default 1000)",
                                        json_schema_extra={"minimum": 10, "maximum": MAX_COLUMNS})]
 RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)",
@@ -104,8 +117,10 @@ def get_heatmap(
     end: EndQ = None,
     columns: ColumnsQ = None,
     rows: RowsQ = None,
-    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,
-    encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)")] = None,
+    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass",
+                                        json_schema_extra={"enum": list(FORMATS)})] = None,
+    encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)",
+                                          json_schema_extra={"enum": list(ENCODINGS)})] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
 ) -> Response:
     """Outstanding modelled liquidation notional (USD) per time column and price bin.
@@ -169,7 +184,8 @@ def get_liqmap(
     bin: BinQ = None,
     end: EndQ = None,
     rows: RowsQ = None,
-    at: Annotated[str | None, Query(description="Time (ms or ISO 8601) of the column to show (default: latest)")] = None,
+    at: Annotated[str | None, Query(description="Time (ms or ISO 8601) of the column to show (default: latest)",
+                                    json_schema_extra={"pattern": TIME_PATTERN})] = None,
 ) -> JSONResponse:
     """Long and short notional per price bin at the column containing `at` (latest by default),
     cumulative curves outward from the price, and the nearest clusters above and below."""
@@ -210,16 +226,15 @@ def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | s
         end_ms = (latest if latest is not None else _now_ms()) + 1
     if start_ms is None:
         start_ms = end_ms - ranges()[parse_range(range_)]
-    if start_ms >= end_ms:
-        raise ParamError("start", f"{start_ms} is not before end {end_ms}", "start < end")
-    return start_ms, end_ms
+    return start_ms, max(start_ms, end_ms)  # start >= end: an empty window (empty lists), not an error
 
 
 @router.get("/candles", responses=schemas.ok(schemas.CandlesBody, csv=True), summary="OHLCV bars of one exchange")
 def get_candles(
     ctx: Ctx,
     symbol: SymbolQ,
-    exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)")] = None,
+    exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)",
+                                          json_schema_extra={"enum": list(EXCHANGES)})] = None,
     interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)",
                                           json_schema_extra={"minimum": 1_000, "maximum": 31 * 86_400_000})] = None,
     range: RangeQ = None,

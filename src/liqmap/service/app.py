@@ -100,6 +100,7 @@ def create_app(
         log.info("included router %s", name)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _page_routes(app)
+    schemas.install_openapi(app, ctx.config)
     ctx.app = app
     return app
 

@@ -142,9 +142,11 @@ router = APIRouter(prefix=PREFIX, tags=["coinglass-compatible"], route_class=Coi
 def _arg(request: Request, *names: str) -> str | None:
     """The first of ``names`` present in the query (documented name first, then client spellings)."""
     for name in names:
-        value = request.query_params.get(name)
-        if value is not None and value.strip() != "":
-            return value.strip()
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            raise CoinglassError(400, f"parameter '{name}' is given {len(values)} times; send it once")
+        if values and values[0].strip() != "":
+            return values[0].strip()
     return None
 
 

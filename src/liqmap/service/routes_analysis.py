@@ -20,16 +20,17 @@ from liqmap.service.params import ParamError
 router = APIRouter(prefix="/api", tags=["analysis"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 
-SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT)")]
-ExchangesQ = Annotated[str | None, Query(description="Comma-separated exchanges; empty/all = aggregated")]
-RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
-EndQ = Annotated[str | None, Query(description="View end: ms or ISO 8601 (default: latest data)")]
-RowsQ = Annotated[int | None, Query(description="Price bins, 10..2000 (default 500)")]
+from liqmap.service.api import EndQ, ExchangesQ, RangeQ, RowsQ, SymbolQ  # noqa: E402 (one declaration)
+
 AtQ = Annotated[int | None, Query(description="Time (ms) of the column to read (default: latest)")]
-WithinQ = Annotated[float, Query(description="Only clusters whose near edge is within this % of price")]
-KQ = Annotated[float | None, Query(description="Hot-bin factor k (x the median non-empty local bin), default 2")]
-GapQ = Annotated[float | None, Query(description="Merge hot runs whose gap is <= this % of price, default 0.1")]
-ShareQ = Annotated[float | None, Query(description="Drop zones under this share of the side's USD, default 0.02")]
+WithinQ = Annotated[float, Query(description="Only clusters whose near edge is within this % of price",
+                                 json_schema_extra={"exclusiveMinimum": 0, "maximum": 100})]
+KQ = Annotated[float | None, Query(description="Hot-bin factor k (x the median non-empty local bin), default 2",
+                                   json_schema_extra={"exclusiveMinimum": 0, "maximum": 1e12})]
+GapQ = Annotated[float | None, Query(description="Merge hot runs whose gap is <= this % of price, default 0.1",
+                                     json_schema_extra={"minimum": 0, "maximum": 50})]
+ShareQ = Annotated[float | None, Query(description="Drop zones under this share of the side's USD, default 0.02",
+                                       json_schema_extra={"minimum": 0, "exclusiveMaximum": 1})]
 FreshQ = Annotated[str | None, Query(description="Age bucket counted as fresh (default <4h; 'none' = off)")]
 GrowthQ = Annotated[float | None, Query(description="Growth look-back in hours (default 24; 0 = off)")]
 
@@ -86,7 +87,8 @@ def get_clusters(
     ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
     end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
-    format: Annotated[str | None, Query(description="json (default) | csv (one row per cluster)")] = None,
+    format: Annotated[str | None, Query(description="json (default) | csv (one row per cluster)",
+                                        json_schema_extra={"enum": ["json", "csv"]})] = None,
 ) -> Response:
     """Clusters of the snapshot at `at` (latest by default), nearest first: side, price range, peak,
     USD, share of the side's local USD, signed distance in %, age (fresh/mixed/stale) and growth."""
@@ -122,7 +124,8 @@ def get_levels(
     ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
     end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
-    format: Annotated[str, Query(description="json (default) | csv | pine (TradingView Pine v5)")] = "json",
+    format: Annotated[str, Query(description="json (default) | csv | pine (TradingView Pine v5)",
+                                 json_schema_extra={"enum": ["json", "csv", "pine"]})] = "json",
     entry: Annotated[float | None, Query(description="Position entry (with stop and risk: sizing)")] = None,
     stop: Annotated[float | None, Query(description="Stop price")] = None,
     risk: Annotated[float | None, Query(description="Risk budget in USD")] = None,

@@ -8,6 +8,7 @@ schemathesis test (tests/service/test_schemathesis.py) checks every answer again
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -204,3 +205,43 @@ def ok(model: type[BaseModel] | Any, description: str = "Success", *, csv: bool 
     if csv:
         entry["content"] = CSV
     return {200: entry}
+
+
+def _list_pattern(items: list[str], extra: tuple[str, ...] = ("all",)) -> str:
+    one = "(?:" + "|".join(re.escape(i) for i in items) + ")"
+    return "^(?:" + "|".join((*extra, f"{one}(?:,{one})*")) + ")?$"
+
+
+def refine_openapi(spec: dict[str, Any], config: Any) -> dict[str, Any]:
+    """Add what depends on the server's model config to the query parameters: the leverage tiers
+    (``leverage``) and age buckets (``age``, ``fresh_age``) the parsers accept."""
+    tiers = [f"{t:g}" for t in config.leverage]
+    labels = list(config.age_labels)
+    patterns = {
+        "leverage": _list_pattern([f"{t}x" for t in tiers] + tiers),
+        "age": _list_pattern(labels + [str(i) for i in range(len(labels))]),
+    }
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if param.get("in") != "query":
+                    continue
+                schema = param.get("schema", {})
+                target = next((s for s in schema.get("anyOf", []) if s.get("type") == "string"), schema)
+                if param["name"] in patterns:
+                    target["pattern"] = patterns[param["name"]]
+                elif param["name"] == "fresh_age":
+                    target["enum"] = ["none", *labels]
+    return spec
+
+
+def install_openapi(app: Any, config: Any) -> None:
+    """Make ``app.openapi()`` return the refined description (built once, like FastAPI's own)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = refine_openapi(original(), config)
+        return app.openapi_schema  # type: ignore[no-any-return]
+
+    app.openapi = openapi
