@@ -1,6 +1,7 @@
-"""Export of the current levels: rows for CSV/JSON and a TradingView Pine Script v5 snippet.
+"""Export of the current levels (rows for CSV/JSON, a TradingView Pine Script v5 snippet) and of heatmap
+grids and levels as columns for tables (``liqmap export``).
 
-Pure: each function returns text; the caller writes it where it wants.
+Pure: each function returns text or arrays; the caller writes them where it wants.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from liqmap.analysis.levels import SessionPlan
+from liqmap.model.result import Heatmap
 
 LEVEL_FIELDS: tuple[str, ...] = (
     "symbol",
@@ -73,6 +75,28 @@ def level_rows(plan: SessionPlan) -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+def level_columns(plan: SessionPlan) -> dict[str, list[object]]:
+    """:func:`level_rows` as one list per field (:data:`LEVEL_FIELDS`), missing values None."""
+    rows = level_rows(plan)
+    return {name: [row[name] for row in rows] for name in LEVEL_FIELDS}
+
+
+def heatmap_columns(heatmap: Heatmap) -> dict[str, np.ndarray]:
+    """Every cell of the grid as a row, column by column (time-major, prices ascending): ``ts`` (the
+    column's open time, ms), ``price_low`` / ``price_high`` (the bin's edges), ``long_usd`` / ``short_usd``
+    (outstanding modelled USD). ``K × B`` rows; reshape ``long_usd`` to ``(K, B)`` to get the grid back."""
+    times = np.asarray(heatmap.times, dtype=np.int64)
+    edges = np.asarray(heatmap.price_edges, dtype=np.float64)
+    k, b = np.asarray(heatmap.long).shape
+    return {
+        "ts": np.repeat(times, b),
+        "price_low": np.tile(edges[:-1], k),
+        "price_high": np.tile(edges[1:], k),
+        "long_usd": np.asarray(heatmap.long, dtype=np.float64).ravel(),
+        "short_usd": np.asarray(heatmap.short, dtype=np.float64).ravel(),
+    }
 
 
 def to_csv(plan: SessionPlan) -> str:
