@@ -210,14 +210,18 @@ def coin_of(symbol: str) -> str:
         raise CoinglassError(400, f"parameter 'symbol': {exc}") from None
 
 
-def _time(request: Request, *names: str) -> int | None:
+def _int_arg(request: Request, names: Sequence[str], what: str) -> int | None:
     value = _arg(request, *names)
     if value is None:
         return None
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
-        raise CoinglassError(400, f"parameter '{names[0]}': {value!r} is not a time in ms") from None
+        raise CoinglassError(400, f"parameter '{names[0]}': {value!r} is not {what}") from None
+
+
+def _time(request: Request, *names: str) -> int | None:
+    number = _int_arg(request, names, "a time in ms")
     try:
         return parse_ts(number, names[0])
     except ParamError as exc:
@@ -225,13 +229,9 @@ def _time(request: Request, *names: str) -> int | None:
 
 
 def _limit(request: Request, default: int, hi: int) -> int:
-    value = _arg(request, "limit")
-    if value is None:
+    number = _int_arg(request, ("limit",), "an integer")
+    if number is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise CoinglassError(400, f"parameter 'limit': {value!r} is not an integer") from None
     if not 1 <= number <= hi:
         raise CoinglassError(400, f"parameter 'limit': {number} is out of range 1..{hi}")
     return number
@@ -344,9 +344,9 @@ def coin_map(ctx: Ctx, request: Request, symbol: CoinQ = None, range: MapRangeQ 
 def _prints(ctx: ServiceContext, coin: str | None, start: int | None, end: int | None,
             exchanges: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     filters: dict[str, Any] = {} if coin is None else {"symbol": coin}
-    rows = ctx.store.read("liquidations", start=start, end=end,
-                          columns=["ts_event", "exchange", "symbol", "side", "price", "usd", "venue_symbol"],
-                          **filters)
+    rows: dict[str, np.ndarray] = ctx.store.read(
+        "liquidations", start=start, end=end,
+        columns=["ts_event", "exchange", "symbol", "side", "price", "usd", "venue_symbol"], **filters)
     if exchanges is not None:
         keep = np.isin(rows["exchange"].astype(str), list(exchanges))
         rows = {k: v[keep] for k, v in rows.items()}
