@@ -197,8 +197,9 @@ def coinglass_payload(heatmap: Heatmap, *, side: str, update_time: int) -> dict[
         "msg": "success",
         "data": {
             "y_axis": np.round(centers, decimals).tolist(),
+            # built from plain lists, not indexed cell by cell from numpy (faster on a 30d body)
             "liquidation_leverage_data": [
-                [int(x), int(y), float(grid[x, y])] for x, y in zip(xs, ys, strict=True)
+                list(cell) for cell in zip(xs.tolist(), ys.tolist(), grid[xs, ys].tolist(), strict=True)
             ],
             "price_candlesticks": rows,
             "update_time": update_time,
