@@ -52,9 +52,9 @@ ExchangesQ = Annotated[
                       json_schema_extra={"pattern": EXCHANGES_PATTERN})
 ]
 RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y",
-                                     json_schema_extra={"enum": [*RANGES_FALLBACK, *RANGE_ALIASES]})]
+                                     json_schema_extra={"enum": ["", *RANGES_FALLBACK, *RANGE_ALIASES]})]
 SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)",
-                                    json_schema_extra={"enum": list(SIDES)})]
+                                    json_schema_extra={"enum": ["", *SIDES]})]
 LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
 AgeQ = Annotated[
     str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4h-1d, 1d-7d, >7d) or index; "
@@ -72,7 +72,7 @@ ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_
 RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)",
                                     json_schema_extra={"minimum": 10, "maximum": MAX_ROWS})]
 TableFormatQ = Annotated[str | None, Query(description="json (default) | csv (one row per record, with a header)",
-                                           json_schema_extra={"enum": ["json", "csv"]})]
+                                           json_schema_extra={"enum": ["", "json", "csv"]})]
 
 
 def view_key(
@@ -118,9 +118,9 @@ def get_heatmap(
     columns: ColumnsQ = None,
     rows: RowsQ = None,
     format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass",
-                                        json_schema_extra={"enum": list(FORMATS)})] = None,
+                                        json_schema_extra={"enum": ["", *FORMATS]})] = None,
     encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)",
-                                          json_schema_extra={"enum": list(ENCODINGS)})] = None,
+                                          json_schema_extra={"enum": ["", *ENCODINGS]})] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
 ) -> Response:
     """Outstanding modelled liquidation notional (USD) per time column and price bin.
@@ -234,7 +234,7 @@ def get_candles(
     ctx: Ctx,
     symbol: SymbolQ,
     exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)",
-                                          json_schema_extra={"enum": list(EXCHANGES)})] = None,
+                                          json_schema_extra={"enum": ["", *EXCHANGES]})] = None,
     interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)",
                                           json_schema_extra={"minimum": 1_000, "maximum": 31 * 86_400_000})] = None,
     range: RangeQ = None,

@@ -88,7 +88,7 @@ def get_clusters(
     end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
     format: Annotated[str | None, Query(description="json (default) | csv (one row per cluster)",
-                                        json_schema_extra={"enum": ["json", "csv"]})] = None,
+                                        json_schema_extra={"enum": ["", "json", "csv"]})] = None,
 ) -> Response:
     """Clusters of the snapshot at `at` (latest by default), nearest first: side, price range, peak,
     USD, share of the side's local USD, signed distance in %, age (fresh/mixed/stale) and growth."""

@@ -231,7 +231,7 @@ def refine_openapi(spec: dict[str, Any], config: Any) -> dict[str, Any]:
                 if param["name"] in patterns:
                     target["pattern"] = patterns[param["name"]]
                 elif param["name"] == "fresh_age":
-                    target["enum"] = ["none", *labels]
+                    target["enum"] = ["", "none", *labels]
     return spec
 
 
