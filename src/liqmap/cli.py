@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "levels": "liqmap.commands.levels:levels_cmd",
     "alerts": "liqmap.commands.alerts:alerts_cmd",
     "positions": "liqmap.commands.positions:positions_cmd",
+    "export": "liqmap.commands.export:export_cmd",
 }
 
 _HELP: dict[str, str] = {
@@ -44,6 +45,7 @@ _HELP: dict[str, str] = {
     "levels": "Print the session plan: clusters, stacks, asymmetry.",
     "alerts": "Manage and run alert rules.",
     "positions": "Hyperliquid exact positions: collect, coverage, leverage prior, 2023 check.",
+    "export": "Export candles, OI, funding, prints, heatmap grids or levels to CSV / Parquet.",
 }
 
 

@@ -73,12 +73,18 @@ def _utc(ms: int) -> str:
 
 @click.command("inventory")
 @db_option
-def inventory_cmd(db_path: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the series as JSON (times in ms).")
+def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:
     """List the series held in the store: table, exchange, market, symbol, interval, first, last, rows."""
     from liqmap.store import store_for
 
     with store_for(db_path, read_only=True) as store:
         rows = store.inventory()
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"db": str(store.path), "series": rows}, default=str))
+            return
         if not rows:
             click.echo(f"{store.location}: empty (import files with `liqmap import`, or run `liqmap demo`)")
             return

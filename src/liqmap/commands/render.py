@@ -138,11 +138,15 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
     return path, heatmap
 
 
+JSON_HELP = "Also print the numbers as JSON (the API's shape) instead of the one-line summary."
+
+
 @click.command("heatmap")
 @view_options
 @click.option("--bins", default=500, show_default=True, help="Price bins.")
 @click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins or columns (the API's limit).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def heatmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -156,6 +160,7 @@ def heatmap_cmd(
     bins: int,
     columns: int,
     no_cap: bool,
+    as_json: bool = False,
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
     from liqmap.store import store_for
@@ -172,6 +177,12 @@ def heatmap_cmd(
             path, heatmap = render_heatmap_png(store, query, png)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
+    if as_json:  # the non-zero cells [k, b, usd] of the side drawn, with times, price edges and candles
+        from liqmap.service.encode import json_text, sparse_payload
+
+        body = sparse_payload(heatmap, side="both", update_time=int(heatmap.times[-1]), view={"range": range_})
+        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body}))
+        return
     click.echo(
         f"{path}  ({len(heatmap.times)} columns x {len(heatmap.price_edges) - 1} bins, "
         f"{_utc(int(heatmap.times[0]))} .. {_utc(int(heatmap.times[-1]))})"
@@ -182,6 +193,7 @@ def heatmap_cmd(
 @view_options
 @click.option("--bins", default=200, show_default=True, help="Price bins.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins (the API's limit).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def liqmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -194,6 +206,7 @@ def liqmap_cmd(
     db_path: str | None,
     bins: int,
     no_cap: bool,
+    as_json: bool = False,
 ) -> None:
     """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
     from liqmap.query import heatmap_for
@@ -214,6 +227,12 @@ def liqmap_cmd(
     at = int(heatmap.times[-1]) + heatmap.interval_ms
     subtitle = f"{' + '.join(heatmap.exchanges)} · as of {_utc(at)} · model estimate"
     path = render_liquidation_map(lmap, png, subtitle=subtitle)
+    if as_json:  # the GET /api/liqmap body: bins, cumulative curves, nearest clusters
+        from liqmap.service.encode import json_text, liqmap_payload, local_clusters
+
+        body = liqmap_payload(lmap, local_clusters(lmap), len(heatmap.times) - 1)
+        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body}))
+        return
     click.echo(
         f"{path}  (price {lmap.price:,.2f}; longs below ${lmap.cum_long.max():,.0f}, "
         f"shorts above ${lmap.cum_short.max():,.0f})"

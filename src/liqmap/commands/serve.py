@@ -29,8 +29,10 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--symbols", default="BTC", show_default=True, help="Symbols to collect with --collect.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Let web pages from ORIGIN (e.g. https://dash.example) call the API; repeatable. Off by default.")
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
-              log_level: str) -> None:
+              log_level: str, cors: tuple[str, ...] = ()) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
     from liqmap.errors import ConfigError, LiqmapError
     from liqmap.store import open_store
@@ -51,7 +53,8 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             from liqmap.feed.collector import Collector
 
             collector = Collector(store, exchanges, coins)
-        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level)
+        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                   cors_origins=tuple(o for c in cors for o in _csv(c)))
     finally:
         store.close()
 
@@ -70,12 +73,13 @@ def _announce(store: Any, url: str) -> Iterator[str | None]:
 
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-               collector: Any = None, log_level: str = "warning") -> None:
+               collector: Any = None, log_level: str = "warning", cors_origins: tuple[str, ...] = ()) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
     try:
-        asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level))
+        asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                                cors_origins=cors_origins))
     except KeyboardInterrupt:  # Ctrl-C is the normal way to stop: a clean line, not click's "Aborted!"
         click.echo("\nliqmap stopped.")
 
@@ -90,6 +94,7 @@ async def serve_async(
     log_level: str = "warning",
     announce: bool = True,
     on_started: Callable[[str, Any], None] | None = None,
+    cors_origins: tuple[str, ...] = (),
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
 
@@ -101,7 +106,7 @@ async def serve_async(
 
     from liqmap.service.app import create_app
 
-    app = create_app(store, token=token, collector=collector)
+    app = create_app(store, token=token, collector=collector, cors_origins=cors_origins)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

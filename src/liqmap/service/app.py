@@ -23,8 +23,9 @@ from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, coinglass, compress, health, records, stream
+from liqmap.service import api, coinglass, compress, health, records, schemas, stream
 from liqmap.service.context import ServiceContext
+from liqmap.service.conventions import ApiConventions
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
 from liqmap.service.params import ParamError, ViewKey
@@ -37,7 +38,10 @@ DESCRIPTION = """Self-hosted liquidation heatmap for crypto perpetual futures.
 
 Read endpoints are open; endpoints that change state need the `X-Liqmap-Token` header and are
 refused when the server was started without `--token` (read-only). Errors are JSON
-`{"detail": "...", "parameter": "...", "accepted": [...]}`. Live updates: `WS /api/stream`.
+`{"detail": "...", "parameter": "...", "accepted": [...]}` (schema `Error`); unknown query parameters are
+refused with 400. Data endpoints send an `ETag` keyed on the data version (`If-None-Match` gives 304);
+GET endpoints answer HEAD. Live updates: `WS /api/stream`. Paths under `/api/futures/liquidation/` speak
+Coinglass v4 (their own envelope).
 """
 
 
@@ -51,8 +55,10 @@ def create_app(
     poll_interval: float = 2.0,
     config: ModelConfig | None = None,
     prewarm_views: bool = True,
+    cors_origins: tuple[str, ...] = (),
 ) -> FastAPI:
-    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks)."""
+    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks).
+    ``cors_origins``: browser origins allowed to call the API from other sites (``serve --cors``)."""
     cache = HeatmapCache(store, compute, size=cache_size)
     hub = Hub()
     live = Live(store, hub, cache, poll_interval=poll_interval)
@@ -83,16 +89,24 @@ def create_app(
     app.state.on_shutdown = contextlib.ExitStack()
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
+    app.add_middleware(ApiConventions)
+    if cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "HEAD", "POST", "DELETE"],
+                           allow_headers=["X-Liqmap-Token", "Authorization", "Content-Type", "If-None-Match"],
+                           expose_headers=["ETag"], max_age=600)
     _install_error_handlers(app)
-    app.include_router(api.router)
+    app.include_router(api.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(coinglass.router)
-    app.include_router(records.router)
+    app.include_router(records.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(stream.router)
     for name, router in plugin_routers(ctx.plugin_errors):
-        app.include_router(router)
+        app.include_router(router, responses=schemas.ERROR_RESPONSES)
         log.info("included router %s", name)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _page_routes(app)
+    schemas.install_openapi(app, ctx.config)
     ctx.app = app
     return app
 

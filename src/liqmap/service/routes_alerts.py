@@ -22,7 +22,8 @@ from liqmap.alerts.storage import STATUSES, AlertStore
 from liqmap.analysis.rules import parse_rule
 from liqmap.errors import ConfigError
 from liqmap.service.context import ServiceContext, get_context, require_token
-from liqmap.service.params import ParamError, parse_symbol, parse_ts
+from liqmap.service.params import MAX_TS, MIN_TS, SYMBOL_PATTERN, ParamError, parse_symbol, parse_ts
+from liqmap.service.schemas import Error
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ async def _alert_loop(app: Any) -> AsyncIterator[None]:
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], lifespan=_alert_loop)
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 MAX_LIMIT = 1000
+SYMBOL_SCHEMA: dict[str, object] = {"pattern": "^$|" + SYMBOL_PATTERN, "maxLength": 40}  # empty = every symbol
 
 RULE_EXAMPLE = {"id": "btc-near", "type": "price_near", "symbol": "BTC", "within_pct": 1.0, "sides": ["long"]}
 
@@ -61,12 +63,14 @@ def _alerts(ctx: ServiceContext) -> AlertStore:
 
 
 @router.get("/rules", summary="Alert rules")
-def get_rules(ctx: Ctx, symbol: Annotated[str | None, Query(description="Only this symbol")] = None) -> JSONResponse:
+def get_rules(ctx: Ctx, symbol: Annotated[str | None, Query(description="Only this symbol",
+                                                            json_schema_extra=SYMBOL_SCHEMA)] = None) -> JSONResponse:
     rules = _alerts(ctx).rules(parse_symbol(symbol) if symbol else None)
     return JSONResponse({"rules": [r.to_dict() for r in rules]})
 
 
 @router.post("/rules", status_code=201, dependencies=[Depends(require_token)],
+             responses={409: {"model": Error, "description": "A rule with this id exists (use replace=true)"}},
              summary="Add (or with replace=true, replace) an alert rule; token required")
 def post_rule(
     ctx: Ctx,
@@ -94,11 +98,14 @@ def delete_rule(ctx: Ctx, rule_id: str) -> JSONResponse:
 @router.get("", summary="Alert history, newest first")
 def get_alerts(
     ctx: Ctx,
-    symbol: Annotated[str | None, Query(description="Only this symbol")] = None,
+    symbol: Annotated[str | None, Query(description="Only this symbol", json_schema_extra=SYMBOL_SCHEMA)] = None,
     rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-    status: Annotated[str | None, Query(description="delivered | failed | suppressed | no_target | pending")] = None,
-    since: Annotated[int | None, Query(description="Only alerts at or after this time (ms)")] = None,
-    limit: Annotated[int, Query(description=f"At most this many, 1..{MAX_LIMIT}")] = 100,
+    status: Annotated[str | None, Query(description="delivered | failed | suppressed | no_target | pending",
+                                        json_schema_extra={"enum": list(STATUSES)})] = None,
+    since: Annotated[int | None, Query(description="Only alerts at or after this time (ms)",
+                                       json_schema_extra={"minimum": MIN_TS, "maximum": MAX_TS})] = None,
+    limit: Annotated[int, Query(description=f"At most this many, 1..{MAX_LIMIT}",
+                                json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 100,
 ) -> JSONResponse:
     if not 1 <= limit <= MAX_LIMIT:
         raise ParamError("limit", f"must be in 1..{MAX_LIMIT}, got {limit}")
