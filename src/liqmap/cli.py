@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "serve": "liqmap.commands.serve:serve_cmd",
     "levels": "liqmap.commands.levels:levels_cmd",
     "alerts": "liqmap.commands.alerts:alerts_cmd",
+    "positions": "liqmap.commands.positions:positions_cmd",
+    "export": "liqmap.commands.export:export_cmd",
 }
 
 _HELP: dict[str, str] = {
@@ -42,6 +44,8 @@ _HELP: dict[str, str] = {
     "serve": "Serve the web page and the REST + WebSocket API.",
     "levels": "Print the session plan: clusters, stacks, asymmetry.",
     "alerts": "Manage and run alert rules.",
+    "positions": "Hyperliquid exact positions: collect, coverage, leverage prior, 2023 check.",
+    "export": "Export candles, OI, funding, prints, heatmap grids or levels to CSV / Parquet.",
 }
 
 
@@ -64,6 +68,16 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Every liqmap error a command lets through becomes one line on stderr and exit status 1 (no
+        traceback): the one place where the CLI translates the library's errors."""
+        from liqmap.errors import LiqmapError
+
+        try:
+            return super().invoke(ctx)
+        except LiqmapError as exc:
+            raise click.ClickException(str(exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every command module.
@@ -91,5 +105,6 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     default=None,
     envvar="LIQMAP_DB",
-    help="DuckDB database file (default: the user data dir, or $LIQMAP_DB).",
+    help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
+         "postgresql://user:pass@host:port/db URL shared by many processes.",
 )

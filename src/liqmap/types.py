@@ -166,4 +166,35 @@ class MarginTier:
     max_leverage: float
 
 
-Record = Bar | OpenInterest | Funding | MarkPrice | Trade | Liquidation | LiquidationBar | Instrument | MarginTier
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """One account's position in one coin as the venue reports it (Hyperliquid ``clearinghouseState``).
+
+    ``size`` is signed (> 0 long) in base coin; ``size == 0`` records that the account no longer holds the
+    coin (a position closed or an account that vanished). ``equity`` is the margin that backs the position:
+    the account's cross account value for ``margin_type="cross"``, the position's own isolated equity
+    otherwise; ``maintenance`` is the account's total cross maintenance margin (None when not reported).
+    ``liquidation_price`` is the exchange's own (None when it reports none).
+    """
+
+    exchange: str
+    symbol: str
+    account: str
+    ts_event: int
+    ts_recv: int
+    size: float
+    entry_price: float
+    mark_price: float
+    liquidation_price: float | None
+    leverage: float
+    margin_type: str
+    margin_used: float
+    position_value: float
+    equity: float
+    maintenance: float | None = None
+    max_leverage: float | None = None
+    venue_symbol: str = ""
+
+
+Record = (Bar | OpenInterest | Funding | MarkPrice | Trade | Liquidation | LiquidationBar | Instrument | MarginTier
+          | PositionSnapshot)

@@ -155,12 +155,41 @@ def test_meta_and_asset_ctxs_open_interest_snapshot() -> None:
 
 
 def test_clearinghouse_state_positions_with_exchange_liquidation_price() -> None:
-    assert hl.parse_clearinghouse_state(body("rest/clearinghouse_state_sdk.json")) == []  # szi 0, liq NaN
-    (pos,) = hl.parse_clearinghouse_state(body("rest/clearinghouse_state_position.json"))
-    assert (pos.coin, pos.size, pos.entry_price, pos.liquidation_price) == ("BTC", 0.5, 43000.0, 38500.0)
+    assert hl.parse_clearinghouse_state(body("rest/clearinghouse_state_sdk.json"), "0xa", RECV) == []  # szi 0
+    (pos,) = hl.parse_clearinghouse_state(body("rest/clearinghouse_state_position.json"), "0xa", RECV)
+    assert (pos.symbol, pos.account, pos.size, pos.entry_price, pos.liquidation_price) == ("BTC", "0xa", 0.5,
+                                                                                           43000.0, 38500.0)
     assert (pos.leverage, pos.margin_type, pos.margin_used, pos.position_value) == (2.5, "cross", 4312.5, 21625.0)
+    assert (pos.mark_price, pos.equity, pos.maintenance, pos.max_leverage) == (43250.0, 10250.75, 800.0, 20.0)
+    assert pos.ts_event == RECV  # "time": 0 -> the receive time
     with pytest.raises(ParseError):
-        hl.parse_clearinghouse_state({"error": "bad user"})
+        hl.parse_clearinghouse_state({"error": "bad user"}, "0xa", RECV)
+
+
+def test_clearinghouse_state_isolated_null_and_vanished_positions() -> None:
+    (iso,) = hl.parse_clearinghouse_state(body("rest/clearinghouse_state_doc_isolated.json"), "0xb", RECV)
+    # isolated equity = rawUsd + szi * mark = -95.059824 + 100.02765 (= the documented marginUsed)
+    assert iso.margin_type == "isolated" and iso.equity == pytest.approx(4.967826)
+    assert (iso.ts_event, iso.maintenance) == (1708622398623, None)
+    rows = hl.parse_clearinghouse_state(body("rest/clearinghouse_state_sdk_2023.json"), "0xc", RECV)
+    assert sum(r.liquidation_price is None for r in rows) == 7  # ETH MATIC SOL AVAX BNB LTC ARB: null
+    assert all(r.maintenance is None and r.equity == 1182.312496 for r in rows)  # 2023: no crossMaintenance
+    # an account that no longer holds BTC and DOGE: one flat row each, stamped at the answer's time
+    flat = hl.parse_clearinghouse_state(body("rest/clearinghouse_state_doc_isolated.json"), "0xb", RECV,
+                                        held=["ETH", "BTC", "DOGE"])
+    assert [(r.symbol, r.size) for r in flat] == [("ETH", 0.0335), ("BTC", 0.0), ("DOGE", 0.0)]
+    odd = {"assetPositions": [{"position": {"coin": "xyz:XYZ100", "szi": "1"}}], "time": 5}
+    assert hl.parse_clearinghouse_state(odd, "0xd", RECV) == []  # builder-dex coin: not ours
+    with pytest.raises(ParseError):
+        hl.parse_clearinghouse_state({"assetPositions": [{"position": {"coin": "BTC", "szi": "x"}}]}, "0xd", RECV)
+
+
+def test_trade_accounts_name_both_sides() -> None:
+    (t,) = hl.trade_accounts(raw("trades/ws_btc.json"))
+    assert t.users == ("0xe9bee85af94c8234270523992447e631d27d2146", "0xf9109ada2f73c62e9889b45453065f0d99260a2d")
+    assert (t.coin, t.ts, t.notional) == ("BTC", 1781416943647, pytest.approx(64411.0 * 0.31377))
+    assert hl.trade_accounts(raw("active_asset_ctx/ws_btc.json")) == []
+    assert hl.trade_accounts('{"channel":"trades","data":[{"coin":"BTC","px":"1","sz":"2","time":3}]}')[0].users == ()
 
 
 def test_request_bodies() -> None:

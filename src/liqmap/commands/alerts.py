@@ -12,14 +12,24 @@ from liqmap.cli import db_option
 from liqmap.errors import LiqmapError
 
 
-def _store(db_path: str | None) -> Any:
-    from liqmap.store import DuckDBStore
+def _store(db_path: str | None, *, read_only: bool = False) -> Any:
+    from liqmap.store import store_for
 
-    return DuckDBStore(db_path)
+    return store_for(db_path, read_only=read_only)
 
 
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _require_data(store: Any, symbol: str) -> None:
+    """A rule on a symbol without bars in the store would never fire: refuse it, naming what is there."""
+    held = sorted({str(r["symbol"]) for r in store.inventory() if r["table"] == "bars"})
+    if symbol not in held:
+        raise click.ClickException(
+            f"no data for {symbol} in {store.path} (symbols with bars: {', '.join(held) or 'none'}); "
+            f"import or collect {symbol} first (liqmap import / backfill / collect), then add the rule"
+        )
 
 
 @click.group("alerts")
@@ -67,6 +77,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
         rule = parse_rule(spec)
         TargetPolicy().check_all(rule.notify, resolve_hosts=False)  # addresses: checked by the delivering loop
         with _store(db_path) as store:
+            _require_data(store, rule.symbol)
             saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -85,7 +96,7 @@ def list_cmd(symbol: str | None, as_json: bool, db_path: str | None) -> None:
     from liqmap.symbols import canonical
 
     try:
-        with _store(db_path) as store:
+        with _store(db_path, read_only=True) as store:
             rules = AlertStore(store).rules(canonical(symbol) if symbol else None)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -128,7 +139,7 @@ def history_cmd(symbol: str | None, rule_id: str | None, limit: int, as_json: bo
     from liqmap.symbols import canonical
 
     try:
-        with _store(db_path) as store:
+        with _store(db_path, read_only=True) as store:
             rows = AlertStore(store).history(symbol=canonical(symbol) if symbol else None, rule_id=rule_id,
                                              limit=limit)
     except LiqmapError as exc:
@@ -187,7 +198,8 @@ def run_cmd(config_path: str | None, symbols: tuple[str, ...], exchanges: str | 
         if not rules:
             raise click.ClickException("no rules: add one with `liqmap alerts add` or pass --config FILE")
         watch = service.symbols or sorted({r.symbol for r in rules})
-        click.echo(f"{len(rules)} rule(s) on {', '.join(watch)}; polling every {interval:g}s", err=True)
+        click.echo(f"{len(rules)} rule(s) on {', '.join(watch)}; "
+                   + ("one poll" if once else f"polling every {interval:g}s"), err=True)
         if once:
             service.round()
             return

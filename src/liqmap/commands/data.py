@@ -41,14 +41,16 @@ def import_cmd(
     Each file is parsed and validated completely, then stored in one transaction: a bad file stores
     nothing and loses nothing. Re-importing a file stores no row twice.
     """
+    from liqmap.commands.progress import working
     from liqmap.ingest import import_file
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
     failed = 0
-    with DuckDBStore(db_path) as store:
-        for path in files:
+    with store_for(db_path) as store:
+        for i, path in enumerate(files, 1):
             try:
-                result = import_file(store, path, fmt=fmt, symbol=symbol, market=market)
+                with working(f"importing {path} ({i}/{len(files)})"):
+                    result = import_file(store, path, fmt=fmt, symbol=symbol, market=market)
             except LiqmapError as exc:
                 failed += 1
                 click.echo(f"{path}: ERROR {exc}", err=True)
@@ -60,7 +62,7 @@ def import_cmd(
             )
             for note in result.notes:
                 click.echo(f"  note: {note}")
-        click.echo(f"database: {store.path}")
+        click.echo(f"database: {store.location}")
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} file(s) not imported (nothing of them stored)")
 
@@ -71,14 +73,20 @@ def _utc(ms: int) -> str:
 
 @click.command("inventory")
 @db_option
-def inventory_cmd(db_path: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the series as JSON (times in ms).")
+def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:
     """List the series held in the store: table, exchange, market, symbol, interval, first, last, rows."""
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
-    with DuckDBStore(db_path) as store:
+    with store_for(db_path, read_only=True) as store:
         rows = store.inventory()
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"db": str(store.path), "series": rows}, default=str))
+            return
         if not rows:
-            click.echo(f"{store.path}: empty (import files with `liqmap import`, or run `liqmap demo`)")
+            click.echo(f"{store.location}: empty (import files with `liqmap import`, or run `liqmap demo`)")
             return
         click.echo(
             f"{'table':<17}{'exchange':<11}{'market':<7}{'symbol':<10}{'interval':>9}  "

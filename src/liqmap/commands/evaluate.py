@@ -38,13 +38,19 @@ def _iso_ms(value: str | None, name: str) -> int | None:
 @click.option("--interval", "interval_min", type=click.IntRange(min=1), default=60, show_default=True,
               help="Bar length in minutes. Finer stored klines are resampled to it and finer realized liquidation "
                    "bars summed into it (an incomplete bar is not scored).")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default="liqmap-evaluation.html",
-              show_default=True, help="Where to write the HTML report (table mode only).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report to this FILE (table mode only; none is written unasked).")
 @click.option("--search", "run_grid", is_flag=True,
               help="Run the grid search instead: fit on the first half of the scored bars, test on the rest.")
+@click.option("--exact", "vs_exact", is_flag=True,
+              help="Estimate vs exact instead: the model on Hyperliquid's candles/OI against the tracked positions "
+                   "(liqmap positions collect); JSON over the day before --end.")
+@click.option("--leverage-prior", type=click.Choice(["default", "hyperliquid"]), default="default",
+              show_default=True, help="Leverage mix: the default 25x-125x tiers or the one learned from real "
+                                      "Hyperliquid positions (src/liqmap/data/leverage).")
 def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, start: str | None, end: str | None,
-                 warmup_days: float, symbol: str, exchange: str, interval_min: int, html_path: str,
-                 run_grid: bool) -> None:
+                 warmup_days: float, symbol: str, exchange: str, interval_min: int, html_path: str | None,
+                 run_grid: bool, vs_exact: bool, leverage_prior: str) -> None:
     """Score the model's per-bar liquidation predictions against realized liquidations.
 
     FILES (any format `liqmap import` reads) are imported into a temporary in-memory store; without
@@ -52,23 +58,24 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
     model and the baselines on the same bars, and how the heatmap's top clusters behaved.
     """
     from liqmap.evaluate.runner import evaluate_store, import_into, load_for_evaluation
-    from liqmap.store import DuckDBStore
+    from liqmap.store import DuckDBStore, store_for
 
     start_ms, end_ms = _iso_ms(start, "--start"), _iso_ms(end, "--end")
     interval_ms = interval_min * 60_000
     try:
-        if files:
-            store = DuckDBStore(":memory:")
-        else:
-            from liqmap.store.duckdb_store import default_db_path
-
-            path = Path(db_path) if db_path else default_db_path()
-            if not path.exists():
-                raise click.ClickException(f"no database at {path}: pass FILES or import data first (liqmap import)")
-            store = DuckDBStore(path, read_only=True)
+        store = DuckDBStore(":memory:") if files else store_for(db_path, read_only=True)
         with store:
             if files:
                 import_into(store, files)
+            from liqmap.data.leverage import with_prior
+            from liqmap.model.config import ModelConfig
+
+            config = with_prior(ModelConfig(), leverage_prior)
+            if vs_exact:
+                from liqmap.evaluate.exact import estimate_vs_exact
+
+                click.echo(json.dumps(estimate_vs_exact(store, symbol, end=end_ms, config=config), indent=2))
+                return
             if run_grid:
                 from liqmap.evaluate.search import run_search
 
@@ -76,11 +83,17 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
                                                         interval_ms=interval_ms, start=start_ms, end=end_ms,
                                                         warmup_days=warmup_days)
                 warmup = 0.0 if score_start is not None else warmup_days
-                result = run_search(data, warmup_days=warmup)
+                from liqmap.commands.progress import working
+
+                with working("grid search"):
+                    result = run_search(data, warmup_days=warmup)
                 click.echo(json.dumps(result.to_json(), indent=2))
                 return
-            evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
-                                        start=start_ms, end=end_ms, warmup_days=warmup_days)
+            from liqmap.commands.progress import working
+
+            with working(f"evaluating {symbol} on {exchange}"):
+                evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
+                                            start=start_ms, end=end_ms, warmup_days=warmup_days, config=config)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -89,5 +102,6 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
     from liqmap.evaluate.report import html_report, text_table
 
     click.echo(text_table(evaluation.to_json()))
-    Path(html_path).write_text(html_report(evaluation), encoding="utf-8")
-    click.echo(f"HTML report: {html_path}")
+    if html_path:
+        Path(html_path).write_text(html_report(evaluation), encoding="utf-8")
+        click.echo(f"HTML report: {html_path}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -28,6 +29,8 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--symbols", default="BTC", show_default=True, help="Symbols to collect with --collect.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Let web pages from ORIGIN (e.g. https://dash.example) call the API; repeatable. Off by default.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
               help="Also accept this Host/Origin (repeatable; '*' = any). Always accepted: localhost, 127.0.0.1, "
                    "[::1] and the --host address.")
@@ -38,12 +41,12 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--cache-mb", default=512, show_default=True, type=click.IntRange(16, 1 << 20),
               help="Memory budget of the view caches.")
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
-              log_level: str, allow_hosts: tuple[str, ...], max_body_mb: float, max_computations: int,
-              cache_mb: int) -> None:
+              log_level: str, cors: tuple[str, ...] = (), allow_hosts: tuple[str, ...] = (), max_body_mb: float = 16.0,
+              max_computations: int = 2, cache_mb: int = 512) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
     from liqmap.errors import ConfigError, LiqmapError
     from liqmap.service.limits import Limits, default_hosts
-    from liqmap.store import DuckDBStore
+    from liqmap.store import open_store
     from liqmap.symbols import canonical, check_exchange
 
     try:
@@ -52,7 +55,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        store = DuckDBStore(db_path).open()
+        store = open_store(db_path)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -63,18 +66,36 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             collector = Collector(store, exchanges, coins)
         limits = Limits(max_body_bytes=int(max_body_mb * (1 << 20)), max_computations=max_computations,
                         cache_bytes=cache_mb << 20, allowed_hosts=default_hosts(host, allow_hosts))
-        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level, limits=limits)
+        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                   cors_origins=tuple(o for c in cors for o in _csv(c)), limits=limits)
     finally:
         store.close()
 
 
+@contextlib.contextmanager
+def _announce(store: Any, url: str) -> Iterator[str | None]:
+    """While serving an embedded store file, say so beside it: read commands then ask this server."""
+    from liqmap.store import DuckDBStore
+    from liqmap.store.remote import announced
+
+    if isinstance(store, DuckDBStore) and store.path != ":memory:":
+        with announced(store.path, url.rstrip("/")) as key:
+            yield key
+    else:
+        yield None
+
+
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-               collector: Any = None, log_level: str = "warning", limits: Any = None) -> None:
+               collector: Any = None, log_level: str = "warning", cors_origins: tuple[str, ...] = (),
+               limits: Any = None) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
-    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                            limits=limits))
+    try:
+        asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                                cors_origins=cors_origins, limits=limits))
+    except KeyboardInterrupt:  # Ctrl-C is the normal way to stop: a clean line, not click's "Aborted!"
+        click.echo("\nliqmap stopped.")
 
 
 async def serve_async(
@@ -87,6 +108,7 @@ async def serve_async(
     log_level: str = "warning",
     announce: bool = True,
     on_started: Callable[[str, Any], None] | None = None,
+    cors_origins: tuple[str, ...] = (),
     limits: Any = None,
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
@@ -106,7 +128,8 @@ async def serve_async(
     limits = limits or Limits()
     if limits.allowed_hosts is None:
         limits = dataclasses.replace(limits, allowed_hosts=default_hosts(host))
-    app = create_app(store, token=token, collector=collector, limits=limits)
+    limits = dataclasses.replace(limits, allowed_origins=(*limits.allowed_origins, *cors_origins))
+    app = create_app(store, token=token, collector=collector, cors_origins=cors_origins, limits=limits)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
@@ -119,12 +142,14 @@ async def serve_async(
             bound = server.servers[0].sockets[0].getsockname() if server.servers else (host, port)
             shown = "127.0.0.1" if bound[0] in ("0.0.0.0", "::") else bound[0]
             url = f"http://{shown}:{bound[1]}/"
+            app.state.store_key = app.state.on_shutdown.enter_context(_announce(store, url))
             if announce:
                 click.echo(f"liqmap serving on {url}  (API docs: {url}docs)" + ("" if token else "  [read-only]"))
             if on_started is not None:
                 on_started(url, server)
         await serving
     finally:
+        app.state.on_shutdown.close()
         if collecting is not None:
             collector.stop()
             try:

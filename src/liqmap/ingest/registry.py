@@ -22,6 +22,7 @@ from typing import Any
 from liqmap.errors import ConfigError, MalformedFileError
 from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
+from liqmap.ingest.conflicts import differing_rows
 from liqmap.ingest.reader import CHUNK_BYTES, first_lines, iter_tables
 from liqmap.store import DuckDBStore
 
@@ -224,6 +225,7 @@ def import_file(
     started = time.perf_counter()
     new_rows: dict[str, int] = {}
     notes: list[str] = []
+    differ: dict[str, tuple[int, Any]] = {}
     rows_read = chunks = 0
     name = ""
     options = {"fmt": fmt, "symbol": symbol, "market": market, "ts_recv": ts_recv, "chunk_bytes": chunk_bytes}
@@ -245,7 +247,13 @@ def import_file(
         notes.extend(note for note in batch.notes if note not in notes)
         with store.transaction():
             for table, cols in batch.tables.items():
+                count, example = differing_rows(store, table, cols)
+                if count:
+                    before = differ.get(table, (0, example))
+                    differ[table] = (before[0] + count, before[1])
                 new_rows[table] = new_rows.get(table, 0) + store.write_columns(table, cols)
+    notes.extend(f"{count} row(s) of {table} differ from the stored ones and were NOT replaced (the store keeps "
+                 f"the first); first: {example}" for table, (count, example) in differ.items())
     if chunks > 1:
         notes.append(f"streamed in {chunks} chunks")
     return ImportResult(str(path), name, rows_read, new_rows, tuple(notes), time.perf_counter() - started)

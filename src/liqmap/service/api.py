@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import time
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from liqmap.service import compress, encode, health
+from liqmap.service import compress, encode, health, schemas
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import (
     ENCODINGS,
+    EXCHANGES_PATTERN,
     FORMATS,
     MAX_COLUMNS,
     MAX_ROWS,
+    RANGE_ALIASES,
+    RANGES_FALLBACK,
     SIDES,
+    SYMBOL_SCHEMA,
+    TIME_PATTERN,
     ParamError,
     ViewKey,
     parse_ages,
@@ -31,29 +40,39 @@ from liqmap.service.params import (
     parse_ts,
     ranges,
 )
+from liqmap.symbols import EXCHANGES
 
 router = APIRouter(prefix="/api", tags=["data"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid parameter; `detail` names it and the accepted values"},
-    404: {"description": "No stored data for this symbol / window"},
-}
 
-SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT, BTC-USDT-SWAP)")]
+SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT, BTC-USDT-SWAP)",
+                               json_schema_extra=SYMBOL_SCHEMA)]
 ExchangesQ = Annotated[
-    str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated")
+    str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated",
+                      json_schema_extra={"pattern": EXCHANGES_PATTERN})
 ]
-RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
-SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)")]
+RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y",
+                                     json_schema_extra={"enum": ["", *RANGES_FALLBACK, *RANGE_ALIASES]})]
+SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)",
+                                    json_schema_extra={"enum": ["", *SIDES]})]
 LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
 AgeQ = Annotated[
     str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4h-1d, 1d-7d, >7d) or index; "
                             "labels come from the model config (GET /api/meta)")
 ]
-BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)")]
-EndQ = Annotated[int | None, Query(description="View end time, ms since epoch (default: latest data)")]
-ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_COLUMNS} (default 1000)")]
-RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)")]
+BinQ = Annotated[float | None, Query(description="Price-bin size in USD (overrides rows)",
+                                     json_schema_extra={"exclusiveMinimum": 0, "maximum": 1e9})]
+EndQ = Annotated[str | None, Query(description="View end time: ms since epoch or ISO 8601 (2024-08-17T12:00Z); "
+                                              "default: latest data", examples=["1723896000000"],
+                                   json_schema_extra={"pattern": TIME_PATTERN})]
+StartQ = Annotated[str | None, Query(description="Start time: ms since epoch or ISO 8601", examples=["1723800000000"],
+                                     json_schema_extra={"pattern": TIME_PATTERN})]
+ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_COLUMNS} (default 1000)",
+                                       json_schema_extra={"minimum": 10, "maximum": MAX_COLUMNS})]
+RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)",
+                                    json_schema_extra={"minimum": 10, "maximum": MAX_ROWS})]
+TableFormatQ = Annotated[str | None, Query(description="json (default) | csv (one row per record, with a header)",
+                                           json_schema_extra={"enum": ["", "json", "csv"]})]
 
 
 def view_key(
@@ -62,7 +81,7 @@ def view_key(
     symbol: str,
     exchanges: str | None,
     range_: str | None,
-    end: int | None,
+    end: int | str | None,
     leverage: str | None,
     age: str | None,
     rows: int | None,
@@ -84,7 +103,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@router.get("/heatmap", responses=ERRORS, summary="Liquidation heatmap (time × price) with candles")
+@router.get("/heatmap", responses=schemas.ok(schemas.HeatmapGrid | schemas.HeatmapSparse | schemas.CoinglassHeatmap), summary="Liquidation heatmap (time × price) with candles")
 def get_heatmap(
     ctx: Ctx,
     request: Request,
@@ -98,8 +117,10 @@ def get_heatmap(
     end: EndQ = None,
     columns: ColumnsQ = None,
     rows: RowsQ = None,
-    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass")] = None,
-    encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)")] = None,
+    format: Annotated[str | None, Query(description="grid (default) | sparse | coinglass",
+                                        json_schema_extra={"enum": ["", *FORMATS]})] = None,
+    encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)",
+                                          json_schema_extra={"enum": ["", *ENCODINGS]})] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
 ) -> Response:
     """Outstanding modelled liquidation notional (USD) per time column and price bin.
@@ -152,7 +173,7 @@ def cached_json(ctx: ServiceContext, request: Request, cache_key: Any, build: An
                     headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"})
 
 
-@router.get("/liqmap", responses=ERRORS, summary="Liquidation map at one time: bars by price, cumulative curves")
+@router.get("/liqmap", responses=schemas.ok(schemas.Liqmap), summary="Liquidation map at one time: bars by price, cumulative curves")
 def get_liqmap(
     ctx: Ctx,
     symbol: SymbolQ,
@@ -163,7 +184,8 @@ def get_liqmap(
     bin: BinQ = None,
     end: EndQ = None,
     rows: RowsQ = None,
-    at: Annotated[int | None, Query(description="Time (ms) of the column to show (default: latest)")] = None,
+    at: Annotated[str | None, Query(description="Time (ms or ISO 8601) of the column to show (default: latest)",
+                                    json_schema_extra={"pattern": TIME_PATTERN})] = None,
 ) -> JSONResponse:
     """Long and short notional per price bin at the column containing `at` (latest by default),
     cumulative curves outward from the price, and the nearest clusters above and below."""
@@ -179,7 +201,21 @@ def get_liqmap(
     return JSONResponse(encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k))
 
 
-def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | None, end: int | None,
+TABLE_FORMATS: tuple[str, ...] = ("json", "csv")
+
+
+def csv_response(fields: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """Rows as ``text/csv`` with a header line (missing values empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow(["" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in row])
+    return Response(buffer.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | str | None, end: int | str | None,
             table: str = "bars") -> tuple[int, int]:
     end_ms = parse_ts(end, "end")
     start_ms = parse_ts(start, "start")
@@ -190,22 +226,24 @@ def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | N
         end_ms = (latest if latest is not None else _now_ms()) + 1
     if start_ms is None:
         start_ms = end_ms - ranges()[parse_range(range_)]
-    if start_ms >= end_ms:
-        raise ParamError("start", f"{start_ms} is not before end {end_ms}", "start < end")
-    return start_ms, end_ms
+    return start_ms, max(start_ms, end_ms)  # start >= end: an empty window (empty lists), not an error
 
 
-@router.get("/candles", responses=ERRORS, summary="OHLCV bars of one exchange")
+@router.get("/candles", responses=schemas.ok(schemas.CandlesBody, csv=True), summary="OHLCV bars of one exchange")
 def get_candles(
     ctx: Ctx,
     symbol: SymbolQ,
-    exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)")] = None,
-    interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)")] = None,
+    exchange: Annotated[str | None, Query(description="Exchange (default: the first holding bars)",
+                                          json_schema_extra={"enum": ["", *EXCHANGES]})] = None,
+    interval: Annotated[int | None, Query(description="Bar interval in ms (default: the finest stored)",
+                                          json_schema_extra={"minimum": 1_000, "maximum": 31 * 86_400_000})] = None,
     range: RangeQ = None,
-    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    start: StartQ = None,
     end: EndQ = None,
-    limit: Annotated[int | None, Query(description="At most this many newest bars, 1..100000")] = None,
-) -> JSONResponse:
+    limit: Annotated[int | None, Query(description="At most this many newest bars, 1..100000",
+                                       json_schema_extra={"minimum": 1, "maximum": 100_000})] = None,
+    format: TableFormatQ = None,
+) -> Response:
     """Bars opening in the window (perpetual, or spot where only spot is stored), via
     :func:`liqmap.query.candles_for`."""
     from liqmap.query import candles_for
@@ -224,23 +262,31 @@ def get_candles(
     start_ms, end_ms = _window(ctx, coin, range, start, end)
     bars = candles_for(ctx.store, coin, start_ms, end_ms, exchange=venue, interval_ms=interval_ms)
     arrays = {k: v[-max_rows:] for k, v in bars.items() if isinstance(v, np.ndarray)}
+    if parse_choice(format, TABLE_FORMATS, "format", "json") == "csv":
+        payload = encode.candles_payload(arrays)
+        return csv_response([*payload], zip(*payload.values(), strict=True), f"{coin}-{venue}-candles.csv")
     return JSONResponse({"symbol": coin, "exchange": venue, "market": bars["market"],
                          "interval_ms": int(bars["interval_ms"]), "candles": encode.candles_payload(arrays)})
 
 
-@router.get("/liquidations", responses=ERRORS, summary="Realized liquidations: prints and per-bar aggregates")
+@router.get("/liquidations", responses=schemas.ok(schemas.Liquidations, csv=True), summary="Realized liquidations: prints and per-bar aggregates")
 def get_liquidations(
     ctx: Ctx,
     symbol: SymbolQ,
     exchanges: ExchangesQ = None,
     range: RangeQ = None,
-    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    start: StartQ = None,
     end: EndQ = None,
-    min_usd: Annotated[float | None, Query(description="Only prints of at least this notional (USD)")] = None,
-    limit: Annotated[int | None, Query(description="At most this many prints (largest kept), 1..50000")] = None,
-    interval: Annotated[int | None, Query(description="Aggregate bar interval in ms (default: finest stored)")] = None,
-) -> JSONResponse:
-    """`prints`: `[ts, exchange, side, price, usd]` (side = the liquidated position's side).
+    min_usd: Annotated[float | None, Query(description="Only prints of at least this notional (USD)",
+                                           json_schema_extra={"minimum": 0})] = None,
+    limit: Annotated[int | None, Query(description="At most this many prints (largest kept), 1..50000",
+                                       json_schema_extra={"minimum": 1, "maximum": 50_000})] = None,
+    interval: Annotated[int | None, Query(description="Aggregate bar interval in ms (default: finest stored)",
+                                          json_schema_extra={"minimum": 1_000, "maximum": 31 * 86_400_000})] = None,
+    format: TableFormatQ = None,
+) -> Response:
+    """`prints`: `[ts, exchange, side, price, usd]` (side = the liquidated position's side); `format=csv`: the
+    prints as CSV (`ts,exchange,side,price,usd`).
     `bars`: realized USD per bar and side (`long_usd` = longs liquidated), e.g. Coinglass aggregates,
     with `coverage` saying what they sum over (via :func:`liqmap.query.realized_for`)."""
     from liqmap.query import realized_for
@@ -260,6 +306,8 @@ def get_liquidations(
         idx = np.sort(idx[np.argsort(prints["usd"][idx])[-max_prints:]])
     rows = [[int(prints["ts"][i]), str(prints["exchange"][i]), str(prints["side"][i]),
              float(prints["price"][i]), float(prints["usd"][i])] for i in idx]
+    if parse_choice(format, TABLE_FORMATS, "format", "json") == "csv":
+        return csv_response(["ts", "exchange", "side", "price", "usd"], rows, f"{coin}-liquidations.csv")
     agg = realized.bars
     bars: dict[str, dict[str, Any]] = {}
     for i in np.arange(len(agg["ts"])):
@@ -274,7 +322,7 @@ def get_liquidations(
                          "bars": list(bars.values())})
 
 
-@router.get("/exchanges", summary="Per-exchange health and data freshness")
+@router.get("/exchanges", responses=schemas.ok(schemas.Exchanges), summary="Per-exchange health and data freshness")
 def get_exchanges(ctx: Ctx) -> JSONResponse:
     """One row per exchange: collector connection state (when `serve --collect` runs one), the newest
     stored bar / liquidation, and `status` = connected | lagging | stale | offline."""
@@ -282,7 +330,7 @@ def get_exchanges(ctx: Ctx) -> JSONResponse:
                          "exchanges": health.exchange_health(ctx)})
 
 
-@router.get("/meta", summary="What the server holds and accepts")
+@router.get("/meta", responses=schemas.ok(schemas.Meta), summary="What the server holds and accepts")
 def get_meta(ctx: Ctx) -> JSONResponse:
     """Symbols and exchanges stored, accepted ranges / sides / leverage tiers / age buckets, features."""
     symbols: dict[str, set[str]] = {}

@@ -23,8 +23,9 @@ from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, coinglass, compress, health, records, stream
+from liqmap.service import api, coinglass, compress, health, records, schemas, stream
 from liqmap.service.context import ServiceContext, token_refusal
+from liqmap.service.conventions import ApiConventions
 from liqmap.service.hub import Hub
 from liqmap.service.limits import Limits
 from liqmap.service.limits import install as install_limits
@@ -39,7 +40,10 @@ DESCRIPTION = """Self-hosted liquidation heatmap for crypto perpetual futures.
 
 Read endpoints are open; endpoints that change state need the `X-Liqmap-Token` header and are
 refused when the server was started without `--token` (read-only). Errors are JSON
-`{"detail": "...", "parameter": "...", "accepted": [...]}`. Live updates: `WS /api/stream`.
+`{"detail": "...", "parameter": "...", "accepted": [...]}` (schema `Error`); unknown query parameters are
+refused with 400. Data endpoints send an `ETag` keyed on the data version (`If-None-Match` gives 304);
+GET endpoints answer HEAD. Live updates: `WS /api/stream`. Paths under `/api/futures/liquidation/` speak
+Coinglass v4 (their own envelope).
 """
 
 
@@ -53,9 +57,11 @@ def create_app(
     poll_interval: float = 2.0,
     config: ModelConfig | None = None,
     prewarm_views: bool = True,
+    cors_origins: tuple[str, ...] = (),
     limits: Limits | None = None,
 ) -> FastAPI:
-    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks);
+    """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks).
+    ``cors_origins``: browser origins allowed to call the API from other sites (``serve --cors``);
     ``limits`` (body size, hosts, computations, cache memory) defaults to :class:`Limits`."""
     limits = limits or Limits()
     cache = HeatmapCache(store, compute, size=cache_size, max_bytes=max(limits.cache_bytes // 2, 1))
@@ -67,32 +73,46 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await live.start()
-        if collector is not None:
-            _hook_collector(collector, live)
+        # Every committed write reaches the live loop at once: this process's (collector, POST /api/records)
+        # and, on a PostgreSQL store, every other process's through LISTEN/NOTIFY.
+        unsubscribe = store.on_change(live.notify)
         warm = asyncio.create_task(asyncio.to_thread(prewarm, ctx), name="liqmap-prewarm") if prewarm_views else None
         try:
             yield
         finally:
             if warm is not None:
                 warm.cancel()
+            unsubscribe()
             await live.stop()
+            # What the runner tied to this server's life (the announcement beside an embedded store file):
+            # uvicorn re-raises SIGTERM/SIGINT after shutdown, so code after serve() may never run.
+            app.state.on_shutdown.close()
 
     app = FastAPI(title="liqmap", version=_version(), description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.liqmap = ctx
+    app.state.on_shutdown = contextlib.ExitStack()
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
+    app.add_middleware(ApiConventions)
+    if cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "HEAD", "POST", "DELETE"],
+                           allow_headers=["X-Liqmap-Token", "Authorization", "Content-Type", "If-None-Match"],
+                           expose_headers=["ETag"], max_age=600)
     _install_error_handlers(app)
     install_limits(app, ctx, limits, token_refusal)
-    app.include_router(api.router)
+    app.include_router(api.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(coinglass.router)
-    app.include_router(records.router)
+    app.include_router(records.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(stream.router)
     for name, router in plugin_routers(ctx.plugin_errors):
-        app.include_router(router)
+        app.include_router(router, responses=schemas.ERROR_RESPONSES)
         log.info("included router %s", name)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _page_routes(app)
+    schemas.install_openapi(app, ctx.config)
     ctx.app = app
     return app
 
@@ -137,12 +157,6 @@ def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:
             log.exception("cannot include %s", module_name)
             errors[module_name] = f"{type(exc).__name__}: {exc}"
     return found
-
-
-def _hook_collector(collector: Any, live: Live) -> None:
-    writer = getattr(collector, "writer", None)
-    if writer is not None and hasattr(writer, "subscribe"):
-        writer.subscribe(lambda _records: live.notify())
 
 
 def _version() -> str:

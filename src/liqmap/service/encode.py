@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from typing import Any
 
 import numpy as np
@@ -147,16 +148,35 @@ def sparse_payload(heatmap: Heatmap, *, side: str, update_time: int, view: dict[
     }
 
 
+def usd(value: float) -> float:
+    """USD amounts as Coinglass sends them: rounded to cents."""
+    return round(float(value), 2)
+
+
+def price_decimals(prices: np.ndarray) -> int:
+    """Decimals that keep a price ladder's steps apart when prices are rounded: 2 (as Coinglass) for
+    BTC-sized prices, more for small coins (a step of 0.0001 keeps 6)."""
+    values = np.asarray(prices, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    steps = np.diff(np.unique(values))
+    step = float(steps.min()) if steps.size else (abs(float(values[0])) if values.size else 1.0)
+    if step <= 0:
+        return 2
+    return max(2, 2 - math.floor(math.log10(step)))
+
+
 def coinglass_payload(heatmap: Heatmap, *, side: str, update_time: int) -> dict[str, Any]:
     """The Coinglass v4 heatmap response shape, so existing consumers can switch without code changes.
 
-    ``y_axis[y]`` is the centre price of bin ``y``; ``liquidation_leverage_data`` holds the non-zero
-    cells ``[x_time_idx, y_price_idx, usd]``; ``price_candlesticks`` rows are
+    ``y_axis[y]`` is the centre price of bin ``y`` (rounded: :func:`price_decimals`); ``liquidation_leverage_data``
+    holds the cells ``[x_time_idx, y_price_idx, usd]`` whose USD rounds (to cents) above zero; ``price_candlesticks`` rows are
     ``[ts_seconds, "open", "high", "low", "close", "volume_usd"]`` (strings, as Coinglass sends them;
     volume_usd = base volume × close). ``update_time`` is in ms.
     """
-    grid = side_grid(heatmap, side)
+    grid = np.round(side_grid(heatmap, side), 2)
     xs, ys = np.nonzero(grid)
+    centers = heatmap.price_centers
+    decimals = price_decimals(centers)
     candles = heatmap.candles
     rows = []
     for i in range(len(candles.get("ts", []))):
@@ -176,9 +196,10 @@ def coinglass_payload(heatmap: Heatmap, *, side: str, update_time: int) -> dict[
         "code": "0",
         "msg": "success",
         "data": {
-            "y_axis": [float(p) for p in heatmap.price_centers],
+            "y_axis": np.round(centers, decimals).tolist(),
+            # built from plain lists, not indexed cell by cell from numpy (faster on a 30d body)
             "liquidation_leverage_data": [
-                [int(x), int(y), float(grid[x, y])] for x, y in zip(xs, ys, strict=True)
+                list(cell) for cell in zip(xs.tolist(), ys.tolist(), grid[xs, ys].tolist(), strict=True)
             ],
             "price_candlesticks": rows,
             "update_time": update_time,

@@ -49,6 +49,8 @@ class Limits:
     allowed_hosts: tuple[str, ...] | None = None
     """Accepted ``Host`` names (``*`` accepts any); None = not checked (an app embedded in tests).
     ``liqmap serve`` always passes a list (:func:`default_hosts`)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Further accepted ``Origin`` values (``scheme://host[:port]``): the ``serve --cors`` origins."""
 
 
 def default_hosts(bound: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
@@ -182,12 +184,14 @@ def _bare(host: str) -> str:
 class HostOriginMiddleware:
     """Against DNS rebinding: the ``Host`` header must name an allowed host (when ``allowed`` is given),
     and a WebSocket handshake or a state-changing request that carries ``Origin`` must come from an
-    allowed host (or, when hosts are not checked, from the host it was sent to). Requests without
+    allowed host or be a listed origin (``--cors``), or, when hosts are not checked, come from the host it
+    was sent to. Requests without
     ``Origin`` (curl, scripts) pass the Origin check: browsers always send it on these requests."""
 
-    def __init__(self, app: ASGIApp, allowed: Iterable[str] | None) -> None:
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] | None, origins: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = None if allowed is None else frozenset(_bare(h) for h in allowed)
+        self.origins = frozenset(o.strip().rstrip("/").lower() for o in origins)
 
     def _host_ok(self, host: str | None, fallback: str | None) -> bool:
         if host is None:
@@ -207,7 +211,8 @@ class HostOriginMiddleware:
         origin = _header(scope, b"origin")
         if origin is not None and (scope["type"] == "websocket" or scope.get("method") in UNSAFE_METHODS):
             netloc = urlsplit(origin).netloc if origin != "null" else ""
-            if not netloc or not self._host_ok(netloc, host):
+            listed = origin.strip().rstrip("/").lower() in self.origins
+            if not listed and (not netloc or not self._host_ok(netloc, host)):
                 await self._refuse(scope, send, f"origin {origin!r} is not allowed (liqmap serve --allow-host)")
                 return
         await self.app(scope, receive, send)
@@ -261,4 +266,4 @@ def install(app: Any, ctx: Any, limits: Limits, token_refusal: Any) -> None:
     # Starlette runs the last added middleware first: Host/Origin, then body size, then token.
     app.add_middleware(TokenFirstMiddleware, refusal=lambda header: token_refusal(ctx.token, header))
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
-    app.add_middleware(HostOriginMiddleware, allowed=limits.allowed_hosts)
+    app.add_middleware(HostOriginMiddleware, allowed=limits.allowed_hosts, origins=limits.allowed_origins)

@@ -8,6 +8,7 @@ binds them as parameters.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,26 @@ RANGES_FALLBACK: dict[str, int] = {
     "180d": 180 * 86_400_000,
     "1y": 365 * 86_400_000,
 }
+RANGE_ALIASES: dict[str, str] = {"1d": "24h", "1w": "7d", "1m": "30d", "3m": "90d", "6m": "180d", "12m": "1y",
+                                 "365d": "1y"}
+
+# JSON-schema patterns (OpenAPI) of values the parsers accept, so that a generated schema-valid request is
+# a request the server takes (tests/service/test_schemathesis.py checks both ways).
+_B = "[A-Za-z0-9]{1,15}"  # the base asset: canonical() refuses a longer one once stripped
+_Q = "(?:[Uu][Ss][Dd][TtCc]?)"  # USDT | USDC | USD, any case
+SYMBOL_PATTERN = (
+    f"^(?:k[A-Z0-9]{{1,11}}|{_B}|{_B}/{_Q}:{_Q}|{_B}-{_Q}-[Ss][Ww][Aa][Pp]|{_B}[-_/]{_Q}"
+    f"|{_B}?[Uu][Ss][Dd][TtCc](?:\\.[Pp]|[Pp][Ee][Rr][Pp])?)$"
+)
+"""What :func:`liqmap.symbols.canonical` accepts (base asset, venue names, ccxt names; at most 40 long)."""
+SYMBOL_SCHEMA: dict[str, object] = {"pattern": SYMBOL_PATTERN, "maxLength": 40}
+_EXCHANGE = "(?:" + "|".join(EXCHANGES) + ")"
+EXCHANGES_PATTERN = f"^(?:all|aggregate|{_EXCHANGE}(?:,{_EXCHANGE})*)?$"
+TIME_PATTERN = (
+    "^(?:1[3-9][0-9]{11}|[23][0-9]{12}|40[0-9]{11}"
+    "|20[1-9][0-9]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?Z?)?)$"
+)
+"""Milliseconds (2011..2099) or an ISO 8601 date / UTC time: a subset of what :func:`parse_ts` takes."""
 MAX_COLUMNS = 2000
 MAX_ROWS = 2000
 MIN_TS = 1_230_768_000_000  # 2009-01-01: nothing trades before bitcoin
@@ -102,8 +123,7 @@ def parse_range(value: str | None, param: str = "range", default: str = "7d") ->
     if value is None or value == "":
         return default
     text = value.strip().lower()
-    aliases = {"1d": "24h", "1w": "7d", "1m": "30d", "3m": "90d", "6m": "180d", "12m": "1y", "365d": "1y"}
-    text = aliases.get(text, text)
+    text = RANGE_ALIASES.get(text, text)
     if text not in known:
         raise ParamError(param, f"unknown range {value!r}", tuple(known))
     return text
@@ -156,15 +176,34 @@ def parse_int(value: int | None, param: str, lo: int, hi: int, default: int | No
     return int(value)
 
 
-def parse_ts(value: int | None, param: str) -> int | None:
-    """A time in ms since the epoch (seconds are accepted and scaled)."""
+def parse_ts(value: int | str | None, param: str) -> int | None:
+    """A time in ms since the epoch (seconds are accepted and scaled), or an ISO 8601 text
+    (``2024-08-17``, ``2024-08-17T12:00Z``, ``2024-08-17T12:00:00+02:00``; no zone = UTC)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        value = _ts_text(value, param)
     if 0 < value < 10_000_000_000:  # plainly seconds
         value *= 1000
     if not MIN_TS <= value <= MAX_TS:
         raise ParamError(param, f"{value} is not a plausible time", "milliseconds since 1970 (2009..2100)")
     return int(value)
+
+
+def _ts_text(text: str, param: str) -> int:
+    from datetime import UTC, datetime
+
+    stripped = text.strip()
+    if re.fullmatch(r"[+-]?\d{1,19}", stripped):
+        return int(stripped)
+    try:
+        when = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ParamError(param, f"{text!r} is neither milliseconds nor an ISO 8601 time",
+                         "milliseconds since 1970, or ISO 8601 such as 2024-08-17T12:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
 
 
 def parse_bin(value: float | None, param: str = "bin") -> float | None:

@@ -29,7 +29,8 @@ from liqmap.alerts.targets import TargetPolicy
 from liqmap.analysis.rules import parse_rule
 from liqmap.errors import ConfigError
 from liqmap.service.context import ServiceContext, get_context, has_token, require_token
-from liqmap.service.params import ParamError, parse_symbol, parse_ts
+from liqmap.service.params import MAX_TS, MIN_TS, SYMBOL_PATTERN, ParamError, parse_symbol, parse_ts
+from liqmap.service.schemas import Error
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ async def _alert_loop(app: Any) -> AsyncIterator[None]:
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], lifespan=_alert_loop)
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 MAX_LIMIT = 1000
+SYMBOL_SCHEMA: dict[str, object] = {"pattern": "^$|" + SYMBOL_PATTERN, "maxLength": 40}  # empty = every symbol
 
 RULE_EXAMPLE = {"id": "btc-near", "type": "price_near", "symbol": "BTC", "within_pct": 1.0, "sides": ["long"]}
 
@@ -83,13 +85,15 @@ def _shown_rule(rule: dict[str, Any], secrets: bool) -> dict[str, Any]:
 
 @router.get("/rules", summary="Alert rules (notify URLs redacted without the token)")
 def get_rules(ctx: Ctx, request: Request,
-              symbol: Annotated[str | None, Query(description="Only this symbol")] = None) -> JSONResponse:
+              symbol: Annotated[str | None, Query(description="Only this symbol",
+                                                  json_schema_extra=SYMBOL_SCHEMA)] = None) -> JSONResponse:
     rules = _alerts(ctx).rules(parse_symbol(symbol) if symbol else None)
     secrets = has_token(request)
     return JSONResponse({"rules": [_shown_rule(r.to_dict(), secrets) for r in rules]})
 
 
 @router.post("/rules", status_code=201, dependencies=[Depends(require_token)],
+             responses={409: {"model": Error, "description": "A rule with this id exists (use replace=true)"}},
              summary="Add (or with replace=true, replace) an alert rule; token required")
 def post_rule(
     ctx: Ctx,
@@ -123,11 +127,14 @@ def delete_rule(ctx: Ctx, rule_id: str) -> JSONResponse:
 def get_alerts(
     ctx: Ctx,
     request: Request,
-    symbol: Annotated[str | None, Query(description="Only this symbol")] = None,
+    symbol: Annotated[str | None, Query(description="Only this symbol", json_schema_extra=SYMBOL_SCHEMA)] = None,
     rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-    status: Annotated[str | None, Query(description="delivered | failed | suppressed | no_target | pending")] = None,
-    since: Annotated[int | None, Query(description="Only alerts at or after this time (ms)")] = None,
-    limit: Annotated[int, Query(description=f"At most this many, 1..{MAX_LIMIT}")] = 100,
+    status: Annotated[str | None, Query(description="delivered | failed | suppressed | no_target | pending",
+                                        json_schema_extra={"enum": list(STATUSES)})] = None,
+    since: Annotated[int | None, Query(description="Only alerts at or after this time (ms)",
+                                       json_schema_extra={"minimum": MIN_TS, "maximum": MAX_TS})] = None,
+    limit: Annotated[int, Query(description=f"At most this many, 1..{MAX_LIMIT}",
+                                json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})] = 100,
 ) -> JSONResponse:
     if not 1 <= limit <= MAX_LIMIT:
         raise ParamError("limit", f"must be in 1..{MAX_LIMIT}, got {limit}")

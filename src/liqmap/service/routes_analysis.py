@@ -20,16 +20,17 @@ from liqmap.service.params import ParamError
 router = APIRouter(prefix="/api", tags=["analysis"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
 
-SymbolQ = Annotated[str, Query(description="Base asset (BTC) or instrument name (BTCUSDT)")]
-ExchangesQ = Annotated[str | None, Query(description="Comma-separated exchanges; empty/all = aggregated")]
-RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y")]
-EndQ = Annotated[int | None, Query(description="View end, ms (default: latest data)")]
-RowsQ = Annotated[int | None, Query(description="Price bins, 10..2000 (default 500)")]
+from liqmap.service.api import EndQ, ExchangesQ, RangeQ, RowsQ, SymbolQ  # noqa: E402 (one declaration)
+
 AtQ = Annotated[int | None, Query(description="Time (ms) of the column to read (default: latest)")]
-WithinQ = Annotated[float, Query(description="Only clusters whose near edge is within this % of price")]
-KQ = Annotated[float | None, Query(description="Hot-bin factor k (x the median non-empty local bin), default 2")]
-GapQ = Annotated[float | None, Query(description="Merge hot runs whose gap is <= this % of price, default 0.1")]
-ShareQ = Annotated[float | None, Query(description="Drop zones under this share of the side's USD, default 0.02")]
+WithinQ = Annotated[float, Query(description="Only clusters whose near edge is within this % of price",
+                                 json_schema_extra={"exclusiveMinimum": 0, "maximum": 100})]
+KQ = Annotated[float | None, Query(description="Hot-bin factor k (x the median non-empty local bin), default 2",
+                                   json_schema_extra={"exclusiveMinimum": 0, "maximum": 1e12})]
+GapQ = Annotated[float | None, Query(description="Merge hot runs whose gap is <= this % of price, default 0.1",
+                                     json_schema_extra={"minimum": 0, "maximum": 50})]
+ShareQ = Annotated[float | None, Query(description="Drop zones under this share of the side's USD, default 0.02",
+                                       json_schema_extra={"minimum": 0, "exclusiveMaximum": 1})]
 FreshQ = Annotated[str | None, Query(description="Age bucket counted as fresh (default <4h; 'none' = off)")]
 GrowthQ = Annotated[float | None, Query(description="Growth look-back in hours (default 24; 0 = off)")]
 
@@ -50,7 +51,7 @@ def _params(k: float | None, merge_gap: float | None, min_share: float | None) -
 
 
 def _heatmaps(
-    ctx: ServiceContext, *, symbol: str, exchanges: str | None, range_: str | None, end: int | None,
+    ctx: ServiceContext, *, symbol: str, exchanges: str | None, range_: str | None, end: str | None,
     rows: int | None, fresh_age: str | None,
 ) -> tuple[Heatmap, Heatmap | None]:
     from liqmap.service.api import view_key
@@ -86,9 +87,15 @@ def get_clusters(
     ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
     end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
-) -> JSONResponse:
+    format: Annotated[str | None, Query(description="json (default) | csv (one row per cluster)",
+                                        json_schema_extra={"enum": ["", "json", "csv"]})] = None,
+) -> Response:
     """Clusters of the snapshot at `at` (latest by default), nearest first: side, price range, peak,
     USD, share of the side's local USD, signed distance in %, age (fresh/mixed/stale) and growth."""
+    from liqmap.service.api import TABLE_FORMATS, csv_response
+    from liqmap.service.params import parse_choice
+
+    as_csv = parse_choice(format, TABLE_FORMATS, "format", "json") == "csv"
     _check_within(within)
     params = _params(k, merge_gap, min_share)
     heatmap, fresh = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
@@ -97,6 +104,10 @@ def get_clusters(
     hours = 24.0 if growth_hours is None else growth_hours
     clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=hours or None, k=column)
     snapshot = heatmap.column(column)
+    if as_csv:
+        rows = [c.to_dict() for c in clusters if abs(c.distance_pct) <= within]
+        fields = list(rows[0]) if rows else ["side", "price_low", "price_high", "peak_price", "usd"]
+        return csv_response(fields, ([row[f] for f in fields] for row in rows), f"{heatmap.symbol}-clusters.csv")
     return JSONResponse({
         "symbol": heatmap.symbol,
         "exchanges": list(heatmap.exchanges),
@@ -113,7 +124,8 @@ def get_levels(
     ctx: Ctx, symbol: SymbolQ, exchanges: ExchangesQ = None, range: RangeQ = None,
     end: EndQ = None, rows: RowsQ = None, at: AtQ = None, within: WithinQ = 10.0, k: KQ = None,
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
-    format: Annotated[str, Query(description="json (default) | csv | pine (TradingView Pine v5)")] = "json",
+    format: Annotated[str, Query(description="json (default) | csv | pine (TradingView Pine v5)",
+                                 json_schema_extra={"enum": ["json", "csv", "pine"]})] = "json",
     entry: Annotated[float | None, Query(description="Position entry (with stop and risk: sizing)")] = None,
     stop: Annotated[float | None, Query(description="Stop price")] = None,
     risk: Annotated[float | None, Query(description="Risk budget in USD")] = None,

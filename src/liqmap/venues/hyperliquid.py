@@ -44,6 +44,7 @@ from liqmap.types import (
     MarginTier,
     MarkPrice,
     OpenInterest,
+    PositionSnapshot,
     Record,
     Trade,
 )
@@ -75,23 +76,19 @@ def _text(payload: Any) -> str:
 def _symbol(coin: str) -> str | None:
     try:
         return symbol_of(coin)
-    except UnknownSymbolError:
+    except (UnknownSymbolError, ParseError):
         return None
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
-    """One open position of a watched address (``clearinghouseState``); ``size`` > 0 is long."""
+class TradeAccounts:
+    """Both accounts of one public trade (``WsTrade.users`` = [buyer, seller]) and the trade's USD notional:
+    how the position collector discovers active accounts."""
 
     coin: str
-    size: float
-    entry_price: float
-    liquidation_price: float | None
-    leverage: float
-    margin_type: str
-    margin_used: float
-    position_value: float
     ts: int
+    notional: float
+    users: tuple[str, ...]
 
 
 # -- WebSocket -----------------------------------------------------------------------------------
@@ -289,29 +286,86 @@ def parse_asset_ctxs(body: Any, coin: str, ts_recv: int, ctx: ParseContext) -> l
     return out
 
 
-def parse_clearinghouse_state(body: Any) -> list[Position]:
-    """Open positions of one user with the exchange's ``liquidationPx`` ("NaN"/null when none)."""
+def _opt_num(value: Any) -> float | None:
+    """A venue number that may be null, "", "NaN" or infinite -> None."""
+    if value in (None, "", "NaN"):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def parse_clearinghouse_state(body: Any, account: str, ts_recv: int,
+                              held: Sequence[str] = ()) -> list[PositionSnapshot]:
+    """One account's ``clearinghouseState`` -> one :class:`PositionSnapshot` per open position.
+
+    ``liquidationPx`` null/"NaN" -> ``liquidation_price=None``. Mark = ``positionValue / |szi|``. Cross
+    positions carry the cross ``accountValue`` and ``crossMaintenanceMarginUsed`` (absent in 2023-era
+    answers -> None); isolated ones their own equity ``rawUsd + szi * mark`` (``marginUsed`` without
+    ``rawUsd``). ``held``: coins this account held at its previous snapshot; each one missing now gets a
+    ``size=0`` row, so a closed position (or an account that vanished) stops counting at this instant.
+    ``time`` (ms) stamps the rows; answers without it use ``ts_recv``.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("assetPositions"), list):
         raise ParseError("hyperliquid clearinghouseState: no assetPositions", _text(body))
-    ts = int(body.get("time") or 0)
-    out: list[Position] = []
+    ts = int(body.get("time") or ts_recv)
+    cross = body.get("crossMarginSummary") or body.get("marginSummary") or {}
+    cross_value = _opt_num(cross.get("accountValue")) or 0.0
+    cross_maint = _opt_num(body.get("crossMaintenanceMarginUsed"))
+    out: list[PositionSnapshot] = []
     for item in body["assetPositions"]:
         try:
             p = item["position"]
+            coin = p["coin"]
             size = num(p["szi"], "szi", p)
-            if size == 0:
+            sym = _symbol(coin)
+            if size == 0 or sym is None:
                 continue
-            liq = p.get("liquidationPx")
-            liq_px = float(liq) if liq not in (None, "", "NaN") else None
+            value = num(p["positionValue"], "positionValue", p)
+            mark = abs(value / size)
             lev = p["leverage"]
-            out.append(Position(p["coin"], size, num(p["entryPx"], "entryPx", p),
-                                liq_px if liq_px is None or math.isfinite(liq_px) else None,
-                                num(lev["value"], "leverage", lev), lev["type"],
-                                num(p["marginUsed"], "marginUsed", p), num(p["positionValue"], "positionValue", p),
-                                ts))
-        except (KeyError, TypeError, ValueError) as exc:
+            kind = str(lev["type"])
+            margin_used = num(p["marginUsed"], "marginUsed", p)
+            if kind == "cross":
+                equity, maint = cross_value, cross_maint
+            else:
+                raw_usd = _opt_num(lev.get("rawUsd"))
+                equity, maint = (raw_usd + size * mark if raw_usd is not None else margin_used), None
+            out.append(PositionSnapshot(EXCHANGE, sym, account, ts, ts_recv, size,
+                                        _opt_num(p.get("entryPx")) or mark, mark, _opt_num(p.get("liquidationPx")),
+                                        num(lev["value"], "leverage", lev), kind, margin_used, value, equity,
+                                        maint, _opt_num(p.get("maxLeverage")), coin))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise ParseError(f"hyperliquid clearinghouseState: {exc}", _text(item)) from None
+    now = {r.venue_symbol for r in out}
+    for coin in held:
+        sym = _symbol(coin)
+        if coin not in now and sym is not None:
+            out.append(PositionSnapshot(EXCHANGE, sym, account, ts, ts_recv, 0.0, 0.0, 0.0, None, 0.0, "cross",
+                                        0.0, 0.0, cross_value, cross_maint, None, coin))
     return out
+
+
+def trade_accounts(raw: str | bytes) -> list[TradeAccounts]:
+    """The accounts named by a ``trades`` frame (other channels -> []); a trade without ``users`` names none."""
+    msg = load_json(raw)
+    if not isinstance(msg, dict) or msg.get("channel") != "trades":
+        return []
+    out: list[TradeAccounts] = []
+    for t in msg.get("data") or []:
+        try:
+            users = tuple(str(u).lower() for u in t.get("users") or () if isinstance(u, str) and u)
+            out.append(TradeAccounts(t["coin"], ms(t["time"], "time", t),
+                                     num(t["px"], "px", t) * num(t["sz"], "sz", t), users))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ParseError(f"hyperliquid trades: {exc}", _text(t)) from None
+    return out
+
+
+def clearinghouse_body(account: str) -> dict[str, Any]:
+    return {"type": "clearinghouseState", "user": account}
 
 
 def candle_body(coin: str, start: int, end: int, limit: int, interval: str = "1m") -> dict[str, Any]:
