@@ -29,7 +29,7 @@ from liqmap.errors import MalformedFileError
 GZIP_MAGIC = b"\x1f\x8b"
 
 CHUNK_BYTES = 4 << 20
-"""Text per chunk of a streamed import (~37,000 kline rows). bench/bench_import.py: 1 GB CSV, 4 MiB chunks: 253 MB
+"""Text per chunk of a streamed import (~37,000 kline rows). bench/bench_import.py: 1 GB CSV, 4 MiB chunks: 253-256 MB
 RSS growth; 8 MiB chunks: 304-310 MB (DuckDB memory_limit 128MB)."""
 MAX_WHOLE_BYTES = 64 << 20
 """Largest (decompressed) file a format that is not streamed (JSON tiers, Coinglass exports) may have."""

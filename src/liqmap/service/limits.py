@@ -27,6 +27,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OWN_CREDENTIAL_PATHS = frozenset({"/api/store"})
+"""POST routes that check a credential of their own (the store reader key) before reading the body."""
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -163,7 +165,7 @@ class TokenFirstMiddleware:
         self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
+        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS and scope["path"] not in OWN_CREDENTIAL_PATHS:
             refused = self.refusal(lambda name: _header(scope, name.lower().encode()))
             if refused is not None:
                 await _respond(send, *refused)
