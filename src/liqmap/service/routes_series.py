@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from liqmap.service.api import EndQ, ExchangesQ, RangeQ, SymbolQ, _window
+from liqmap.service.api import EndQ, ExchangesQ, RangeQ, StartQ, SymbolQ, _window
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.encode import _floats
 from liqmap.service.params import parse_exchanges, parse_symbol
@@ -74,7 +74,7 @@ def get_series(
                                             "`delta` = taker buy − taker sell in USD, for CVD)")],
     exchanges: ExchangesQ = None,
     range: RangeQ = None,
-    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    start: StartQ = None,
     end: EndQ = None,
 ) -> JSONResponse:
     """`series`: one entry per exchange with `ts` (ms) and `value` (and `delta` for volume), raw rows of
