@@ -34,12 +34,14 @@ def api(store):
 
 
 def test_clusters_route_matches_the_library(api, store) -> None:
-    r = api.get("/api/clusters", params={"symbol": "BTCUSDT", "range": "7d", "end": END, "within": 8})
+    r = api.get("/api/clusters", params={"symbol": "BTCUSDT", "range": "7d", "end": END, "within": 8,
+                                               "calibration": "none"})
     assert r.status_code == 200, r.text
     body = r.json()
     heatmap = heatmap_for(store, HeatmapQuery("BTC", range="7d", end=END))
     fresh = heatmap_for(store, HeatmapQuery("BTC", range="7d", end=END, ages=("<4h",)))
-    expected = [c.to_dict() for c in describe_clusters(heatmap, fresh=fresh, growth_hours=24.0)
+    expected = [c.to_dict() for c in describe_clusters(heatmap, fresh=fresh, growth_hours=24.0,
+                                                     sigma=body["sigma_per_sqrt_hour"])
                 if abs(c.distance_pct) <= 8]
     assert expected, "a 7d view of BTC has clusters within 8 %"
     assert len(body["clusters"]) == len(expected)

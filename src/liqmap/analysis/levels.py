@@ -286,8 +286,9 @@ def plan_for_heatmap(
     fresh: Heatmap | None = None,
     growth_hours: float | None = 24.0,
     k: int = -1,
+    sigma: float | None = None,
 ) -> SessionPlan:
     """:func:`session_plan` of column ``k`` with clusters described by age (``fresh``: the same view
     restricted to recent positions) and growth over ``growth_hours`` (see :func:`describe_clusters`)."""
-    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=growth_hours, k=k)
+    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=growth_hours, k=k, sigma=sigma)
     return session_plan(heatmap.column(k), within_pct=within_pct, params=params, clusters=clusters)

@@ -92,14 +92,23 @@ def clip_bad_ticks(
     return high_out, low_out, bad_high | bad_low
 
 
-def clean_frame(frame: MarketFrame) -> tuple[MarketFrame, list[BadTick]]:
-    """The frame with implausible wicks clipped, and one :class:`BadTick` per clipped value."""
-    high, low, flagged = clip_bad_ticks(frame.open, frame.high, frame.low, frame.close)
-    if not flagged.any():
-        return frame, []
+def find_bad_ticks(
+    exchange: str, ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[BadTick]]:
+    """``(high, low, ticks)``: the clipped high / low and one :class:`BadTick` per clipped value."""
+    raw_high, raw_low = np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
+    new_high, new_low, flagged = clip_bad_ticks(open_, raw_high, raw_low, close)
     ticks = []
     for i in np.flatnonzero(flagged):
-        for name, raw, new in (("high", frame.high, high), ("low", frame.low, low)):
+        for name, raw, new in (("high", raw_high, new_high), ("low", raw_low, new_low)):
             if raw[i] != new[i]:
-                ticks.append(BadTick(frame.exchange, int(frame.ts[i]), name, float(raw[i]), float(new[i])))
+                ticks.append(BadTick(exchange, int(ts[i]), name, float(raw[i]), float(new[i])))
+    return new_high, new_low, ticks
+
+
+def clean_frame(frame: MarketFrame) -> tuple[MarketFrame, list[BadTick]]:
+    """The frame with implausible wicks clipped, and the clipped values."""
+    high, low, ticks = find_bad_ticks(frame.exchange, frame.ts, frame.open, frame.high, frame.low, frame.close)
+    if not ticks:
+        return frame, []
     return replace(frame, high=high, low=low), ticks

@@ -1,0 +1,125 @@
+"""Store glue for the numbers a trader reads: the USD calibration of a view, the volatility behind reach
+probabilities, and the bad ticks of a window (the pure parts live in ``liqmap.analysis.calibration``,
+``liqmap.analysis.reach`` and ``liqmap.model.badticks``).
+
+Calibration of a view (``calibration_for``): the view's venues and symbol; predicted = the model's
+liquidated USD per day (``swept_long/short`` of a full-book heatmap reaching at least
+``WINDOW_DAYS`` + 1 days back, :data:`FIT_RANGE`), realized = per day, best source first:
+
+1. ``prints``: the collector's per-event prints (``liquidations`` table) of the view's venues;
+2. ``coinglass``: ``liquidation_bars`` of the view's venues, else of ``exchange="aggregate"`` (one stored
+   interval, so nothing is counted twice);
+3. ``fallback-sample``: :data:`liqmap.analysis.calibration.FALLBACK`.
+
+The factor is fitted on the complete UTC days before the day of the view's last column
+(:func:`liqmap.analysis.calibration.fit`), so the latest snapshot (what clusters, levels and alerts read)
+never carries a factor fitted on its own day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from liqmap.analysis.calibration import DAY_MS, FALLBACK, WINDOW_DAYS, Calibration, daily_sums, fit
+from liqmap.model.badticks import BadTick, find_bad_ticks
+from liqmap.model.result import Heatmap
+
+FIT_RANGE = "30d"
+"""Range of the full-book heatmap whose ``swept_*`` columns give the predicted daily USD."""
+
+
+def _daily_on(days: np.ndarray, day_ts: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    out = np.zeros(days.size)
+    pos = np.searchsorted(days, day_ts)
+    ok = (pos < days.size) & (days[np.minimum(pos, days.size - 1)] == day_ts)
+    out[pos[ok]] = sums[ok]
+    return out
+
+
+def _realized_daily(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
+                    days: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """``(source, long per day, short per day)`` on ``days`` from the best realized source, or None."""
+    ts_parts, side_parts, usd_parts = [], [], []
+    for exchange in exchanges:
+        rows = store.read("liquidations", start=start, end=end, exchange=exchange, symbol=symbol,
+                          columns=["ts_event", "side", "usd"])
+        ts_parts.append(np.asarray(rows["ts_event"], dtype=np.int64))
+        side_parts.append(np.asarray(rows["side"]))
+        usd_parts.append(np.asarray(rows["usd"], dtype=np.float64))
+    ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
+    if ts.size:
+        side = np.concatenate(side_parts)
+        usd = np.concatenate(usd_parts)
+        is_long = side == "long"
+        d_long = daily_sums(ts[is_long], usd[is_long])
+        d_short = daily_sums(ts[~is_long], usd[~is_long])
+        return "prints", _daily_on(days, *d_long), _daily_on(days, *d_short)
+    for venue in (*exchanges, "aggregate"):
+        intervals = sorted(int(i) for i in store.distinct("liquidation_bars", "interval_ms", exchange=venue,
+                                                          symbol=symbol))
+        if not intervals:
+            continue
+        rows = store.read("liquidation_bars", start=start, end=end, exchange=venue, symbol=symbol,
+                          interval_ms=intervals[-1], columns=["ts_event", "long_usd", "short_usd"])
+        bar_ts = np.asarray(rows["ts_event"], dtype=np.int64)
+        if bar_ts.size == 0:
+            continue
+        return ("coinglass", _daily_on(days, *daily_sums(bar_ts, rows["long_usd"])),
+                _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
+    return None
+
+
+def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
+    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: the same venues and symbol,
+    full book, ending with ``heatmap`` and reaching :data:`FIT_RANGE` back."""
+    end = int(heatmap.times[-1])
+    days, p_long = daily_sums(fit_heatmap.times, fit_heatmap.swept_long)
+    _, p_short = daily_sums(fit_heatmap.times, fit_heatmap.swept_short)
+    keep = days < end // DAY_MS * DAY_MS
+    days, p_long, p_short = days[keep], p_long[keep], p_short[keep]
+    if days.size == 0:
+        return FALLBACK
+    start = int(days[max(0, days.size - WINDOW_DAYS)])
+    realized = _realized_daily(store, heatmap.symbol, heatmap.exchanges, start, int(days[-1]) + DAY_MS, days)
+    if realized is None:
+        return FALLBACK
+    source, r_long, r_short = realized
+    return fit(days, p_long, p_short, r_long, r_short, source=source, before=end)
+
+
+def sigma_now(store: Any, heatmap: Heatmap, k: int = -1) -> float:
+    """Volatility per sqrt hour at the end of column ``k`` of ``heatmap`` (its first venue's bars,
+    :func:`liqmap.evaluate.dataset.trailing_sigma`); NaN when unknown."""
+    from liqmap.evaluate.dataset import trailing_sigma
+    from liqmap.ingest.frames import available_intervals
+
+    exchange = heatmap.exchanges[0]
+    stored = available_intervals(store, exchange, heatmap.symbol)
+    intervals = sorted(set(stored.get("perp", [])) | set(stored.get("spot", [])))
+    fitting = [i for i in intervals if i <= heatmap.interval_ms] or intervals
+    if not fitting:
+        return float("nan")
+    interval = max(fitting)
+    ts = int(heatmap.times[k]) + heatmap.interval_ms - interval  # the last bar inside the column
+    return float(trailing_sigma(store, exchange, heatmap.symbol, np.array([ts // interval * interval]),
+                                interval)[0])
+
+
+def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
+                  interval_ms: int) -> list[BadTick]:
+    """Implausible wicks (:mod:`liqmap.model.badticks`) in the bars of ``[start, end)``, with the
+    detector's trailing window of history before ``start``."""
+    from liqmap.ingest.frames import read_bars
+    from liqmap.model.badticks import WINDOW
+
+    out: list[BadTick] = []
+    for exchange in exchanges:
+        bars, _ = read_bars(store, exchange, symbol, start - WINDOW * interval_ms, end, interval_ms)
+        if len(bars["ts_event"]) == 0:
+            continue
+        _, _, ticks = find_bad_ticks(exchange, bars["ts_event"], bars["open"], bars["high"], bars["low"],
+                                     bars["close"])
+        out.extend(t for t in ticks if t.ts >= start)
+    return out
