@@ -18,11 +18,20 @@ never carries a factor fitted on its own day.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from liqmap.analysis.calibration import DAY_MS, FALLBACK, WINDOW_DAYS, Calibration, daily_sums, fit
+from liqmap.analysis.calibration import (
+    DAY_MS,
+    FALLBACK,
+    WINDOW_DAYS,
+    Calibration,
+    daily_sums,
+    fit,
+    scale_heatmap,
+)
 from liqmap.model.badticks import BadTick, find_bad_ticks
 from liqmap.model.result import Heatmap
 
@@ -89,9 +98,10 @@ def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calib
     return fit(days, p_long, p_short, r_long, r_short, source=source, before=end)
 
 
-def sigma_now(store: Any, heatmap: Heatmap, k: int = -1) -> float:
-    """Volatility per sqrt hour at the end of column ``k`` of ``heatmap`` (its first venue's bars,
-    :func:`liqmap.evaluate.dataset.trailing_sigma`); NaN when unknown."""
+def sigma_columns(store: Any, heatmap: Heatmap) -> np.ndarray:
+    """Volatility per sqrt hour at the end of every column of ``heatmap`` (its first venue's bars,
+    :func:`liqmap.evaluate.dataset.trailing_sigma`, at the coarsest stored interval not wider than a
+    column); NaN where unknown."""
     from liqmap.evaluate.dataset import trailing_sigma
     from liqmap.ingest.frames import available_intervals
 
@@ -100,11 +110,23 @@ def sigma_now(store: Any, heatmap: Heatmap, k: int = -1) -> float:
     intervals = sorted(set(stored.get("perp", [])) | set(stored.get("spot", [])))
     fitting = [i for i in intervals if i <= heatmap.interval_ms] or intervals
     if not fitting:
-        return float("nan")
+        return np.full(len(heatmap.times), np.nan)
     interval = max(fitting)
-    ts = int(heatmap.times[k]) + heatmap.interval_ms - interval  # the last bar inside the column
-    return float(trailing_sigma(store, exchange, heatmap.symbol, np.array([ts // interval * interval]),
-                                interval)[0])
+    last_bar = (np.asarray(heatmap.times, dtype=np.int64) + heatmap.interval_ms - interval) // interval * interval
+    return trailing_sigma(store, exchange, heatmap.symbol, last_bar, interval)
+
+
+def sigma_now(store: Any, heatmap: Heatmap, k: int = -1) -> float:
+    """:func:`sigma_columns` at column ``k`` only."""
+    k = k % len(heatmap.times)
+    column = replace(heatmap, times=heatmap.times[k : k + 1])
+    return float(sigma_columns(store, column)[0])
+
+
+def calibrated_columns(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> tuple[Heatmap, np.ndarray]:
+    """``heatmap`` in calibrated USD and the volatility at each column (what the alert loop evaluates)."""
+    calibration = calibration_for(store, heatmap, fit_heatmap)
+    return scale_heatmap(heatmap, calibration), sigma_columns(store, heatmap)
 
 
 def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,

@@ -142,14 +142,12 @@ def get_levels(
     hours = 24.0 if growth_hours is None else growth_hours
     sigma = sigma_at(ctx, heatmap, column)
     plan = plan_for_heatmap(heatmap, within_pct=within, params=params, fresh=fresh, growth_hours=hours or None,
-                            k=column, sigma=sigma)
+                            k=column, sigma=sigma, calibration=cal.to_dict())
     if format == "csv":
         return PlainTextResponse(to_csv(plan), media_type="text/csv")
     if format == "pine":
         return PlainTextResponse(to_pine(plan))
     body: dict[str, Any] = plan.to_dict()
-    body["calibration"] = cal.to_dict()
-    body["sigma_per_sqrt_hour"] = sigma if math.isfinite(sigma) else None
     if entry is not None and stop is not None and risk is not None:
         body["stop_plan"] = plan_stop(heatmap.column(column), plan.clusters, entry=entry, stop=stop,
                                       risk_usd=risk).to_dict()
