@@ -18,6 +18,8 @@ one pair of coefficients per horizon shared by both sides:
 
     p = 1 / (1 + exp(-(a + b * logit(p_raw))))
 
+(for 24 h, the larger of this and the 4 h value, so that P never falls as the horizon grows)
+
 Choices made on the fit half of the shipped sample only (levels: the top-3 clusters per side on every
 scored bar, 2026-01-15 .. 2026-03-20 23:00): the 30-day Parkinson window had the lowest in-sample
 calibration error at 24 h among 24 h / 3 d / 7 d / 14 d / 30 d close-to-close and Parkinson windows; one
@@ -123,13 +125,17 @@ def touch_probability(
     if np.any(p0 <= 0) or np.any(lv <= 0):
         raise ConfigError("price and level must be > 0")
     d = np.abs(np.log(lv / p0))
-    raw = barrier_probability(d, np.asarray(sigma, dtype=np.float64), hours)
+    s = np.asarray(sigma, dtype=np.float64)
+    raw = barrier_probability(d, s, hours)
     if calibrated:
-        coefficients = RECALIBRATION.get(float(hours))
-        if coefficients is None:
+        if float(hours) not in RECALIBRATION:
             raise ConfigError(f"no recalibration for {hours} h (known: {sorted(RECALIBRATION)})")
-        raw = np.where(d == 0, 1.0, recalibrate(raw, coefficients))
-    return np.where(np.isfinite(sigma), raw, np.nan)
+        # A touch within a shorter horizon is a touch within this one: keep P non-decreasing in the
+        # horizon (two separately fitted maps could otherwise cross in the far tail, p < 0.001).
+        raw = np.max([recalibrate(barrier_probability(d, s, h), RECALIBRATION[h])
+                      for h in RECALIBRATION if h <= hours], axis=0)
+        raw = np.where(d == 0, 1.0, raw)
+    return np.where(np.isfinite(s), raw, np.nan)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, iterations: int = 100) -> tuple[float, float]:
