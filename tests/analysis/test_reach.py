@@ -61,7 +61,7 @@ def test_probability_falls_with_distance_and_is_symmetric(d1: float, d2: float, 
     assert p[0] >= p[1] - 1e-12
     below = touch_probability(100.0, 100.0 * math.exp(-far), sigma, hours)
     assert float(below) == pytest.approx(float(p[1]), abs=1e-12)
-    assert 0.0 <= p.min() and p.max() <= 1.0
+    assert p.min() >= 0.0 and p.max() <= 1.0
     longer = touch_probability(100.0, 100.0 * math.exp(far), sigma, 24.0)
     shorter = touch_probability(100.0, 100.0 * math.exp(far), sigma, 4.0)
     assert float(longer) >= float(shorter) - 1e-12 or far == 0
