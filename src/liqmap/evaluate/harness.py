@@ -131,6 +131,9 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         return _clean(self.metrics)
 
+    def reliability_json(self) -> dict[str, Any]:
+        return _clean(self.reliability)  # type: ignore[no-any-return]
+
 
 def evaluate(
     data: EvalData,
