@@ -98,8 +98,10 @@ async function refreshAccuracy() {
 function start() {
   if (!byId("accuracy-panel")) return;
   const style = document.createElement("style");
-  style.textContent = `#accuracy-panel{padding:12px 16px;font-size:13px;line-height:1.45;max-width:1100px}
-#accuracy-panel h2{font-size:15px;margin:4px 0 8px}#accuracy-panel table{border-collapse:collapse;margin:6px 0}
+  style.textContent = `#accuracy-panel{padding:12px 16px;font-size:13px;line-height:1.45;max-width:min(1100px,100%);
+box-sizing:border-box;overflow-wrap:anywhere}
+#accuracy-panel h2{font-size:15px;margin:4px 0 8px}
+#accuracy-panel table{border-collapse:collapse;margin:6px 0;display:block;max-width:100%;overflow-x:auto}
 #accuracy-panel td,#accuracy-panel th{padding:2px 10px;text-align:right}#accuracy-panel ul{padding-left:18px}`;
   document.head.appendChild(style);
   const sel = byId("symbol");
