@@ -39,6 +39,8 @@ def summarize(metrics: dict[str, Any], reliability: dict[str, Any] | None = None
     period = metrics.get("period", {})
     bars = int(metrics.get("bars", 0))
     span = f"{str(period.get('start', ''))[:10]} to {str(period.get('end', ''))[:10]}"
+    minutes = int(period.get("interval_ms") or 3_600_000) // 60_000
+    unit = "hour" if minutes == 60 else f"{minutes}-minute bar"
     model = metrics.get("model", {})
     base = metrics.get("baselines", {}).get("move_size_oi", {})
     sentences: list[str] = []
@@ -54,7 +56,7 @@ def summarize(metrics: dict[str, Any], reliability: dict[str, Any] | None = None
         if rho is not None and rho_b is not None:
             better = "better than" if rho - rho_b > 0.02 else "no better than" if rho - rho_b > -0.02 else "worse than"
             sentences.append(
-                f"Ranking the hours by {side}s liquidated ({span}, {bars} hours): the model's rank correlation with "
+                f"Ranking the {unit}s by {side}s liquidated ({span}, {bars} {unit}s): the model's rank correlation with "
                 f"what was realized is {rho:.2f}, {better} the simple 'move size x open interest' rule ({rho_b:.2f})."
             )
 
@@ -80,7 +82,7 @@ def summarize(metrics: dict[str, Any], reliability: dict[str, Any] | None = None
             if not r:
                 continue
             sentences.append(
-                f"Reach probability, {side} levels ({r.get('level_bars')} level-hours): when it said "
+                f"Reach probability, {side} levels ({r.get('level_bars')} level-{unit}s): when it said "
                 f"{_pct(r.get('mean_probability'))} on average, price touched {_pct(r.get('touch_rate'))} of the levels "
                 f"within {reach.get('horizon_hours', 24):g} h; calibration error {_num(r.get('ece'), 3)} "
                 f"(0 = perfect), Brier {_num(r.get('brier'), 3)} vs {_num(r.get('brier_base_rate'), 3)} for one constant "

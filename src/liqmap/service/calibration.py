@@ -24,9 +24,14 @@ CalibrationQ = Annotated[
 ]
 MODES = ("auto", "none")
 
-_calibrations: SingleFlightLRU[Calibration] = SingleFlightLRU(256, 1 << 20, lambda _: 1)
-_sigmas: SingleFlightLRU[float] = SingleFlightLRU(256, 1 << 20, lambda _: 1)
-_bad_ticks: SingleFlightLRU[list[dict[str, object]]] = SingleFlightLRU(256, 8 << 20, lambda v: 1 + len(v))
+
+
+def context_cache(ctx: Any, name: str, size: int = 256) -> SingleFlightLRU[Any]:
+    """A cache kept on the service context (one per app, so two apps never share entries)."""
+    caches: dict[str, SingleFlightLRU[Any]] = ctx.__dict__.setdefault("_trust_caches", {})
+    if name not in caches:
+        caches[name] = SingleFlightLRU(size, 1 << 30, lambda _: 1)
+    return caches[name]
 
 
 def parse_mode(value: str | None) -> str:
@@ -48,7 +53,7 @@ def view_calibration(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto
     def compute() -> Calibration:
         return calibration_for(ctx.store, heatmap, ctx.cache.get(fit_key, version))
 
-    return _calibrations.get((id(ctx), fit_key, int(heatmap.times[-1]), version), compute)
+    return context_cache(ctx, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
 
 
 def calibrated(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:
@@ -60,8 +65,8 @@ def sigma_at(ctx: Any, heatmap: Heatmap, k: int) -> float:
     """Volatility per sqrt hour at column ``k`` (:func:`liqmap.calibrate.sigma_now`), cached."""
     from liqmap.calibrate import sigma_now
 
-    key = (id(ctx), heatmap.symbol, heatmap.exchanges, int(heatmap.times[k]), heatmap.interval_ms, ctx.version)
-    return _sigmas.get(key, lambda: sigma_now(ctx.store, heatmap, k))
+    key = (heatmap.symbol, heatmap.exchanges, int(heatmap.times[k]), heatmap.interval_ms, ctx.version)
+    return float(context_cache(ctx, "sigma").get(key, lambda: sigma_now(ctx.store, heatmap, k)))
 
 
 def reach_curves(snapshot: LiquidationMap, sigma: float) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def bad_ticks(ctx: Any, heatmap: Heatmap) -> list[dict[str, object]]:
     from liqmap.calibrate import bad_ticks_for
 
     start, end = int(heatmap.times[0]), int(heatmap.times[-1]) + heatmap.interval_ms
-    key = (id(ctx), heatmap.symbol, heatmap.exchanges, start, end, ctx.version)
+    key = (heatmap.symbol, heatmap.exchanges, start, end, ctx.version)
 
     def compute() -> list[dict[str, object]]:
         from liqmap.ingest.frames import available_intervals
@@ -96,4 +101,4 @@ def bad_ticks(ctx: Any, heatmap: Heatmap) -> list[dict[str, object]]:
         ticks = bad_ticks_for(ctx.store, heatmap.symbol, heatmap.exchanges, start, end, max(fine))
         return [t.to_dict() for t in ticks]
 
-    return _bad_ticks.get(key, compute)
+    return context_cache(ctx, "bad_ticks").get(key, compute)  # type: ignore[no-any-return]

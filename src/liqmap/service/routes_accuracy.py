@@ -13,14 +13,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from liqmap.errors import DataError
-from liqmap.lru import SingleFlightLRU
+from liqmap.service.calibration import context_cache
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import parse_exchange, parse_int, parse_symbol
 
 router = APIRouter(prefix="/api", tags=["analysis"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
-
-_results: SingleFlightLRU[dict[str, Any]] = SingleFlightLRU(16, 16 << 20, lambda _: 1)
 
 
 def accuracy_for(store: Any, symbol: str, exchange: str, interval_ms: int) -> dict[str, Any]:
@@ -58,5 +56,6 @@ def get_accuracy(
     coin = parse_symbol(symbol)
     venue = parse_exchange(exchange) or "binance"
     interval_ms = (parse_int(interval, "interval", 1, 1440, 60) or 60) * 60_000
-    key = (id(ctx), coin, venue, interval_ms, ctx.version)
-    return JSONResponse(_results.get(key, lambda: accuracy_for(ctx.store, coin, venue, interval_ms)))
+    key = (coin, venue, interval_ms, ctx.version)
+    cache = context_cache(ctx, "accuracy", size=16)
+    return JSONResponse(cache.get(key, lambda: accuracy_for(ctx.store, coin, venue, interval_ms)))
