@@ -84,7 +84,7 @@ def hourly_sigma(
     lo = np.maximum(0, idx + 1 - w)
     count = idx + 1 - lo
     mean = (cum[idx + 1] - cum[lo]) / count
-    sigma = np.sqrt(mean / (interval_ms / HOUR_MS))
+    sigma: np.ndarray = np.sqrt(mean / (interval_ms / HOUR_MS))
     sigma[count * interval_ms < min_hours * HOUR_MS] = np.nan
     return sigma
 

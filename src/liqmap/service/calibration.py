@@ -53,7 +53,8 @@ def view_calibration(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto
     def compute() -> Calibration:
         return calibration_for(ctx.store, heatmap, ctx.cache.get(fit_key, version))
 
-    return context_cache(ctx, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
+    cal: Calibration = context_cache(ctx, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
+    return cal
 
 
 def calibrated(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:
