@@ -43,17 +43,23 @@ def parse_mode(value: str | None) -> str:
 
 def view_calibration(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto") -> Calibration:
     """The calibration of the view ``key`` (whose heatmap is ``heatmap``), cached per data version."""
+    return calibration_with(ctx, ctx.store, ctx.cache, ctx.version, key, heatmap, mode)
+
+
+def calibration_with(owner: Any, store: Any, cache: Any, version: int, key: ViewKey, heatmap: Heatmap,
+                     mode: str = "auto") -> Calibration:
+    """:func:`view_calibration` for any holder of a store and a heatmap cache (the service context, the
+    live loop); results are cached on ``owner``."""
     if mode == "none":
         return NONE
     from liqmap.calibrate import FIT_RANGE, calibration_for
 
     fit_key = dataclasses.replace(key, range=FIT_RANGE, leverage=None, ages=None)
-    version = ctx.version
 
     def compute() -> Calibration:
-        return calibration_for(ctx.store, heatmap, ctx.cache.get(fit_key, version))
+        return calibration_for(store, heatmap, cache.get(fit_key, version))
 
-    cal: Calibration = context_cache(ctx, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
+    cal: Calibration = context_cache(owner, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
     return cal
 
 
