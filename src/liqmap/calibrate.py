@@ -11,6 +11,8 @@ liquidated USD per day (``swept_long/short`` of a full-book heatmap reaching at 
    interval, so nothing is counted twice);
 3. ``fallback-sample``: :data:`liqmap.analysis.calibration.FALLBACK`.
 
+The first source with at least ``MIN_DAYS`` usable days on both sides wins.
+
 The factor is fitted on the complete UTC days before the day of the view's last column
 (:func:`liqmap.analysis.calibration.fit`), so the latest snapshot (what clusters, levels and alerts read)
 never carries a factor fitted on its own day.
@@ -18,6 +20,7 @@ never carries a factor fitted on its own day.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -47,9 +50,9 @@ def _daily_on(days: np.ndarray, day_ts: np.ndarray, sums: np.ndarray) -> np.ndar
     return out
 
 
-def _realized_daily(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
-                    days: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
-    """``(source, long per day, short per day)`` on ``days`` from the best realized source, or None."""
+def _realized_sources(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
+                      days: np.ndarray) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(source, long per day, short per day)`` on ``days`` for each realized source, best first."""
     ts_parts, side_parts, usd_parts = [], [], []
     for exchange in exchanges:
         rows = store.read("liquidations", start=start, end=end, exchange=exchange, symbol=symbol,
@@ -62,9 +65,8 @@ def _realized_daily(store: Any, symbol: str, exchanges: tuple[str, ...], start: 
         side = np.concatenate(side_parts)
         usd = np.concatenate(usd_parts)
         is_long = side == "long"
-        d_long = daily_sums(ts[is_long], usd[is_long])
-        d_short = daily_sums(ts[~is_long], usd[~is_long])
-        return "prints", _daily_on(days, *d_long), _daily_on(days, *d_short)
+        yield ("prints", _daily_on(days, *daily_sums(ts[is_long], usd[is_long])),
+               _daily_on(days, *daily_sums(ts[~is_long], usd[~is_long])))
     for venue in (*exchanges, "aggregate"):
         intervals = sorted(int(i) for i in store.distinct("liquidation_bars", "interval_ms", exchange=venue,
                                                           symbol=symbol))
@@ -73,11 +75,9 @@ def _realized_daily(store: Any, symbol: str, exchanges: tuple[str, ...], start: 
         rows = store.read("liquidation_bars", start=start, end=end, exchange=venue, symbol=symbol,
                           interval_ms=intervals[-1], columns=["ts_event", "long_usd", "short_usd"])
         bar_ts = np.asarray(rows["ts_event"], dtype=np.int64)
-        if bar_ts.size == 0:
-            continue
-        return ("coinglass", _daily_on(days, *daily_sums(bar_ts, rows["long_usd"])),
-                _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
-    return None
+        if bar_ts.size:
+            yield ("coinglass", _daily_on(days, *daily_sums(bar_ts, rows["long_usd"])),
+                   _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
 
 
 def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
@@ -91,11 +91,17 @@ def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calib
     if days.size == 0:
         return FALLBACK
     start = int(days[max(0, days.size - WINDOW_DAYS)])
-    realized = _realized_daily(store, heatmap.symbol, heatmap.exchanges, start, int(days[-1]) + DAY_MS, days)
-    if realized is None:
-        return FALLBACK
-    source, r_long, r_short = realized
-    return fit(days, p_long, p_short, r_long, r_short, source=source, before=end)
+    # The first source with enough days wins (a collector that started yesterday does not override a
+    # month of Coinglass bars); a source covering one side only is completed by the fallback.
+    partial = None
+    for source, r_long, r_short in _realized_sources(store, heatmap.symbol, heatmap.exchanges, start,
+                                                     int(days[-1]) + DAY_MS, days):
+        cal = fit(days, p_long, p_short, r_long, r_short, source=source, before=end)
+        if cal.source == source:
+            return cal
+        if cal is not FALLBACK and partial is None:
+            partial = cal
+    return partial or FALLBACK
 
 
 def sigma_columns(store: Any, heatmap: Heatmap) -> np.ndarray:
