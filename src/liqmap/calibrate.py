@@ -138,16 +138,30 @@ def calibrated_columns(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> tu
 def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
                   interval_ms: int) -> list[BadTick]:
     """Implausible wicks (:mod:`liqmap.model.badticks`) in the bars of ``[start, end)``, with the
-    detector's trailing window of history before ``start``."""
+    detector's trailing window of history before ``start``; with three or more venues, also wicks far
+    beyond every other venue's in the same bar (as the model's frames are cleaned)."""
     from liqmap.ingest.frames import read_bars
-    from liqmap.model.badticks import WINDOW
+    from liqmap.model.badticks import WINDOW, cross_venue_extremes
 
     out: list[BadTick] = []
+    cleaned: dict[str, dict[str, np.ndarray]] = {}
     for exchange in exchanges:
         bars, _ = read_bars(store, exchange, symbol, start - WINDOW * interval_ms, end, interval_ms)
         if len(bars["ts_event"]) == 0:
             continue
-        _, _, ticks = find_bad_ticks(exchange, bars["ts_event"], bars["open"], bars["high"], bars["low"],
-                                     bars["close"])
+        high, low, ticks = find_bad_ticks(exchange, bars["ts_event"], bars["open"], bars["high"], bars["low"],
+                                          bars["close"])
         out.extend(t for t in ticks if t.ts >= start)
-    return out
+        cleaned[exchange] = {**bars, "high": high, "low": low}
+    if len(cleaned) >= 3:
+        common = sorted(set.intersection(*(set(np.asarray(b["ts_event"]).tolist()) for b in cleaned.values())))
+        ts = np.array([t for t in common if t >= start], dtype=np.int64)
+        rows = {ex: np.searchsorted(np.asarray(b["ts_event"]), ts) for ex, b in cleaned.items()}
+        names = list(cleaned)
+        highs, lows = cross_venue_extremes(*([cleaned[ex][col][rows[ex]] for ex in names]
+                                             for col in ("open", "high", "low", "close")))
+        for ex, h, lo in zip(names, highs, lows, strict=True):
+            for name, raw, new in (("high", cleaned[ex]["high"][rows[ex]], h), ("low", cleaned[ex]["low"][rows[ex]], lo)):
+                for i in np.flatnonzero(raw != new):
+                    out.append(BadTick(ex, int(ts[i]), name, float(raw[i]), float(new[i])))
+    return sorted(out, key=lambda t: (t.ts, t.exchange, t.field))

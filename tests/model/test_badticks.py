@@ -54,3 +54,40 @@ def test_the_rule_only_looks_backwards() -> None:
     again, _, flags_again = clip_bad_ticks(b["open"], later, b["low"], b["close"])
     np.testing.assert_array_equal(first[:501], again[:501])
     assert flags[500] and flags_again[500]
+
+
+def _regime_spot() -> dict[str, np.ndarray]:
+    """Binance spot OHLC of the shipped Coinglass regime export, keyed by open time (ms)."""
+    with gzip.open(SAMPLE_DIR / "BTC_regime_1h.csv.gz", "rt") as fh:
+        rows = list(csv.DictReader(fh))
+    return {int(r["timestamp"]): tuple(float(r[f"price_{k}"]) for k in ("open", "high", "low", "close"))
+            for r in rows}
+
+
+def test_a_wick_far_beyond_every_other_venue_is_clipped_to_theirs() -> None:
+    from liqmap.model.badticks import cross_venue_extremes
+
+    perp = _sample_bars()
+    spot = _regime_spot()
+    ts = perp["openTime"].astype(np.int64)
+    keep = np.array([int(t) in spot for t in ts])
+    assert keep.sum() > 3000
+    s = np.array([spot[int(t)] for t in ts[keep]])
+    venues = {
+        "perp": [perp[k][keep] for k in ("open", "high", "low", "close")],
+        "spot": [s[:, i] for i in range(4)],
+    }
+    venues["perp2"] = [a.copy() for a in venues["perp"]]
+    opens, highs, lows, closes = ([v[i] for v in venues.values()] for i in range(4))
+    clean_h, clean_l = cross_venue_extremes(opens, highs, lows, closes)
+    for before, after in zip(highs + lows, clean_h + clean_l, strict=True):
+        np.testing.assert_array_equal(before, after)  # real venues never diverge that far here
+    k = 1234
+    highs[1] = highs[1].copy()
+    highs[1][k] *= 1.15  # spot prints 15 % above everyone in one hour
+    new_h, _ = cross_venue_extremes(opens, highs, lows, closes)
+    assert new_h[1][k] == max(max(opens[1][k], closes[1][k]), highs[0][k], highs[2][k])
+    np.testing.assert_array_equal(np.delete(new_h[1], k), np.delete(highs[1], k))
+    np.testing.assert_array_equal(new_h[0], highs[0])
+    two_h, _ = cross_venue_extremes(opens[:2], highs[:2], lows[:2], closes[:2])
+    np.testing.assert_array_equal(two_h[1], highs[1])  # two venues: no majority, nothing clipped

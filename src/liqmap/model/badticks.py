@@ -16,8 +16,12 @@ hourly wicks are a few % to ~15 %) is never flagged on any bar length, while a Ã
 A flagged wick is clipped to the bar's body (``max(open, close)`` / ``min(open, close)``): the model uses
 that clipped high / low, and the flag records the raw value.
 
-Not covered: a bad open or close (the next bar opens there too, so it is not a wick); cross-venue
-comparison (venues do diverge for real during cascades, and those liquidations happened).
+**Across venues** (:func:`cross_venue_clip`, when a view sums three or more venues): a wick that lies more
+than ``CROSS_VENUE_LOG`` (10 %) beyond the most extreme wick of *every* other venue in the same bar, and
+more than that beyond its own body, is clipped to the others' extreme (or its body, whichever is further).
+Smaller divergences are left alone: venues do differ during cascades, and those liquidations happened.
+
+Not covered: a bad open or close (the next bar opens there too, so it is not a wick).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ WINDOW = 48
 """Bars in the trailing scale."""
 K = 25.0
 MIN_LOG_WICK = float(np.log(1.25))
+CROSS_VENUE_LOG = float(np.log(1.10))
+"""How far beyond every other venue's wick (and its own body) a wick must reach to be clipped."""
 
 
 @dataclass(frozen=True)
@@ -112,3 +118,42 @@ def clean_frame(frame: MarketFrame) -> tuple[MarketFrame, list[BadTick]]:
     if not ticks:
         return frame, []
     return replace(frame, high=high, low=low), ticks
+
+
+def cross_venue_extremes(
+    opens: list[np.ndarray], highs: list[np.ndarray], lows: list[np.ndarray], closes: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per venue ``(high, low)`` with wicks beyond every other venue's clipped (module docstring); the
+    arrays are aligned bars of the same times, one per venue; fewer than three venues: unchanged."""
+    n = len(highs)
+    hi = [np.asarray(h, dtype=np.float64) for h in highs]
+    lo = [np.asarray(v, dtype=np.float64) for v in lows]
+    if n < 3:
+        return hi, lo
+    out_hi, out_lo = [], []
+    for i in range(n):
+        others_hi = np.max([hi[j] for j in range(n) if j != i], axis=0)
+        others_lo = np.min([lo[j] for j in range(n) if j != i], axis=0)
+        body_hi = np.maximum(opens[i], closes[i])
+        body_lo = np.minimum(opens[i], closes[i])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad_hi = (np.log(hi[i] / others_hi) > CROSS_VENUE_LOG) & (np.log(hi[i] / body_hi) > CROSS_VENUE_LOG)
+            bad_lo = (np.log(others_lo / lo[i]) > CROSS_VENUE_LOG) & (np.log(body_lo / lo[i]) > CROSS_VENUE_LOG)
+        out_hi.append(np.where(bad_hi, np.maximum(body_hi, others_hi), hi[i]))
+        out_lo.append(np.where(bad_lo, np.minimum(body_lo, others_lo), lo[i]))
+    return out_hi, out_lo
+
+
+def cross_venue_clip(frames: list[MarketFrame]) -> tuple[list[MarketFrame], list[BadTick]]:
+    """:func:`cross_venue_extremes` on frames of the same bar times (others returned unchanged)."""
+    if len(frames) < 3 or any(len(f) != len(frames[0]) or not np.array_equal(f.ts, frames[0].ts) for f in frames):
+        return frames, []
+    highs, lows = cross_venue_extremes([f.open for f in frames], [f.high for f in frames],
+                                       [f.low for f in frames], [f.close for f in frames])
+    out, ticks = [], []
+    for f, h, lo in zip(frames, highs, lows, strict=True):
+        for name, raw, new in (("high", f.high, h), ("low", f.low, lo)):
+            for i in np.flatnonzero(raw != new):
+                ticks.append(BadTick(f.exchange, int(f.ts[i]), name, float(raw[i]), float(new[i])))
+        out.append(replace(f, high=h, low=lo) if (h != f.high).any() or (lo != f.low).any() else f)
+    return out, ticks
