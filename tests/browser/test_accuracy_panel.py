@@ -21,6 +21,8 @@ def test_accuracy_panel_says_what_the_api_measured(browser, server):
     cal_text = page.inner_text("#acc-calibration")
     factor_long, factor_short = cal["factor_long"], cal["factor_short"]
     assert f"× {factor_long:.3g} for longs" in cal_text and f"× {factor_short:.3g} for shorts" in cal_text
+    ticks = httpx.get(f"{server.url}/api/liqmap", params={"symbol": "BTC", "range": "7d"}).json()["bad_ticks"]
+    assert ticks == [] and "No implausible wicks" in page.inner_text("#acc-bad-ticks")
     levels = page.inner_text("#acc-levels")
     clusters = httpx.get(f"{server.url}/api/clusters", params={"symbol": "BTC", "range": "7d"}).json()["clusters"]
     assert f"{round(100 * clusters[0]['reach_24h'])}%" in levels

@@ -58,6 +58,7 @@ def test_a_x10_high_is_reported_and_leaves_the_short_clusters_intact(pair) -> No
     assert body["bad_ticks"][0]["clipped"] < raw_high / 5
     assert body["price_edges"] == clean.get("/api/heatmap", params={"symbol": "BTC", "range": "7d"}).json()["price_edges"]
     assert clean.get("/api/heatmap", params={"symbol": "BTC", "range": "7d"}).json()["bad_ticks"] == []
+    assert bad.get("/api/liqmap", params={"symbol": "BTC", "range": "7d"}).json()["bad_ticks"] == body["bad_ticks"]
 
 
 def test_calibrated_usd_is_raw_times_the_trailing_median_ratio(client, store) -> None:

@@ -186,7 +186,8 @@ def get_liqmap(
         k = int(np.clip(np.searchsorted(heatmap.times, at_ms, side="right") - 1, 0, k))
     snapshot = heatmap.column(k)
     payload = encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k)
-    payload.update(calibration=cal.to_dict(), **reach_curves(snapshot, sigma_at(ctx, heatmap, k)))
+    payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap),
+                   **reach_curves(snapshot, sigma_at(ctx, heatmap, k)))
     return JSONResponse(payload)
 
 

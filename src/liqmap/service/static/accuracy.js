@@ -63,15 +63,16 @@ function render() {
       const cells = (side) => rel[side].counts.map((n, i) => (n ? `${pct(rel[side].mean_predicted[i])}→${pct(rel[side].observed[i])}` : "")).filter(Boolean).join(" · ");
       parts.push(`<p class="acc-rel">Reliability at 24 h (said → happened): longs ${cells("long")}; shorts ${cells("short")}</p>`);
     }
-    const ticks = a.bad_ticks || [];
-    parts.push(`<p class="acc-ticks" id="acc-bad-ticks">${ticks.length
-      ? `Bad ticks clipped before the model: ${ticks.map((t) => `${t.exchange} ${new Date(t.ts).toISOString().slice(0, 16)} ${t.field} ${t.raw} → ${t.clipped}`).join("; ")}`
-      : "No implausible wicks in the evaluated bars."}</p>`);
   } else if (a) {
     parts.push(`<p>Accuracy not available for this store: ${esc(a.reason || "no realized liquidations")}</p>`);
   } else {
     parts.push(`<p>Measuring accuracy on the stored data…</p>`);
   }
+  // bad ticks of the view on screen (/api/liqmap), else of the evaluated period (/api/accuracy)
+  const ticks = (state.liqmap && state.liqmap.bad_ticks) || (a && a.bad_ticks) || [];
+  parts.push(`<p class="acc-ticks" id="acc-bad-ticks">${ticks.length
+    ? `Bad ticks clipped before the model: ${ticks.map((t) => esc(`${t.exchange} ${new Date(t.ts).toISOString().slice(0, 16)} ${t.field} ${t.raw} → ${t.clipped}`)).join("; ")}`
+    : "No implausible wicks in these bars."}</p>`);
   el.innerHTML = parts.join("");
 }
 
