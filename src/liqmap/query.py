@@ -35,6 +35,7 @@ import numpy as np
 from liqmap.errors import BadSeriesError, ConfigError, DataError, LiqmapError
 from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
 from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
+from liqmap.model.badticks import cross_venue_clip
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
@@ -312,7 +313,7 @@ def load_frames(store: DuckDBStore, view: View) -> list[MarketFrame]:
     for f in frames:
         i, j = np.searchsorted(f.ts, [first, last + 1])
         out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
-    return out
+    return cross_venue_clip(out)[0]  # a wick far beyond every other venue's (liqmap.model.badticks)
 
 
 def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:
