@@ -19,10 +19,11 @@ from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap, LiquidationMap
 from liqmap.service.params import ParamError, ViewKey
 
-CalibrationQ = Annotated[
-    str | None, Query(description="USD calibration: auto (default: fitted on realized liquidations) | none (raw model USD)")
-]
 MODES = ("auto", "none")
+CalibrationQ = Annotated[
+    str | None, Query(description="USD calibration: auto (default: fitted on realized liquidations) | none (raw model USD)",
+                      json_schema_extra={"enum": ["", *MODES, "AUTO", "NONE"]})
+]
 
 
 

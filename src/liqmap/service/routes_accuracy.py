@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from liqmap.errors import DataError
+from liqmap.service.api import SymbolQ
 from liqmap.service.calibration import context_cache
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import parse_exchange, parse_int, parse_symbol
+from liqmap.symbols import EXCHANGES as VENUES
 
 router = APIRouter(prefix="/api", tags=["analysis"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
@@ -46,9 +48,10 @@ def accuracy_for(store: Any, symbol: str, exchange: str, interval_ms: int) -> di
 @router.get("/accuracy", summary="How accurate the page's numbers were on the stored data, in plain words")
 def get_accuracy(
     ctx: Ctx,
-    symbol: Annotated[str, Query(description="Base asset (BTC) or instrument name")] = "BTC",
-    exchange: Annotated[str | None, Query(description="Venue whose bars and OI feed the model (default binance)")] = None,
-    interval: Annotated[int | None, Query(description="Bar length in minutes (default 60)")] = None,
+    symbol: SymbolQ = "BTC",
+    exchange: Annotated[str | None, Query(description="Venue whose bars and OI feed the model (default binance)",
+                                          json_schema_extra={"enum": ["", *VENUES]})] = None,
+    interval: Annotated[int | None, Query(description="Bar length in minutes (default 60)", ge=1, le=1440)] = None,
 ) -> JSONResponse:
     """Nowcast rank correlation vs the move-size baseline, calibrated daily ratios, reach-probability
     reliability and the top clusters vs random levels at the same distance, each with period and sample

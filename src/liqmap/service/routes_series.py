@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from liqmap.service.api import EndQ, ExchangesQ, RangeQ, StartQ, SymbolQ, _window
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.encode import _floats
-from liqmap.service.params import parse_exchanges, parse_symbol
+from liqmap.service.params import parse_exchanges, parse_range, parse_symbol
 
 router = APIRouter(prefix="/api", tags=["series"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
@@ -81,6 +81,7 @@ def get_series(
     the store in the window; an empty list when the store holds none (e.g. a symbol without OI)."""
     coin = parse_symbol(symbol)
     venues = parse_exchanges(exchanges)
+    parse_range(range)  # refused by name even where start and end make it moot
     start_ms, end_ms = _window(ctx, coin, range, start, end)
     series = _series(ctx, kind, coin, start_ms, end_ms, tuple(venues) if venues else None)
     return JSONResponse({"symbol": coin, "kind": kind, "start": start_ms, "end": end_ms, "series": series})
