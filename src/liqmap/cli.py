@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "serve": "liqmap.commands.serve:serve_cmd",
     "levels": "liqmap.commands.levels:levels_cmd",
     "alerts": "liqmap.commands.alerts:alerts_cmd",
+    "prune": "liqmap.commands.prune:prune_cmd",
 }
 
 _HELP: dict[str, str] = {
@@ -42,6 +43,7 @@ _HELP: dict[str, str] = {
     "serve": "Serve the web page and the REST + WebSocket API.",
     "levels": "Print the session plan: clusters, stacks, asymmetry.",
     "alerts": "Manage and run alert rules.",
+    "prune": "Delete rows older than each table's retention (config file).",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from liqmap.cli import db_option
+from liqmap.commands.options import config_option, current_settings
 
 
 def _csv(value: str | None) -> list[str]:
@@ -15,6 +16,7 @@ def _csv(value: str | None) -> list[str]:
 
 
 @click.command("serve")
+@config_option("serve")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind. The default keeps the server private to this machine.")
@@ -50,17 +52,21 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             from liqmap.feed.collector import Collector
 
             collector = Collector(store, exchanges, coins)
-        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level)
+        settings = current_settings()
+        settings.export_alerts_env()
+        run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                   settings=settings)
     finally:
         store.close()
 
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-               collector: Any = None, log_level: str = "warning") -> None:
+               collector: Any = None, log_level: str = "warning", settings: Any = None) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
-    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level))
+    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                            settings=settings))
 
 
 async def serve_async(
@@ -73,6 +79,7 @@ async def serve_async(
     log_level: str = "warning",
     announce: bool = True,
     on_started: Callable[[str, Any], None] | None = None,
+    settings: Any = None,
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
 
@@ -85,6 +92,7 @@ async def serve_async(
     from liqmap.service.app import create_app
 
     app = create_app(store, token=token, collector=collector)
+    app.state.settings = settings  # liqmap.settings.Settings (for /healthz), None = defaults
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, coinglass, compress, health, records, stream
+from liqmap.service import api, coinglass, compress, health, observe, records, stream
 from liqmap.service.context import ServiceContext
 from liqmap.service.hub import Hub
 from liqmap.service.live import Live
@@ -77,6 +77,7 @@ def create_app(
     app.state.liqmap = ctx
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
+    observe.install(app, ctx)  # /healthz, /metrics, API latency
     _install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(coinglass.router)
