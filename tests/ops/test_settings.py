@@ -77,7 +77,7 @@ def test_environment_overrides_file_and_names_the_variable(tmp_path: Path) -> No
     assert settings.retention_ms()["trades"] == 3 * DAY
     assert settings.collect.exchanges == ["okx", "bybit"]
     assert settings.serve.port == 8100
-    with pytest.raises(ConfigError, match="LIQMAP_SERVE_PORT: serve.port"):
+    with pytest.raises(ConfigError, match=r"LIQMAP_SERVE_PORT: serve\.port"):
         Settings.load(path, {"LIQMAP_SERVE_PORT": "eighty"})
 
 

@@ -57,10 +57,7 @@ def _collector_feed(name: str, feed: Any, now_ms: int, stale_ms: int, starting: 
     age = None if last is None else now_ms - int(last)
     state = feed_status(info, now_ms)
     stale = state == "stale" or age is None or age > stale_ms
-    if stale and starting and last is None:
-        status = "starting"
-    else:
-        status = "stale" if stale else "ok"
+    status = "starting" if stale and starting and last is None else "stale" if stale else "ok"
     return {"exchange": name, "status": status, "feed_status": state, "age_ms": age, "lag_ms": info.get("lag_ms"),
             "connected": bool(info.get("connected")), "reconnects": info.get("reconnects", 0),
             "last_error": info.get("last_error")}
