@@ -38,6 +38,6 @@ def prune_cmd(db_path: str | None, tables: tuple[str, ...], dry_run: bool) -> No
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     verb = "would delete" if dry_run else "deleted"
-    for table in sorted(retention):
-        kept = "forever" if retention[table] is None else f"{retention[table] / 86_400_000:g} days"
+    for table, keep_ms in sorted(retention.items()):
+        kept = "forever" if keep_ms is None else f"{keep_ms / 86_400_000:g} days"
         click.echo(f"{table}: keep {kept}; {verb} {counts.get(table, 0)} rows")

@@ -52,7 +52,7 @@ def check(ctx: Any, policy: HealthSettings, now_ms: int) -> tuple[int, dict[str,
 
 
 def _collector_feed(name: str, feed: Any, now_ms: int, stale_ms: int, starting: bool) -> dict[str, Any]:
-    info = dataclasses.asdict(feed) if dataclasses.is_dataclass(feed) else dict(feed)
+    info = dataclasses.asdict(feed) if dataclasses.is_dataclass(feed) and not isinstance(feed, type) else dict(feed)
     last = info.get("last_message_ms")
     age = None if last is None else now_ms - int(last)
     state = feed_status(info, now_ms)

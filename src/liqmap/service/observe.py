@@ -5,7 +5,6 @@ holding, besides the feed and store-write metrics of an in-process collector (:m
 
     liqmap_http_request_duration_seconds{method,route,status}   histogram, route = the path template
     liqmap_ws_clients                                            WebSocket clients connected now
-    liqmap_ws_messages_published_total                           messages fanned out to clients
 
 ``/healthz`` is documented in :mod:`liqmap.service.healthz`. Both stay out of the OpenAPI schema (they
 are for load balancers and scrapers, not API clients).
@@ -20,8 +19,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from liqmap.metrics import collector_registry
 from liqmap.service import healthz
@@ -69,16 +66,6 @@ class LatencyMiddleware:
                 time.perf_counter() - started)
 
 
-class HubMetrics(Collector):
-    def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
-
-    def collect(self) -> list[Metric]:
-        published = CounterMetricFamily("liqmap_ws_messages_published", "Messages fanned out to WebSocket clients")
-        published.add_metric([], float(self.ctx.hub.published))
-        return [published]
-
-
 def install(app: FastAPI, ctx: ServiceContext) -> CollectorRegistry:
     """Add the metrics registry, the latency middleware and the ``/healthz`` + ``/metrics`` routes."""
     registry = CollectorRegistry()
@@ -86,11 +73,10 @@ def install(app: FastAPI, ctx: ServiceContext) -> CollectorRegistry:
         collector_registry(ctx.collector, registry)
     Gauge("liqmap_ws_clients", "WebSocket clients connected", registry=registry).set_function(
         lambda: len(ctx.hub.clients))
-    registry.register(HubMetrics(ctx))
     latency = Histogram("liqmap_http_request_duration_seconds", "HTTP request latency by route template",
                         ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=registry)
     app.state.metrics_registry = registry
-    app.add_middleware(LatencyMiddleware, histogram=latency)  # type: ignore[arg-type]
+    app.add_middleware(LatencyMiddleware, histogram=latency)
     app.include_router(router)
     return registry
 
