@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 import click
 
@@ -145,7 +146,7 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
         raise click.ClickException(str(exc)) from exc
 
 
-def _metrics_server(collector: object, host: str, port: int):  # type: ignore[no-untyped-def]
+def _metrics_server(collector: object, host: str, port: int) -> Callable[[], None]:
     """Start the Prometheus endpoint of ``collect --metrics-port`` (a no-op stopper when off)."""
     if not port:
         return lambda: None
