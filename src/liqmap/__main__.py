@@ -1,4 +1,4 @@
-"""``python -m liqmap`` runs the command line."""
+"""``python -m liqmap``: the same as the ``liqmap`` command."""
 
 from liqmap.cli import main
 

@@ -67,6 +67,16 @@ class LazyGroup(click.Group):
             raise TypeError(f"{target} is not a click command")
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Every liqmap error a command lets through becomes one line on stderr and exit status 1 (no
+        traceback): the one place where the CLI translates the library's errors."""
+        from liqmap.errors import LiqmapError
+
+        try:
+            return super().invoke(ctx)
+        except LiqmapError as exc:
+            raise click.ClickException(str(exc)) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every command module.
         with formatter.section("Commands"):
@@ -93,5 +103,6 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     default=None,
     envvar="LIQMAP_DB",
-    help="DuckDB database file (default: the user data dir, or $LIQMAP_DB).",
+    help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
+         "postgresql://user:pass@host:port/db URL shared by many processes.",
 )

@@ -10,7 +10,10 @@ Each class says how callers handle it::
     ├── DataError              input data that cannot be trusted                           -> refuse, keep store
     │   ├── MalformedFileError a file that no importer understands (names file + line)
     │   └── BadSeriesError     NaN/zero/negative prices, non-monotonic time, OI gaps ...
-    ├── StoreError             the embedded database failed (nothing already stored is lost)
+    ├── StoreError             the database failed (nothing already stored is lost)
+    │   ├── StoreLockedError   another process holds the embedded file (names it)           -> ask it / stop it
+    │   ├── StoreMissingError  no database where one was expected                           -> import first
+    │   └── StoreUnavailableError the database server cannot be reached                     -> retry with backoff
     ├── FeedError              talking to an exchange
     │   ├── TransportError     socket/HTTP connection failed or stalled                    -> reconnect w/ backoff
     │   ├── RateLimitError     HTTP 429/418/403 or venue rate-limit code                   -> back off (retry_after)
@@ -54,7 +57,36 @@ class BadSeriesError(DataError):
 
 
 class StoreError(LiqmapError):
-    """The embedded database failed; nothing already stored is lost."""
+    """The database failed; nothing already stored is lost."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the embedded database file (DuckDB admits one process per file)."""
+
+    def __init__(self, path: str, pid: int | None, server_url: str | None = None) -> None:
+        self.path = path
+        self.pid = pid
+        self.server_url = server_url
+        holder = f"process {pid}" if pid is not None else "another process"
+        if server_url:
+            super().__init__(
+                f"{path} is held by liqmap serve ({holder}, {server_url}); read commands work through it, but "
+                "writing needs the file: stop that server first, or share the data through PostgreSQL "
+                "(--db postgresql://...)"
+            )
+        else:
+            super().__init__(
+                f"{path} is held by {holder} (a liqmap collect, import or serve): wait for it or stop it, "
+                "or share the data through PostgreSQL (--db postgresql://...)"
+            )
+
+
+class StoreMissingError(StoreError):
+    """No database where one was expected (a read command on a path that holds none)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database server cannot be reached (down, wrong address, refused credentials)."""
 
 
 class FeedError(LiqmapError):

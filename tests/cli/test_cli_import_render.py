@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from liqmap.cli import main
+from liqmap.store import DuckDBStore
 
 FILES = Path(__file__).resolve().parents[1] / "fixtures" / "files"
 MARKET = [
@@ -126,6 +127,13 @@ def test_invalid_view_parameter(runner: CliRunner, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 1 and "leverage" in result.output
+    result = runner.invoke(
+        main, ["heatmap", "--png", str(tmp_path / "x.png"), "--db", str(tmp_path / "e.duckdb")]
+    )
+    # A read command does not create a database: it says there is none, in one line.
+    assert result.exit_code == 1 and "no database at" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "e.duckdb").exists()
+    DuckDBStore(tmp_path / "e.duckdb").open().close()
     result = runner.invoke(
         main, ["heatmap", "--png", str(tmp_path / "x.png"), "--db", str(tmp_path / "e.duckdb")]
     )

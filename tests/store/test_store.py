@@ -1,10 +1,11 @@
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from liqmap.errors import ConfigError, StoreError
-from liqmap.store import DuckDBStore
+from liqmap.store import DuckDBStore, Store, schema
 from liqmap.types import HOUR_MS, Bar, Instrument, Liquidation, OpenInterest
 
 
@@ -30,8 +31,8 @@ def test_rewriting_the_same_rows_stores_nothing_twice_and_keeps_values(tmp_path:
     assert bars["taker_buy_volume"].tolist() == [2.5] * 4
 
 
-def test_duplicates_inside_one_batch_are_collapsed() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_duplicates_inside_one_batch_are_collapsed(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         assert store.write([_bar(0), _bar(0), _bar(1)]) == {"bars": 2}
 
 
@@ -43,31 +44,31 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert store.read("bars")["close"].tolist() == [100.0]
 
 
-def test_reads_filter_by_time_window_and_columns() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_reads_filter_by_time_window_and_columns(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(i, close=100.0 + i) for i in range(10)])
         got = store.read("bars", start=2 * HOUR_MS, end=5 * HOUR_MS, columns=["ts_event", "close"])
     assert set(got) == {"ts_event", "close"}
     assert got["close"].tolist() == [102.0, 103.0, 104.0]
 
 
-def test_nullable_columns_come_back_as_nan() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_nullable_columns_come_back_as_nan(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([OpenInterest("binance", "BTC", 5, 6, oi_base=None, oi_usd=1e9)])
         got = store.read("open_interest")
     assert np.isnan(got["oi_base"][0])
     assert got["oi_usd"][0] == 1e9
 
 
-def test_metadata_tables_are_upserted() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_metadata_tables_are_upserted(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)])
         store.write([Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.001, 0.1, 1.0)])
         assert store.read("instruments", exchange="okx")["contract_size"].tolist() == [0.001]
 
 
-def test_inventory_and_latest_ts_describe_each_series() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_inventory_and_latest_ts_describe_each_series(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(i) for i in range(5)])
         store.write([Liquidation("binance", "BTC", 42, 43, "long", 60000.0, 0.5, 30000.0)])
         rows = {r["table"]: r for r in store.inventory()}
@@ -77,8 +78,8 @@ def test_inventory_and_latest_ts_describe_each_series() -> None:
     assert rows["liquidations"]["first"] == 42
 
 
-def test_unknown_table_or_column_is_refused_by_name() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_unknown_table_or_column_is_refused_by_name(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         with pytest.raises(ConfigError, match="unknown table 'nope'"):
             store.read("nope")
         with pytest.raises(ConfigError, match="no column"):
@@ -91,16 +92,16 @@ def test_unopened_store_says_so() -> None:
         DuckDBStore(":memory:").read("bars")
 
 
-def test_a_failing_batch_keeps_what_was_stored_before() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_a_failing_batch_keeps_what_was_stored_before(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(0)])
         with pytest.raises(StoreError):
-            store.write_columns("bars", {**{k: [None] for k in store._table_columns("bars")}})
+            store.write_columns("bars", {k: [None] for k in schema.table("bars").column_names})
         assert store.read("bars")["close"].tolist() == [100.0]
 
 
-def test_a_transaction_stores_all_or_nothing() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_a_transaction_stores_all_or_nothing(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         with store.transaction():
             store.write([_bar(0)])
             store.write([_bar(1)])
@@ -110,25 +111,25 @@ def test_a_transaction_stores_all_or_nothing() -> None:
         assert store.read("bars")["ts_event"].tolist() == [0, HOUR_MS]
 
 
-def test_upserts_report_new_keys_only() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_upserts_report_new_keys_only(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         inst = Instrument("okx", "BTC", "BTC-USDT-SWAP", 0.01, 0.1, 1.0)
         assert store.write([inst]) == {"instruments": 1}
         assert store.write([inst]) == {"instruments": 0}
 
 
-def test_rows_sharing_a_timestamp_come_back_in_key_order() -> None:
+def test_rows_sharing_a_timestamp_come_back_in_key_order(backend_store: Store) -> None:
     prints = [Liquidation("binance", sym, 1000, 1, "long", price, 1.0, price)
               for sym, price in [("SOL", 150.0), ("BTC", 60000.0), ("ETH", 3000.0), ("BTC", 59000.0)]]
-    with DuckDBStore(":memory:") as store:
+    with nullcontext(backend_store) as store:
         store.write(prints)
         got = store.read("liquidations")
     assert list(zip(got["symbol"], got["price"], strict=True)) == [
         ("BTC", 59000.0), ("BTC", 60000.0), ("ETH", 3000.0), ("SOL", 150.0)]
 
 
-def test_distinct_values_use_the_same_filters_as_read() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_distinct_values_use_the_same_filters_as_read(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(i) for i in range(3)])
         store.write([Bar("okx", "BTC", HOUR_MS, 5 * HOUR_MS, 1, 2, 0.5, 1.5, 1, 0)])
         store.write([Bar("bybit", "ETH", HOUR_MS, 0, 1, 2, 0.5, 1.5, 1, 0)])
@@ -139,8 +140,8 @@ def test_distinct_values_use_the_same_filters_as_read() -> None:
             store.distinct("bars", "nope")
 
 
-def test_fingerprint_changes_exactly_when_the_selected_rows_do() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_fingerprint_changes_exactly_when_the_selected_rows_do(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(i) for i in range(10)])
         span = {"start": 2 * HOUR_MS, "end": 6 * HOUR_MS, "exchange": "binance"}
         first = store.fingerprint("bars", **span)
@@ -167,8 +168,8 @@ def test_fingerprint_changes_exactly_when_the_selected_rows_do() -> None:
         assert revised[0] == before[0] == 1 and revised[1] != before[1]
 
 
-def test_series_list_follows_every_write() -> None:
-    with DuckDBStore(":memory:") as store:
+def test_series_list_follows_every_write(backend_store: Store) -> None:
+    with nullcontext(backend_store) as store:
         store.write([_bar(i) for i in range(3)])
         assert [(r["exchange"], r["interval_ms"], r["first"], r["last"], r["rows"]) for r in store.series("bars")] == [
             ("binance", HOUR_MS, 0, 2 * HOUR_MS, 3)]

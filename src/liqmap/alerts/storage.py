@@ -1,4 +1,5 @@
-"""Alert rules and fired alerts in the store (tables registered in ``store.schema.EXTRA_TABLES``).
+"""Alert rules and fired alerts in the store (tables ``alert_rules`` and ``alerts``, declared in
+:mod:`liqmap.store.schema`), through the store interface only, so they live in either backend.
 
 ``alerts.id`` is a digest of (rule, kind, side, level id, level price, event time): storing the same alert twice is a
 no-op, which is what makes delivery exactly-once across restarts and replays (the loop delivers only
@@ -16,20 +17,10 @@ from typing import Any
 from liqmap.analysis.evaluate_rules import Alert
 from liqmap.analysis.rules import AlertRule, parse_rule
 from liqmap.errors import ConfigError
-from liqmap.store import schema
+from liqmap.store import Store, schema
 
-RULES_TABLE = "alert_rules"
-ALERTS_TABLE = "alerts"
-
-TABLES: dict[str, str] = {
-    RULES_TABLE: "id VARCHAR PRIMARY KEY, symbol VARCHAR, type VARCHAR, spec VARCHAR, created_ms BIGINT",
-    ALERTS_TABLE: (
-        "id VARCHAR PRIMARY KEY, ts BIGINT, created_ms BIGINT, rule_id VARCHAR, kind VARCHAR, symbol VARCHAR, "
-        "exchanges VARCHAR, side VARCHAR, price DOUBLE, level_price DOUBLE, usd DOUBLE, message VARCHAR, "
-        "context VARCHAR, status VARCHAR, attempts INTEGER, error VARCHAR, delivered_ms BIGINT"
-    ),
-}
-schema.EXTRA_TABLES.update(TABLES)
+RULES_TABLE = schema.ALERT_RULES.name
+ALERTS_TABLE = schema.ALERTS.name
 
 STATUSES = ("pending", "delivered", "failed", "suppressed", "no_target")
 
@@ -74,51 +65,28 @@ class StoredAlert:
         return _clean(self.__dict__)  # type: ignore[no-any-return]
 
 
-_ALERT_COLUMNS = (
-    "id, ts, created_ms, rule_id, kind, symbol, exchanges, side, price, level_price, usd, message, context, "
-    "status, attempts, error, delivered_ms"
-)
-
-
 class AlertStore:
-    """Rules and alert history on a :class:`~liqmap.store.DuckDBStore` (any object with ``execute``)."""
+    """Rules and alert history on any :class:`~liqmap.store.Store`."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self._ready = False
-
-    def ensure_tables(self) -> None:
-        # The store creates EXTRA_TABLES when it opens; it may have opened before this module was imported.
-        if not self._ready:
-            for name, ddl in TABLES.items():
-                self.store.execute(f"CREATE TABLE IF NOT EXISTS {name} ({ddl})")
-            self._ready = True
 
     # -- rules -----------------------------------------------------------------------------------
     def save_rule(self, rule: AlertRule, now_ms: int, *, replace: bool = False) -> bool:
         """Store ``rule``; returns False when a rule with its id exists and ``replace`` is False."""
-        self.ensure_tables()
-        exists = self.store.execute(f"SELECT 1 FROM {RULES_TABLE} WHERE id = ?", [rule.id])
-        if exists and not replace:
+        existing = self.store.read(RULES_TABLE, columns=["created_ms"], id=rule.id)["created_ms"]
+        if len(existing) and not replace:
             return False
+        created = int(existing[0]) if len(existing) else now_ms
         spec = json.dumps(rule.to_dict(), sort_keys=True)
-        if exists:
-            self.store.execute(
-                f"UPDATE {RULES_TABLE} SET symbol = ?, type = ?, spec = ? WHERE id = ?",
-                [rule.symbol, rule.type, spec, rule.id],
-            )
-        else:
-            self.store.execute(
-                f"INSERT INTO {RULES_TABLE} VALUES (?, ?, ?, ?, ?)", [rule.id, rule.symbol, rule.type, spec, now_ms]
-            )
+        self.store.write_columns(RULES_TABLE, {"id": [rule.id], "symbol": [rule.symbol], "type": [rule.type],
+                                               "spec": [spec], "created_ms": [created]})
         return True
 
     def rules(self, symbol: str | None = None) -> list[AlertRule]:
-        self.ensure_tables()
-        where, params = ("WHERE symbol = ?", [symbol]) if symbol else ("", [])
-        rows = self.store.execute(f"SELECT id, spec FROM {RULES_TABLE} {where} ORDER BY created_ms, id", params)
+        rows = self.store.read(RULES_TABLE, columns=["id", "spec"], symbol=symbol)
         out = []
-        for rule_id, spec in rows:
+        for rule_id, spec in zip(rows["id"], rows["spec"], strict=True):
             try:
                 out.append(parse_rule(json.loads(spec)))
             except (ConfigError, ValueError) as exc:
@@ -126,39 +94,31 @@ class AlertStore:
         return out
 
     def remove_rule(self, rule_id: str) -> bool:
-        self.ensure_tables()
-        found = self.store.execute(f"SELECT 1 FROM {RULES_TABLE} WHERE id = ?", [rule_id])
-        if found:
-            self.store.execute(f"DELETE FROM {RULES_TABLE} WHERE id = ?", [rule_id])
-        return bool(found)
+        return self.store.delete(RULES_TABLE, id=rule_id) > 0
 
     # -- alerts ----------------------------------------------------------------------------------
     def record(self, alert: Alert, *, now_ms: int, status: str = "pending") -> str | None:
         """Insert ``alert``; returns its id, or None when it was stored before (a replayed alert)."""
         if status not in STATUSES:
             raise ConfigError(f"status: {status!r}; accepted: {', '.join(STATUSES)}")
-        self.ensure_tables()
         aid = alert_id(alert)
-        rows = self.store.execute(
-            f"INSERT INTO {ALERTS_TABLE} ({_ALERT_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            [
-                aid, alert.ts, now_ms, alert.rule_id, alert.kind, alert.symbol, ",".join(alert.exchanges),
-                alert.side, alert.price, alert.level_price, alert.usd, alert.message,
-                json.dumps(_clean(alert.context), sort_keys=True), status, 0, None, None,
-            ],
-        )
-        return aid if rows else None
+        row = {
+            "id": aid, "ts": alert.ts, "created_ms": now_ms, "rule_id": alert.rule_id, "kind": alert.kind,
+            "symbol": alert.symbol, "exchanges": ",".join(alert.exchanges), "side": alert.side,
+            "price": alert.price, "level_price": alert.level_price, "usd": alert.usd, "message": alert.message,
+            "context": json.dumps(_clean(alert.context), sort_keys=True), "status": status, "attempts": 0,
+            "error": None, "delivered_ms": None,
+        }
+        new = self.store.write_columns(ALERTS_TABLE, {name: [value] for name, value in row.items()})
+        return aid if new else None
 
     def set_status(
         self, aid: str, status: str, *, attempts: int, error: str | None = None, delivered_ms: int | None = None
     ) -> None:
         if status not in STATUSES:
             raise ConfigError(f"status: {status!r}; accepted: {', '.join(STATUSES)}")
-        self.store.execute(
-            f"UPDATE {ALERTS_TABLE} SET status = ?, attempts = ?, error = ?, delivered_ms = ? WHERE id = ?",
-            [status, attempts, error, delivered_ms, aid],
-        )
+        self.store.update(ALERTS_TABLE, {"id": aid},
+                          {"status": status, "attempts": attempts, "error": error, "delivered_ms": delivered_ms})
 
     def history(
         self,
@@ -170,28 +130,22 @@ class AlertStore:
         limit: int = 100,
     ) -> list[StoredAlert]:
         """Stored alerts, newest first."""
-        self.ensure_tables()
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("symbol", symbol), ("rule_id", rule_id), ("status", status)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if since is not None:
-            clauses.append("ts >= ?")
-            params.append(int(since))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.store.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM {ALERTS_TABLE} {where} ORDER BY ts DESC, created_ms DESC, id LIMIT ?",
-            [*params, int(limit)],
-        )
-        return [
-            StoredAlert(
-                id=r[0], ts=int(r[1]), created_ms=int(r[2]), rule_id=r[3], kind=r[4], symbol=r[5],
-                exchanges=[e for e in (r[6] or "").split(",") if e], side=r[7], price=float(r[8]),
-                level_price=float(r[9]), usd=float(r[10]), message=r[11], context=json.loads(r[12] or "{}"),
-                status=r[13], attempts=int(r[14] or 0), error=r[15],
-                delivered_ms=None if r[16] is None else int(r[16]),
-            )
-            for r in rows
-        ]
+        rows = self.store.read(ALERTS_TABLE, start=since, descending=True, limit=int(limit), symbol=symbol,
+                               rule_id=rule_id, status=status)
+        out = []
+        for i in range(len(rows["id"])):
+            r = {name: values[i] for name, values in rows.items()}
+            out.append(StoredAlert(
+                id=r["id"], ts=int(r["ts"]), created_ms=int(r["created_ms"]), rule_id=r["rule_id"], kind=r["kind"],
+                symbol=r["symbol"], exchanges=[e for e in (r["exchanges"] or "").split(",") if e], side=r["side"],
+                price=float(r["price"]), level_price=float(r["level_price"]), usd=float(r["usd"]),
+                message=r["message"], context=json.loads(r["context"] or "{}"), status=r["status"],
+                attempts=int(r["attempts"] or 0), error=r["error"], delivered_ms=_int_or_none(r["delivered_ms"]),
+            ))
+        return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)

@@ -12,10 +12,10 @@ from liqmap.cli import db_option
 from liqmap.errors import LiqmapError
 
 
-def _store(db_path: str | None) -> Any:
-    from liqmap.store import DuckDBStore
+def _store(db_path: str | None, *, read_only: bool = False) -> Any:
+    from liqmap.store import store_for
 
-    return DuckDBStore(db_path)
+    return store_for(db_path, read_only=read_only)
 
 
 def _when(ms: int) -> str:
@@ -83,7 +83,7 @@ def list_cmd(symbol: str | None, as_json: bool, db_path: str | None) -> None:
     from liqmap.symbols import canonical
 
     try:
-        with _store(db_path) as store:
+        with _store(db_path, read_only=True) as store:
             rules = AlertStore(store).rules(canonical(symbol) if symbol else None)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -126,7 +126,7 @@ def history_cmd(symbol: str | None, rule_id: str | None, limit: int, as_json: bo
     from liqmap.symbols import canonical
 
     try:
-        with _store(db_path) as store:
+        with _store(db_path, read_only=True) as store:
             rows = AlertStore(store).history(symbol=canonical(symbol) if symbol else None, rule_id=rule_id,
                                              limit=limit)
     except LiqmapError as exc:

@@ -42,10 +42,10 @@ def import_cmd(
     nothing and loses nothing. Re-importing a file stores no row twice.
     """
     from liqmap.ingest import import_file
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
     failed = 0
-    with DuckDBStore(db_path) as store:
+    with store_for(db_path) as store:
         for path in files:
             try:
                 result = import_file(store, path, fmt=fmt, symbol=symbol, market=market)
@@ -60,7 +60,7 @@ def import_cmd(
             )
             for note in result.notes:
                 click.echo(f"  note: {note}")
-        click.echo(f"database: {store.path}")
+        click.echo(f"database: {store.location}")
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} file(s) not imported (nothing of them stored)")
 
@@ -73,12 +73,12 @@ def _utc(ms: int) -> str:
 @db_option
 def inventory_cmd(db_path: str | None) -> None:
     """List the series held in the store: table, exchange, market, symbol, interval, first, last, rows."""
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
-    with DuckDBStore(db_path) as store:
+    with store_for(db_path, read_only=True) as store:
         rows = store.inventory()
         if not rows:
-            click.echo(f"{store.path}: empty (import files with `liqmap import`, or run `liqmap demo`)")
+            click.echo(f"{store.location}: empty (import files with `liqmap import`, or run `liqmap demo`)")
             return
         click.echo(
             f"{'table':<17}{'exchange':<11}{'market':<7}{'symbol':<10}{'interval':>9}  "

@@ -52,20 +52,12 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
     model and the baselines on the same bars, and how the heatmap's top clusters behaved.
     """
     from liqmap.evaluate.runner import evaluate_store, import_into, load_for_evaluation
-    from liqmap.store import DuckDBStore
+    from liqmap.store import DuckDBStore, store_for
 
     start_ms, end_ms = _iso_ms(start, "--start"), _iso_ms(end, "--end")
     interval_ms = interval_min * 60_000
     try:
-        if files:
-            store = DuckDBStore(":memory:")
-        else:
-            from liqmap.store.duckdb_store import default_db_path
-
-            path = Path(db_path) if db_path else default_db_path()
-            if not path.exists():
-                raise click.ClickException(f"no database at {path}: pass FILES or import data first (liqmap import)")
-            store = DuckDBStore(path, read_only=True)
+        store = DuckDBStore(":memory:") if files else store_for(db_path, read_only=True)
         with store:
             if files:
                 import_into(store, files)

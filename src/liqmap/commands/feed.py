@@ -15,9 +15,9 @@ from liqmap.errors import LiqmapError
 
 
 def _store(db_path: str | None):  # type: ignore[no-untyped-def]
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
-    return DuckDBStore(db_path)
+    return store_for(db_path)
 
 
 def _split(value: str) -> list[str]:

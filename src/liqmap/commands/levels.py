@@ -107,14 +107,14 @@ def levels_cmd(
 
     from liqmap.analysis.export import to_csv, to_json, to_pine
     from liqmap.analysis.sizing import plan_stop
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
     sizing = (entry, stop, risk)
     if any(v is not None for v in sizing) and any(v is None for v in sizing):
         raise click.UsageError("--entry, --stop and --risk go together")
     names = tuple(x.strip() for x in exchanges.split(",") if x.strip()) if exchanges else None
     try:
-        with DuckDBStore(db_path, read_only=db_path is not None and Path(db_path).exists()) as store:
+        with store_for(db_path, read_only=True) as store:
             plan, snapshot = compute_plan(store, symbol=symbol, exchanges=names, range_=range_, within=within,
                                 growth_hours=growth_hours or None, fresh_age=fresh_age or None)
         stop_plan = None

@@ -125,11 +125,11 @@ def heatmap_cmd(
     columns: int,
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
     try:
         query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
-        with DuckDBStore(db_path, read_only=_exists(db_path)) as store:
+        with store_for(db_path, read_only=True) as store:
             path, heatmap = render_heatmap_png(store, query, png)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -157,11 +157,11 @@ def liqmap_cmd(
     """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
     from liqmap.query import heatmap_for
     from liqmap.render import render_liquidation_map
-    from liqmap.store import DuckDBStore
+    from liqmap.store import store_for
 
     try:
         query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=50)
-        with DuckDBStore(db_path, read_only=_exists(db_path)) as store:
+        with store_for(db_path, read_only=True) as store:
             heatmap = heatmap_for(store, query)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -174,9 +174,3 @@ def liqmap_cmd(
         f"shorts above ${lmap.cum_short.max():,.0f})"
     )
 
-
-def _exists(db_path: str | None) -> bool:
-    """Open read-only only when the file exists (a missing db is created empty and reported as such)."""
-    from liqmap.store import default_db_path
-
-    return Path(db_path or default_db_path()).is_file()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -34,7 +35,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
               log_level: str) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
     from liqmap.errors import ConfigError, LiqmapError
-    from liqmap.store import DuckDBStore
+    from liqmap.store import open_store
     from liqmap.symbols import canonical, check_exchange
 
     try:
@@ -43,7 +44,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        store = DuckDBStore(db_path).open()
+        store = open_store(db_path)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -58,6 +59,19 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
                    settings=settings)
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def _announce(store: Any, url: str) -> Iterator[str | None]:
+    """While serving an embedded store file, say so beside it: read commands then ask this server."""
+    from liqmap.store import DuckDBStore
+    from liqmap.store.remote import announced
+
+    if isinstance(store, DuckDBStore) and store.path != ":memory:":
+        with announced(store.path, url.rstrip("/")) as key:
+            yield key
+    else:
+        yield None
 
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
@@ -105,12 +119,14 @@ async def serve_async(
             bound = server.servers[0].sockets[0].getsockname() if server.servers else (host, port)
             shown = "127.0.0.1" if bound[0] in ("0.0.0.0", "::") else bound[0]
             url = f"http://{shown}:{bound[1]}/"
+            app.state.store_key = app.state.on_shutdown.enter_context(_announce(store, url))
             if announce:
                 click.echo(f"liqmap serving on {url}  (API docs: {url}docs)" + ("" if token else "  [read-only]"))
             if on_started is not None:
                 on_started(url, server)
         await serving
     finally:
+        app.state.on_shutdown.close()
         if collecting is not None:
             collector.stop()
             try:

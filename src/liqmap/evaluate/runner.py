@@ -12,28 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from liqmap.errors import DataError
 from liqmap.evaluate.dataset import EvalData, load_eval_data, realized_bars, realized_source
 from liqmap.evaluate.harness import Evaluation, evaluate
 from liqmap.model.config import ModelConfig
-from liqmap.store import DuckDBStore
+from liqmap.store import DuckDBStore, Store
 from liqmap.symbols import canonical
 from liqmap.types import DAY_MS, HOUR_MS
 
 
-def data_range(store: DuckDBStore, exchange: str, symbol: str, interval_ms: int) -> tuple[int, int]:
+def data_range(store: Store, exchange: str, symbol: str, interval_ms: int) -> tuple[int, int]:
     """``[first, end)`` bar-open range where bars, OI and realized liquidations all exist."""
     coin = canonical(symbol)
     firsts, ends = [], []
-    bars = store.execute(
-        "SELECT min(ts_event), max(ts_event) FROM bars WHERE exchange = ? AND symbol = ? AND interval_ms <= ? "
-        "AND ? % interval_ms = 0",
-        [exchange, coin, interval_ms, interval_ms],
-    )[0]
-    oi = store.execute(
-        "SELECT min(ts_event), max(ts_event) FROM open_interest WHERE exchange = ? AND symbol = ?", [exchange, coin]
-    )[0]
+    bars = _span(s for s in store.series("bars") if s["exchange"] == exchange and s["symbol"] == coin
+                 and s["interval_ms"] <= interval_ms and interval_ms % s["interval_ms"] == 0)
+    oi = _span(s for s in store.series("open_interest") if s["exchange"] == exchange and s["symbol"] == coin)
     source = realized_source(store, coin, exchange, interval_ms)
     realized: tuple[int | None, int | None] = (None, None)
     if source is not None:
@@ -57,8 +53,16 @@ def data_range(store: DuckDBStore, exchange: str, symbol: str, interval_ms: int)
     return first, end
 
 
+def _span(series: Iterable[dict[str, Any]]) -> tuple[int | None, int | None]:
+    """First and last time over the given stored series (None, None when there are none)."""
+    rows = list(series)
+    if not rows:
+        return None, None
+    return min(int(r["first"]) for r in rows), max(int(r["last"]) for r in rows)
+
+
 def evaluate_store(
-    store: DuckDBStore,
+    store: Store,
     *,
     symbol: str = "BTC",
     exchange: str = "binance",
@@ -86,7 +90,7 @@ def evaluate_store(
 
 
 def load_for_evaluation(
-    store: DuckDBStore,
+    store: Store,
     *,
     symbol: str = "BTC",
     exchange: str = "binance",
@@ -109,7 +113,7 @@ def load_for_evaluation(
     return data, score_start
 
 
-def import_into(store: DuckDBStore, paths: Iterable[str | Path]) -> list[str]:
+def import_into(store: Store, paths: Iterable[str | Path]) -> list[str]:
     """Import every file into ``store``; returns one line per file (format, rows)."""
     from liqmap.ingest import import_file
 

@@ -62,19 +62,25 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await live.start()
-        if collector is not None:
-            _hook_collector(collector, live)
+        # Every committed write reaches the live loop at once: this process's (collector, POST /api/records)
+        # and, on a PostgreSQL store, every other process's through LISTEN/NOTIFY.
+        unsubscribe = store.on_change(live.notify)
         warm = asyncio.create_task(asyncio.to_thread(prewarm, ctx), name="liqmap-prewarm") if prewarm_views else None
         try:
             yield
         finally:
             if warm is not None:
                 warm.cancel()
+            unsubscribe()
             await live.stop()
+            # What the runner tied to this server's life (the announcement beside an embedded store file):
+            # uvicorn re-raises SIGTERM/SIGINT after shutdown, so code after serve() may never run.
+            app.state.on_shutdown.close()
 
     app = FastAPI(title="liqmap", version=_version(), description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.liqmap = ctx
+    app.state.on_shutdown = contextlib.ExitStack()
     live.health_fn = lambda: health.exchange_health(ctx)
     app.add_middleware(compress.NegotiatedGZipMiddleware)
     observe.install(app, ctx)  # /healthz, /metrics, API latency
@@ -132,12 +138,6 @@ def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:
             log.exception("cannot include %s", module_name)
             errors[module_name] = f"{type(exc).__name__}: {exc}"
     return found
-
-
-def _hook_collector(collector: Any, live: Live) -> None:
-    writer = getattr(collector, "writer", None)
-    if writer is not None and hasattr(writer, "subscribe"):
-        writer.subscribe(lambda _records: live.notify())
 
 
 def _version() -> str:

@@ -1,8 +1,8 @@
 """Live updates: notice new data in the store, bump the data version, push it to WebSocket clients.
 
 New data is noticed two ways: the in-process collector's on-records hook calls :meth:`Live.notify`
-(immediate), and a poll compares a cheap store signature (row count and newest time per table) every
-``poll_interval`` seconds, which also catches writes made through ``POST /api/records``.
+(immediate; with a PostgreSQL store, writes of every process reach it through LISTEN/NOTIFY), and a poll
+compares the store's cheap data version of the watched tables every ``poll_interval`` seconds.
 
 On a change the hub receives, per symbol: new ``bar`` and ``liquidation`` messages, then for every
 distinct subscribed heatmap view one ``heatmap`` message carrying the columns that are new or changed
@@ -90,11 +90,9 @@ class Live:
 
     # -- change detection ------------------------------------------------------------------------
     def _read_signature(self) -> tuple[Any, ...]:
-        parts = []
-        for table in WATCHED:
-            rows = self.store.execute(f"SELECT count(*), max(ts_event) FROM {table}")
-            parts.append(tuple(rows[0]) if rows else (0, None))
-        return tuple(parts)
+        """The store's data version of the watched tables: changes on every committed write to them, from
+        any process sharing the store."""
+        return tuple(entry for entry in self.store.version() if entry[0] in WATCHED)
 
     def _read_latest(self) -> dict[str, int]:
         return {table: self.store.latest_ts(table) or 0 for table in WATCHED}

@@ -1,8 +1,8 @@
-"""The default store: one embedded DuckDB file.
+"""The default store: one embedded DuckDB file (the :class:`~liqmap.store.protocol.Store` interface).
 
-Narrow interface: ``write(records)`` / ``write_columns(table, cols)`` (idempotent by primary key),
-``read(table, ...)`` returning numpy columns, ``distinct()``, ``fingerprint()``, ``inventory()`` and
-``latest_ts()``. The constructor does no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema.
+The constructor does no I/O; :meth:`DuckDBStore.open` (or ``with``) connects and creates the schema. DuckDB
+lets one process hold a file: a second process gets :class:`~liqmap.errors.StoreLockedError` naming the
+holder, and the CLI then reads through the running server (:mod:`liqmap.store.remote`).
 
 Writes are serialised by a lock and run as one statement per batch inside DuckDB's transaction, so a
 failing batch leaves everything stored before it intact. Reads may come from any thread: each uses
@@ -12,25 +12,27 @@ its own cursor on the shared connection.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from liqmap.errors import ConfigError, StoreError
-from liqmap.store import schema
+from liqmap.errors import ConfigError, StoreError, StoreLockedError, StoreMissingError
+from liqmap.store import schema, sql
+from liqmap.store.protocol import ChangeCallbacks
 from liqmap.types import Record
+
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def default_db_path() -> Path:
     """``<user data dir>/liqmap/liqmap.duckdb`` (platformdirs), overridable with ``LIQMAP_DB``."""
-    import os
-
     env = os.environ.get("LIQMAP_DB")
     if env:
         return Path(env)
@@ -40,23 +42,32 @@ def default_db_path() -> Path:
 
 
 class DuckDBStore:
-    """Embedded DuckDB store. ``path=":memory:"`` keeps everything in memory (tests)."""
+    """Embedded DuckDB store. ``path=":memory:"`` keeps everything in memory (tests).
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    ``memory_limit`` caps DuckDB's own memory (its buffer manager; default ``LIQMAP_DB_MEMORY`` or 2GB),
+    so one large query cannot take the machine. A new file is created readable by its owner only (0600).
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> None:
         self.path = str(path) if path is not None else str(default_db_path())
+        self.location = self.path
         self.read_only = read_only
+        self.memory_limit = memory_limit or os.environ.get("LIQMAP_DB_MEMORY") or DEFAULT_MEMORY_LIMIT
         self._con: Any = None
         self._lock = threading.RLock()
         self._in_transaction = False
-        self._columns: dict[str, list[str]] = {
-            table: schema.columns(rt) for rt, table in schema.RECORD_TABLES.items()
-        }
+        self._pending: set[str] = set()
         self._generation = 0
         """Bumped by every statement that may change data; keys the cached :meth:`series` lists."""
+        self._versions: dict[str, int] = defaultdict(int)
+        """Per table, bumped when committed data changed (new rows, updates, deletes): :meth:`version`."""
         self._edits: dict[str, int] = defaultdict(int)
-        """Per record table, statements run through :meth:`execute` that may have changed or deleted its
-        rows (``write`` only adds): part of :meth:`fingerprint`."""
+        """Per record table, statements run through :meth:`execute`, :meth:`update` or :meth:`delete` that
+        may have changed or deleted its rows (``write`` only adds): part of :meth:`fingerprint`."""
         self._series: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._changes = ChangeCallbacks()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self) -> DuckDBStore:
@@ -64,15 +75,21 @@ class DuckDBStore:
 
         if self._con is not None:
             return self
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        file = None if self.path == ":memory:" else Path(self.path)
+        if file is not None:
+            if self.read_only and not file.exists():
+                raise StoreMissingError(f"no database at {file}: import data first (liqmap import / liqmap demo)")
+            file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(self.path, read_only=self.read_only)
+            self._con = duckdb.connect(self.path, read_only=self.read_only,
+                                       config={"memory_limit": self.memory_limit})
             if not self.read_only:
-                for statement in schema.create_statements():
+                for statement in create_statements():
                     self._con.execute(statement)
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+            raise _open_error(self.path, exc) from exc
+        if file is not None and not self.read_only:
+            _owner_only(file)
         return self
 
     def close(self) -> None:
@@ -99,6 +116,30 @@ class DuckDBStore:
         """A cursor for the calling thread (DuckDB connections are not shared across threads)."""
         return self.connection.cursor()
 
+    def version(self) -> tuple[tuple[str, int], ...]:
+        """Per table, a number that grows whenever committed data of the table changed through this store
+        object (the only writer of the file)."""
+        with self._lock:
+            return tuple(sorted(self._versions.items()))
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return self._changes.add(callback)
+
+    def _changed(self, tables: Iterable[str], *, edits: bool = False) -> None:
+        with self._lock:
+            self._generation += 1
+            tables = list(tables)
+            if edits:
+                for table in tables:
+                    self._edits[table] += 1
+            if self._in_transaction:
+                self._pending.update(tables)
+                return
+            for table in tables:
+                self._versions[table] += 1
+        if tables:
+            self._changes.fire()
+
     # -- writes ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[DuckDBStore]:
@@ -115,51 +156,40 @@ class DuckDBStore:
                 return
             self.connection.execute("BEGIN TRANSACTION")
             self._in_transaction = True
+            self._pending.clear()
             try:
                 yield self
             except BaseException:
                 self._in_transaction = False
                 with contextlib.suppress(duckdb.Error):
                     self.connection.execute("ROLLBACK")
+                self._generation += 1
                 raise
             self._in_transaction = False
-            self._generation += 1
             try:
                 self.connection.execute("COMMIT")
             except duckdb.Error as exc:
-                raise StoreError(f"commit failed, nothing of this transaction stored: {exc}") from exc
+                self._generation += 1
+                raise _write_error("the store", exc) from exc
+            self._changed(self._pending)
 
     def write(self, records: Iterable[Record]) -> dict[str, int]:
         """Insert records of any mix of types; returns the number of *new* rows per table."""
-        grouped: dict[type, list[Record]] = defaultdict(list)
-        for record in records:
-            grouped[type(record)].append(record)
-        inserted: dict[str, int] = {}
-        for record_type, items in grouped.items():
-            try:
-                table = schema.RECORD_TABLES[record_type]
-            except KeyError:
-                raise ConfigError(f"no table stores records of type {record_type.__name__}") from None
-            names = self._columns[table]
-            cols = {name: [getattr(item, name) for item in items] for name in names}
-            inserted[table] = inserted.get(table, 0) + self.write_columns(table, cols)
-        return inserted
+        return write_records(self, records)
 
     def write_columns(self, table: str, cols: Mapping[str, Sequence[Any] | np.ndarray]) -> int:
-        """Insert column arrays into ``table``; rows whose key exists are skipped. Returns new rows."""
+        """Insert column arrays into ``table``; rows whose key exists are skipped (replaced in upsert
+        tables). Returns new rows."""
         import duckdb
-        import pyarrow as pa
 
-        names = self._table_columns(table)
-        missing = [name for name in names if name not in cols]
-        if missing:
-            raise ConfigError(f"write to {table}: missing columns {missing}")
-        arrow = pa.table({name: cols[name] for name in names})
+        spec = schema.table(table)
+        arrow = arrow_table(spec, cols)
         if arrow.num_rows == 0:
             return 0
-        keys = ", ".join(schema.KEYS[table])
-        if table in schema.UPSERT:
-            updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in schema.KEYS[table])
+        names = spec.column_names
+        keys = ", ".join(spec.key)
+        if spec.upsert:
+            updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in spec.key)
             conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
         else:
             conflict = "ON CONFLICT DO NOTHING"
@@ -170,34 +200,74 @@ class DuckDBStore:
         )
         with self._lock:
             try:
-                before = self._count(table) if table in schema.UPSERT else 0
-                self._generation += 1
+                before = self._count(table) if spec.upsert else 0
                 row = self.connection.execute(sql).fetchone()
-                if table in schema.UPSERT:
-                    # DuckDB counts updated rows too; callers want the number of new keys.
-                    return self._count(table) - before
+                # DuckDB counts updated rows too; callers want the number of new keys.
+                new = self._count(table) - before if spec.upsert else (int(row[0]) if row else 0)
             except duckdb.Error as exc:
-                raise StoreError(f"write to {table} failed, nothing of this batch stored: {exc}") from exc
-        return int(row[0]) if row else 0
+                raise _write_error(table, exc) from exc
+            if new or spec.upsert:
+                self._changed([table])
+            return new
 
     def _count(self, table: str) -> int:
         row = self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one parameterised statement (for tables outside the record schema, e.g. alerts)."""
+    def update(self, table: str, key: Mapping[str, Any], values: Mapping[str, Any]) -> int:
+        spec = schema.table(table)
+        if not key:
+            raise ConfigError(f"update of {table}: no key given")
+        assignments, set_params = sql.set_clause(spec, values)
+        where, params = sql.where(spec, None, None, key)
+        return self._modify(table, f"UPDATE {table} SET {assignments} {where}", [*set_params, *params])
+
+    def delete(self, table: str, *, start: int | None = None, end: int | None = None, **equals: Any) -> int:
+        spec = schema.table(table)
+        where, params = sql.where(spec, start, end, equals)
+        return self._modify(table, f"DELETE FROM {table} {where}", params)
+
+    def _modify(self, table: str, statement: str, params: Sequence[Any]) -> int:
         import duckdb
 
         with self._lock:
-            if not sql.lstrip()[:6].upper().startswith("SELECT"):  # (a WITH may end in DELETE or UPDATE)
-                self._generation += 1
-                for table in self._columns:
-                    if re.search(rf"\b{table}\b", sql, flags=re.IGNORECASE):
-                        self._edits[table] += 1
             try:
-                return list(self.connection.execute(sql, list(params)).fetchall())
+                row = self.connection.execute(statement, list(params)).fetchone()
+            except duckdb.Error as exc:
+                raise _write_error(table, exc) from exc
+            changed = int(row[0]) if row else 0
+            if changed:
+                self._changed([table], edits=True)
+            return changed
+
+    def prune(self, retention_ms: Mapping[str, int | None], now_ms: int, dry_run: bool = False) -> dict[str, int]:
+        """Delete rows older than each table's retention; returns the rows (that would be) deleted."""
+        out = {}
+        for name, cutoff in sql.retention_cutoffs(retention_ms, now_ms).items():
+            if dry_run:
+                spec = schema.table(name)
+                row = self.cursor().execute(
+                    f"SELECT count(*) FROM {name} WHERE {spec.time_column} < ?", [cutoff]).fetchone()
+                out[name] = int(row[0]) if row else 0
+            else:
+                out[name] = self.delete(name, end=cutoff)
+        return out
+
+    def execute(self, sql_text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one parameterised statement: for tests and ad-hoc inspection only (not part of the
+        :class:`~liqmap.store.protocol.Store` interface, which the product code uses)."""
+        import duckdb
+
+        with self._lock:
+            edits = not sql_text.lstrip()[:6].upper().startswith("SELECT")  # (a WITH may end in DELETE)
+            try:
+                rows = list(self.connection.execute(sql_text, list(params)).fetchall())
             except duckdb.Error as exc:
                 raise StoreError(f"statement failed: {exc}") from exc
+            if edits:
+                self._changed((t for t in schema.TABLES if re.search(rf"\b{t}\b", sql_text, flags=re.IGNORECASE)),
+                              edits=True)
+            return rows
 
     # -- reads -----------------------------------------------------------------------------------
     def read(
@@ -207,27 +277,21 @@ class DuckDBStore:
         start: int | None = None,
         end: int | None = None,
         columns: Sequence[str] | None = None,
+        descending: bool = False,
+        limit: int | None = None,
         **equals: Any,
     ) -> dict[str, np.ndarray]:
-        """Rows of ``table`` with ``start <= ts_event < end`` and ``column == value`` filters,
-        ordered by ``ts_event`` then the primary key (a stable order), as numpy columns."""
-        names = self._table_columns(table)
-        wanted = list(columns) if columns is not None else names
-        unknown = [c for c in wanted if c not in names]
-        if unknown:
-            raise ConfigError(f"table {table} has no column(s) {unknown}; columns: {names}")
-        where, params = self._where(table, start, end, equals)
-        has_time = "ts_event" in names
-        # Time first, then the primary key: rows that share a timestamp come back in a stable order. Key
-        # columns fixed by an equality filter cannot differ between rows, and sorting on them costs
-        # (~12 vs ~8 ms for 43k bars).
-        keys = [k for k in schema.KEYS[table] if k != "ts_event" and equals.get(k) is None]
-        order = ", ".join(["ts_event", *keys] if has_time else keys)
-        sql = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY {order}"
+        """Rows of ``table`` with ``start <= time < end`` and ``column == value`` filters, ordered by the
+        time column then the key (a stable order; newest first with ``descending``), as numpy columns."""
+        spec = schema.table(table)
+        wanted = sql.checked_columns(spec, columns)
+        where, params = sql.where(spec, start, end, equals)
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        statement = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY {sql.order_by(spec, equals, descending)}{tail}"
         import duckdb
 
         try:
-            result = self.cursor().execute(sql, params).fetchnumpy()
+            result = self.cursor().execute(statement, params).fetchnumpy()
         except duckdb.Error as exc:
             raise StoreError(f"read from {table} failed: {exc}") from exc
         return {name: _plain(result[name]) for name in wanted}
@@ -235,61 +299,34 @@ class DuckDBStore:
     def resample_bars(
         self, *, start: int, end: int, interval_ms: int, source_interval_ms: int, **equals: Any
     ) -> dict[str, np.ndarray]:
-        """Bars of ``source_interval_ms`` with ``start <= ts_event < end`` (and the filters) as OHLCV
-        bars of ``interval_ms`` (UTC-aligned buckets, complete buckets only; open = first open, high = max,
-        low = min, close = last close, volumes summed with Kahan summation; NaN where the first/last bar's
-        value, or any bar's value for the others, is missing or NaN).
+        """Bars of ``source_interval_ms`` as OHLCV bars of ``interval_ms``: see :func:`resample_statement`.
 
         Aggregated in DuckDB: a year of 1-minute bars to hours takes ~23 ms here against ~145 ms
         reading the rows out and reducing them in numpy."""
-        if interval_ms <= 0 or source_interval_ms <= 0 or interval_ms % source_interval_ms:
-            raise ConfigError(
-                f"interval_ms: {interval_ms} is not a multiple of the source interval {source_interval_ms}"
-            )
-        where, params = self._where("bars", start, end, {**equals, "interval_ms": source_interval_ms})
-
-        def whole(column: str, aggregate: str) -> str:
-            # A missing (NULL) or NaN value in any bar of the bucket makes the bucket's value NaN, as
-            # numpy's reductions do (DuckDB's aggregates skip NULL, and min/max order NaN last).
-            return (f"CASE WHEN count({column}) = count(*) AND NOT bool_or(isnan({column})) "
-                    f"THEN {aggregate} ELSE 'NaN'::DOUBLE END AS {column}")
-
-        columns = ", ".join([
-            # open / close: the first / last bar's own value, NULL or NaN included (the *_null variants)
-            "arg_min_null(open, ts_event) AS open",
-            whole("high", "max(high)"),
-            whole("low", "min(low)"),
-            "arg_max_null(close, ts_event) AS close",
-            *(whole(c, f"fsum({c})") for c in ("volume", "quote_volume", "taker_buy_volume")),
-        ])
-        sql = (
-            f"SELECT ts_event - ts_event % {int(interval_ms)} AS bucket, {columns} "
-            f"FROM bars {where} GROUP BY bucket HAVING count(*) = {interval_ms // source_interval_ms} "
-            "ORDER BY bucket"
-        )
         import duckdb
 
+        statement, params = resample_statement("bars", start, end, interval_ms, source_interval_ms, equals)
         try:
-            result = self.cursor().execute(sql, params).fetchnumpy()
+            result = self.cursor().execute(statement, params).fetchnumpy()
         except duckdb.Error as exc:
             raise StoreError(f"resampling bars failed: {exc}") from exc
-        out = {name: _plain(result[name]) for name in result}
-        out["ts_event"] = out.pop("bucket")
-        return out
+        return resampled(result)
 
     def latest_ts(self, table: str, **equals: Any) -> int | None:
-        """The newest ``ts_event`` stored for the filter, or None (used to resume backfills)."""
-        where, params = self._where(table, None, None, equals)
-        row = self.cursor().execute(f"SELECT max(ts_event) FROM {table} {where}", params).fetchone()
+        """The newest time stored for the filter, or None (used to resume backfills)."""
+        spec = schema.table(table)
+        where, params = sql.where(spec, None, None, equals)
+        row = self.cursor().execute(f"SELECT max({spec.time_column}) FROM {table} {where}", params).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def distinct(
         self, table: str, column: str, *, start: int | None = None, end: int | None = None, **equals: Any
     ) -> list[Any]:
         """Sorted distinct values of ``column`` among the rows the filters select (same filters as read)."""
-        if column not in self._table_columns(table):
+        spec = schema.table(table)
+        if column not in spec.column_names:
             raise ConfigError(f"table {table} has no column {column!r}")
-        where, params = self._where(table, start, end, equals)
+        where, params = sql.where(spec, start, end, equals)
         rows = self.cursor().execute(f"SELECT DISTINCT {column} FROM {table} {where} ORDER BY 1", params).fetchall()
         return [row[0] for row in rows]
 
@@ -301,79 +338,144 @@ class DuckDBStore:
 
         Rows of insert-only tables (all but :data:`schema.UPSERT`) are never changed or deleted by
         :meth:`write`, only added, so their fingerprint is the row count plus the number of statements
-        that :meth:`execute` ran on the table other than SELECTs (which may have changed rows in place;
-        ~1 ms). For upsert tables it adds an order-independent sum of per-row hashes over every column."""
-        where, params = self._where(table, start, end, equals)
-        if table not in schema.UPSERT:
+        that changed rows in place (:meth:`update`, :meth:`delete`, :meth:`execute`; ~1 ms). For upsert
+        tables it adds an order-independent sum of per-row hashes over every column."""
+        spec = schema.table(table)
+        where, params = sql.where(spec, start, end, equals)
+        if not spec.upsert:
             row = self.cursor().execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()
             with self._lock:
                 edits = self._edits[table]
             return (0 if row is None else int(row[0]), f"edits {edits}")
-        names = self._table_columns(table)
-        sql = f"SELECT count(*), coalesce(sum(hash({', '.join(names)})), 0)::VARCHAR FROM {table} {where}"
-        row = self.cursor().execute(sql, params).fetchone()
+        statement = (f"SELECT count(*), coalesce(sum(hash({', '.join(spec.column_names)})), 0)::VARCHAR "
+                     f"FROM {table} {where}")
+        row = self.cursor().execute(statement, params).fetchone()
         return (0, "0") if row is None else (int(row[0]), str(row[1]))
 
     def series(self, table: str) -> list[dict[str, Any]]:
         """One row per stored series of ``table``: its key columns (exchange, market, symbol,
-        interval_ms, as the table has them), ``first``/``last`` ts_event and ``rows``. A GROUP BY over the
+        interval_ms, as the table has them), ``first``/``last`` time and ``rows``. A GROUP BY over the
         whole table (~5 ms per 500k bars), so the list is kept until the next write."""
-        names = self._table_columns(table)
-        if "ts_event" not in names:
+        spec = schema.table(table)
+        if spec.time_column != "ts_event":
             return []
         with self._lock:
             generation = self._generation
             cached = self._series.get(table)
         if cached is not None and cached[0] == generation:
             return [dict(row) for row in cached[1]]
-        group = [c for c in ("exchange", "market", "symbol", "interval_ms") if c in names]
-        sql = (
-            f"SELECT {', '.join(group)}, min(ts_event), max(ts_event), count(*) FROM {table} "
-            f"GROUP BY {', '.join(group)} ORDER BY {', '.join(group)}"
-        )
-        rows = []
-        for row in self.cursor().execute(sql).fetchall():
-            entry = dict(zip(group, row[: len(group)], strict=True))
-            entry.update(table=table, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
-            rows.append(entry)
+        rows = series_rows(spec, self.cursor().execute(series_statement(spec)).fetchall())
         with self._lock:
             if self._generation == generation:
                 self._series[table] = (generation, rows)
         return [dict(row) for row in rows]
 
     def inventory(self) -> list[dict[str, Any]]:
-        """One row per stored series of every table (see :meth:`series`)."""
-        return [row for table in self._columns for row in self.series(table)]
+        """One row per stored series of every record table (see :meth:`series`)."""
+        return [row for table in schema.RECORD_TABLES.values() for row in self.series(table)]
 
-    def _where(
-        self, table: str, start: int | None, end: int | None, equals: Mapping[str, Any]
-    ) -> tuple[str, list[Any]]:
-        """``WHERE`` clause and parameters for ``column == value`` filters (None = no filter) and
-        ``start <= ts_event < end``. Column names are checked against the schema; values are parameters."""
-        names = self._table_columns(table)
-        unknown = [c for c in equals if c not in names]
-        if unknown:
-            raise ConfigError(f"table {table} has no column(s) {unknown}; columns: {names}")
-        clauses, params = [], []
-        for name, value in equals.items():
-            if value is not None:
-                clauses.append(f"{name} = ?")
-                params.append(value)
-        if (start is not None or end is not None) and "ts_event" not in names:
-            raise ConfigError(f"table {table} has no time column; start/end do not apply")
-        if start is not None:
-            clauses.append("ts_event >= ?")
-            params.append(int(start))
-        if end is not None:
-            clauses.append("ts_event < ?")
-            params.append(int(end))
-        return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
-    def _table_columns(self, table: str) -> list[str]:
-        try:
-            return self._columns[table]
-        except KeyError:
-            raise ConfigError(f"unknown table {table!r}; tables: {sorted(self._columns)}") from None
+def create_statements() -> list[str]:
+    """DuckDB DDL for every table of :data:`schema.TABLES`."""
+    out = []
+    for spec in schema.TABLES.values():
+        cols = ", ".join(f"{name} {kind}" for name, kind in spec.columns)
+        out.append(f"CREATE TABLE IF NOT EXISTS {spec.name} ({cols}, PRIMARY KEY ({', '.join(spec.key)}))")
+    return out
+
+
+def write_records(store: Any, records: Iterable[Record]) -> dict[str, int]:
+    """Group records by type and write each group through ``store.write_columns`` (every backend)."""
+    grouped: dict[type, list[Record]] = defaultdict(list)
+    for record in records:
+        grouped[type(record)].append(record)
+    inserted: dict[str, int] = {}
+    with store.transaction():
+        for record_type, items in grouped.items():
+            try:
+                table = schema.RECORD_TABLES[record_type]
+            except KeyError:
+                raise ConfigError(f"no table stores records of type {record_type.__name__}") from None
+            names = schema.table(table).column_names
+            cols = {name: [getattr(item, name) for item in items] for name in names}
+            inserted[table] = inserted.get(table, 0) + store.write_columns(table, cols)
+    return inserted
+
+
+def arrow_table(spec: schema.Table, cols: Mapping[str, Sequence[Any] | np.ndarray]) -> Any:
+    """The columns as an Arrow table in the schema's column order and types (a clear error when one is missing)."""
+    import pyarrow as pa
+
+    names = spec.column_names
+    missing = [name for name in names if name not in cols]
+    if missing:
+        raise ConfigError(f"write to {spec.name}: missing columns {missing}")
+    arrow_types = {schema.BIGINT: pa.int64(), schema.DOUBLE: pa.float64(), schema.TEXT: pa.string(),
+                   schema.BOOLEAN: pa.bool_()}
+    try:
+        return pa.table({name: pa.array(cols[name], type=arrow_types[kind], from_pandas=False)
+                         for name, kind in spec.columns})
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
+        raise StoreError(f"write to {spec.name} refused, nothing of this batch stored: {exc}") from exc
+
+
+def resample_statement(
+    source: str, start: int, end: int, interval_ms: int, source_interval_ms: int, equals: Mapping[str, Any]
+) -> tuple[str, list[Any]]:
+    """DuckDB SQL turning bars of ``source_interval_ms`` with ``start <= ts_event < end`` (and the filters)
+    into OHLCV bars of ``interval_ms`` (UTC-aligned buckets, complete buckets only; open = first open,
+    high = max, low = min, close = last close, volumes summed with Kahan summation; NaN where the first/last
+    bar's value, or any bar's value for the others, is missing or NaN). ``source`` is a table or relation
+    with the bars columns (the PostgreSQL backend runs the same statement over rows it read, so both
+    backends resample to the same bits)."""
+    if interval_ms <= 0 or source_interval_ms <= 0 or interval_ms % source_interval_ms:
+        raise ConfigError(
+            f"interval_ms: {interval_ms} is not a multiple of the source interval {source_interval_ms}"
+        )
+    where, params = sql.where(schema.table("bars"), start, end, {**equals, "interval_ms": source_interval_ms})
+
+    def whole(column: str, aggregate: str) -> str:
+        # A missing (NULL) or NaN value in any bar of the bucket makes the bucket's value NaN, as
+        # numpy's reductions do (DuckDB's aggregates skip NULL, and min/max order NaN last).
+        return (f"CASE WHEN count({column}) = count(*) AND NOT bool_or(isnan({column})) "
+                f"THEN {aggregate} ELSE 'NaN'::DOUBLE END AS {column}")
+
+    columns = ", ".join([
+        # open / close: the first / last bar's own value, NULL or NaN included (the *_null variants)
+        "arg_min_null(open, ts_event) AS open",
+        whole("high", "max(high)"),
+        whole("low", "min(low)"),
+        "arg_max_null(close, ts_event) AS close",
+        *(whole(c, f"fsum({c})") for c in ("volume", "quote_volume", "taker_buy_volume")),
+    ])
+    statement = (
+        f"SELECT ts_event - ts_event % {int(interval_ms)} AS bucket, {columns} "
+        f"FROM {source} {where} GROUP BY bucket HAVING count(*) = {interval_ms // source_interval_ms} "
+        "ORDER BY bucket"
+    )
+    return statement, params
+
+
+def resampled(result: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    out = {name: _plain(result[name]) for name in result}
+    out["ts_event"] = out.pop("bucket")
+    return out
+
+
+def series_statement(spec: schema.Table) -> str:
+    group = ", ".join(sql.series_group(spec))
+    return (f"SELECT {group}, min(ts_event), max(ts_event), count(*) FROM {spec.name} "
+            f"GROUP BY {group} ORDER BY {group}")
+
+
+def series_rows(spec: schema.Table, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    group = sql.series_group(spec)
+    out = []
+    for row in rows:
+        entry = dict(zip(group, row[: len(group)], strict=True))
+        entry.update(table=spec.name, first=int(row[-3]), last=int(row[-2]), rows=int(row[-1]))
+        out.append(entry)
+    return out
 
 
 def _plain(array: Any) -> np.ndarray:
@@ -385,3 +487,36 @@ def _plain(array: Any) -> np.ndarray:
             return array.astype(float).filled(np.nan)
         return array.filled(None) if array.dtype.kind == "O" else array.data
     return np.asarray(array)
+
+
+def _owner_only(file: Path) -> None:
+    """Market data is not secret, but alert rules hold notification credentials: owner read/write only."""
+    for path in (file, file.with_name(file.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            path.chmod(0o600)
+
+
+_LOCK_HOLDER = re.compile(r"lock is held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def _open_error(path: str, exc: Exception) -> StoreError:
+    """A one-line error saying what holds the file and what to do, or why else it cannot open."""
+    text = str(exc)
+    held = _LOCK_HOLDER.search(text)
+    if held or "Could not set lock" in text:
+        from liqmap.store.announce import read_announcement
+
+        pid = int(held.group("pid")) if held else None
+        server = read_announcement(path)
+        return StoreLockedError(path, pid, server_url=None if server is None else str(server["url"]))
+    if "No space left" in text:
+        return StoreError(f"cannot open database {path}: the disk is full (free space, then retry)")
+    return StoreError(f"cannot open database {path}: {text.splitlines()[0] if text else exc!r}")
+
+
+def _write_error(table: str, exc: Exception) -> StoreError:
+    text = str(exc)
+    if "No space left" in text:
+        return StoreError(f"write to {table} failed: the disk is full; nothing of this batch stored "
+                          "(free space; what was stored before is intact)")
+    return StoreError(f"write to {table} failed, nothing of this batch stored: {text}")
