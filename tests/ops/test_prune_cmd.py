@@ -1,36 +1,57 @@
-"""``liqmap prune`` hands the config's retention to ``store.prune`` (the store side is the integrator's;
-this test stands in a recording ``prune`` until the stores implement it, and is to be replaced then)."""
+"""``liqmap prune`` deletes by the config file's ``[retention]`` on a real (DuckDB) store."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from liqmap.commands.prune import prune_cmd
 from liqmap.store import DuckDBStore
+from liqmap.types import Bar, Trade
 
 DAY = 86_400_000
 
 
-def test_prune_passes_retention_table_filter_and_dry_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[dict[str, int | None], int, bool]] = []
-
-    def prune(self: Any, retention_ms: dict[str, int | None], now_ms: int, dry_run: bool) -> dict[str, int]:
-        calls.append((retention_ms, now_ms, dry_run))
-        return {"trades": 12, "mark_prices": 5}
-
-    monkeypatch.setattr(DuckDBStore, "prune", prune, raising=False)
-    monkeypatch.delenv("LIQMAP_CONFIG", raising=False)
+def test_prune_by_config_retention_dry_run_and_table_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LIQMAP_CONFIG", "LIQMAP_DB", "LIQMAP_RETENTION_TRADES"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "s.duckdb"
+    now = int(time.time() * 1000)
+    ages_days = [10, 5, 2.5, 1, 0.1]  # with trades = "3d": the first two go
+    with DuckDBStore(db) as store:
+        store.write([Trade("binance", "BTC", now - int(a * DAY), now, 100.0, 1.0, "buy", f"t{i}")
+                     for i, a in enumerate(ages_days)])
+        store.write([Bar("binance", "BTC", 60_000, now - 400 * DAY, 1.0, 2.0, 0.5, 1.5, 3.0, now)])
     config = tmp_path / "liqmap.toml"
-    config.write_text(f'[store]\ndb = "{tmp_path / "s.duckdb"}"\n[retention]\ntrades = "3d"\nmark_prices = "12h"\n')
-    result = CliRunner().invoke(prune_cmd, ["--config", str(config), "--table", "trades", "--table", "mark_prices",
-                                            "--dry-run"])
-    assert result.exit_code == 0, result.output
-    assert calls[0][0] == {"trades": 3 * DAY, "mark_prices": 12 * 3_600_000}
-    assert calls[0][2] is True
-    assert result.output.splitlines() == ["mark_prices: keep 0.5 days; would delete 5 rows",
-                                          "trades: keep 3 days; would delete 12 rows"]
-    assert (tmp_path / "s.duckdb").exists()  # [store] db of the file was the store opened
+    config.write_text(f'[store]\ndb = "{db}"\n[retention]\ntrades = "3d"\nmark_prices = "12h"\n')
+    runner = CliRunner()
+
+    dry = runner.invoke(prune_cmd, ["--config", str(config), "--table", "trades", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines() == ["trades: keep 3d; would delete 2 rows"]
+    with DuckDBStore(db, read_only=True) as store:
+        assert len(store.read("trades")["ts_event"]) == 5
+
+    done = runner.invoke(prune_cmd, ["--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "trades: keep 3d; deleted 2 rows" in done.output.splitlines()
+    assert "bars: keep forever; deleted 0 rows" in done.output.splitlines()
+    with DuckDBStore(db, read_only=True) as store:
+        kept = sorted(store.read("trades")["trade_id"].tolist())
+        assert kept == ["t2", "t3", "t4"]
+        assert len(store.read("bars")["ts_event"]) == 1  # bars: forever
+
+    # the environment overrides the file: keep 1 day now
+    monkeypatch.setenv("LIQMAP_RETENTION_TRADES", "1d")
+    again = runner.invoke(prune_cmd, ["--config", str(config), "--table", "trades"])
+    assert again.output.splitlines() == ["trades: keep 1d; deleted 2 rows"]
+
+
+def test_prune_reports_a_bad_store_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIQMAP_CONFIG", raising=False)
+    result = CliRunner().invoke(prune_cmd, ["--db", "mysql://nope/x"])
+    assert result.exit_code == 1
+    assert "unknown store URL scheme 'mysql'" in result.output

@@ -25,19 +25,20 @@ from liqmap.settings import RetentionSettings
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 def prune_cmd(db_path: str | None, tables: tuple[str, ...], dry_run: bool) -> None:
     """Delete rows older than the retention of their table (config file [retention])."""
-    from liqmap.store import DuckDBStore
+    from liqmap.store import open_store
 
     retention = current_settings().retention_ms()
     if tables:
         retention = {table: retention[table] for table in tables}
     try:
-        with DuckDBStore(db_path) as store:
-            if not hasattr(store, "prune"):
-                raise click.ClickException("this store cannot prune yet")
+        store = open_store(db_path)
+        try:
             counts = store.prune(retention, int(time.time() * 1000), dry_run)
+        finally:
+            store.close()
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     verb = "would delete" if dry_run else "deleted"
     for table, keep_ms in sorted(retention.items()):
-        kept = "forever" if keep_ms is None else f"{keep_ms / 86_400_000:g} days"
+        kept = "forever" if keep_ms is None else f"{keep_ms / 86_400_000:g}d"
         click.echo(f"{table}: keep {kept}; {verb} {counts.get(table, 0)} rows")
