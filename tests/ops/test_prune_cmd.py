@@ -1,4 +1,4 @@
-"""``liqmap prune`` deletes by the config file's ``[retention]`` on a real (DuckDB) store."""
+"""``liqmap prune`` deletes by the config file's ``[retention]`` on real stores of both backends."""
 
 from __future__ import annotations
 
@@ -9,19 +9,25 @@ import pytest
 from click.testing import CliRunner
 
 from liqmap.commands.prune import prune_cmd
-from liqmap.store import DuckDBStore
+from liqmap.store import store_for
 from liqmap.types import Bar, Trade
 
 DAY = 86_400_000
 
 
-def test_prune_by_config_retention_dry_run_and_table_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=["duckdb", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store value for --db / [store] db: a DuckDB file or a PostgreSQL database URL."""
+    return str(tmp_path / "s.duckdb") if request.param == "duckdb" else str(request.getfixturevalue("pg_url"))
+
+
+def test_prune_by_config_retention_dry_run_and_table_filter(db: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("LIQMAP_CONFIG", "LIQMAP_DB", "LIQMAP_RETENTION_TRADES"):
         monkeypatch.delenv(name, raising=False)
-    db = tmp_path / "s.duckdb"
     now = int(time.time() * 1000)
     ages_days = [10, 5, 2.5, 1, 0.1]  # with trades = "3d": the first two go
-    with DuckDBStore(db) as store:
+    with store_for(db) as store:
         store.write([Trade("binance", "BTC", now - int(a * DAY), now, 100.0, 1.0, "buy", f"t{i}")
                      for i, a in enumerate(ages_days)])
         store.write([Bar("binance", "BTC", 60_000, now - 400 * DAY, 1.0, 2.0, 0.5, 1.5, 3.0, now)])
@@ -32,14 +38,14 @@ def test_prune_by_config_retention_dry_run_and_table_filter(tmp_path: Path, monk
     dry = runner.invoke(prune_cmd, ["--config", str(config), "--table", "trades", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert dry.output.splitlines() == ["trades: keep 3d; would delete 2 rows"]
-    with DuckDBStore(db, read_only=True) as store:
+    with store_for(db) as store:
         assert len(store.read("trades")["ts_event"]) == 5
 
     done = runner.invoke(prune_cmd, ["--config", str(config)])
     assert done.exit_code == 0, done.output
     assert "trades: keep 3d; deleted 2 rows" in done.output.splitlines()
     assert "bars: keep forever; deleted 0 rows" in done.output.splitlines()
-    with DuckDBStore(db, read_only=True) as store:
+    with store_for(db) as store:
         kept = sorted(store.read("trades")["trade_id"].tolist())
         assert kept == ["t2", "t3", "t4"]
         assert len(store.read("bars")["ts_event"]) == 1  # bars: forever

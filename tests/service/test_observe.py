@@ -115,25 +115,34 @@ def test_in_process_collector_feed_and_store_write_metrics_and_healthz(store) ->
     assert fine.status_code == 200 and fine.json()["status"] == "ok"
 
 
-def test_healthz_from_the_store_when_collectors_run_elsewhere(store) -> None:
+def test_healthz_from_the_store_when_collectors_run_elsewhere(backend_store) -> None:
+    store = backend_store
     app = create_app(store, poll_interval=60.0, prewarm_views=False)
     app.state.settings = Settings.model_validate(
         {"health": {"exchanges": ["binance", "bybit"], "symbols": ["btc"], "stale_after": "5m"}})
     now = int(time.time() * 1000)
+    fresh_open = (now // MINUTE - 1) * MINUTE
+    old_open = fresh_open - 60 * MINUTE
+
+    def bar(exchange: str, ts: int) -> Bar:
+        return Bar(exchange, "BTC", MINUTE, ts, 1.0, 2.0, 0.5, 1.5, 3.0, now, market="perp", venue_symbol="BTCUSDT")
+
     with TestClient(app) as client:
-        # the shipped sample is history: every checked series is stale
+        empty = client.get("/healthz")
+        store.write([bar("binance", old_open), bar("bybit", old_open)])
         old = client.get("/healthz")
-        fresh_open = (now // MINUTE - 1) * MINUTE
-        store.write([Bar(name, "BTC", MINUTE, fresh_open, 1.0, 2.0, 0.5, 1.5, 3.0, now, market="perp",
-                         venue_symbol="BTCUSDT") for name in ("binance", "bybit")])
+        store.write([bar("binance", fresh_open)])
+        half = client.get("/healthz")
+        store.write([bar("bybit", fresh_open)])
         fresh = client.get("/healthz")
+    assert empty.status_code == 503
+    assert [(f["exchange"], f["symbol"], f["table"], f["last_ts"], f["status"]) for f in empty.json()["feeds"]] == [
+        ("binance", "BTC", "bars", None, "stale"), ("bybit", "BTC", "bars", None, "stale")]
     assert old.status_code == 503
-    stale = {(f["exchange"], f["symbol"], f["table"]): f for f in old.json()["feeds"]}
-    assert set(stale) == {("binance", "BTC", "bars"), ("bybit", "BTC", "bars")}
-    assert all(f["status"] == "stale" for f in stale.values())
-    sample_last = store.latest_ts("bars", exchange="binance", symbol="BTC")
-    assert sample_last is not None
-    assert fresh.status_code == 200
+    assert all(f["last_ts"] == old_open and f["age_ms"] >= 60 * MINUTE for f in old.json()["feeds"])
+    assert half.status_code == 503
+    assert {f["exchange"]: f["status"] for f in half.json()["feeds"]} == {"binance": "ok", "bybit": "stale"}
+    assert fresh.status_code == 200 and fresh.json()["status"] == "ok"
     feeds = {f["exchange"]: f for f in fresh.json()["feeds"]}
     assert feeds["binance"]["last_ts"] == fresh_open == feeds["bybit"]["last_ts"]
     assert 0 <= feeds["binance"]["age_ms"] < 5 * MINUTE
