@@ -63,7 +63,7 @@ def main() -> None:
             print(f"  first load after server start: {first:.0f} ms")
             print(f"  next {len(rest)} loads: median {statistics.median(rest):.0f} ms, max {max(rest):.0f} ms "
                   f"(target <= 1500 ms: {'ok' if statistics.median(rest) <= 1500 else 'MISSED'})")
-            page.wait_for_function("document.getElementById('ws-state').textContent.includes('live')")
+            page.wait_for_function("document.getElementById('ws-state').dataset.socket === 'open'")
             page.wait_for_timeout(300)
             box = page.locator("#heatmap").bounding_box()
             hover = []

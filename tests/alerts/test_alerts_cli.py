@@ -90,3 +90,32 @@ def test_alerts_add_list_run_history_remove(db, tmp_path) -> None:
     assert runner.invoke(main, ["alerts", "remove", "--db", db, "sw"]).exit_code == 0
     gone = runner.invoke(main, ["alerts", "remove", "--db", db, "sw"])
     assert gone.exit_code != 0 and "no rule with id 'sw'" in gone.output
+
+
+def test_a_rule_on_a_symbol_without_data_is_refused(db) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(main, ["alerts", "add", "--db", db, "--type", "price_near", "--within", "1",
+                                   "--symbol", "ETH"])
+    assert refused.exit_code != 0
+    assert "no data for ETH" in refused.output and "symbols with bars: BTC" in refused.output
+    assert json.loads(runner.invoke(main, ["alerts", "list", "--db", db, "--json"]).output) == []
+    accepted = runner.invoke(main, ["alerts", "add", "--db", db, "--type", "price_near", "--within", "1",
+                                    "--symbol", "BTCUSDT"])
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_run_once_says_one_poll_not_a_polling_interval(db) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["alerts", "add", "--db", db, "--type", "sweep", "--id", "sw"]).exit_code == 0
+    once = runner.invoke(main, ["alerts", "run", "--db", db, "--once", "--range", "3d"])
+    assert once.exit_code == 0, once.output
+    assert "one poll" in once.output and "polling every" not in once.output
+
+
+def test_levels_csv_and_pine_as_flags_print_to_stdout(db) -> None:
+    csv = CliRunner().invoke(main, ["levels", "--db", db, "--csv"])
+    assert csv.exit_code == 0, csv.output
+    assert csv.output.startswith("symbol,ts,kind,side,")
+    pine = CliRunner().invoke(main, ["levels", "--db", db, "--pine"])
+    assert pine.exit_code == 0, pine.output
+    assert pine.output.startswith("//@version=5\n")

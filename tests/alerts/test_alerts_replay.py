@@ -178,9 +178,10 @@ def test_permanent_client_error_is_not_retried(store, receiver) -> None:
 
 
 def test_cooldown_on_real_data_lets_through_the_first_alert_per_level_and_day(store, receiver) -> None:
-    """Approach alerts on a volatile day re-fire as price leaves and re-enters a level's zone. With a 24 h
-    cooldown only the first per rule, side and level (within 0.5 %) may pass."""
-    near = {"id": "near", "type": "price_near", "symbol": "BTC", "within_pct": 0.5, "min_usd": 3e7}
+    """Cluster-forms alerts on a volatile day re-fire as a level dissolves and forms again (price_near no
+    longer does: it re-arms only after price has left a level, see test_price_near_hysteresis_on_real_bars).
+    With a 24 h cooldown only the first per rule, side and level (within 0.5 %) may pass."""
+    near = {"id": "near", "type": "cluster_forms", "symbol": "BTC", "within_pct": 3.0}
     _, _, free, _ = _run(store, [{**near, "cooldown_minutes": 0}, {**FLAP, "cooldown_minutes": 0}], [])
     passed: list = []
     for d in free:  # the greedy filter the cooldown must reproduce
@@ -240,3 +241,31 @@ def test_store_poller_evaluates_only_new_columns() -> None:
         assert seen[1:] == list(range(cut, last + HOUR_MS, HOUR_MS)) and len(seen) == 11
     finally:
         s.close()
+
+
+def test_price_near_hysteresis_on_real_bars(store) -> None:
+    """Three days of real hourly bars (2026-02-03 .. 02-06, the breakdown from ~78k to 60k) with
+    ``price_near --within 1``: an alert for a level repeats only after price has left that level by more
+    than 2 % (checked here from the bars' closes, independently of the rule's own state), and every alert
+    is within 1 % of its cluster's near edge."""
+    start, end = ms("2026-02-03T00:00"), ms("2026-02-06T00:00")
+    engine = AlertEngine([parse_rule({"id": "near1", "type": "price_near", "symbol": "BTC", "within_pct": 1.0,
+                                      "cooldown_minutes": 0})], targets=[], sleep=lambda s: None)
+    closes: list[tuple[int, float]] = []
+    fired = []
+    for snap, high, low in replay_bars(store, start, end)[1]:
+        closes.append((snap.ts, snap.price))
+        fired.extend(d.alert for d in engine.on_snapshot(snap, exchanges=("binance",), high=high, low=low))
+    assert fired, "the stretch must come near some cluster"
+    for a in fired:
+        edge = a.context["cluster"]["price_high"] if a.side == "long" else a.context["cluster"]["price_low"]
+        assert abs(a.price - edge) / a.price * 100 <= 1.0 + 1e-9
+    for i, a in enumerate(fired):
+        edge_a = a.context["cluster"]["price_high"] if a.side == "long" else a.context["cluster"]["price_low"]
+        for b in fired[i + 1:]:
+            edge_b = b.context["cluster"]["price_high"] if b.side == "long" else b.context["cluster"]["price_low"]
+            if b.side != a.side or abs(edge_b - edge_a) / b.price * 100 > 1.0:
+                continue
+            between = [c for ts, c in closes if a.ts < ts < b.ts]
+            assert any(abs(c - edge_a) / c * 100 > 2.0 for c in between), (a.message, b.message)
+            break

@@ -77,11 +77,14 @@ def test_cluster_forms_respects_distance_and_side() -> None:
     assert run([far, longs], [update(), update(short={**SHORT, 101.5: 12.0})]) == [[], []]
 
 
-def test_price_near_is_edge_triggered() -> None:
+def test_price_near_is_edge_triggered_with_hysteresis() -> None:
+    """Cluster A's near edge is 99.0. Price enters 0.5 % of it (99.4), wobbles out to 99.8 (0.8 %: outside
+    the zone but not more than 2 x 0.5 % away) and back: no second alert. Only after leaving by more than
+    1 % (101.5) does a new approach alert again."""
     rule = parse_rule({"id": "near", "type": "price_near", "symbol": "BTC", "within_pct": 0.5, "sides": ["long"]})
-    prices = [100.0, 99.4, 99.3, 100.0, 99.4]
+    prices = [100.0, 99.4, 99.3, 99.8, 99.4, 101.5, 99.4]
     alerts = run([rule], [update(price=p, ts=i) for i, p in enumerate(prices)])
-    assert [len(a) for a in alerts] == [0, 1, 0, 0, 1]
+    assert [len(a) for a in alerts] == [0, 1, 0, 0, 0, 0, 1]
     alert = alerts[1][0]
     assert (alert.side, alert.level_price, alert.price) == ("long", 97.5, 99.4)  # A's peak (tie: lower bin)
 

@@ -46,6 +46,22 @@ def make_demo_db(path: Path) -> Path:
     return path
 
 
+def new_bar_records(new_ts: int, *, oi_ts: int, liquidation: bool = True) -> dict[str, list[dict[str, object]]]:
+    """A new Binance BTC 1h bar opening at ``new_ts`` (close 78,100, volume 2,500 BTC, 1,600 taker buys),
+    open interest $8.2B at ``oi_ts`` and (optionally) a 25 BTC short liquidation two minutes in: the body of
+    a ``POST /api/records`` that the live tests send."""
+    records: dict[str, list[dict[str, object]]] = {
+        "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": new_ts,
+                  "open": 77030.3, "high": 78200.0, "low": 76900.0, "close": 78100.0, "volume": 2500.0,
+                  "taker_buy_volume": 1600.0}],
+        "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": oi_ts, "oi_usd": 8.2e9}],
+    }
+    if liquidation:
+        records["liquidations"] = [{"exchange": "binance", "symbol": "BTC", "ts_event": new_ts + 120_000,
+                                    "side": "short", "price": 78150.0, "quantity": 25.0}]
+    return records
+
+
 class Server:
     def __init__(self, db: Path, token: str | None = TOKEN) -> None:
         self.token = token

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import numpy as np
 import pytest
+from conftest import new_bar_records
 
 from liqmap.service.encode import decode_array
 
@@ -152,6 +153,7 @@ def test_phone_portrait_layout_and_pinch_zoom(browser, server, output_dir):
     assert chart["width"] >= 380 and chart["height"] > 300
     assert page.evaluate("document.documentElement.scrollWidth") <= 391  # no sideways scrolling
     assert page.evaluate(CANVAS_STATS)["std"] > 20
+    page.tap("#menu-btn")  # the controls drawer (tests/browser/test_trader_screen.py checks every control)
     for selector in ("#range button", "#side button", "#symbol"):
         height = page.locator(selector).first.bounding_box()["height"]
         assert height >= 30, selector  # touch-sized controls
@@ -178,20 +180,13 @@ def test_phone_portrait_layout_and_pinch_zoom(browser, server, output_dir):
 
 def test_live_update_arrives_without_reload(browser, server, output_dir):
     page = _open(browser, server, viewport={"width": 1400, "height": 820})
-    page.wait_for_function("document.getElementById('ws-state').textContent.includes('live')")
+    page.wait_for_function("document.getElementById('ws-state').dataset.socket === 'open'")
     page.wait_for_timeout(300)  # the subscription is sent right after the socket opens
     before = _digest(page.evaluate(CANVAS_STATS))
     k_before = page.evaluate("window.liqmap.data.K")
     last = page.evaluate("window.liqmap.data.times[window.liqmap.data.K - 1]")
     new_ts = last + 3_600_000
-    records = {
-        "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": new_ts,
-                  "open": 77030.3, "high": 78200.0, "low": 76900.0, "close": 78100.0, "volume": 2500.0,
-                  "taker_buy_volume": 1600.0}],
-        "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": new_ts + 3_600_000, "oi_usd": 8.2e9}],
-        "liquidations": [{"exchange": "binance", "symbol": "BTC", "ts_event": new_ts + 120_000, "side": "short",
-                          "price": 78150.0, "quantity": 25.0}],
-    }
+    records = new_bar_records(new_ts, oi_ts=new_ts + 3_600_000)
     page.evaluate("window.__sameDocument = true")
     r = httpx.post(f"{server.url}/api/records", json=records, headers={"X-Liqmap-Token": server.token}, timeout=10)
     assert r.status_code == 200, r.text

@@ -22,6 +22,10 @@ from liqmap.model.result import LiquidationMap
 
 MATCH_PCT = 0.25
 """Clusters of consecutive updates are the same cluster when their ranges overlap within this % of price."""
+REARM_FACTOR = 2.0
+"""Hysteresis of ``price_near``: after an alert, the rule re-arms for that level (the cluster's near edge,
+which ``within_pct`` is measured to) only once price has moved more than ``REARM_FACTOR x within_pct`` away (one alert per approach, not one per wiggle across
+the boundary or per re-identification of the same cluster)."""
 VANISH_RATIO = 0.5
 """A cluster vanished when it is no longer found and its zone holds at most this share of its last USD."""
 
@@ -62,7 +66,8 @@ class Pending:
 class StreamState:
     ts: int | None = None
     tracked: tuple[Tracked, ...] = ()
-    near: frozenset[tuple[str, float]] = frozenset()
+    near: frozenset[tuple[str, str, float]] = frozenset()
+    """(rule id, side, cluster near edge) of the ``price_near`` alerts given and not yet re-armed."""
     swept: frozenset[tuple[str, str, float]] = frozenset()
     """(rule id, side, swept peak price)."""
     pending: tuple[Pending, ...] = ()
@@ -188,7 +193,6 @@ def evaluate(
         swept_levels.setdefault((r, side), []).append(level)
     active = [rule for rule in rules if _applies(rule, update)]
     new_pending: list[Pending] = []
-    live_cids = {t.cid for t in tracked}
     # vanished clusters this bar did not touch and whose zone emptied: positions were closed
     closed: list[tuple[Tracked, float]] = []
     for t in vanished:
@@ -267,18 +271,21 @@ def evaluate(
                          f"{c.peak_price:,.2f} vanished without price reaching it (positions closed)",
                          usd_left=left)
         elif kind == "price_near":
+            reach = float(within)  # type: ignore[arg-type]
+            # re-arm the levels price has left by more than REARM_FACTOR x within
+            for key in [k for k in near if k[0] == rule.id]:
+                if abs(price - key[2]) / price * 100.0 > REARM_FACTOR * reach:
+                    near.discard(key)
             for t in tracked:
                 c = t.cluster
-                if c.side not in sides or c.usd < min_usd:
+                if c.side not in sides or c.usd < min_usd or abs(c.distance_pct) > reach:
                     continue
-                key = (rule.id, t.cid)
-                if abs(c.distance_pct) <= within:  # type: ignore[operator]
-                    if key not in near:
-                        near.add(key)
-                        emit(rule, kind, t, f"{update.symbol}: price {price:,.2f} within "
-                             f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
-                else:
-                    near.discard(key)
+                armed = not any(k[0] == rule.id and k[1] == c.side and abs(k[2] - c.near_edge) / price * 100.0
+                                <= reach for k in near)
+                if armed:
+                    near.add((rule.id, c.side, c.near_edge))
+                    emit(rule, kind, t, f"{update.symbol}: price {price:,.2f} within "
+                         f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
         elif kind == "sweep":
             for t in state.tracked:
                 c = t.cluster
@@ -318,7 +325,7 @@ def evaluate(
     new_state = StreamState(
         ts=update.ts,
         tracked=tracked,
-        near=frozenset(k for k in near if k[1] in live_cids),
+        near=frozenset(near),
         swept=_prune_swept(swept, tracked, tol),
         pending=tuple(carried),
     )

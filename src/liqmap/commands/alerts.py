@@ -22,6 +22,16 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _require_data(store: Any, symbol: str) -> None:
+    """A rule on a symbol without bars in the store would never fire: refuse it, naming what is there."""
+    held = sorted({str(r["symbol"]) for r in store.inventory() if r["table"] == "bars"})
+    if symbol not in held:
+        raise click.ClickException(
+            f"no data for {symbol} in {store.path} (symbols with bars: {', '.join(held) or 'none'}); "
+            f"import or collect {symbol} first (liqmap import / backfill / collect), then add the rule"
+        )
+
+
 @click.group("alerts")
 def alerts_cmd() -> None:
     """Manage and run alert rules (stored in the database; a TOML file can add more at run time)."""
@@ -65,6 +75,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
     try:
         rule = parse_rule(spec)
         with _store(db_path) as store:
+            _require_data(store, rule.symbol)
             saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -185,7 +196,8 @@ def run_cmd(config_path: str | None, symbols: tuple[str, ...], exchanges: str | 
         if not rules:
             raise click.ClickException("no rules: add one with `liqmap alerts add` or pass --config FILE")
         watch = service.symbols or sorted({r.symbol for r in rules})
-        click.echo(f"{len(rules)} rule(s) on {', '.join(watch)}; polling every {interval:g}s", err=True)
+        click.echo(f"{len(rules)} rule(s) on {', '.join(watch)}; "
+                   + ("one poll" if once else f"polling every {interval:g}s"), err=True)
         if once:
             service.round()
             return

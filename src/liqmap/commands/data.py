@@ -41,14 +41,16 @@ def import_cmd(
     Each file is parsed and validated completely, then stored in one transaction: a bad file stores
     nothing and loses nothing. Re-importing a file stores no row twice.
     """
+    from liqmap.commands.progress import working
     from liqmap.ingest import import_file
     from liqmap.store import store_for
 
     failed = 0
     with store_for(db_path) as store:
-        for path in files:
+        for i, path in enumerate(files, 1):
             try:
-                result = import_file(store, path, fmt=fmt, symbol=symbol, market=market)
+                with working(f"importing {path} ({i}/{len(files)})"):
+                    result = import_file(store, path, fmt=fmt, symbol=symbol, market=market)
             except LiqmapError as exc:
                 failed += 1
                 click.echo(f"{path}: ERROR {exc}", err=True)

@@ -1,7 +1,10 @@
-"""``liqmap demo``: the shipped real sample -> a demo database -> a heatmap PNG, offline.
+"""``liqmap demo``: the shipped real sample -> the default store -> a heatmap PNG, offline.
+
+The sample goes into the DEFAULT store (the file ``inventory``, ``levels``, ``heatmap``, ``liqmap`` and
+``evaluate`` read when given no ``--db``), so every command the README shows next works as printed.
 
 Steps are separate functions (:func:`load_sample`, :func:`render_demo`); then, unless ``--no-serve``,
-the web page is served from the demo database (``liqmap serve`` on it) and its URL printed.
+the web page is served from that store (``liqmap serve`` on it) and its URL printed; Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -11,25 +14,27 @@ from typing import Any
 
 import click
 
+from liqmap.cli import db_option
 from liqmap.errors import LiqmapError
+from liqmap.query import RANGES
 
 
-def default_demo_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("liqmap", appauthor=False))
-
-
-def load_sample(store: Any, echo: Any = click.echo) -> dict[str, int]:
+def load_sample(store: Any, echo: Any = click.echo, progress: bool = True) -> dict[str, int]:
     """Import every shipped sample file (idempotent); returns new rows per file name."""
+    from tqdm import tqdm
+
+    from liqmap.commands.progress import enabled
     from liqmap.data.sample import sample_files
     from liqmap.ingest import import_file
 
     new: dict[str, int] = {}
-    for path in sample_files():
-        result = import_file(store, path)
-        new[path.name] = result.total_new
-        echo(f"  {path.name}: {result.format}, {result.rows_read} rows, {result.total_new} new")
+    files = list(sample_files())
+    with tqdm(files, desc="importing the sample", unit="file", disable=not enabled(not progress), leave=False) as bar:
+        for path in bar:
+            bar.set_postfix_str(path.name)
+            result = import_file(store, path)
+            new[path.name] = result.total_new
+            bar.write(f"  {path.name}: {result.format}, {result.rows_read} rows, {result.total_new} new")
     return new
 
 
@@ -43,24 +48,18 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
 
 
 @click.command("demo")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Demo database (default: demo.duckdb in the user data dir; never your main database).",
-)
+@db_option
 @click.option(
     "--png",
     "png",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Where to write the heatmap (default: demo-heatmap.png next to the demo database).",
+    help="Where to write the heatmap (default: demo-heatmap.png next to the database).",
 )
 @click.option(
     "--range",
     "range_",
-    type=click.Choice(["12h", "24h", "3d", "7d", "30d", "90d"]),
+    type=click.Choice(list(RANGES)),
     default="7d",
     show_default=True,
     help="Window of the picture (the sample holds 2026-01-01 .. 2026-05-24).",
@@ -77,21 +76,25 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
 def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool, host: str, port: int) -> None:
     """Load the shipped real sample (Binance BTCUSDT + Coinglass, 2026-01..05), render the heatmap of
     its latest 7 days, then serve the web page on it (Ctrl-C stops). Works offline; re-running imports
-    nothing twice."""
-    from liqmap.store import DuckDBStore
+    nothing twice. The data goes into the default store, so `liqmap inventory`, `levels`, `heatmap` ...
+    read it with no --db."""
+    from liqmap.store import DuckDBStore, default_db_path
 
-    db = Path(db_path) if db_path else default_demo_dir() / "demo.duckdb"
+    db = Path(db_path) if db_path else default_db_path()
     out = Path(png) if png else db.parent / "demo-heatmap.png"
     try:
         with DuckDBStore(db) as store:
             click.echo(f"importing the shipped sample into {db}")
             load_sample(store)
-            path = render_demo(store, out, range_)
+            from liqmap.commands.progress import working
+
+            with working(f"rendering the latest {range_}"):
+                path = render_demo(store, out, range_)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"heatmap: {path}")
     if no_serve:
-        click.echo(f"to browse it: liqmap serve --db {db}")
+        click.echo("to browse it: liqmap serve" + (f" --db {db}" if db_path else ""))
         return
     from liqmap.commands.serve import run_server
 

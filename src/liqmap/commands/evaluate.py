@@ -38,12 +38,12 @@ def _iso_ms(value: str | None, name: str) -> int | None:
 @click.option("--interval", "interval_min", type=click.IntRange(min=1), default=60, show_default=True,
               help="Bar length in minutes. Finer stored klines are resampled to it and finer realized liquidation "
                    "bars summed into it (an incomplete bar is not scored).")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default="liqmap-evaluation.html",
-              show_default=True, help="Where to write the HTML report (table mode only).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report to this FILE (table mode only; none is written unasked).")
 @click.option("--search", "run_grid", is_flag=True,
               help="Run the grid search instead: fit on the first half of the scored bars, test on the rest.")
 def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, start: str | None, end: str | None,
-                 warmup_days: float, symbol: str, exchange: str, interval_min: int, html_path: str,
+                 warmup_days: float, symbol: str, exchange: str, interval_min: int, html_path: str | None,
                  run_grid: bool) -> None:
     """Score the model's per-bar liquidation predictions against realized liquidations.
 
@@ -68,11 +68,17 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
                                                         interval_ms=interval_ms, start=start_ms, end=end_ms,
                                                         warmup_days=warmup_days)
                 warmup = 0.0 if score_start is not None else warmup_days
-                result = run_search(data, warmup_days=warmup)
+                from liqmap.commands.progress import working
+
+                with working("grid search"):
+                    result = run_search(data, warmup_days=warmup)
                 click.echo(json.dumps(result.to_json(), indent=2))
                 return
-            evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
-                                        start=start_ms, end=end_ms, warmup_days=warmup_days)
+            from liqmap.commands.progress import working
+
+            with working(f"evaluating {symbol} on {exchange}"):
+                evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
+                                            start=start_ms, end=end_ms, warmup_days=warmup_days)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -81,5 +87,6 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
     from liqmap.evaluate.report import html_report, text_table
 
     click.echo(text_table(evaluation.to_json()))
-    Path(html_path).write_text(html_report(evaluation), encoding="utf-8")
-    click.echo(f"HTML report: {html_path}")
+    if html_path:
+        Path(html_path).write_text(html_report(evaluation), encoding="utf-8")
+        click.echo(f"HTML report: {html_path}")

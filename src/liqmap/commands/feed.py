@@ -57,7 +57,7 @@ def backfill_cmd(exchange: str, symbol: str, days: float, kinds: str, base_url: 
 @click.command("archive")
 @click.option("--symbol", "-s", required=True)
 @click.option("--kind", type=click.Choice(["klines", "metrics", "aggTrades"]), default="klines", show_default=True)
-@click.option("--start", required=True, help="YYYY-MM-DD (or YYYY-MM with --monthly)")
+@click.option("--start", default=None, help="YYYY-MM-DD (or YYYY-MM with --monthly); not needed with --file.")
 @click.option("--end", default=None, help="Inclusive; defaults to --start.")
 @click.option("--monthly", is_flag=True, help="Monthly files (klines, aggTrades).")
 @click.option("--interval", default="1m", show_default=True, help="Kline interval.")
@@ -65,11 +65,13 @@ def backfill_cmd(exchange: str, symbol: str, days: float, kinds: str, base_url: 
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Import already downloaded zip file(s) instead of downloading.")
 @db_option
-def archive_cmd(symbol: str, kind: str, start: str, end: str | None, monthly: bool, interval: str, base_url: str,
+def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, monthly: bool, interval: str, base_url: str,
                 files: tuple[str, ...], db_path: str | None) -> None:
     """Import bulk archives (data.binance.vision klines, metrics = OI, aggTrades)."""
     from liqmap.feed import archive
 
+    if not files and not start:
+        raise click.UsageError("give --start (the archive day or month to download) or --file (zips on disk)")
     try:
         with _store(db_path) as store:
             if files:
@@ -77,7 +79,7 @@ def archive_cmd(symbol: str, kind: str, start: str, end: str | None, monthly: bo
                     rows, new = archive.import_file(store, path, kind, symbol, interval=interval)  # type: ignore[arg-type]
                     click.echo(f"{path}: {rows} rows, {new} new")
                 return
-            dates = archive.dates_between(start, end or start, monthly=monthly)
+            dates = archive.dates_between(start or "", end or start or "", monthly=monthly)
             result = asyncio.run(archive.import_range(store, kind, symbol, dates, base_url=base_url,  # type: ignore[arg-type]
                                                       interval=interval))
     except LiqmapError as exc:

@@ -90,9 +90,11 @@ def format_plan(plan: Any) -> str:
 @click.option("--growth-hours", default=24.0, show_default=True, type=float, help="Growth look-back (0 = off).")
 @click.option("--fresh-age", default="<4h", show_default=True, help="Age bucket counted as fresh ('' = off).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (for bots).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write the levels as CSV.")
-@click.option("--pine", "pine_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a TradingView Pine Script v5 indicator drawing the levels.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), is_flag=False, flag_value="-",
+              default=None, help="The levels as CSV: to stdout, or to FILE with --csv FILE.")
+@click.option("--pine", "pine_path", type=click.Path(dir_okay=False, allow_dash=True), is_flag=False,
+              flag_value="-", default=None,
+              help="A TradingView Pine Script v5 indicator drawing the levels: to stdout, or to FILE.")
 @click.option("--entry", type=float, default=None, help="With --stop and --risk: size a position.")
 @click.option("--stop", type=float, default=None, help="Stop price for --entry.")
 @click.option("--risk", type=float, default=None, help="Risk budget in USD for --entry/--stop.")
@@ -122,10 +124,15 @@ def levels_cmd(
             stop_plan = plan_stop(snapshot, plan.clusters, entry=entry, stop=stop, risk_usd=risk)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
-    if csv_path:
-        Path(csv_path).write_text(to_csv(plan), encoding="utf-8")
-    if pine_path:
-        Path(pine_path).write_text(to_pine(plan), encoding="utf-8")
+    to_stdout = False
+    for target, text in ((csv_path, to_csv(plan) if csv_path else ""), (pine_path, to_pine(plan) if pine_path else "")):
+        if target == "-":
+            click.echo(text.rstrip("\n"))
+            to_stdout = True
+        elif target:
+            Path(target).write_text(text, encoding="utf-8")
+    if to_stdout:  # the export is the output: no table mixed into it
+        return
     if as_json:
         data = json.loads(to_json(plan))
         if stop_plan is not None:

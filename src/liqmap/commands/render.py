@@ -71,6 +71,36 @@ def _query(
     )
 
 
+def _capped(value: int, limit: int, name: str, no_cap: bool) -> int:
+    """The API's bound on picture sizes (2,000 x 2,000: liqmap.service.params) applies here too, unless
+    ``--no-cap``: a 5,000 x 20,000 view over 1y took minutes and gigabytes."""
+    if no_cap or value <= limit:
+        return value
+    click.echo(f"note: {name} {value} capped to {limit} (the API's limit); add --no-cap to render "
+               f"{value} anyway (time and memory grow with bins x columns)", err=True)
+    return limit
+
+
+def _check_window(store: Any, query: Any) -> None:
+    """A window outside the stored data gets a message saying where the data is (not a model error)."""
+    from liqmap.query import RANGES
+    from liqmap.symbols import canonical
+
+    if query.end is None:
+        return
+    rows = [r for r in store.inventory() if r["table"] == "bars" and r.get("symbol") == canonical(query.symbol)]
+    if not rows:
+        return
+    first, last = min(r["first"] for r in rows), max(r["last"] for r in rows)
+    start = query.end - RANGES[query.range]
+    if start > last or query.end <= first:
+        raise click.ClickException(
+            f"--end {_utc(query.end)}: no {canonical(query.symbol)} bars in the {query.range} window before it; "
+            f"the store holds {_utc(first)} .. {_utc(last)}. Omit --end for the latest data, or pick an end "
+            f"inside that span."
+        )
+
+
 def _duration(ms: int) -> str:
     minutes = ms // 60_000
     if minutes % 1440 == 0:
@@ -87,6 +117,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
     from liqmap.query import heatmap_for, realized_for
     from liqmap.render import render_heatmap
 
+    _check_window(store, query)
     heatmap = heatmap_for(store, query)
     width = heatmap.interval_ms
     start, end = int(heatmap.times[0]), int(heatmap.times[-1]) + width
@@ -103,7 +134,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
     if filters:
         subtitle += " · " + " · ".join(filters)
     subtitle += "".join(f" · {n}" for n in heatmap.notes if n.startswith("prices:"))
-    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle)
+    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle, net=query.side == "net")
     return path, heatmap
 
 
@@ -111,6 +142,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
 @view_options
 @click.option("--bins", default=500, show_default=True, help="Price bins.")
 @click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
+@click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins or columns (the API's limit).")
 def heatmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -123,13 +155,20 @@ def heatmap_cmd(
     db_path: str | None,
     bins: int,
     columns: int,
+    no_cap: bool,
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
     from liqmap.store import store_for
 
     try:
+        from liqmap.service.params import MAX_COLUMNS, MAX_ROWS
+
+        bins = _capped(bins, MAX_ROWS, "--bins", no_cap)
+        columns = _capped(columns, MAX_COLUMNS, "--columns", no_cap)
         query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
-        with store_for(db_path, read_only=True) as store:
+        from liqmap.commands.progress import working
+
+        with store_for(db_path, read_only=True) as store, working(f"heatmap {symbol} {range_}"):
             path, heatmap = render_heatmap_png(store, query, png)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -142,6 +181,7 @@ def heatmap_cmd(
 @click.command("liqmap")
 @view_options
 @click.option("--bins", default=200, show_default=True, help="Price bins.")
+@click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins (the API's limit).")
 def liqmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -153,6 +193,7 @@ def liqmap_cmd(
     png: str,
     db_path: str | None,
     bins: int,
+    no_cap: bool,
 ) -> None:
     """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
     from liqmap.query import heatmap_for
@@ -160,8 +201,12 @@ def liqmap_cmd(
     from liqmap.store import store_for
 
     try:
-        query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=50)
+        from liqmap.service.params import MAX_ROWS
+
+        query = _query(symbol, exchanges, range_, end, side, leverage, ages,
+                       n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap), max_columns=50)
         with store_for(db_path, read_only=True) as store:
+            _check_window(store, query)
             heatmap = heatmap_for(store, query)
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -79,8 +79,11 @@ def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: 
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
-    asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                            settings=settings))
+    try:
+        asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
+                                settings=settings))
+    except KeyboardInterrupt:  # Ctrl-C is the normal way to stop: a clean line, not click's "Aborted!"
+        click.echo("\nliqmap stopped.")
 
 
 async def serve_async(

@@ -18,6 +18,7 @@ from pathlib import Path
 from liqmap.errors import ConfigError, MalformedFileError
 from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
+from liqmap.ingest.conflicts import differing_rows
 from liqmap.ingest.reader import first_lines
 from liqmap.store import DuckDBStore
 
@@ -187,9 +188,14 @@ def import_file(
     started = time.perf_counter()
     batch = parse_file(path, fmt=fmt, symbol=symbol, market=market, ts_recv=ts_recv)
     new_rows: dict[str, int] = {}
+    notes = list(batch.notes)
     with store.transaction():
         for table, cols in batch.tables.items():
+            differ, example = differing_rows(store, table, cols)
+            if differ:
+                notes.append(f"{differ} row(s) of {table} differ from the stored ones and were NOT replaced "
+                             f"(the store keeps the first); first: {example}")
             new_rows[table] = store.write_columns(table, cols)
     return ImportResult(
-        str(path), batch.format, batch.rows_read, new_rows, tuple(batch.notes), time.perf_counter() - started
+        str(path), batch.format, batch.rows_read, new_rows, tuple(notes), time.perf_counter() - started
     )

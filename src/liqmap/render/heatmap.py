@@ -31,8 +31,12 @@ def render_heatmap(
     subtitle: str | None = None,
     size: tuple[float, float] = (14.0, 8.0),
     dpi: int = 110,
+    net: bool = False,
 ) -> Path:
     """Draw ``heatmap`` (long + short USD per bin) to a PNG at ``path`` and return the path.
+
+    ``net``: draw long − short instead, on a diverging scale from the short colour through the background
+    to the long colour (:data:`style.LONG_COLOR` / :data:`style.SHORT_COLOR`, as on the page).
 
     ``realized`` is a :class:`liqmap.query.Realized`; its per-bar totals are drawn in a lower panel
     (shorts liquidated up in teal, longs down in red). Colours saturate at the 99.5th percentile of the
@@ -40,7 +44,7 @@ def render_heatmap(
     """
     plt = style.use_agg()
     from matplotlib import dates as mdates
-    from matplotlib.colors import PowerNorm
+    from matplotlib.colors import Normalize, PowerNorm
     from matplotlib.ticker import FuncFormatter
 
     times = np.asarray(heatmap.times, dtype=np.int64)
@@ -48,8 +52,9 @@ def render_heatmap(
         raise ValueError("heatmap has no columns to draw")
     width = int(np.median(np.diff(times))) if len(times) > 1 else heatmap.interval_ms
     x_edges = _dates(np.r_[times, times[-1] + width])
-    values = np.asarray(heatmap.long, dtype=float) + np.asarray(heatmap.short, dtype=float)
-    positive = values[values > 0]
+    long, short = np.asarray(heatmap.long, dtype=float), np.asarray(heatmap.short, dtype=float)
+    values = long - short if net else long + short
+    positive = np.abs(values[values != 0])
     vmax = float(np.percentile(positive, 99.5)) if positive.size else 1.0
 
     has_lower = realized is not None and len(realized.bars.get("ts", ())) > 0
@@ -72,8 +77,8 @@ def render_heatmap(
         x_edges,
         heatmap.price_edges,
         values.T,
-        cmap=style.heatmap_cmap(),
-        norm=PowerNorm(gamma=0.6, vmin=0.0, vmax=vmax),
+        cmap=style.net_cmap() if net else style.heatmap_cmap(),
+        norm=Normalize(vmin=-vmax, vmax=vmax) if net else PowerNorm(gamma=0.6, vmin=0.0, vmax=vmax),
         shading="flat",
         rasterized=True,
     )
@@ -105,7 +110,8 @@ def render_heatmap(
     bar.update_ticks()
     bar.ax.tick_params(colors=style.MUTED, labelsize=8)
     bar.outline.set_edgecolor(style.GRID)
-    bar.set_label("estimated liquidation notional per bin", color=style.MUTED, fontsize=8)
+    bar.set_label("net: longs − shorts per bin" if net else "estimated liquidation notional per bin",
+                  color=style.MUTED, fontsize=8)
 
     if has_lower:
         ax.tick_params(labelbottom=False)
@@ -179,8 +185,8 @@ def _realized(ax: Any, realized: Any, times: np.ndarray, width: int) -> None:
     longs, shorts = realized_per_column(bars, times, width)
     x = _dates(times + width / 2)
     w = 0.8 * width / 86_400_000.0
-    ax.bar(x, shorts, width=w, color=style.SHORT, label="shorts liquidated", linewidth=0)
-    ax.bar(x, -longs, width=w, color=style.LONG, label="longs liquidated", linewidth=0)
+    ax.bar(x, shorts, width=w, color=style.SHORT_COLOR, label="shorts liquidated", linewidth=0)
+    ax.bar(x, -longs, width=w, color=style.LONG_COLOR, label="longs liquidated", linewidth=0)
     ax.axhline(0, color=style.GRID, linewidth=0.6)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: style.format_usd(abs(v))))
     coverage = ""

@@ -31,10 +31,10 @@ def render_liquidation_map(
     fig.subplots_adjust(left=0.07, right=0.92, top=0.86, bottom=0.1)
     style.style_axes(ax)
     ax.bar(
-        centers, lmap.long, width=width, color=style.LONG, alpha=0.85, label="longs (liquidated on a fall)"
+        centers, lmap.long, width=width, color=style.LONG_COLOR, alpha=0.85, label="longs (liquidated on a fall)"
     )
     ax.bar(
-        centers, lmap.short, width=width, color=style.SHORT, alpha=0.85, label="shorts (liquidated on a rise)"
+        centers, lmap.short, width=width, color=style.SHORT_COLOR, alpha=0.85, label="shorts (liquidated on a rise)"
     )
     ax.yaxis.set_major_formatter(FuncFormatter(style.format_usd))
     ax.xaxis.set_major_formatter(FuncFormatter(style.format_price))
@@ -45,14 +45,14 @@ def render_liquidation_map(
     cum.plot(
         centers,
         np.where(lmap.cum_long > 0, lmap.cum_long, np.nan),
-        color=style.LONG,
+        color=style.LONG_COLOR,
         linewidth=1.8,
         label="cumulative longs",
     )
     cum.plot(
         centers,
         np.where(lmap.cum_short > 0, lmap.cum_short, np.nan),
-        color=style.SHORT,
+        color=style.SHORT_COLOR,
         linewidth=1.8,
         label="cumulative shorts",
     )

@@ -11,9 +11,12 @@ TEXT = "#d8d8e8"
 MUTED = "#8c8ca6"
 UP = "#26a69a"
 DOWN = "#ef5350"
-LONG = "#ef5350"
-"""Longs liquidated = forced sells: red, as on exchange liquidation feeds."""
-SHORT = "#26a69a"
+LONG_COLOR = "#ff5e7a"
+"""THE colour of longs (liquidated on a fall = forced sells: red, as on exchange liquidation feeds).
+One palette everywhere: the page (served as a CSS variable), PNG renders, the net view and the Pine export
+all read this constant and ``SHORT_COLOR``."""
+SHORT_COLOR = "#39d98a"
+"""THE colour of shorts (liquidated on a rise = forced buys: green)."""
 PRICE = "#ffffff"
 
 # Dark purple (nothing) -> blue -> teal -> green -> yellow (the largest clusters): the scale traders
@@ -43,6 +46,13 @@ def heatmap_cmap() -> Any:
     from matplotlib.colors import LinearSegmentedColormap
 
     return LinearSegmentedColormap.from_list("liqmap", list(HEATMAP_COLOURS), N=256)
+
+
+def net_cmap() -> Any:
+    """Diverging scale of the net view (long − short): short colour, background at 0, long colour."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("liqmap-net", [SHORT_COLOR, BACKGROUND, LONG_COLOR], N=256)
 
 
 def format_usd(value: float, _pos: object = None) -> str:

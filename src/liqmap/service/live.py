@@ -28,6 +28,19 @@ from liqmap.service.views import HeatmapCache
 log = logging.getLogger(__name__)
 
 WATCHED = ("bars", "open_interest", "liquidations", "liquidation_bars")
+PUSHED = ("bars", "liquidations", "liquidation_bars")
+_SERIES: dict[str, tuple[str, ...]] = {
+    "bars": ("exchange", "symbol", "interval_ms"),
+    "liquidations": ("exchange", "symbol"),
+    "liquidation_bars": ("exchange", "symbol", "interval_ms"),
+}
+LOOKBACK_MS = 6 * 3_600_000
+RESUME_ROWS = 5_000
+Seen = dict[str, dict[tuple[Any, ...], int]]
+
+
+def _series_key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(str(row[name]) if name != "interval_ms" else int(row[name]) for name in _SERIES[table])
 
 
 class Live:
@@ -38,7 +51,7 @@ class Live:
         self.poll_interval = poll_interval
         self.version = 1
         self._signature: tuple[Any, ...] | None = None
-        self._seen: dict[str, int] = {}
+        self._seen: Seen = {}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -94,8 +107,41 @@ class Live:
         any process sharing the store."""
         return tuple(entry for entry in self.store.version() if entry[0] in WATCHED)
 
-    def _read_latest(self) -> dict[str, int]:
-        return {table: self.store.latest_ts(table) or 0 for table in WATCHED}
+    def _read_latest(self) -> Seen:
+        """Per table and series, the newest stored time (where the push of new rows starts)."""
+        seen: Seen = {table: {} for table in PUSHED}
+        for table in PUSHED:
+            for row in self.store.series(table):
+                if row.get("market", "perp") == "perp":
+                    seen[table][_series_key(table, row)] = int(row["last"])
+        return seen
+
+    def _unseen(self, table: str, seen: Seen, **equals: Any) -> dict[str, np.ndarray]:
+        """Rows of ``table`` newer than their own series' last pushed row, and ``seen`` moved past them.
+
+        Per series, not per table: collectors of several venues (several processes on a shared store)
+        commit out of order, and a venue whose newest bar is older than another's (or a venue that just
+        started) must still be pushed. Rows more than :data:`LOOKBACK_MS` older than the newest pushed row
+        are not replayed (clients reload)."""
+        marks = seen.setdefault(table, {})
+        start = max(marks.values()) - LOOKBACK_MS + 1 if marks else None
+        rows = self.store.read(table, start=start, **equals)
+        keep = np.zeros(len(rows["ts_event"]), dtype=bool)
+        for i, ts in enumerate(rows["ts_event"].tolist()):
+            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
+            if ts > marks.get(key, -1):
+                keep[i] = True
+        for i in np.flatnonzero(keep):
+            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
+            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][i]))
+        return {name: values[keep] for name, values in rows.items()}
+
+    def bars_since(self, symbol: str, since: int) -> list[dict[str, Any]]:
+        """``bars`` messages for the stored perpetual bars of ``symbol`` newer than ``since`` (the newest
+        :data:`RESUME_ROWS` of them): what a client that reconnects missed while it was away."""
+        newest = self.store.read("bars", start=int(since) + 1, symbol=symbol, market="perp", descending=True,
+                                 limit=RESUME_ROWS)
+        return [message for _, message in bars_messages({k: v[::-1] for k, v in newest.items()})]
 
     async def check(self) -> bool:
         """Compare the store's signature; on a change, bump the version and push. Returns changed.
@@ -113,7 +159,7 @@ class Live:
         with self._lock:
             self.version += 1
         self.last_change_ms = _now_ms()
-        messages, seen = await asyncio.to_thread(self._new_records, dict(self._seen))
+        messages, seen = await asyncio.to_thread(self._new_records, {t: dict(m) for t, m in self._seen.items()})
         self._seen = seen
         for symbol, message in messages:
             self.hub.publish(message, symbol=symbol)
@@ -122,29 +168,9 @@ class Live:
         self.last_push_ms = time.perf_counter()
         return True
 
-    def _new_records(self, seen: dict[str, int]) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, int]]:
-        out: list[tuple[str, dict[str, Any]]] = []
-        bars = self.store.read("bars", start=seen.get("bars", 0) + 1, market="perp")
-        groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
-        for i in range(len(bars["ts_event"])):
-            groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
-        for (exchange, symbol, interval), rows in groups.items():
-            out.append(
-                (
-                    symbol,
-                    {
-                        "type": "bars",
-                        "exchange": exchange,
-                        "symbol": symbol,
-                        "interval_ms": interval,
-                        "bars": [
-                            [int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
-                            for i in rows[-500:]
-                        ],
-                    },
-                )
-            )
-        prints = self.store.read("liquidations", start=seen.get("liquidations", 0) + 1)
+    def _new_records(self, seen: Seen) -> tuple[list[tuple[str, dict[str, Any]]], Seen]:
+        out = bars_messages(self._unseen("bars", seen, market="perp"))
+        prints = self._unseen("liquidations", seen)
         by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(prints["ts_event"])):
             by_symbol[str(prints["symbol"][i])].append(
@@ -153,7 +179,7 @@ class Live:
             )
         for symbol, rows in by_symbol.items():
             out.append((symbol, {"type": "liquidations", "symbol": symbol, "prints": rows[-2000:]}))
-        agg = self.store.read("liquidation_bars", start=seen.get("liquidation_bars", 0) + 1)
+        agg = self._unseen("liquidation_bars", seen)
         agg_by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(agg["ts_event"])):
             agg_by_symbol[str(agg["symbol"][i])].append(
@@ -161,7 +187,7 @@ class Live:
             )
         for symbol, rows in agg_by_symbol.items():
             out.append((symbol, {"type": "liquidation_bars", "symbol": symbol, "bars": rows[-2000:]}))
-        return out, self._read_latest()
+        return out, seen
 
     # -- heatmap columns -------------------------------------------------------------------------
     async def push_views(self) -> None:
@@ -184,6 +210,20 @@ class Live:
             if len(heatmap.times):
                 for client in clients:
                     client.last_time = int(heatmap.times[-1])
+
+
+def bars_messages(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]]]:
+    """One ``bars`` message per series (exchange, symbol, interval), its last 500 rows, keyed by symbol."""
+    groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for i in range(len(bars["ts_event"])):
+        groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
+    out = []
+    for (exchange, symbol, interval), rows in groups.items():
+        payload = [[int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
+                   for i in rows[-500:]]
+        out.append((symbol, {"type": "bars", "exchange": exchange, "symbol": symbol, "interval_ms": interval,
+                             "bars": payload}))
+    return out
 
 
 def column_update(

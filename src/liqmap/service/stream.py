@@ -4,7 +4,8 @@ Client → server (JSON text)::
 
     {"type": "subscribe", "symbol": "BTC", "exchanges": "all", "range": "7d", "side": "both",
      "leverage": "all", "age": "all", "rows": 500, "columns": 1000, "encoding": "u16",
-     "last_time": <ms of the client's newest column>, "edges": "<price_edges_hash>"}
+     "last_time": <ms of the client's newest column>, "edges": "<price_edges_hash>",
+     "bars_since": <ms of the client's newest bar: the bars stored after it are sent at once (resume)>}
     {"type": "ping"}
 
 Server → client: ``hello``, ``subscribed``, ``bars``, ``liquidations``, ``liquidation_bars``,
@@ -61,6 +62,8 @@ async def stream(ws: WebSocket) -> None:
             reply = handle_message(ctx, client, text)
             if reply is not None:
                 ctx.hub.send(client, reply)
+                if reply["type"] == "subscribed":
+                    await _resume(ctx, client, text)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -68,6 +71,14 @@ async def stream(ws: WebSocket) -> None:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
+
+
+async def _resume(ctx: Any, client: Client, text: str) -> None:
+    """After a subscription that names ``bars_since``, the bars stored since then (a reconnecting client)."""
+    since = json.loads(text).get("bars_since")
+    if isinstance(since, int) and not isinstance(since, bool) and client.symbol is not None:
+        for message in await asyncio.to_thread(ctx.live.bars_since, client.symbol, since):
+            ctx.hub.send(client, message)
 
 
 def handle_message(ctx: Any, client: Client, text: str) -> dict[str, Any] | None:

@@ -6,14 +6,24 @@
   const $ = (id) => document.getElementById(id);
   const DPR = () => Math.max(1, window.devicePixelRatio || 1);
   const MARGIN = { left: 6, right: 68, top: 8, bottom: 24 };
-  const { LUT_SEQ, LUT_DIV, PAL_SEQ, PAL_DIV, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters } =
-    window.LiqmapUtil;
-  const COLORS = { long: "#ff5e7a", short: "#39d98a", up: "#26c6a6", down: "#ef5370", grid: "rgba(255,255,255,0.06)",
-    axis: "#9a91b5", price: "#f5e642", bg: "#0d0717" };
+  const { LUT_SEQ, PAL_SEQ, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters, diverging, rgba,
+    humanAge } = window.LiqmapUtil;
+  // Long / short colours: the CSS variables of /api/palette.css (liqmap.render.style.LONG_COLOR / SHORT_COLOR),
+  // so the page, the PNG renders, the net view and the Pine export share one palette.
+  const cssVar = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  const COLORS = { long: cssVar("--long", "#ff5e7a"), short: cssVar("--short", "#39d98a"), up: "#26c6a6", down: "#ef5370",
+    grid: "rgba(255,255,255,0.06)", axis: "#9a91b5", price: "#f5e642", bg: "#0d0717", volume: "#6c5a9c", cvd: "#f5b942",
+    oi: "#5fb3ff" };
+  const NET = diverging(COLORS.long, COLORS.short), LUT_DIV = NET.lut, PAL_DIV = NET.pal;
+  const PANELS = [["oi", "OI"], ["funding", "Funding"], ["volume", "Vol/CVD"], ["liqs", "Liqs"]];
 
   const state = {
     meta: null,
     params: { symbol: "BTC", exchanges: [], side: "both", range: "7d", leverage: [], age: [], bin: "" },
+    panels: { oi: true, funding: true, volume: true, liqs: true },
+    series: {},       // /api/series per kind, for the panels
+    candleOnly: false, // the symbol has candles but no OI: candles are drawn, the model is not
+    panelHover: null, // column under the pointer in the panels
     sens: 98,
     data: null,       // decoded heatmap
     realized: null,   // prints + aggregate bars
@@ -56,6 +66,7 @@
     for (const s of state.meta.symbols) sel.add(new Option(s.symbol, s.symbol));
     if (!state.meta.symbols.length) sel.add(new Option("(no data)", ""));
     readUrl();
+    layoutPanels();
     if (state.meta.symbols.length && !state.meta.symbols.some((s) => s.symbol === state.params.symbol)) {
       state.params.symbol = state.meta.symbols[0].symbol;
     }
@@ -75,9 +86,14 @@
     p.age = list("age").filter((a) => state.meta.ages.includes(a));
     p.bin = q.get("bin") || "";
     if (q.get("sens")) state.sens = Math.min(100, Math.max(80, Number(q.get("sens")) || 98));
+    if (q.get("panels") !== null) {
+      const on = q.get("panels").split(",");
+      for (const [key] of PANELS) state.panels[key] = on.includes(key);
+    }
   }
+  function panelsParam() { return PANELS.filter(([k]) => state.panels[k]).map(([k]) => k).join(",") || "none"; }
   function writeUrl() {
-    const next = `?${queryString({ sens: state.sens })}`;
+    const next = `?${queryString({ sens: state.sens, panels: panelsParam() })}`;
     if (location.search !== next) history.replaceState(null, "", next);
   }
 
@@ -99,16 +115,25 @@
         version: hm.data_version, exchanges: hm.exchanges,
       };
       if (!keepView || !prev || prev.K !== state.data.K) resetView();
+      // The previous view's realized bubbles and panel series belong to other columns: drop them now, not
+      // when the new ones arrive.
+      if (!keepView) { state.realized = null; state.series = {}; }
+      state.candleOnly = false;
       state.imageKey = "";
       setStatus("");
       const start = hm.times.length ? hm.times[0] : 0;
       const end = hm.times.length ? hm.times[hm.times.length - 1] + hm.interval_ms : 0;
       loadRealized(start, end, seq);
       loadClusters(seq);
+      loadSeries(start, end, seq);
       draw();
       subscribe();
     } catch (err) {
       if (seq !== state.requestSeq) return;
+      if (err.status === 404 && /open interest|\bOI\b/i.test(err.message || "")) {
+        await loadCandlesOnly(seq, err.message);
+        return;
+      }
       // Network trouble or a server-side failure: try again a few times; a 4xx is the view's answer.
       const transient = !err.status || err.status >= 500;
       if (transient && attempt < 5) {
@@ -129,8 +154,69 @@
         `&start=${start}&end=${end}&limit=3000`);
       if (seq !== state.requestSeq) return;
       state.realized = r;
+      state.realizedStamp = (state.realizedStamp || 0) + 1;
       draw();
     } catch (err) { state.realized = null; }
+  }
+
+  // A symbol with candles but no open interest: draw its candles (no model) and say why the map is empty.
+  async function loadCandlesOnly(seq, why) {
+    try {
+      const p = state.params;
+      const c = await getJSON(`/api/candles?symbol=${encodeURIComponent(p.symbol)}&range=${p.range}`);
+      if (seq !== state.requestSeq) return;
+      const cd = c.candles, K = cd.ts.length;
+      if (!K) throw new Error(why);
+      let lo = Infinity, hi = -Infinity;
+      for (let k = 0; k < K; k++) { if (cd.low[k] != null) lo = Math.min(lo, cd.low[k]); if (cd.high[k] != null) hi = Math.max(hi, cd.high[k]); }
+      const pad = (hi - lo) * 0.05 || hi * 0.01 || 1;
+      const edges = [lo - pad, hi + pad];
+      state.data = {
+        times: cd.ts, edges, edgesHash: "", K, B: 1, grid: new Float32Array(K), long: new Float32Array(K),
+        short: new Float32Array(K), candles: { open: cd.open, high: cd.high, low: cd.low, close: cd.close, volume: cd.volume },
+        interval: c.interval_ms, side: state.params.side, lastPrice: cd.close[K - 1], view: { rows: 1, columns: K },
+        binSize: (edges[1] - edges[0]) / 100, version: `candles-${cd.ts[K - 1]}`, exchanges: [c.exchange],
+      };
+      state.candleOnly = true;
+      state.realized = null; state.series = {}; state.clusters = null; state.imageKey = "";
+      resetView();
+      setStatus(`${c.symbol}: candles only. No open interest is stored for ${c.symbol}, and the model needs OI to ` +
+        "estimate liquidation levels (import or backfill open_interest).", false, "note");
+      loadRealized(cd.ts[0], cd.ts[K - 1] + c.interval_ms, seq);
+      loadSeries(cd.ts[0], cd.ts[K - 1] + c.interval_ms, seq);
+      draw();
+    } catch (err) {
+      if (seq !== state.requestSeq) return;
+      state.data = null; draw(); setStatus(String(why || err.message || err), true);
+    }
+  }
+
+  // Series for the panels (open interest, funding, volume + taker delta), raw per exchange.
+  async function loadSeries(start, end, seq) {
+    const p = state.params, ex = p.exchanges.length ? p.exchanges.join(",") : "all";
+    const kinds = ["oi", "funding", "volume"].filter((k) => state.panels[k]);
+    await Promise.all(kinds.map(async (kind) => {
+      try {
+        const r = await getJSON(`/api/series?symbol=${encodeURIComponent(p.symbol)}&kind=${kind}&exchanges=${ex}` +
+          `&start=${start}&end=${end}`);
+        if (seq !== state.requestSeq) return;
+        state.series[kind] = r;
+        state.seriesStamp = (state.seriesStamp || 0) + 1;
+      } catch (err) { state.series[kind] = null; }
+    }));
+    state.seriesAt = performance.now();
+    if (seq === state.requestSeq) draw();
+  }
+  // Live: new bars / columns refresh the panels' series, at most one request per 3 s (a burst of updates
+  // ends with one trailing refresh, so the last update is always shown).
+  function refreshSeries() {
+    if (state.seriesTimer) return;
+    const wait = state.seriesAt ? Math.max(0, 3000 - (performance.now() - state.seriesAt)) : 0;
+    state.seriesTimer = setTimeout(() => {
+      state.seriesTimer = null;
+      const d = state.data;
+      if (d && d.K) loadSeries(d.times[0], d.times[d.K - 1] + d.interval, state.requestSeq);
+    }, wait);
   }
 
   async function loadClusters(seq) {
@@ -185,11 +271,32 @@
     segButtons($("age"), [["all", "All"], ...m.ages.map((a) => [a, a])],
       (v) => (v === "all" ? !p.age.length : p.age.includes(v)),
       (v) => { if (v === "all") p.age = []; else toggleIn(p.age, v); if (p.age.length === m.ages.length) p.age = []; changed(); });
+    segButtons($("panel-toggles"), PANELS, (v) => state.panels[v], (v) => {
+      state.panels[v] = !state.panels[v];
+      buildControls();
+      writeUrl();
+      layoutPanels();
+      if (state.panels[v] && v !== "liqs" && state.data && !state.series[v]) {
+        const d = state.data;
+        loadSeries(d.times[0], d.times[d.K - 1] + d.interval, state.requestSeq);
+      }
+      draw();
+    });
     $("bin").value = p.bin;
     $("sens").value = state.sens;
     $("sens-out").textContent = `p${state.sens}`;
+    const exLabel = p.exchanges.length ? p.exchanges.join("+") : "all";
+    $("menu-summary").textContent = `${p.range} · ${sideLabels[p.side] || p.side} · ${exLabel}`;
   }
+  // Phone: the controls live in a drawer opened by the ☰ button in the top bar (every control reachable).
+  $("menu-btn").addEventListener("click", () => {
+    const open = !document.body.classList.contains("controls-open");
+    document.body.classList.toggle("controls-open", open);
+    $("menu-btn").setAttribute("aria-expanded", String(open));
+    requestAnimationFrame(() => draw());
+  });
   function changed() {
+    state.realized = null;  // the old range's bubbles go at once
     buildControls();
     loadHeatmap();
   }
@@ -203,10 +310,10 @@
     draw();
   });
 
-  function setStatus(text, isError = false) {
+  function setStatus(text, isError = false, kind = "") {
     const el = $("status");
     el.textContent = text;
-    el.className = isError ? "status err" : "status";
+    el.className = isError ? "status err" : kind ? `status ${kind}` : "status";
   }
 
   // ---------- geometry ----------
@@ -301,7 +408,7 @@
     ctx.fillStyle = COLORS.bg;
     ctx.fillRect(0, 0, W, H);
     const d = state.data;
-    if (!d || !d.K || !state.view) { drawSide(); return; }
+    if (!d || !d.K || !state.view) { drawSide(); drawPanels(); return; }
     buildImage();
     const r = plotRect(canvas), v = state.view, edges = d.edges, lo = edges[0], hi = edges[edges.length - 1];
     ctx.save();
@@ -319,7 +426,9 @@
     drawAxes(ctx, r);
     $("reset-view").hidden = v.x0 <= 0 && v.x1 >= d.K && v.y0 <= lo && v.y1 >= hi;
     drawSide();
+    drawPanels();
     updateHeader();
+    announceView();
     const ms = performance.now() - t0;
     window.liqmapStats.draws++;
     window.liqmapStats.lastDrawMs = ms;
@@ -345,19 +454,57 @@
     const v = state.view, d = state.data, step = niceStep(v.y1 - v.y0, r.h / 60);
     ctx.fillStyle = COLORS.axis; ctx.font = "11px ui-monospace, monospace"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
     for (let p = Math.ceil(v.y0 / step) * step; p <= v.y1; p += step) ctx.fillText(fmtPrice(p, step), r.x + r.w + 6, yOf(r, p));
-    // time labels
     ctx.textAlign = "center"; ctx.textBaseline = "top";
-    const cols = v.x1 - v.x0, every = Math.max(1, Math.ceil(cols / Math.max(2, r.w / 110)));
-    const span = d.interval * cols, withDate = span > 86400000 * 1.5;
-    let lastX = -1e9;
-    for (let k = Math.max(0, Math.ceil(v.x0)); k < Math.min(d.K, v.x1); k += every) {
-      const x = xOf(r, k + 0.5);
-      if (x - lastX < 90 || x < r.x + 40 || x > r.x + r.w - 30) continue;
-      lastX = x;
-      const label = withDate ? fmtTime(d.times[k]).slice(5, withDate && span > 86400000 * 20 ? 10 : 16) : fmtTime(d.times[k], false);
-      ctx.fillText(label, x, r.y + r.h + 6);
-    }
+    drawTimeAxis(ctx, r, r.y + r.h + 6);
     ctx.strokeStyle = "#2a2140"; ctx.strokeRect(r.x + 0.5, r.y + 0.5, r.w, r.h);
+    // current-price tag on the price axis
+    if (d.lastPrice != null) {
+      const y = yOf(r, d.lastPrice);
+      if (y >= r.y && y <= r.y + r.h) axisTag(ctx, r.x + r.w + 1, y, fmtPrice(d.lastPrice, d.binSize), COLORS.price, "#120c1f");
+    }
+    // crosshair readouts: price on the price axis, time on the time axis
+    const h = state.hover;
+    if (h) {
+      axisTag(ctx, r.x + r.w + 1, h.y, fmtPrice(pAt(r, h.y), d.binSize), "#3a2d5c", "#ffffff");
+      const label = `${fmtTime(d.times[h.k])}`;
+      ctx.font = "11px ui-monospace, monospace";
+      const w = ctx.measureText(label).width + 10, x = Math.min(Math.max(r.x, h.x - w / 2), r.x + r.w - w);
+      ctx.fillStyle = "#3a2d5c"; ctx.fillRect(x, r.y + r.h + 2, w, 17);
+      ctx.fillStyle = "#ffffff"; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+      ctx.fillText(label, x + 5, r.y + r.h + 11);
+    }
+  }
+  // A filled label on the price axis (left edge at x, centred on y).
+  function axisTag(ctx, x, y, text, bg, fg) {
+    ctx.font = "600 11px ui-monospace, monospace";
+    const w = Math.min(MARGIN.right - 2, ctx.measureText(text).width + 10);
+    ctx.fillStyle = bg;
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 5, y - 8); ctx.lineTo(x + w, y - 8); ctx.lineTo(x + w, y + 8);
+    ctx.lineTo(x + 5, y + 8); ctx.closePath(); ctx.fill();
+    ctx.fillStyle = fg; ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.fillText(text, x + 6, y + 0.5);
+  }
+  // Time labels at round UTC steps, as many as fit (a phone gets several, not two).
+  const TIME_STEPS = [60e3, 5 * 60e3, 15 * 60e3, 30 * 60e3, 3600e3, 2 * 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3,
+    86400e3, 2 * 86400e3, 7 * 86400e3, 14 * 86400e3, 28 * 86400e3, 56 * 86400e3, 91 * 86400e3];
+  function timeLabel(ms, step) {
+    const full = fmtTime(ms), hm = full.slice(11, 16);
+    return step >= 86400e3 || hm === "00:00" ? full.slice(5, 10) : hm;
+  }
+  function drawTimeAxis(ctx, r, y) {
+    const d = state.data, v = state.view, t0 = d.times[0], iv = d.interval;
+    ctx.font = "11px ui-monospace, monospace"; ctx.fillStyle = COLORS.axis;
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    const room = ctx.measureText("00-00").width + 12, msPerPx = ((v.x1 - v.x0) * iv) / r.w;
+    const step = TIME_STEPS.find((st) => st / msPerPx >= room) || TIME_STEPS[TIME_STEPS.length - 1];
+    const tEnd = t0 + v.x1 * iv;
+    const labels = [];
+    for (let t = Math.ceil((t0 + v.x0 * iv) / step) * step; t <= tEnd; t += step) {
+      const x = xOf(r, (t - t0) / iv);
+      if (x < r.x + 14 || x > r.x + r.w - 14) continue;
+      ctx.fillText(timeLabel(t, step), x, y);
+      labels.push(t);
+    }
+    state.timeLabels = labels;
   }
   function drawCandles(ctx, r) {
     const d = state.data, c = d.candles, v = state.view;
@@ -425,7 +572,7 @@
   function drawCrosshair(ctx, r) {
     const h = state.hover;
     if (!h) return;
-    ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.lineWidth = 1; ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = "rgba(255,255,255,0.55)"; ctx.lineWidth = 1; ctx.setLineDash([4, 3]);
     ctx.beginPath();
     ctx.moveTo(Math.round(h.x) + 0.5, r.y); ctx.lineTo(Math.round(h.x) + 0.5, r.y + r.h);
     ctx.moveTo(r.x, Math.round(h.y) + 0.5); ctx.lineTo(r.x + r.w, Math.round(h.y) + 0.5);
@@ -464,6 +611,11 @@
     ctx.fillStyle = "#120c1f"; ctx.fillRect(0, 0, W, H);
     const d = state.data;
     if (!d || !d.K || !state.view) return;
+    if (state.candleOnly) {
+      $("liqmap-title").textContent = "Liq. map · needs open interest";
+      $("side-stats").innerHTML = `<div>No OI stored for ${state.params.symbol}:</div><div>no model, candles only.</div>`;
+      return;
+    }
     const hovering = state.hover != null;
     const k = hovering ? state.hover.k : d.K - 1;
     const m = columnMap(k);
@@ -530,10 +682,11 @@
     ctx.restore();
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
     $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
-    const near = (x) => (x ? `${fmtPrice(x.price, d.binSize)} (${fmtUsd(x.usd)}${x.note ? `, ${x.note}` : ""})` : "—");
+    const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
     const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
-      `<div>Nearest cluster ↑ ${near(clusters.above[0])}</div><div>Nearest cluster ↓ ${near(clusters.below[0])}</div>` +
+      `<div title="nearest cluster above">Nearest ↑ ${near(clusters.above[0])}</div>` +
+      `<div title="nearest cluster below">Nearest ↓ ${near(clusters.below[0])}</div>` +
       `<div class="src">${src}</div>`;
   }
 
@@ -544,6 +697,22 @@
     const asOf = d.times[d.K - 1] + d.interval;
     $("asof").textContent = `data as of ${fmtTime(asOf)} UTC`;
     $("asof").dataset.ts = String(asOf);
+    updateLive();
+  }
+  // Honest live indicator: green only when the socket is up AND the newest bar is recent (opened at most two
+  // bars + 2 minutes ago); otherwise "stale · 7 months old" with the data's age.
+  function updateLive() {
+    const el = $("ws-state"), d = state.data, wsOn = !!state.ws && state.ws.readyState === 1;
+    let st = wsOn ? "connected" : "offline", text = wsOn ? "● connected · no data" : "● offline";
+    if (d && d.K) {
+      const newest = d.times[d.K - 1], age = Date.now() - newest;
+      el.dataset.ageMs = String(age);
+      el.title = `newest bar opened ${fmtTime(newest)} UTC, ${humanAge(age)} ago` + (wsOn ? "" : " · live connection down");
+      if (age > 2 * d.interval + 120000) { st = "stale"; text = `● stale · ${humanAge(age)} old`; }
+      else if (wsOn) { st = "live"; text = "● live"; }
+      else { st = "offline"; text = "● reconnecting"; }
+    }
+    el.textContent = text; el.dataset.state = st; el.dataset.socket = wsOn ? "open" : "closed"; el.className = `ws ${st}`;
   }
   function renderHealth() {
     const el = $("health");
@@ -591,16 +760,8 @@
   }
   // Realized liquidations inside column k (prints and per-bar aggregates), for the tooltip.
   function realizedLine(k) {
-    const d = state.data, rz = state.realized;
-    if (!rz) return "";
-    const t0 = d.times[k], t1 = k + 1 < d.K ? d.times[k + 1] : t0 + d.interval;
-    let long = 0, short = 0;
-    for (const p of rz.prints) if (p[0] >= t0 && p[0] < t1) { if (p[2] === "long") long += p[4]; else short += p[4]; }
-    for (const series of rz.bars || []) {
-      for (let i = 0; i < series.ts.length; i++) {
-        if (series.ts[i] >= t0 && series.ts[i] < t1) { long += series.long_usd[i]; short += series.short_usd[i]; }
-      }
-    }
+    if (!state.realized) return "";
+    const b = binned(), long = b.liqLong[k], short = b.liqShort[k];
     return long || short ? `<div><span class="k">realized L · S</span> ${fmtUsd(long)} · ${fmtUsd(short)}</div>` : "";
   }
   function clearHover() {
@@ -624,6 +785,7 @@
     try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* pointer already gone */ }
     pointers.set(e.pointerId, localXY(e));
     gesture = { view: { ...state.view }, pts: new Map(pointers) };
+    if (e.pointerType !== "mouse" && pointers.size === 1) hoverAt(...localXY(e));  // a tap reads the crosshair out
   });
   canvas.addEventListener("pointermove", (e) => {
     const [x, y] = localXY(e);
@@ -690,10 +852,10 @@
     let ws;
     try { ws = new WebSocket(url); } catch (err) { return; }
     state.ws = ws;
-    ws.onopen = () => { state.wsRetry = 0; $("ws-state").textContent = "● live"; $("ws-state").className = "ws on"; subscribe(); };
+    ws.onopen = () => { state.wsRetry = 0; updateLive(); subscribe(); };
     ws.onclose = () => {
-      $("ws-state").textContent = "● reconnecting"; $("ws-state").className = "ws";
       state.ws = null;
+      updateLive();
       const delay = Math.min(15000, 500 * 2 ** state.wsRetry++);
       setTimeout(connect, delay);
     };
@@ -707,11 +869,12 @@
     const d = state.data, seen = window.liqmapStats.messages;
     seen[msg.type] = (seen[msg.type] || 0) + 1;
     switch (msg.type) {
-      case "heatmap": if (d) { mergeColumns(msg); liveDrawn(t0, "heatmap"); } break;
+      case "heatmap": if (d && !state.candleOnly) { mergeColumns(msg); refreshSeries(); liveDrawn(t0, "heatmap"); } break;
       case "bars":
         if (d && msg.symbol === state.params.symbol && msg.bars.length) {
           const last = msg.bars[msg.bars.length - 1];
           d.lastPrice = last[4];
+          refreshSeries();
           liveDrawn(t0);
         }
         break;
@@ -719,6 +882,7 @@
         if (state.realized && msg.symbol === state.params.symbol) {
           const ex = state.params.exchanges;
           for (const p of msg.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
+          state.realizedStamp = (state.realizedStamp || 0) + 1;
           liveDrawn(t0);
         }
         break;
@@ -730,6 +894,7 @@
             const i = series.ts.indexOf(row[0]);
             if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
           }
+          state.realizedStamp = (state.realizedStamp || 0) + 1;
           liveDrawn(t0);
         }
         break;
@@ -778,9 +943,234 @@
     state.imageKey = "";
   }
 
+  // ---------- panels under the heatmap (same columns, same x axis) ----------
+  const panelHeight = () => (window.innerWidth <= 820 ? 56 : 64);
+  function layoutPanels() {
+    const n = PANELS.filter(([k]) => state.panels[k]).length, c = $("panels");
+    c.hidden = !n;
+    c.style.height = `${n * panelHeight() + 16}px`;
+  }
+  // Every series binned into the heatmap's columns: OI (sum over exchanges of each one's last value, carried
+  // forward), funding (mean of the exchanges' last rates, carried forward), volume (USD) and taker delta
+  // summed per column with CVD their running sum, realized liquidations per side (bars + prints), as the
+  // tooltip shows them.
+  function binned() {
+    const d = state.data, rz = state.realized, S = state.series;
+    const key = [d.times[0], d.K, d.version, d.interval, state.seriesStamp || 0, rz ? state.realizedStamp || 0 : -1].join("|");
+    if (state.panelCache && state.panelCache.key === key) return state.panelCache;
+    const K = d.K, t0 = d.times[0], iv = d.interval, col = (ts) => Math.floor((ts - t0) / iv);
+    const nan = () => new Float64Array(K).fill(NaN);
+    const lastPerColumn = (series) => series.map((x) => {
+      const out = nan();
+      for (let i = 0; i < x.ts.length; i++) { const k = col(x.ts[i]); if (k >= 0 && k < K && x.value[i] != null) out[k] = x.value[i]; }
+      let prev = NaN;
+      for (let k = 0; k < K; k++) { if (Number.isNaN(out[k])) out[k] = prev; else prev = out[k]; }
+      if (x.ts.length && col(x.ts[0]) < 0) {  // a value before the window carries into its first columns
+        let before = NaN;
+        for (let i = 0; i < x.ts.length && col(x.ts[i]) < 0; i++) before = x.value[i];
+        for (let k = 0; k < K && Number.isNaN(out[k]); k++) out[k] = before;
+      }
+      return out;
+    });
+    const combine = (arrays, mean) => {
+      const out = nan();
+      for (let k = 0; k < K; k++) {
+        let sum = 0, n = 0;
+        for (const a of arrays) if (!Number.isNaN(a[k])) { sum += a[k]; n++; }
+        if (n) out[k] = mean ? sum / n : sum;
+      }
+      return out;
+    };
+    const oi = S.oi ? combine(lastPerColumn(S.oi.series), false) : nan();
+    const funding = S.funding ? combine(lastPerColumn(S.funding.series), true) : nan();
+    const volume = new Float64Array(K), delta = new Float64Array(K), cvd = nan();
+    let hasVolume = false;
+    for (const x of (S.volume ? S.volume.series : [])) {
+      for (let i = 0; i < x.ts.length; i++) {
+        const k = col(x.ts[i]);
+        if (k < 0 || k >= K) continue;
+        if (x.value[i] != null) { volume[k] += x.value[i]; hasVolume = true; }
+        if (x.delta[i] != null) delta[k] += x.delta[i];
+      }
+    }
+    if (hasVolume) { let acc = 0; for (let k = 0; k < K; k++) { acc += delta[k]; cvd[k] = acc; } }
+    const liqLong = new Float64Array(K), liqShort = new Float64Array(K);
+    if (rz) {
+      for (const p of rz.prints) { const k = col(p[0]); if (k >= 0 && k < K) { if (p[2] === "long") liqLong[k] += p[4]; else liqShort[k] += p[4]; } }
+      for (const x of rz.bars || []) {
+        for (let i = 0; i < x.ts.length; i++) { const k = col(x.ts[i]); if (k >= 0 && k < K) { liqLong[k] += x.long_usd[i]; liqShort[k] += x.short_usd[i]; } }
+      }
+    }
+    state.panelCache = { key, oi, funding, volume: hasVolume ? volume : nan(), delta, cvd, liqLong, liqShort };
+    return state.panelCache;
+  }
+  function drawPanels() {
+    const c = $("panels");
+    if (c.hidden) return;
+    const ctx = fitCanvas(c), W = c.clientWidth, H = c.clientHeight;
+    ctx.fillStyle = COLORS.bg; ctx.fillRect(0, 0, W, H);
+    const d = state.data;
+    state.panelReadout = null;
+    if (!d || !d.K || !state.view) return;
+    const b = binned(), v = state.view, ph = panelHeight(), hr = plotRect($("heatmap"));
+    const k0 = Math.max(0, Math.floor(v.x0)), k1 = Math.min(d.K, Math.ceil(v.x1));
+    const hover = state.hover ? state.hover.k : state.panelHover;
+    const kr = hover != null ? hover : k1 - 1;
+    const readout = { k: kr, ts: d.times[kr], oi: b.oi[kr], funding: b.funding[kr], volume: b.volume[kr], cvd: b.cvd[kr],
+      liqLong: b.liqLong[kr], liqShort: b.liqShort[kr] };
+    state.panelReadout = readout;
+    const sign = (x) => (x > 0 ? "+" : "");
+    const fmtRate = (x) => `${sign(x)}${(x * 100).toFixed(4)}%`;
+    const show = (x, f) => (Number.isFinite(x) ? f(x) : "—");
+    let top = 0;
+    for (const [key] of PANELS) {
+      if (!state.panels[key]) continue;
+      const r = { x: hr.x, y: top + 16, w: hr.w, h: ph - 20 };
+      ctx.strokeStyle = "#2a2140"; ctx.lineWidth = 1;
+      ctx.strokeRect(r.x + 0.5, r.y + 0.5, r.w, r.h);
+      ctx.save(); ctx.beginPath(); ctx.rect(r.x, r.y, r.w, r.h); ctx.clip();
+      const colW = r.w / (v.x1 - v.x0), barW = Math.max(1, colW * 0.7);
+      const range = (arrays) => {
+        let lo = Infinity, hi = -Infinity;
+        for (const a of arrays) for (let k = k0; k < k1; k++) if (Number.isFinite(a[k])) { lo = Math.min(lo, a[k]); hi = Math.max(hi, a[k]); }
+        return Number.isFinite(lo) ? [lo, hi] : null;
+      };
+      const line = (a, lo, hi, color, fill) => {
+        const span = hi - lo || Math.abs(hi) || 1, yv = (x) => r.y + r.h - 3 - ((x - lo) / span) * (r.h - 6);
+        ctx.beginPath();
+        let started = false, lastX = 0;
+        for (let k = k0; k < k1; k++) {
+          if (!Number.isFinite(a[k])) continue;
+          const x = xOf(r, k + 0.5), y = yv(a[k]);
+          if (!started) { ctx.moveTo(x, y); started = true; } else ctx.lineTo(x, y);
+          lastX = x;
+        }
+        ctx.strokeStyle = color; ctx.lineWidth = 1.5; ctx.stroke();
+        if (fill && started) { ctx.lineTo(lastX, r.y + r.h); ctx.lineTo(xOf(r, k0 + 0.5), r.y + r.h); ctx.closePath(); ctx.fillStyle = fill; ctx.fill(); }
+      };
+      let title = "", right = "";
+      if (key === "oi") {
+        const rg = range([b.oi]);
+        if (rg) { line(b.oi, rg[0], rg[1], COLORS.oi, "rgba(95,179,255,0.12)"); right = fmtUsd(rg[1]); }
+        title = `Open interest ${show(readout.oi, fmtUsd)}`;
+      } else if (key === "funding") {
+        const rg = range([b.funding]);
+        if (rg) {
+          const m = Math.max(Math.abs(rg[0]), Math.abs(rg[1])) || 1e-9, mid = r.y + r.h / 2;
+          for (let k = k0; k < k1; k++) {
+            const f = b.funding[k];
+            if (!Number.isFinite(f)) continue;
+            const hgt = (f / m) * (r.h / 2 - 2);
+            ctx.fillStyle = f >= 0 ? COLORS.up : COLORS.down;
+            ctx.fillRect(xOf(r, k + 0.5) - barW / 2, hgt >= 0 ? mid - hgt : mid, barW, Math.max(1, Math.abs(hgt)));
+          }
+          ctx.fillStyle = "rgba(255,255,255,0.15)"; ctx.fillRect(r.x, mid, r.w, 1);
+          right = fmtRate(m);
+        }
+        title = `Funding ${show(readout.funding, fmtRate)}`;
+      } else if (key === "volume") {
+        const rg = range([b.volume]);
+        if (rg) {
+          for (let k = k0; k < k1; k++) {
+            const x = b.volume[k];
+            if (!Number.isFinite(x) || !x) continue;
+            const hgt = (x / (rg[1] || 1)) * (r.h - 4);
+            ctx.fillStyle = b.delta[k] >= 0 ? "rgba(38,198,166,0.45)" : "rgba(239,83,112,0.45)";
+            ctx.fillRect(xOf(r, k + 0.5) - barW / 2, r.y + r.h - hgt, barW, hgt);
+          }
+          const cg = range([b.cvd]);
+          if (cg) line(b.cvd, cg[0], cg[1], COLORS.cvd, null);
+          right = fmtUsd(rg[1]);
+        }
+        title = `Volume ${show(readout.volume, fmtUsd)} · CVD ${show(readout.cvd, (x) => sign(x) + fmtUsd(x))}`;
+      } else {
+        const rg = range([b.liqLong, b.liqShort]);
+        const m = rg ? Math.max(rg[1], 1) : 1, mid = r.y + r.h / 2;
+        for (let k = k0; k < k1; k++) {
+          const sh = (b.liqShort[k] / m) * (r.h / 2 - 2), lg = (b.liqLong[k] / m) * (r.h / 2 - 2), x = xOf(r, k + 0.5) - barW / 2;
+          if (sh > 0) { ctx.fillStyle = COLORS.short; ctx.fillRect(x, mid - sh, barW, sh); }
+          if (lg > 0) { ctx.fillStyle = COLORS.long; ctx.fillRect(x, mid, barW, lg); }
+        }
+        ctx.fillStyle = "rgba(255,255,255,0.15)"; ctx.fillRect(r.x, mid, r.w, 1);
+        right = rg && rg[1] > 0 ? fmtUsd(m) : "";
+        title = `Liquidations ▲ shorts ${show(readout.liqShort, fmtUsd)} · ▼ longs ${show(readout.liqLong, fmtUsd)}`;
+      }
+      if (hover != null) {
+        const x = Math.round(xOf(r, hover + 0.5)) + 0.5;
+        ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.setLineDash([3, 3]);
+        ctx.beginPath(); ctx.moveTo(x, r.y); ctx.lineTo(x, r.y + r.h); ctx.stroke(); ctx.setLineDash([]);
+      }
+      ctx.restore();
+      ctx.font = "11px ui-monospace, monospace"; ctx.textBaseline = "alphabetic"; ctx.textAlign = "left";
+      ctx.fillStyle = "#c9c2dd"; ctx.fillText(title, r.x + 4, r.y - 4);
+      ctx.fillStyle = COLORS.axis; ctx.fillText(right, r.x + r.w + 6, r.y + 10);
+      top += ph;
+    }
+    c.dataset.drawn = String(window.liqmapStats.draws);
+  }
+  $("panels").addEventListener("pointermove", (e) => {
+    const d = state.data;
+    if (!d || !state.view) return;
+    const b = $("panels").getBoundingClientRect(), r = plotRect($("heatmap")), x = e.clientX - b.left;
+    const k = Math.floor(kAt(r, x));
+    state.panelHover = x >= r.x && x <= r.x + r.w && k >= 0 && k < d.K ? k : null;
+    draw();
+  });
+  $("panels").addEventListener("pointerleave", () => { if (state.panelHover != null) { state.panelHover = null; draw(); } });
+
+  // ---------- hook for other modules: `liqmap:view` on document, once per new data or new zoom ----------
+  function announceView() {
+    const d = state.data, v = state.view, p = state.params;
+    const key = `${p.symbol}|${d.version}|${d.times[0]}|${d.K}|${v.x0.toFixed(3)}|${v.x1.toFixed(3)}|${v.y0}|${v.y1}|${d.side}`;
+    if (key === state.viewKey) return;
+    state.viewKey = key;
+    const t0 = d.times[0];
+    document.dispatchEvent(new CustomEvent("liqmap:view", { detail: {
+      symbol: p.symbol, range: p.range, side: d.side, exchanges: [...p.exchanges], leverage: [...p.leverage], age: [...p.age],
+      start: t0, end: d.times[d.K - 1] + d.interval, interval: d.interval, lastPrice: d.lastPrice, binSize: d.binSize,
+      priceLow: v.y0, priceHigh: v.y1, viewStart: t0 + v.x0 * d.interval, viewEnd: t0 + v.x1 * d.interval,
+      dataVersion: d.version, candleOnly: state.candleOnly,
+    } }));
+  }
+
+  // ---------- save the current view as PNG (heatmap + panels + liquidation map, with a title line) ----------
+  function composePng() {
+    const dpr = DPR(), hm = $("heatmap"), pn = $("panels"), lm = $("liqmap"), p = state.params, d = state.data;
+    const besides = lm.getBoundingClientRect().left >= hm.getBoundingClientRect().right - 4;
+    const titleH = Math.round(26 * dpr), pnH = pn.hidden ? 0 : pn.height;
+    const W = hm.width + (besides ? lm.width : 0), H = titleH + Math.max(hm.height + pnH, besides ? lm.height : 0);
+    const out = document.createElement("canvas");
+    out.width = W; out.height = H;
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = COLORS.bg; ctx.fillRect(0, 0, W, H);
+    ctx.fillStyle = "#e8e4f3"; ctx.font = `${12 * dpr}px system-ui, sans-serif`; ctx.textBaseline = "middle";
+    const asOf = d && d.K ? `${fmtTime(d.times[d.K - 1] + d.interval)} UTC` : "";
+    ctx.fillText(`liqmap · ${p.symbol} · ${p.range} · ${p.side} · ${p.exchanges.length ? p.exchanges.join("+") : "all exchanges"}` +
+      ` · data as of ${asOf}`, 10 * dpr, titleH / 2);
+    ctx.drawImage(hm, 0, titleH);
+    if (pnH) ctx.drawImage(pn, 0, titleH + hm.height);
+    if (besides) ctx.drawImage(lm, hm.width, titleH);
+    return out;
+  }
+  function savePng() {
+    const out = composePng(), p = state.params, d = state.data;
+    const stamp = d && d.K ? fmtTime(d.times[d.K - 1]).replace(/[^0-9]/g, "").slice(0, 12) : "view";
+    return new Promise((resolve) => out.toBlob((blob) => {
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `liqmap-${p.symbol}-${p.range}-${stamp}.png`;
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      resolve({ name: a.download, width: out.width, height: out.height, size: blob.size });
+    }, "image/png"));
+  }
+  $("save-png").addEventListener("click", () => { savePng(); });
+  window.liqmapSavePng = savePng;
+
   // ---------- boot ----------
-  window.addEventListener("resize", () => draw());
+  window.addEventListener("resize", () => { layoutPanels(); draw(); });
   async function boot(attempt = 0) {
+    layoutPanels();
     try {
       await loadMeta();
     } catch (err) {
@@ -790,6 +1180,7 @@
     }
     loadHealth();
     setInterval(loadHealth, 30000);
+    setInterval(updateLive, 15000);
     connect();
     await loadHeatmap();
   }

@@ -3,10 +3,23 @@
 "use strict";
 
 (() => {
-  // Sequential palette dark purple -> teal -> yellow; diverging for net (short-heavy blue, long-heavy orange).
+  // Sequential palette dark purple -> teal -> yellow. The diverging palette of the net view is built from
+  // the ONE long/short palette (CSS variables --long / --short, served from liqmap.render.style):
+  // short-heavy cells in the short colour, long-heavy in the long colour.
   const SEQ = [[0, [22, 9, 40]], [0.18, [58, 22, 110]], [0.4, [44, 78, 150]], [0.6, [28, 150, 150]],
     [0.8, [110, 205, 90]], [1, [250, 232, 60]]];
-  const DIV = [[0, [60, 150, 255]], [0.35, [40, 70, 150]], [0.5, [20, 12, 34]], [0.65, [160, 70, 40]], [1, [255, 160, 40]]];
+  const hexRgb = (hex) => {
+    const m = /^#?([0-9a-f]{6})$/i.exec(String(hex).trim());
+    const n = m ? parseInt(m[1], 16) : 0x808080;
+    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+  };
+  const rgba = (hex, a) => { const [r, g, b] = hexRgb(hex); return `rgba(${r},${g},${b},${a})`; };
+  const dim = (c, f) => c.map((x) => Math.round(x * f + 20 * (1 - f)));
+  function divergingStops(longHex, shortHex) {
+    const L = hexRgb(longHex), S = hexRgb(shortHex);
+    return [[0, S], [0.35, dim(S, 0.45)], [0.5, [20, 12, 34]], [0.65, dim(L, 0.45)], [1, L]];
+  }
+  const DIV = divergingStops("#ff5e7a", "#39d98a");
   function lut(stops) {
     const out = new Uint8ClampedArray(256 * 3);
     for (let i = 0; i < 256; i++) {
@@ -64,6 +77,21 @@
     return out;
   }
   const PAL_SEQ = packedPalette(LUT_SEQ, true), PAL_DIV = packedPalette(LUT_DIV, false);
+  // The net view's palette for the page's long/short colours: {lut, pal}.
+  function diverging(longHex, shortHex) {
+    const l = lut(divergingStops(longHex, shortHex));
+    return { lut: l, pal: packedPalette(l, false) };
+  }
+  // "3 minutes", "7 months": the age of the newest data, for the live/stale indicator.
+  function humanAge(ms) {
+    const s = Math.max(0, ms) / 1000;
+    const units = [[365 * 86400, "year"], [30 * 86400, "month"], [7 * 86400, "week"], [86400, "day"],
+      [3600, "hour"], [60, "minute"]];
+    for (const [size, name] of units) {
+      if (s >= size) { const n = Math.floor(s / size); return `${n} ${name}${n === 1 ? "" : "s"}`; }
+    }
+    return `${Math.floor(s)} seconds`;
+  }
   const EMPTY = (255 << 24) | (23 << 16) | (7 << 8) | 13;
   function niceStep(span, target) {
     const raw = span / Math.max(1, target), p = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / p;
@@ -93,5 +121,6 @@
   }
   window.LiqmapUtil = {
     LUT_SEQ, LUT_DIV, PAL_SEQ, PAL_DIV, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters,
+    diverging, hexRgb, rgba, humanAge,
   };
 })();
