@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 import click
 
 from liqmap.cli import db_option
+from liqmap.commands.options import config_option
 from liqmap.errors import LiqmapError
 
 
@@ -88,6 +90,7 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
 
 
 @click.command("collect")
+@config_option("collect")
 @click.option("--exchanges", default="binance,bybit,okx", show_default=True)
 @click.option("--symbols", default="BTC,ETH", show_default=True)
 @click.option("--channels", default="trades,liquidations,klines,mark,open_interest", show_default=True)
@@ -98,9 +101,13 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
 @click.option("--venue-url", "venue_urls", multiple=True, metavar="NAME=REST_URL,WS_URL",
               help="Point a venue at other hosts (a mirror or a mock exchange), e.g. "
                    "binance=http://127.0.0.1:8080,ws://127.0.0.1:8080")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Serve Prometheus metrics (feeds, store writes) at http://METRICS_HOST:PORT/metrics; 0 = off.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Interface for --metrics-port.")
 @db_option
 def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | None, flush_ms: int,
-                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None) -> None:
+                flush_every: int, venue_urls: tuple[str, ...], metrics_port: int, metrics_host: str,
+                db_path: str | None) -> None:
     """Collect live data from exchanges into the store until stopped (Ctrl-C / SIGTERM flush and exit)."""
     from liqmap.feed.collector import Collector
     from liqmap.feed.record import Recorder
@@ -126,7 +133,11 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, collector.stop)
-            await collector.run()
+            stop_metrics = _metrics_server(collector, metrics_host, metrics_port)
+            try:
+                await collector.run()
+            finally:
+                stop_metrics()
             for name, health in collector.health.items():
                 click.echo(f"{name}: {health.records} records, {health.reconnects} reconnects, "
                            f"{health.parse_errors} parse errors")
@@ -135,6 +146,18 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
         asyncio.run(main())
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _metrics_server(collector: object, host: str, port: int) -> Callable[[], None]:
+    """Start the Prometheus endpoint of ``collect --metrics-port`` (a no-op stopper when off)."""
+    if not port:
+        return lambda: None
+    from liqmap.metrics import collector_registry, serve_metrics
+
+    try:
+        return serve_metrics(collector_registry(collector), host, port)
+    except OSError as exc:
+        raise click.ClickException(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 @click.command("replay")

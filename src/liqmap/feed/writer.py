@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import operator
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,6 +68,8 @@ class BatchWriter:
         self.written: dict[str, int] = {}
         self.flushes = 0
         self.errors = 0
+        self.observe_write: Callable[[float, int], None] | None = None
+        """Called with (seconds, records) after each successful store write (metrics)."""
 
     # -- hook -------------------------------------------------------------------------------------
     def subscribe(self, callback: OnRecords) -> None:
@@ -116,6 +119,7 @@ class BatchWriter:
             return
         batch, self._buffer = self._buffer, []
         try:
+            started = time.perf_counter()
             counts = await asyncio.to_thread(write_records, self.store, batch)
         except StoreError:
             # e.g. the file is momentarily locked: keep the batch for the next flush, a bounded number
@@ -137,6 +141,8 @@ class BatchWriter:
             log.exception("store write of %d records failed", len(batch))
             return
         self._failures = 0
+        if self.observe_write is not None:
+            self.observe_write(time.perf_counter() - started, len(batch))
         self.flushes += 1
         for table, n in counts.items():
             self.written[table] = self.written.get(table, 0) + n
