@@ -204,28 +204,27 @@ def compute_heatmap(
     for frame, offset, frame_warm in zip(frames, offsets, warms, strict=True):
         ratios, note = level_ratios(config, frame.exchange, frame.symbol, brackets)
         notes.append(note)
-        jobs += [(frame, offset, ratios, side, frame_warm) for side in (0, 1)]
+        jobs.append((frame, offset, ratios, frame_warm))
 
-    def book(job: tuple[MarketFrame, int, np.ndarray, int, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
-        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(job[3],), warm=job[4])
+    def book(job: tuple[MarketFrame, int, np.ndarray, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
+        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(0, 1), warm=job[3])
 
-    # Frames, and the two sides of a frame, are independent and numpy releases the GIL in its array loops,
-    # so threads of this process overlap them (one job per frame and side keeps 2 threads busy evenly);
-    # results are summed in a fixed order, so the numbers do not depend on the thread count.
-    book_sides: list[np.ndarray | None] = [None, None]  # (K, B) per side: the first job's grid, then summed
+    # Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so threads
+    # of this process overlap them (one job per frame: its inputs, same-bar and diffuse terms are computed
+    # once for both sides); results are summed in a fixed order, so the numbers do not depend on the
+    # thread count.
+    total: np.ndarray | None = None  # (K, 2, B): the first job's grid, then summed
     workers = min(len(jobs), THREADS)
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         results = map(book, jobs) if pool is None else pool.map(book, jobs)
-        for job, (grid, frame_swept) in zip(jobs, results, strict=True):
-            side = job[3]
-            swept[side] += frame_swept[0]
-            part = grid[:, 0, :]
-            if book_sides[side] is None:
-                book_sides[side] = part
+        for grid, frame_swept in results:
+            swept += frame_swept
+            if total is None:
+                total = grid
             else:
-                book_sides[side] += part
-    long, short = book_sides
-    assert long is not None and short is not None
+                total += grid
+    assert total is not None
+    long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
     low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
     scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)
     if low < -1e-6 * scale:
