@@ -19,8 +19,9 @@ from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
-from liqmap.model.inputs import level_ratios
+from liqmap.model.inputs import frame_inputs, level_ratios
 from liqmap.model.result import Heatmap
+from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
 from liqmap.symbols import canonical
 
@@ -117,11 +118,13 @@ def warm_book(
     *,
     leverage: Sequence[float] | None = None,
     brackets: BracketBook | None = None,
+    since: int = 0,
 ) -> WarmBook:
     """The book after ``frame``'s last bar (cohorts still alive, their levels, USD, births and tiers), for
     ``compute_heatmap(..., warm=...)`` to continue from; a book of every tier serves any ``leverage``
     filter of the continuation (its cohorts of other tiers are left out). ``frame`` may use a coarser bar interval than
-    the frames the heatmap is computed on (docs/model.md, section 8, "Warm start")."""
+    the frames the heatmap is computed on (docs/model.md, section 8, "Warm start"). ``since``: only the
+    cohorts born in bars ``>= since`` (the earlier bars are context; :func:`advance_book`)."""
     config = config or ModelConfig()
     if len(frame) == 0:
         raise ConfigError(f"frames: {frame.exchange} {frame.symbol} has no bars to warm up from")
@@ -131,7 +134,7 @@ def warm_book(
     boundaries = age_boundaries_bars(config, frame.interval_ms)
     every_age = np.ones(len(boundaries) + 1, dtype=bool)
     edges = np.array([0.0, np.inf])  # bins are not needed here: frame_book bins the levels on its grid
-    long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age)
+    long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age, since)
     chosen = np.asarray(tiers, dtype=np.int64)
     return WarmBook(
         at=int(frame.ts[-1]) + frame.interval_ms,
@@ -252,4 +255,48 @@ def compute_heatmap(
         leverage=tuple(config.leverage[i] for i in tiers),
         ages=tuple(labels[i] for i in age_sel),
         notes=tuple(notes),
+    )
+
+
+def advance_book(
+    book: WarmBook,
+    frame: MarketFrame,
+    config: ModelConfig | None = None,
+    *,
+    brackets: BracketBook | None = None,
+) -> WarmBook:
+    """``book`` (every tier, with births) carried to the end of ``frame``'s last bar: the live path's
+    incremental step. ``frame``'s bars up to ``book.at`` are context (as in ``compute_heatmap(...,
+    warm=...)``: their OI, volumes and ranges feed the later bars' inputs); the bars after it sweep the
+    book's cohorts (the first bar whose low / high reaches a level, :class:`~liqmap.model.sweep.FirstTouch`),
+    scale the survivors by the book factor ``S(end) / S(book.at)``, and add their own cohorts as
+    :func:`warm_book` does. Equal to :func:`warm_book` over the whole history up to float rounding (tested)."""
+    config = config or ModelConfig()
+    if book.births is None or book.tiers is None:
+        raise ConfigError("warm: advancing a book needs its cohorts' births and tiers (a book from warm_book)")
+    p = int(np.searchsorted(frame.ts, book.at))
+    if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != book.at:
+        raise ConfigError(f"warm: {frame.exchange} {frame.symbol} has no bar ending at the book's time {book.at}")
+    n = len(frame)
+    if p >= n:
+        return book
+    fresh = warm_book(frame, config, brackets=brackets, since=p)
+    log_s = np.cumsum(frame_inputs(config, frame).log_keep)
+    keep = float(np.exp(log_s[n - 1] - log_s[p - 1]))
+    levels, values, births, tiers = [], [], [], []
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        # the book's last bar and the new ones: the book's cohorts can be swept from index 1 on
+        search = FirstTouch(sign * (frame.low if side == 0 else frame.high)[p - 1 :])
+        level = np.asarray(book.levels[side], dtype=np.float64)
+        alive = search.first_at_or_below(np.ones(len(level), dtype=np.int64), sign * level) >= n - p + 1
+        levels.append(np.concatenate((level[alive], fresh.levels[side])))
+        values.append(np.concatenate((np.asarray(book.values[side])[alive] * keep, fresh.values[side])))
+        births.append(np.concatenate((np.asarray(book.births[side])[alive], fresh.births[side])))
+        tiers.append(np.concatenate((np.asarray(book.tiers[side])[alive], fresh.tiers[side])))
+    return WarmBook(
+        at=int(frame.ts[-1]) + frame.interval_ms,
+        levels=(levels[0], levels[1]),
+        values=(values[0], values[1]),
+        births=(births[0], births[1]),
+        tiers=(tiers[0], tiers[1]),
     )

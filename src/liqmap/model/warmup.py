@@ -44,13 +44,16 @@ def alive_cohorts(
     edges: np.ndarray,
     boundaries: np.ndarray,
     age_selected: np.ndarray,
+    since: int = 0,
 ) -> tuple[AliveSide, AliveSide]:
     """``ratios`` (2, T) and ``weights`` (T,) of the modelled tiers; bins on ``edges`` (-1 outside);
-    ``boundaries`` the age-bucket boundaries in bars and ``age_selected`` a bool per bucket."""
+    ``boundaries`` the age-bucket boundaries in bars and ``age_selected`` a bool per bucket; ``since``:
+    only cohorts born in bars ``>= since`` (earlier bars are context)."""
     n = len(frame)
     inputs = frame_inputs(config, frame)
     log_s = np.cumsum(inputs.log_keep)
     born_all = np.flatnonzero(inputs.added > 0)
+    born_all = born_all[born_all >= since]
     points = inputs.n_points[born_all]
 
     def one_side(side: int) -> AliveSide:
