@@ -39,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from minute_data import VENUES
+
 MINUTE = 60_000
 DAY = 86_400_000
 
@@ -177,7 +180,12 @@ def bench_heatmap(repeat: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def ws_clients(url: str, clients: int, updates: int, token: str, view: dict[str, object]) -> None:
+async def ws_clients(
+    url: str, clients: int, updates: int, token: str, view: dict[str, object], next_bar: int, last_close: float,
+    last_oi: list[float], pause: float,
+) -> None:
+    """``clients`` WebSocket clients subscribe to ``view``; ``updates`` POSTs of one new 1-minute bar (and OI)
+    on every venue, ``pause`` s apart; the delay from each POST to the heatmap message at each client."""
     import httpx
     import websockets
 
@@ -209,21 +217,22 @@ async def ws_clients(url: str, clients: int, updates: int, token: str, view: dic
     delays: list[float] = []
     sent: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
-        last = int(view["last_time"])  # type: ignore[arg-type]
         for u in range(updates):
-            ts = last + (u + 1) * 3_600_000
-            price = 77_000 + 50 * u
-            records = {
-                "bars": [{"exchange": "binance", "symbol": "BTC", "interval_ms": 3_600_000, "ts_event": ts,
-                          "open": price, "high": price + 120, "low": price - 80, "close": price + 50, "volume": 900}],
-                "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": ts + 3_600_000,
-                                   "oi_usd": 8e9 + 1e7 * u}],
-            }
+            ts = next_bar + u * MINUTE
+            price = last_close * (1 + 1e-4 * ((u % 5) - 2))
+            records: dict[str, list[dict[str, object]]] = {"bars": [], "open_interest": []}
+            for v, exchange in enumerate(VENUES):  # one new 1-minute bar on every venue, in one POST
+                p = price * (1 + 2e-4 * (v - 2))
+                records["bars"].append({"exchange": exchange, "symbol": "BTC", "interval_ms": MINUTE, "ts_event": ts,
+                                        "open": p, "high": p * 1.0004, "low": p * 0.9997, "close": p * 1.0001,
+                                        "volume": 50.0, "taker_buy_volume": 26.0, "quote_volume": 50.0 * p})
+                records["open_interest"].append({"exchange": exchange, "symbol": "BTC", "ts_event": ts + MINUTE,
+                                                 "oi_usd": last_oi[v] * (1 + 1e-4 * (u + 1))})
             t0 = time.perf_counter()
             r = await http.post("/api/records", json=records)
             version = r.json()["data_version"]
             sent[version] = t0
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(pause)
     await asyncio.sleep(2.0)
     lost = 0
     for per_client in received:
@@ -245,25 +254,36 @@ async def ws_clients(url: str, clients: int, updates: int, token: str, view: dic
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
 
-def bench_ws(clients: int, updates: int) -> None:
+def bench_ws(clients: int, updates: int, pause: float) -> None:
+    """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars."""
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-    from conftest import Server, make_demo_db  # type: ignore[import-not-found]
+    from conftest import Server  # type: ignore[import-not-found]
+
+    from liqmap.store import DuckDBStore
+    from minute_data import venue_series, write_store
 
     tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-ws-"))
     server = None
     try:
-        db = make_demo_db(tmp / "demo.duckdb")
-        server = Server(db, token="bench")
-        deadline = time.monotonic() + 60  # steady state: the views computed at start are done
+        days = 38
+        end = 1_780_272_000_000 + days * DAY
+        with DuckDBStore(tmp / "live.duckdb") as store:
+            write_store(store, days, end)
+        last = venue_series(days * 1440)
+        t0 = time.perf_counter()
+        server = Server(tmp / "live.duckdb", token="bench")
+        print(f"\n2. WebSocket fan-out on one server process ({server.url}), 5 venues x {days} days of 1-minute "
+              f"bars; /api/meta answered {time.perf_counter() - t0:.1f} s after the process started")
+        deadline = time.monotonic() + 120  # steady state: the views computed at start are done
         while not httpx.get(f"{server.url}/api/meta", timeout=30).json()["prewarmed"] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        first = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d"}, timeout=30).json()
-        view = {"symbol": "BTC", "range": "7d", "side": "both", "encoding": "u16", "rows": 500, "columns": 1000,
-                "last_time": first["times"][-1]}
-        print(f"\n2. WebSocket fan-out on one server process ({server.url})")
-        asyncio.run(ws_clients(server.url, clients, updates, "bench", view))
+            time.sleep(0.2)
+        params = {"symbol": "BTC", "range": "7d", "rows": 500, "columns": 1000}
+        first = httpx.get(f"{server.url}/api/heatmap", params=params, timeout=60).json()
+        view = {**params, "side": "both", "encoding": "u16", "last_time": first["times"][-1]}
+        asyncio.run(ws_clients(server.url, clients, updates, "bench", view, end, float(last[0][1]["close"][-1]),
+                               [float(s["oi"][-1]) for _, s in last], pause))
     finally:
         if server is not None:
             server.stop()
@@ -275,13 +295,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between two POSTed bars")
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--skip-heatmap", action="store_true")
     args = parser.parse_args()
     if not args.skip_heatmap:
         bench_heatmap(args.repeat)
     if not args.skip_ws:
-        bench_ws(args.clients, args.updates)
+        bench_ws(args.clients, args.updates, args.pause)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ EXCHANGES = ("binance", "okx")
 
 def bars(n: int, first: int, seed: int, spikes: bool) -> dict[str, np.ndarray]:
     """1-minute bars around 90,000 (a random walk with wicks); with ``spikes`` the extremes of the data
-    sit in two bars in the middle, so a sliding 24-hour window keeps its price ladder for a while."""
+    sit in two bars of the last day, so a sliding 24-hour window keeps its price ladder for a while."""
     rng = np.random.default_rng(seed)
     close = 90_000.0 * np.exp(np.cumsum(rng.normal(0, 0.0004, n)))
     close = 90_000.0 * (close / close[-1]) ** 0.2  # keep the walk near its end value
@@ -27,8 +27,8 @@ def bars(n: int, first: int, seed: int, spikes: bool) -> dict[str, np.ndarray]:
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0003, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0003, n)))
     if spikes:
-        high[n // 2 + 300] *= 1.04
-        low[n // 2 + 600] *= 0.96
+        high[n - 600] *= 1.04
+        low[n - 900] *= 0.96
     volume = rng.lognormal(3.0, 0.8, n)
     return {"ts": first + MINUTE_MS * np.arange(n, dtype=np.int64), "open": open_, "high": high, "low": low,
             "close": close, "volume": volume, "taker": volume * rng.uniform(0.35, 0.65, n),
@@ -72,7 +72,7 @@ def assert_close(got, want) -> None:  # type: ignore[no-untyped-def]
         np.testing.assert_allclose(got.candles[name], want.candles[name], rtol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("chunks", [[1] * 14, [3, 1, 7, 2, 11]])
+@pytest.mark.parametrize("chunks", [[1] * 14, [3, 1, 7, 2, 11, 33, 1, 40, 1]])
 def test_a_live_view_extended_bar_by_bar_equals_the_full_recompute(store: DuckDBStore, chunks: list[int]) -> None:
     query = HeatmapQuery("BTC", range="24h", warmup_days=2, n_bins=300, max_columns=200)
     live = LiveViews()

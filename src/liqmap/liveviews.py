@@ -2,10 +2,10 @@
 
 A live view's heatmap after new bars equals :func:`liqmap.query.heatmap_for` on the same store (tested
 to float rounding), but costs the new bars instead of the whole window: the state keeps each exchange's
-book (:class:`~liqmap.model.book.WarmBook`) at the end of the last modelled bar, continues the batch
-engine from it over the new bars only (``compute_heatmap(..., warm=...)``, one column per bar), folds
-those bars into the view's time-aligned columns (the last column may grow, new columns are appended,
-columns before the window's start drop off), and carries the books forward
+book (:class:`~liqmap.model.book.WarmBook`) at a recent bar end, continues the batch engine from it over
+the bars since (``compute_heatmap(..., warm=...)``, one column per bar), folds the new bars into the
+view's time-aligned columns (the last column may grow, new columns are appended, columns before the
+window's start drop off), and carries the books forward every :data:`ADVANCE_BARS` bars
 (:func:`~liqmap.model.engine.advance_book`).
 
 The view is recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
@@ -40,6 +40,10 @@ from liqmap.query import (
 from liqmap.types import DAY_MS
 from liqmap.warmbooks import WarmBooks
 
+ADVANCE_BARS = 32
+"""The books are carried forward (:func:`~liqmap.model.engine.advance_book`) once they are this many bars
+behind the view's end; until then each step continues the engine from them over the bars since (as cheap
+for a few dozen bars as for one)."""
 MAX_STATES = 32
 """Live views kept (least recently used dropped); a 7-day 5-venue 1-minute state holds ~10-40 MB."""
 
@@ -147,7 +151,8 @@ class LiveViews:
         """The state's heatmap extended over the bars in ``[state.view.end, view.end)``; None when the
         view must be recomputed in full (see the module doc)."""
         interval = view.interval_ms
-        context_start = state.view.end - CONTEXT_BARS * interval
+        books_at = state.books[0].at
+        context_start = books_at - CONTEXT_BARS * interval
         try:
             frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))  # type: ignore[arg-type]
         except DataError:
@@ -158,7 +163,8 @@ class LiveViews:
             return None
         if not all(np.isfinite(f.oi_usd[:CONTEXT_BARS]).any() for f in frames):
             return None
-        new = slice(CONTEXT_BARS, None)
+        first = (state.view.end - context_start) // interval  # the first bar after the state's end
+        new = slice(first, None)
         ts_new = frames[0].ts[new]
         bar_ts = np.concatenate((state.bar_ts, ts_new))
         lows = np.concatenate((state.lows, np.min([f.low[new] for f in frames], axis=0)))
@@ -174,8 +180,9 @@ class LiveViews:
             frames, query.model_config, price_edges=edges, column_group=1, leverage=query.leverage,
             ages=query.ages, warm=list(state.books),
         )
-        heatmap = _fold(old, step, CONTEXT_BARS, group * interval, view.start)
-        state.books = tuple(advance_book(b, f, query.model_config) for b, f in zip(state.books, frames, strict=True))
+        heatmap = _fold(old, step, first, group * interval, view.start)
+        if view.end - books_at >= ADVANCE_BARS * interval:
+            state.books = tuple(advance_book(b, f, query.model_config) for b, f in zip(state.books, frames, strict=True))
         state.view, state.heatmap = view, heatmap
         state.bar_ts, state.lows, state.highs = bar_ts, lows, highs
         return heatmap

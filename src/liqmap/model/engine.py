@@ -28,6 +28,8 @@ from liqmap.symbols import canonical
 MAX_GRID_BYTES = 2 * 1024**3
 THREADS = 2
 """Jobs (one per frame and side) computed at once by threads of this process (1 = one after the other)."""
+SMALL_RUN_BARS = 20_000
+"""Runs with fewer bars (over all frames) are computed on the calling thread."""
 RESIDUE = 1e-12
 """Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
 
@@ -217,7 +219,8 @@ def compute_heatmap(
     # once for both sides); results are summed in a fixed order, so the numbers do not depend on the
     # thread count.
     total: np.ndarray | None = None  # (K, 2, B): the first job's grid, then summed
-    workers = min(len(jobs), THREADS)
+    # a thread pool costs ~1 ms to start (more under load): small runs (live steps) stay on this thread
+    workers = min(len(jobs), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         results = map(book, jobs) if pool is None else pool.map(book, jobs)
         for grid, frame_swept in results:

@@ -88,7 +88,10 @@ def alive_cohorts(
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
         return AliveSide(birth[order], key[order], bins, value[order], swept_last, tier[order])
 
-    # The two sides are independent and numpy releases the GIL in its array loops: a thread each.
+    # The two sides are independent and numpy releases the GIL in its array loops: a thread each (not
+    # for a few bars, e.g. a live step, where starting the threads costs more than the work).
+    if n < 5_000:
+        return one_side(0), one_side(1)
     with ThreadPoolExecutor(2) as pool:
         long, short = pool.map(one_side, (0, 1))
     return long, short
