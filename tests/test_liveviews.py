@@ -89,11 +89,11 @@ def test_a_live_view_extended_bar_by_bar_equals_the_full_recompute(store: DuckDB
         got = live.heatmap(store, query)
         assert got.candles["close"][-1] == more["close"][at - 1]  # the newest bar is in
         assert_close(got, heatmap_for(store, query))
-    assert live.extended == len(chunks)  # each step extended the state, none recomputed the view
+    assert live.extended == len(chunks) and live.rebased == 0  # each step extended the state
     assert live.rebuilt == 1
 
 
-def test_a_new_high_beyond_the_ladder_recomputes_the_view(store: DuckDBStore) -> None:
+def test_a_new_high_beyond_the_ladder_recomputes_the_columns(store: DuckDBStore) -> None:
     query = HeatmapQuery("BTC", range="24h", warmup_days=2, n_bins=300, max_columns=200)
     live = LiveViews()
     live.heatmap(store, query)
@@ -102,4 +102,9 @@ def test_a_new_high_beyond_the_ladder_recomputes_the_view(store: DuckDBStore) ->
     for i, exchange in enumerate(EXCHANGES):
         write(store, exchange, part, 1.0 - 0.4 * i)
     assert_close(live.heatmap(store, query), heatmap_for(store, query))
-    assert live.rebuilt == 2 and live.extended == 0
+    assert live.rebuilt == 1 and live.extended == 1 and live.rebased == 1  # the columns re-binned, books kept
+    more = bars(3, START + DAYS * DAY_MS + 2 * MINUTE_MS, 4, spikes=False)
+    for i, exchange in enumerate(EXCHANGES):
+        write(store, exchange, more, 1.0 - 0.4 * i)
+    assert_close(live.heatmap(store, query), heatmap_for(store, query))
+    assert live.extended == 2 and live.rebased == 1

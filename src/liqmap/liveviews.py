@@ -8,10 +8,10 @@ view's time-aligned columns (the last column may grow, new columns are appended,
 window's start drop off), and carries the books forward every :data:`ADVANCE_BARS` bars
 (:func:`~liqmap.model.engine.advance_book`).
 
-The view is recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
-instead when what the full run depends on changed: the warm-up start (a new UTC day of the window's
-start), the bar interval or the exchanges, the price ladder (the window's lowest low or highest high
-moved), the column grouping, or a gap / missing OI near the last modelled bar.
+The columns are recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
+when the price ladder (the window's lowest low or highest high moved) or the column grouping changed; the
+state's books carry on. The state itself is rebuilt when the warm-up start (a new UTC day of the
+window's start), the bar interval or the exchanges changed, or on a gap / missing OI near its books.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ class LiveViews:
         self._guard = threading.Lock()
         self.extended = 0
         self.rebuilt = 0
+        self.rebased = 0
+        """Counts: steps extended from the state (``rebased`` of them re-binned by a full run on a new
+        price ladder) and views built from scratch."""
 
     def heatmap(self, store: object, query: HeatmapQuery) -> Heatmap:
         """The view's heatmap at the store's latest data (``query.end`` must be None; side ``both``)."""
@@ -175,12 +178,19 @@ class LiveViews:
         group = column_group(bar_ts, interval, query.max_columns)
         old = state.heatmap
         if group != state.group or not np.array_equal(edges, old.price_edges):
-            return None
-        step = compute_heatmap(
-            frames, query.model_config, price_edges=edges, column_group=1, leverage=query.leverage,
-            ages=query.ages, warm=list(state.books),
-        )
-        heatmap = _fold(old, step, first, group * interval, view.start)
+            # a new price ladder (or grouping) re-bins every column: the full run from the day's book; the
+            # state's books do not depend on the ladder and carry on
+            heatmap = heatmap_for(store, dataclasses.replace(query, end=view.end), books=self.books)  # type: ignore[arg-type]
+            if not np.array_equal(heatmap.price_edges, edges):
+                return None
+            self.rebased += 1
+            state.group = group
+        else:
+            step = compute_heatmap(
+                frames, query.model_config, price_edges=edges, column_group=1, leverage=query.leverage,
+                ages=query.ages, warm=list(state.books),
+            )
+            heatmap = _fold(old, step, first, group * interval, view.start)
         if view.end - books_at >= ADVANCE_BARS * interval:
             state.books = tuple(advance_book(b, f, query.model_config) for b, f in zip(state.books, frames, strict=True))
         state.view, state.heatmap = view, heatmap
