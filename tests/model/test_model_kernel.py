@@ -158,3 +158,27 @@ def test_exact_touches_and_levels_on_bin_edges_agree(uniform: bool) -> None:
     got, want = both(compute_heatmap, [frame], config, price_edges=edges)
     assert_same(got, want)
     assert np.array_equal(got.long > 0, want.long > 0) and np.array_equal(got.short > 0, want.short > 0)
+
+
+@SETTINGS
+@given(frame=random_frames(max_bars=200), knobs=configs, side=st.sampled_from([0, 1]))
+def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs: dict, side: int) -> None:
+    """The warm-up books' sweep bars (warmup.alive_cohorts): the compiled search gives group_sweeps' bars."""
+    from liqmap.model.book import group_sweeps
+    from liqmap.model.inputs import frame_inputs, level_ratios
+    from liqmap.model.kernel import first_touches
+    from liqmap.model.sweep import FirstTouch
+
+    config = ModelConfig(**knobs, above_max_leverage="cap")
+    inputs = frame_inputs(config, frame)
+    ratios, _ = level_ratios(config, frame.exchange, frame.symbol)
+    sign = 1.0 if side == 0 else -1.0
+    search = FirstTouch(sign * (frame.low if side == 0 else frame.high))
+    born_all = np.flatnonzero(inputs.added > 0)
+    for n_j in np.unique(inputs.n_points[born_all]).tolist():
+        born = born_all[inputs.n_points[born_all] == n_j]
+        entries = inputs.entries(born, n_j)
+        want = group_sweeps(search, born, sign * entries[:, None, :] * ratios[side][None, :, None])
+        got = np.empty_like(want)
+        first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix, got)
+        np.testing.assert_array_equal(got, want)

@@ -57,6 +57,64 @@ def use_numba() -> bool:
     return kernel_name() == "numba"
 
 
+def _bar_sweeps_py(
+    b: int, i: int, entries: np.ndarray, ratios: np.ndarray, sign: float, table: np.ndarray, suffix: np.ndarray,
+    floor_log2: np.ndarray, keys: np.ndarray, order: np.ndarray, sweeps: np.ndarray, hints: np.ndarray,
+) -> None:
+    """Sweep bars of the cohorts born in bar ``b`` (row ``i`` of ``entries``) into ``sweeps`` (tier-major,
+    ``n`` = never): the first bar ``t > b`` with ``table[0, t] <= sign * level``. ``hints`` holds each
+    (tier, point)'s answer for the previous bar searched (updated); ``keys`` / ``order`` are scratch."""
+    n = table.shape[1] - 1
+    n_levels = table.shape[0]
+    n_points = entries.shape[1]
+    m = ratios.shape[0] * n_points
+    # the bar's keys (sign * level) in decreasing order (insertion sort of <= tiers x points items):
+    # a lower key is touched no earlier, so each search starts at the previous key's answer
+    for c in range(m):
+        key = sign * (entries[i, c % n_points] * ratios[c // n_points])
+        keys[c] = key
+        d = c
+        while d > 0 and keys[order[d - 1]] < key:
+            order[d] = order[d - 1]
+            d -= 1
+        order[d] = c
+    pos = b + 1  # invariant: every bar in [b + 1, pos) is above the current key
+    for c in range(m):
+        slot = order[c]
+        key = keys[slot]
+        # sweep bar: first t >= pos with table[0, t] <= key (n when never)
+        if pos >= n or suffix[pos] > key:
+            for d in range(c, m):
+                sweeps[order[d]] = n
+            break
+        # the previous bar's answer for this (tier, point) is often this one's: two range-minimum
+        # reads confirm it (nothing at or below the key in [pos, h), a touch at h)
+        h = hints[slot]
+        if pos <= h < n:
+            above = True
+            if h > pos:
+                q = floor_log2[h - pos]
+                above = min(table[q, pos], table[q, h - (1 << q)]) > key
+            if above:
+                if table[0, h] <= key:
+                    pos = h
+                    sweeps[slot] = h
+                    hints[slot] = h
+                    continue
+                pos = h + 1
+        # galloping: windows of 1, 2, 4, ... bars until one holds a touch, then binary lifting inside
+        # it (O(log(t - pos)) reads, near the lower bound first: cache-friendly)
+        q = 0
+        while table[q, pos] > key:
+            pos += 1 << q
+            if q + 1 < n_levels:
+                q += 1
+        for r in range(q - 1, -1, -1):
+            pos += (1 << r) * (table[r, pos] > key)
+        sweeps[slot] = pos
+        hints[slot] = pos
+
+
 def _cohorts_py(
     grid: np.ndarray, swept: np.ndarray, grid_base: int, swept_base: int, row: int,
     births: np.ndarray, entries: np.ndarray, ratios: np.ndarray, sign: float, w_bar: np.ndarray,
@@ -69,7 +127,6 @@ def _cohorts_py(
     ``<=`` level), -1 short (the table holds ``-high``). ``grid_base`` / ``swept_base``: this side's
     offset in a row / in ``swept``."""
     n = table.shape[1] - 1
-    n_levels = table.shape[0]
     nb = len(edges) - 1
     e0 = edges[0]
     scale = nb / (edges[nb] - e0)
@@ -88,51 +145,7 @@ def _cohorts_py(
         lb = log_s[b]
         c_birth = col_of[b]
         f_birth = start_factor[b]
-        # the bar's keys (sign * level) in decreasing order (insertion sort of <= tiers x points items):
-        # a lower key is touched no earlier, so each search starts at the previous key's answer
-        for c in range(m):
-            key = sign * (entries[i, c % n_points] * ratios[c // n_points])
-            keys[c] = key
-            d = c
-            while d > 0 and keys[order[d - 1]] < key:
-                order[d] = order[d - 1]
-                d -= 1
-            order[d] = c
-        pos = b + 1  # invariant: every bar in [b + 1, pos) is above the current key
-        for c in range(m):
-            slot = order[c]
-            key = keys[slot]
-            # sweep bar: first t >= pos with table[0, t] <= key (n when never)
-            if pos >= n or suffix[pos] > key:
-                for d in range(c, m):
-                    sweeps[order[d]] = n
-                break
-            # the previous bar's answer for this (tier, point) is often this one's: two range-minimum
-            # reads confirm it (nothing at or below the key in [pos, h), a touch at h)
-            h = hints[slot]
-            if pos <= h < n:
-                above = True
-                if h > pos:
-                    q = floor_log2[h - pos]
-                    above = min(table[q, pos], table[q, h - (1 << q)]) > key
-                if above:
-                    if table[0, h] <= key:
-                        pos = h
-                        sweeps[slot] = h
-                        hints[slot] = h
-                        continue
-                    pos = h + 1
-            # galloping: windows of 1, 2, 4, ... bars until one holds a touch, then binary lifting inside
-            # it (O(log(t - pos)) reads, near the lower bound first: cache-friendly)
-            q = 0
-            while table[q, pos] > key:
-                pos += 1 << q
-                if q + 1 < n_levels:
-                    q += 1
-            for r in range(q - 1, -1, -1):
-                pos += (1 << r) * (table[r, pos] > key)
-            sweeps[slot] = pos
-            hints[slot] = pos
+        bar_sweeps(b, i, entries, ratios, sign, table, suffix, floor_log2, keys, order, sweeps, hints)
         for k in range(n_tiers):
             w0 = w_bar[i] * weights[k]
             for j in range(n_points):
@@ -173,6 +186,29 @@ def _cohorts_py(
                         grid[c_end * row + flat] -= w0 * np.exp(log_s_col[c_end] - lb)
 
 
+def _first_touches_py(
+    births: np.ndarray, entries: np.ndarray, ratios: np.ndarray, sign: float, table: np.ndarray,
+    suffix: np.ndarray, out: np.ndarray,
+) -> None:
+    """``out[i, k, j]`` = the sweep bar of the cohort born in ``births[i]`` at ``entries[i, j]`` on tier
+    ``k`` (the same search as :func:`add_cohorts`; ``n`` = never): what
+    :func:`liqmap.model.book.group_sweeps` gives, compiled."""
+    n = table.shape[1] - 1
+    n_points = entries.shape[1]
+    m = ratios.shape[0] * n_points
+    keys = np.empty(m)
+    order = np.empty(m, dtype=np.int64)
+    sweeps = np.empty(m, dtype=np.int64)
+    hints = np.full(m, n, dtype=np.int64)
+    floor_log2 = np.zeros(n + 1, dtype=np.int64)
+    for x in range(2, n + 1):
+        floor_log2[x] = floor_log2[x >> 1] + 1
+    for i in range(births.shape[0]):
+        bar_sweeps(births[i], i, entries, ratios, sign, table, suffix, floor_log2, keys, order, sweeps, hints)
+        for c in range(m):
+            out[i, c // n_points, c % n_points] = sweeps[c]
+
+
 def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
     """In place on ``grid`` (K, R): ``X[k] = X[k-1] * exp(log_s_col[k] - log_s_col[k-1]) + U[k]``."""
     for k in range(1, grid.shape[0]):
@@ -186,8 +222,12 @@ def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
 
 
 if HAVE_NUMBA:
+    bar_sweeps: Any = numba.njit(cache=True, nogil=True, error_model="numpy")(_bar_sweeps_py)
+    first_touches: Any = numba.njit(cache=True, nogil=True, error_model="numpy")(_first_touches_py)
     add_cohorts: Any = numba.njit(cache=True, nogil=True, error_model="numpy")(_cohorts_py)
     roll_forward: Any = numba.njit(cache=True, nogil=True, error_model="numpy")(_roll_forward_py)
 else:  # pragma: no cover
+    bar_sweeps = _bar_sweeps_py
+    first_touches = _first_touches_py
     add_cohorts = _cohorts_py
     roll_forward = _roll_forward_py

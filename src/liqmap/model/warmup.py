@@ -16,6 +16,7 @@ from liqmap.model.book import group_sweeps
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.inputs import frame_inputs
+from liqmap.model.kernel import first_touches, use_numba
 from liqmap.model.sweep import FirstTouch
 
 
@@ -54,6 +55,7 @@ def alive_cohorts(
     log_s = np.cumsum(inputs.log_keep)
     born_all = np.flatnonzero(inputs.added > 0)
     born_all = born_all[born_all >= since]
+    compiled = use_numba()
     points = inputs.n_points[born_all]
 
     def one_side(side: int) -> AliveSide:
@@ -64,8 +66,14 @@ def alive_cohorts(
         for n_j in np.unique(points).tolist():
             born = born_all[points == n_j]
             share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
-            levels = inputs.entries(born, n_j)[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
-            sweep = group_sweeps(search, born, sign * levels)
+            entries = inputs.entries(born, n_j)
+            levels = entries[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
+            if compiled:  # the same sweep bars, one compiled pass
+                sweep = np.empty(levels.shape, dtype=np.int64)
+                first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix,
+                              sweep)
+            else:
+                sweep = group_sweeps(search, born, sign * levels)
             now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
             value = np.broadcast_to((now[:, None] * weights[None, :])[:, :, None], levels.shape)
             if n >= 2:
