@@ -26,14 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap
+from liqmap.model.kernel import kernel
 from liqmap.model.reference import reference_heatmap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -90,19 +90,6 @@ def timed(fn: Callable[..., T], *args: Any, repeat: int = 3, **kwargs: Any) -> t
 def span(values: list[float], unit: float = 1.0, fmt: str = ".2f") -> str:
     lo, hi = min(values) * unit, max(values) * unit
     return f"{lo:{fmt}}-{hi:{fmt}}"
-
-
-@contextmanager
-def kernel(name: str) -> Iterator[None]:
-    before = os.environ.get("LIQMAP_KERNEL")
-    os.environ["LIQMAP_KERNEL"] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("LIQMAP_KERNEL", None)
-        else:
-            os.environ["LIQMAP_KERNEL"] = before
 
 
 COMPILE_PROBE = """

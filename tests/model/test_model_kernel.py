@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,26 +13,13 @@ from test_model_warm_start import test_warm_start_with_ages_property
 from liqmap.errors import ConfigError
 from liqmap.model import MarketFrame, ModelConfig, compute_heatmap
 from liqmap.model.engine import warm_book
-from liqmap.model.kernel import kernel_name
+from liqmap.model.kernel import kernel, kernel_name
 from liqmap.model.result import Heatmap
 from liqmap.types import HOUR_MS
 
 pytest.importorskip("numba")
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@contextmanager
-def kernel(name: str) -> Iterator[None]:
-    before = os.environ.get("LIQMAP_KERNEL")
-    os.environ["LIQMAP_KERNEL"] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["LIQMAP_KERNEL"]
-        else:
-            os.environ["LIQMAP_KERNEL"] = before
 
 
 def both(fn, *args, **kwargs) -> tuple[Heatmap, Heatmap]:  # type: ignore[no-untyped-def]

@@ -24,6 +24,8 @@ functions are cached on disk (``cache=True``): the first call in a fresh environ
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,20 @@ def kernel_name() -> str:
 
 def use_numba() -> bool:
     return kernel_name() == "numba"
+
+
+@contextmanager
+def kernel(name: str) -> Iterator[None]:
+    """Within the block, ``LIQMAP_KERNEL=name`` (tests and benches compare the two paths; process-wide)."""
+    before = os.environ.get("LIQMAP_KERNEL")
+    os.environ["LIQMAP_KERNEL"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LIQMAP_KERNEL", None)
+        else:
+            os.environ["LIQMAP_KERNEL"] = before
 
 
 def _bar_sweeps_py(
