@@ -210,7 +210,8 @@ def _fold(old: Heatmap, step: Heatmap, first: int, width_ms: int, start: int) ->
     times = list(np.asarray(old.times).tolist())
     swept_long, swept_short = list(old.swept_long), list(old.swept_short)
     candles = {name: list(np.asarray(values).tolist()) for name, values in old.candles.items()}
-    long_rows, short_rows = [], []
+    long_rows: list[np.ndarray] = []
+    short_rows: list[np.ndarray] = []
     replace_last = False
     for i in range(first, len(step.times)):
         t = int(step.times[i])

@@ -35,7 +35,6 @@ try:  # numba is a dependency, but the numpy path must keep working where it can
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
-    numba = None
     HAVE_NUMBA = False
 
 KERNELS = ("numpy", "numba")
