@@ -84,19 +84,24 @@ class LiveViews:
             lock = self._locks.setdefault(query, threading.Lock())
         with lock:
             view = resolve_view(store, query)  # type: ignore[arg-type]
-            state = self._states.get(query)
+            with self._guard:
+                state = self._states.get(query)
             heatmap = None
             if state is not None and view.end == state.view.end and _same(state.view, view):
                 heatmap = state.heatmap
             elif state is not None and self._compatible(state.view, view):
-                heatmap = self._extend(store, query, state, view)
+                try:
+                    heatmap = self._extend(store, query, state, view)
+                except LiqmapError:  # whatever the step meets, the full run below decides (and names it)
+                    heatmap = None
                 if heatmap is not None:
                     self.extended += 1
             if heatmap is None:
                 heatmap = self._build(store, query, view)
                 self.rebuilt += 1
             with self._guard:
-                self._states.move_to_end(query)
+                if query in self._states:
+                    self._states.move_to_end(query)
                 while len(self._states) > self.size:
                     old, _ = self._states.popitem(last=False)
                     self._locks.pop(old, None)
@@ -117,13 +122,15 @@ class LiveViews:
         """The full run (from the day's warm-up book) and the state at its end."""
         fixed = dataclasses.replace(query, end=view.end)
         heatmap = heatmap_for(store, fixed, books=self.books)  # type: ignore[arg-type]
-        self._states.pop(query, None)
+        with self._guard:
+            self._states.pop(query, None)
         try:
             state = self._state_at_end(store, query, view, heatmap)
         except LiqmapError:
             state = None  # a gap near the split or the end: no incremental state, full runs each time
         if state is not None:
-            self._states[query] = state
+            with self._guard:
+                self._states[query] = state
         return heatmap
 
     def _state_at_end(self, store: object, query: HeatmapQuery, view: View, heatmap: Heatmap) -> _State | None:
