@@ -15,7 +15,7 @@ Rules (docs/data.md, "Views"):
   that coarser interval except its last :data:`FINE_WARMUP_MS` (3 days): faster, but approximate.
 * The bar interval is chosen automatically (``interval_ms=None``): the finest interval the exchanges'
   bars provide (stored, or resampled from finer bars) that keeps warm-up + window within
-  :data:`MAX_MODEL_BARS` and the window within :data:`MAX_WINDOW_BARS`; the engine then groups bars
+  :data:`AUTO_MODEL_BARS` and the window within :data:`MAX_WINDOW_BARS`; the engine then groups bars
   into at most ``max_columns`` columns.
 * Price bins span the window's candles plus a margin (:data:`PRICE_MARGIN`).
 * Gaps: the latest contiguous run of bars is modelled; a gap inside the window raises
@@ -83,9 +83,12 @@ STANDARD_INTERVALS: tuple[int, ...] = (
 )
 PRICE_MARGIN = 0.06
 """Price bins reach this fraction of the window's mid price beyond its lowest low and highest high."""
-MAX_MODEL_BARS = 60_000
-"""Automatic intervals keep the modelled bars (warm-up included) within this; a forced ``interval_ms``
-beyond it is refused."""
+AUTO_MODEL_BARS = 60_000
+"""Automatic intervals keep the modelled bars (warm-up included) within this."""
+MAX_MODEL_BARS = 200_000
+"""A forced ``interval_ms`` giving more modelled bars (warm-up included) is refused: 90 days of 1-minute
+bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~1-2 s CPU on 5 venues with the
+compiled kernel, docs/model.md)."""
 WARMUP_INTERVAL_MS = 15 * MINUTE_MS
 """Suggested opt-in ``HeatmapQuery.warmup_interval_ms``: the warm-up before the window is modelled at this
 bar interval (when coarser than the window's) up to :data:`FINE_WARMUP_MS` before the window, the rest at
@@ -268,13 +271,13 @@ def _common_intervals(store: DuckDBStore, exchanges: Sequence[str], coin: str) -
 
 
 def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> int:
-    """The finest interval keeping the modelled bars (warm-up + window) within :data:`MAX_MODEL_BARS`
+    """The finest interval keeping the modelled bars (warm-up + window) within :data:`AUTO_MODEL_BARS`
     and the window's bars within :data:`MAX_WINDOW_BARS`.
 
     Finer bars make a better model (sweeps see each bar's low/high); the engine then groups bars into at
     most ``max_columns`` display columns."""
     for interval in intervals:  # finest first
-        if span_ms // interval <= MAX_MODEL_BARS and window_ms // interval <= MAX_WINDOW_BARS:
+        if span_ms // interval <= AUTO_MODEL_BARS and window_ms // interval <= MAX_WINDOW_BARS:
             return interval
     return intervals[-1]
 
