@@ -96,9 +96,11 @@ def archive_cmd(symbol: str, kind: str, start: str, end: str | None, monthly: bo
 @click.option("--venue-url", "venue_urls", multiple=True, metavar="NAME=REST_URL,WS_URL",
               help="Point a venue at other hosts (a mirror or a mock exchange), e.g. "
                    "binance=http://127.0.0.1:8080,ws://127.0.0.1:8080")
+@click.option("--store-trades", is_flag=True,
+              help="Also store every raw trade (off: trades only fill the bars' taker buy volume).")
 @db_option
 def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | None, flush_ms: int,
-                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None) -> None:
+                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None, store_trades: bool) -> None:
     """Collect live data from exchanges into the store until stopped (Ctrl-C / SIGTERM flush and exit)."""
     from liqmap.feed.collector import Collector
     from liqmap.feed.record import Recorder
@@ -119,7 +121,7 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
     async def main() -> None:
         with _store(db_path) as store:
             collector = Collector(store, _split(exchanges), _split(symbols), channels=_split(channels), specs=specs,
-                                  recorder=Recorder(record_dir) if record_dir else None,
+                                  recorder=Recorder(record_dir) if record_dir else None, store_trades=store_trades,
                                   writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

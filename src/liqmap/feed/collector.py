@@ -9,7 +9,13 @@ Wiring only (no parsing, no venue quirks)::
 
 Per frame: record raw (optional) -> ``spec.parse_ws`` -> drop exact duplicates (recent-key window) ->
 flag out-of-order -> ``writer.put``. A :class:`ParseError`/:class:`VenueError` is counted and logged with
-the payload; the frame is skipped and the feed lives. Out-of-order *events* (trades, liquidations, bars)
+the payload; the frame is skipped and the feed lives (an :class:`InvalidRecordError` still stores the
+frame's valid records).
+
+Supervision: nothing ends a feed silently. Any other exception while handling a frame is logged with the
+(truncated) payload, counted in ``health.errors`` / ``health.last_error``, and the frame is skipped; an
+exception escaping a connection's frame loop or a background task (open-interest poll, gap backfill,
+instrument load) is logged and counted the same way and the task restarts after a backoff delay. Out-of-order *events* (trades, liquidations, bars)
 are real data and are stored (the store orders by ``ts_event``); an out-of-order *state* (mark price,
 open interest) is stale and skipped, so the live view never goes backwards. After a reconnect the hole
 is backfilled over REST (klines, open interest) so the stored bar series has no gap.
@@ -24,14 +30,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from liqmap.errors import ConfigError, FeedError, ParseError
+from liqmap.errors import ConfigError, FeedError, InvalidRecordError, ParseError
 from liqmap.feed.record import Recorder
 from liqmap.feed.rest import RestClient
+from liqmap.feed.takerflow import TakerFlow
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
 from liqmap.feed.ws import FeedHealth, WsFeed
 from liqmap.store import DuckDBStore, schema
-from liqmap.types import MINUTE_MS, Instrument, MarkPrice, OpenInterest, Record
+from liqmap.types import MINUTE_MS, Bar, Instrument, MarkPrice, OpenInterest, Record, Trade
 from liqmap.venues._spec import ChannelKind, ParseContext, VenueSpec
 from liqmap.venues.registry import get_spec
 
@@ -77,8 +84,13 @@ class Collector:
         dedup_window: int = 50_000,
         oi_poll_s: float | None = None,
         ping_interval_s: float | None = None,
+        store_trades: bool = False,
     ) -> None:
         self.store = store
+        self.store_trades = store_trades
+        """Raw trades go to the store only when asked (``collect --store-trades``); by default they only feed
+        :attr:`taker` (taker buy volume of each bar)."""
+        self.taker = TakerFlow(kline_interval_ms)
         self.timing = timing or Timing()
         self.writer = writer or BatchWriter(store)
         self.recorder = recorder
@@ -133,10 +145,41 @@ class Collector:
             if self.recorder is not None:
                 self.recorder.close()
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
+    def _spawn(self, coro: Any, name: str, venue: VenueRuntime | None = None) -> None:
+        task = asyncio.create_task(self._guard(coro, name, venue), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Any, name: str, venue: VenueRuntime | None) -> None:
+        """Run a one-shot task; an unexpected exception is logged and counted, never lost."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._count_error(venue, f"task {name}: {type(exc).__name__}: {exc}", None)
+
+    async def _supervise(self, factory: Callable[[], Any], name: str, venue: VenueRuntime) -> None:
+        """Run a long-lived loop (a connection's frames, an OI poll) until :meth:`stop`; restart it after a
+        backoff delay whenever it raises or ends unexpectedly."""
+        backoff = self._backoff()
+        while not self._stop.is_set():
+            try:
+                await factory()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._count_error(venue, f"task {name}: {type(exc).__name__}: {exc}", None)
+            if self._stop.is_set():
+                return
+            await self.timing.sleep(backoff.next_delay())
+
+    @staticmethod
+    def _count_error(venue: VenueRuntime | None, message: str, raw: str | bytes | None) -> None:
+        if venue is not None:
+            venue.health.errors += 1
+            venue.health.last_error = message[:500]
+        log.exception("%s: %s; payload=%r", venue.spec.name if venue else "collector", message, _clip(raw))
 
     async def _start_venue(self, venue: VenueRuntime) -> None:
         spec = venue.spec
@@ -144,7 +187,7 @@ class Collector:
             if "contracts" in spec.capabilities:
                 await self._load_instruments(venue, attempts=None)  # sizes are needed before any frame
             else:
-                self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments")
+                self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments", venue)
         by_endpoint: dict[str, list[tuple[str, str | dict[str, str]]]] = {}
         for kind in self._ws_kinds(spec):
             channel = spec.channels[kind]
@@ -161,9 +204,11 @@ class Collector:
                               ping_interval_s=self.ping_interval_s,
                               on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
                 self._feeds.append(feed)
-                self._spawn(self._consume(venue, feed), f"{spec.name}-{endpoint}-{i}")
+                self._spawn(self._supervise(lambda v=venue, f=feed: self._consume(v, f), f"{spec.name}-{endpoint}-{i}",
+                                            venue), f"{spec.name}-{endpoint}-{i}", venue)
         if "open_interest" in self.channels and self._oi_by_poll(spec):
-            self._spawn(self._poll_oi(venue), f"{spec.name}-oi-poll")
+            self._spawn(self._supervise(lambda: self._poll_oi(venue), f"{spec.name}-oi-poll", venue),
+                        f"{spec.name}-oi-poll", venue)
 
     async def _load_instruments(self, venue: VenueRuntime, attempts: int | None) -> None:
         """Instrument metadata (contract sizes), retried with backoff (forever when ``attempts`` is None,
@@ -220,12 +265,24 @@ class Collector:
 
     def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
         """Record, parse, dedup and queue one frame; returns the records accepted."""
+        try:
+            return self._handle(venue, raw, ts_recv)
+        except Exception as exc:  # supervision: a bug must not end the connection's consumer
+            self._count_error(venue, f"frame handling failed: {type(exc).__name__}: {exc}", raw)
+            return []
+
+    def _handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
         health = venue.health
         health.messages += 1
         if self.recorder is not None:
             self.recorder.write(venue.spec.name, raw, ts_recv)
         try:
             records = venue.spec.parse_ws(raw, ts_recv, venue.ctx)
+        except InvalidRecordError as exc:
+            health.invalid_records += 1
+            health.last_error = str(exc)
+            log.warning("%s invalid record(s) skipped: %s; payload=%r", venue.spec.name, exc, _clip(raw))
+            records = exc.valid  # type: ignore[assignment]
         except ParseError as exc:
             health.parse_errors += 1
             health.last_error = str(exc)
@@ -244,8 +301,8 @@ class Collector:
         for record in records:
             key = (type(record), *(getattr(record, f) for f in _KEY_FIELDS[type(record)]))
             if key in venue.recent:
-                health.duplicates += 1
-                log.info("%s duplicate skipped: %r", venue.spec.name, _clip(raw))
+                health.duplicates += 1  # DEBUG only: replayed streams repeat thousands of frames
+                log.debug("%s duplicate skipped: %r", venue.spec.name, _clip(raw))
                 continue
             venue.recent[key] = None
             if len(venue.recent) > venue.dedup_window:
@@ -256,13 +313,20 @@ class Collector:
                 last = venue.last_ts.get(slot)
                 if last is not None and ts_event < last:
                     health.out_of_order += 1
-                    log.info("%s out-of-order %s (%d < %d): %r", venue.spec.name, type(record).__name__,
-                             ts_event, last, _clip(raw))
+                    log.debug("%s out-of-order %s (%d < %d): %r", venue.spec.name, type(record).__name__,
+                              ts_event, last, _clip(raw))
                     if isinstance(record, _STATE_TYPES):
                         continue
                 else:
                     venue.last_ts[slot] = ts_event
                 health.lag_ms = getattr(record, "ts_recv", ts_event) - ts_event
+            if isinstance(record, Trade):
+                self.taker.add(record)
+                if not self.store_trades:
+                    health.records += 1
+                    continue
+            elif isinstance(record, Bar):
+                record = self.taker.fill(record)
             accepted.append(record)
         health.records += len(accepted)
         self.writer.put(accepted)
@@ -292,8 +356,9 @@ class Collector:
         return lambda body, ts: recorder.write(venue.spec.name, json.dumps(body), ts, rest=kind, venue_symbol=vsym)
 
     def _on_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
+        self.taker.reset(venue.spec.name, end_ms)  # trades of the outage are missing: no partial sums
         if self.gap_backfill:
-            self._spawn(self._backfill_gap(venue, start_ms, end_ms), f"{venue.spec.name}-gap")
+            self._spawn(self._backfill_gap(venue, start_ms, end_ms), f"{venue.spec.name}-gap", venue)
 
     async def _backfill_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
         """Fetch ``[start - 1 bar, end]`` of klines (and OI history) so the stored series has no hole."""

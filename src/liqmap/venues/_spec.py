@@ -214,10 +214,12 @@ def default_check(status: int, headers: Mapping[str, str], body: Any) -> None:
 
 
 def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds as the venue sent it (None when absent or not a number); the REST client
+    caps it (:func:`liqmap.feed.rest.capped_retry_after`)."""
     value = headers.get("retry-after") or headers.get("Retry-After")
     try:
         return float(value) if value is not None else None
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 
