@@ -98,11 +98,16 @@ def archive_cmd(symbol: str, kind: str, start: str, end: str | None, monthly: bo
                    "binance=http://127.0.0.1:8080,ws://127.0.0.1:8080")
 @click.option("--store-trades", is_flag=True,
               help="Also store every raw trade (off: trades only fill the bars' taker buy volume).")
+@click.option("--journal", "journal_dir", type=click.Path(file_okay=False), default=None,
+              help="Journal of raw frames replayed at the next start after a crash "
+                   "[default: <db file>.journal; 'off' disables].")
 @db_option
 def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | None, flush_ms: int,
-                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None, store_trades: bool) -> None:
+                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None, store_trades: bool,
+                journal_dir: str | None) -> None:
     """Collect live data from exchanges into the store until stopped (Ctrl-C / SIGTERM flush and exit)."""
     from liqmap.feed.collector import Collector
+    from liqmap.feed.journal import Journal
     from liqmap.feed.record import Recorder
     from liqmap.feed.writer import BatchWriter
 
@@ -120,7 +125,10 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
 
     async def main() -> None:
         with _store(db_path) as store:
+            where = journal_dir or (f"{store.path}.journal" if getattr(store, "path", ":memory:") != ":memory:"
+                                    else "off")
             collector = Collector(store, _split(exchanges), _split(symbols), channels=_split(channels), specs=specs,
+                                  journal=Journal(where) if where != "off" else None,
                                   recorder=Recorder(record_dir) if record_dir else None, store_trades=store_trades,
                                   writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms))
             loop = asyncio.get_running_loop()

@@ -31,15 +31,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from liqmap.errors import ConfigError, FeedError, InvalidRecordError, ParseError
-from liqmap.feed.record import Recorder
+from liqmap.feed.backfill import HISTORY_TABLES
+from liqmap.feed.journal import Journal
+from liqmap.feed.record import Recorder, load_instruments, parse_entry, read_recording
 from liqmap.feed.rest import RestClient
 from liqmap.feed.takerflow import TakerFlow
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
 from liqmap.feed.ws import FeedHealth, WsFeed
 from liqmap.store import DuckDBStore, schema
-from liqmap.types import MINUTE_MS, Bar, Instrument, MarkPrice, OpenInterest, Record, Trade
-from liqmap.venues._spec import ChannelKind, ParseContext, VenueSpec
+from liqmap.types import DAY_MS, MINUTE_MS, Bar, Instrument, MarkPrice, OpenInterest, Record, Trade
+from liqmap.venues._spec import ChannelKind, HistoryKind, ParseContext, VenueSpec, symbol_of
 from liqmap.venues.registry import get_spec
 
 log = logging.getLogger(__name__)
@@ -85,12 +87,18 @@ class Collector:
         oi_poll_s: float | None = None,
         ping_interval_s: float | None = None,
         store_trades: bool = False,
+        journal: Journal | None = None,
+        startup_backfill: bool = True,
+        startup_backfill_max_ms: int = 7 * DAY_MS,
     ) -> None:
         self.store = store
         self.store_trades = store_trades
         """Raw trades go to the store only when asked (``collect --store-trades``); by default they only feed
         :attr:`taker` (taker buy volume of each bar)."""
         self.taker = TakerFlow(kline_interval_ms)
+        self.journal = journal
+        self.startup_backfill = startup_backfill
+        self.startup_backfill_max_ms = startup_backfill_max_ms
         self.timing = timing or Timing()
         self.writer = writer or BatchWriter(store)
         self.recorder = recorder
@@ -128,8 +136,13 @@ class Collector:
 
     async def run(self) -> None:
         """Run until :meth:`stop`; then flush the writer and close everything."""
+        if self.journal is not None:
+            self.writer.checkpoint = self.journal.checkpoint
         await self.writer.start()
         try:
+            if self.journal is not None:
+                self._recover(self.journal)
+                await self.writer.flush()  # recovered records durable before the startup backfill reads
             for venue in self.venues.values():
                 await self._start_venue(venue)
             await self._stop.wait()
@@ -140,6 +153,9 @@ class Collector:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.writer.close()
+            if self.journal is not None:
+                self.journal.close()  # the final flush stored everything: drop every segment
+                self.journal.checkpoint()()
             for venue in self.venues.values():
                 await venue.rest.aclose()
             if self.recorder is not None:
@@ -206,6 +222,8 @@ class Collector:
                 self._feeds.append(feed)
                 self._spawn(self._supervise(lambda v=venue, f=feed: self._consume(v, f), f"{spec.name}-{endpoint}-{i}",
                                             venue), f"{spec.name}-{endpoint}-{i}", venue)
+        if self.startup_backfill:
+            self._spawn(self._startup_backfill(venue), f"{spec.name}-startup-backfill", venue)
         if "open_interest" in self.channels and self._oi_by_poll(spec):
             self._spawn(self._supervise(lambda: self._poll_oi(venue), f"{spec.name}-oi-poll", venue),
                         f"{spec.name}-oi-poll", venue)
@@ -231,6 +249,98 @@ class Collector:
             venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
             self.writer.put(wanted)
             return
+
+    def _recover(self, journal: Journal) -> None:
+        """Replay the segments a killed process left through the parsers (each frame is journaled again
+        before its old segment is deleted, so a second kill loses nothing either)."""
+        for path in journal.open():
+            frames = 0
+            kept = False
+            for entry in read_recording(path):
+                venue = self.venues.get(entry.venue)
+                if venue is None:
+                    kept = True  # not collected by this run: keep the segment for `liqmap replay`
+                    continue
+                if not venue.ctx.instruments:
+                    load_instruments(self.store, venue.ctx)
+                frames += 1
+                if entry.rest is None:
+                    self.handle(venue, entry.raw, entry.ts_recv, record=False)
+                    continue
+                journal.write(entry.venue, entry.raw, entry.ts_recv, rest=entry.rest,
+                              venue_symbol=entry.venue_symbol)
+                try:
+                    records = parse_entry(venue.spec, venue.ctx, entry.ts_recv, entry.raw, entry.rest,
+                                          entry.venue_symbol)
+                except InvalidRecordError as exc:
+                    records = exc.valid  # type: ignore[assignment]
+                except (FeedError, KeyError) as exc:
+                    log.warning("%s: journal entry skipped: %s", entry.venue, exc)
+                    continue
+                self._accept(venue, records, None)
+            venue_health = next(iter(self.health.values()), None)
+            if venue_health is not None:
+                venue_health.extra["journal_frames_recovered"] = (
+                    venue_health.extra.get("journal_frames_recovered", 0) + frames)
+            log.info("journal %s: %d frames recovered", path.name, frames)
+            if kept:
+                log.warning("journal %s holds frames of venues not collected now; kept for `liqmap replay`",
+                            path)
+            else:
+                journal.discard(path)
+
+    async def _startup_backfill(self, venue: VenueRuntime) -> None:
+        """Fill each series from its newest stored row to now over REST (bars, open interest, funding), so
+        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``."""
+        now = self.timing.now_ms()
+        for kind in self._history_kinds(venue.spec, with_funding=True):
+            table = HISTORY_TABLES[kind]
+            for vsym in venue.venue_symbols:
+                filters: dict[str, object] = {"exchange": venue.spec.name, "symbol": symbol_of(vsym)}
+                if table == "bars":
+                    filters.update(interval_ms=self.kline_interval_ms, market="perp")
+                latest = self.store.latest_ts(table, **filters)
+                if latest is None:
+                    continue
+                start = max(latest + 1, now - self.startup_backfill_max_ms)
+                if table == "bars":  # also the holes a killed run left behind newer live bars
+                    start = self._first_bar_hole(filters, now - self.startup_backfill_max_ms, start)
+                await self._fetch_history(venue, kind, vsym, start, now, "startup backfill", durable=True)
+
+    def _first_bar_hole(self, filters: dict[str, object], since: int, default: int) -> int:
+        """Open time of the first missing bar after the oldest stored bar since ``since`` (``default`` when
+        the stored bars are contiguous)."""
+        ts = self.store.read("bars", start=since, columns=["ts_event"], **filters)["ts_event"]
+        if len(ts) < 2:
+            return default
+        import numpy as np
+
+        ts = np.sort(np.asarray(ts, dtype=np.int64))
+        holes = np.flatnonzero(np.diff(ts) > self.kline_interval_ms)
+        return int(ts[holes[0]]) + self.kline_interval_ms if len(holes) else default
+
+    def _history_kinds(self, spec: VenueSpec, *, with_funding: bool) -> list[HistoryKind]:
+        kinds: list[HistoryKind] = []
+        if "klines" in self.channels and "klines" in spec.history:
+            kinds.append("klines")
+        if "open_interest" in self.channels and "open_interest" in spec.history:
+            kinds.append("open_interest")
+        if with_funding and "mark" in self.channels and "funding" in spec.history:
+            kinds.append("funding")
+        return kinds
+
+    async def _fetch_history(self, venue: VenueRuntime, kind: HistoryKind, vsym: str, start: int, end: int,
+                             why: str, durable: bool = False) -> None:
+        """REST pages into the writer; ``durable``: flush each page at once (REST pages are not journaled,
+        and a newer live row stored before them would hide the hole from the next startup backfill)."""
+        try:
+            async for page in venue.rest.history(kind, vsym, start, end, venue.ctx):
+                self.writer.put(page)
+                if durable:
+                    await self.writer.flush()
+        except FeedError as exc:
+            venue.health.last_error = f"{why}: {exc}"
+            log.warning("%s %s %s %s failed: %s", venue.spec.name, why, kind, vsym, exc)
 
     def _stale_after(self, spec: VenueSpec, chunk: Sequence[tuple[str, object]]) -> float:
         """Silence that means a stalled socket. A connection carrying only event channels that can be
@@ -263,18 +373,20 @@ class Collector:
         async for raw, ts_recv in feed.frames():
             self.handle(venue, raw, ts_recv)
 
-    def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
-        """Record, parse, dedup and queue one frame; returns the records accepted."""
+    def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int, *, record: bool = True) -> list[Record]:
+        """Journal, record, parse, dedup and queue one frame; returns the records accepted."""
         try:
-            return self._handle(venue, raw, ts_recv)
+            return self._handle(venue, raw, ts_recv, record)
         except Exception as exc:  # supervision: a bug must not end the connection's consumer
             self._count_error(venue, f"frame handling failed: {type(exc).__name__}: {exc}", raw)
             return []
 
-    def _handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
+    def _handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int, record: bool) -> list[Record]:
         health = venue.health
         health.messages += 1
-        if self.recorder is not None:
+        if self.journal is not None:
+            self.journal.write(venue.spec.name, raw, ts_recv)
+        if self.recorder is not None and record:
             self.recorder.write(venue.spec.name, raw, ts_recv)
         try:
             records = venue.spec.parse_ws(raw, ts_recv, venue.ctx)
@@ -348,12 +460,17 @@ class Collector:
             await self.timing.sleep(period)
 
     def _rest_recorder(self, venue: VenueRuntime, kind: str, vsym: str) -> Callable[[Any, int], None] | None:
-        recorder = self.recorder
-        if recorder is None:
+        sinks = [sink for sink in (self.recorder, self.journal) if sink is not None]
+        if not sinks:
             return None
         import json
 
-        return lambda body, ts: recorder.write(venue.spec.name, json.dumps(body), ts, rest=kind, venue_symbol=vsym)
+        def write(body: Any, ts: int) -> None:
+            text = json.dumps(body)
+            for sink in sinks:
+                sink.write(venue.spec.name, text, ts, rest=kind, venue_symbol=vsym)
+
+        return write
 
     def _on_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
         self.taker.reset(venue.spec.name, end_ms)  # trades of the outage are missing: no partial sums
@@ -362,20 +479,10 @@ class Collector:
 
     async def _backfill_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
         """Fetch ``[start - 1 bar, end]`` of klines (and OI history) so the stored series has no hole."""
-        kinds = []
-        if "klines" in self.channels and "klines" in venue.spec.history:
-            kinds.append("klines")
-        if "open_interest" in self.channels and "open_interest" in venue.spec.history:
-            kinds.append("open_interest")
         start = (start_ms // self.kline_interval_ms - 1) * self.kline_interval_ms
-        for kind in kinds:
+        for kind in self._history_kinds(venue.spec, with_funding=False):
             for vsym in venue.venue_symbols:
-                try:
-                    async for page in venue.rest.history(kind, vsym, start, end_ms, venue.ctx):  # type: ignore[arg-type]
-                        self.writer.put(page)
-                except FeedError as exc:
-                    venue.health.last_error = f"gap backfill: {exc}"
-                    log.warning("%s gap backfill %s %s failed: %s", venue.spec.name, kind, vsym, exc)
+                await self._fetch_history(venue, kind, vsym, start, end_ms, "gap backfill")
         venue.health.gaps_backfilled += 1
 
 

@@ -27,6 +27,16 @@ from liqmap.venues.registry import get_spec
 log = logging.getLogger(__name__)
 
 
+def entry_line(venue: str, raw: str | bytes, ts_recv: int, *, rest: str | None = None,
+               venue_symbol: str = "") -> str:
+    """One recording line (also the journal's format)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    entry: dict[str, object] = {"ts_recv": ts_recv, "venue": venue, "raw": text}
+    if rest is not None:
+        entry.update(rest=rest, venue_symbol=venue_symbol)
+    return json.dumps(entry) + "\n"
+
+
 class Recorder:
     """Appends frames to ``<dir>/<venue>-<start ms>.jsonl`` (one file per venue per session)."""
 
@@ -42,11 +52,7 @@ class Recorder:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{venue}-{wall_ms()}.jsonl"
             handle = self._files[venue] = path.open("a", encoding="utf-8", buffering=1)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        entry: dict[str, object] = {"ts_recv": ts_recv, "venue": venue, "raw": text}
-        if rest is not None:
-            entry.update(rest=rest, venue_symbol=venue_symbol)
-        handle.write(json.dumps(entry) + "\n")
+        handle.write(entry_line(venue, raw, ts_recv, rest=rest, venue_symbol=venue_symbol))
         self.frames += 1
 
     def close(self) -> None:
@@ -120,7 +126,7 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
         if ctx is None:
             ctx = contexts[venue] = ParseContext(venue)
             if store is not None:
-                _load_instruments(store, ctx)
+                load_instruments(store, ctx)
         try:
             records = parse_entry(spec, ctx, ts_recv, raw, rest, vsym)
         except InvalidRecordError as exc:
@@ -149,7 +155,7 @@ def parse_entry(spec: VenueSpec, ctx: ParseContext, ts_recv: int, raw: str, rest
     return records
 
 
-def _load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
+def load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
     """Contract sizes already in the store (recordings made before REST bodies were recorded)."""
     cols = ["symbol", "venue_symbol", "contract_size", "tick_size", "lot_size"]
     rows = store.read("instruments", columns=cols, exchange=ctx.exchange)

@@ -123,11 +123,14 @@ class BatchWriter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._flush_lock: asyncio.Lock | None = None
         self.written: dict[str, int] = {}
         self.flushes = 0
         self.errors = 0
         self.quarantined = 0
         self.quarantine_path = quarantine_path
+        self.checkpoint: Callable[[], Callable[[], None]] | None = None
+        """Called as a batch is taken; what it returns is called once that batch is durable (the journal)."""
 
     # -- hook -------------------------------------------------------------------------------------
     def subscribe(self, callback: OnRecords) -> None:
@@ -173,7 +176,17 @@ class BatchWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write what is buffered now (serialised: a journal commit must follow its own batch)."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        commit = self.checkpoint() if self.checkpoint is not None else None
         if not self._buffer:
+            if commit is not None:
+                commit()  # nothing pending: every frame journaled so far is stored
             return
         batch, self._buffer = self._buffer, []
         try:
@@ -200,6 +213,8 @@ class BatchWriter:
         self.flushes += 1
         for table, n in counts.items():
             self.written[table] = self.written.get(table, 0) + n
+        if commit is not None:
+            commit()
         self._publish(batch)
 
     def _quarantine(self, rejected: list[tuple[Record, str]]) -> None:
