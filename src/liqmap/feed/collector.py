@@ -18,13 +18,15 @@ exception escaping a connection's frame loop or a background task (open-interest
 instrument load) is logged and counted the same way and the task restarts after a backoff delay. Out-of-order *events* (trades, liquidations, bars)
 are real data and are stored (the store orders by ``ts_event``); an out-of-order *state* (mark price,
 open interest) is stale and skipped, so the live view never goes backwards. After a reconnect the hole
-is backfilled over REST (klines, open interest) so the stored bar series has no gap.
+is backfilled over REST (klines, open interest) so the stored bar series has no gap; at start, the frame
+journal of a killed predecessor is replayed and every series is backfilled from its newest stored row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -220,12 +222,12 @@ class Collector:
                               ping_interval_s=self.ping_interval_s,
                               on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
                 self._feeds.append(feed)
-                self._spawn(self._supervise(lambda v=venue, f=feed: self._consume(v, f), f"{spec.name}-{endpoint}-{i}",
-                                            venue), f"{spec.name}-{endpoint}-{i}", venue)
+                name = f"{spec.name}-{endpoint}-{i}"
+                self._spawn(self._supervise(functools.partial(self._consume, venue, feed), name, venue), name, venue)
         if self.startup_backfill:
             self._spawn(self._startup_backfill(venue), f"{spec.name}-startup-backfill", venue)
         if "open_interest" in self.channels and self._oi_by_poll(spec):
-            self._spawn(self._supervise(lambda: self._poll_oi(venue), f"{spec.name}-oi-poll", venue),
+            self._spawn(self._supervise(functools.partial(self._poll_oi, venue), f"{spec.name}-oi-poll", venue),
                         f"{spec.name}-oi-poll", venue)
 
     async def _load_instruments(self, venue: VenueRuntime, attempts: int | None) -> None:
@@ -310,7 +312,7 @@ class Collector:
     def _first_bar_hole(self, filters: dict[str, object], since: int, default: int) -> int:
         """Open time of the first missing bar after the oldest stored bar since ``since`` (``default`` when
         the stored bars are contiguous)."""
-        ts = self.store.read("bars", start=since, columns=["ts_event"], **filters)["ts_event"]
+        ts = self.store.read("bars", start=since, columns=["ts_event"], **filters)["ts_event"]  # type: ignore[arg-type]
         if len(ts) < 2:
             return default
         import numpy as np
