@@ -59,6 +59,8 @@ NON_NEGATIVE = frozenset({"volume", "quote_volume", "taker_buy_volume", "trades"
 FINITE = frozenset({"rate", "funding_rate", "mmr", "maint_amount"})
 POSITIVE_OR_INF = frozenset({"notional_cap"})
 TIMES = frozenset({"ts_event", "next_funding_ts"})
+NULL_IN_FILES = frozenset({"volume"})
+"""Required on live records, but a file may carry none (Coinglass aggregates): stored NULL."""
 TEXT = frozenset({"exchange", "symbol", "venue_symbol", "trade_id", "coverage", "quote", "market", "price_kind"})
 CHOICES: dict[str, frozenset[str]] = {"side": frozenset(SIDES), "taker_side": frozenset({"buy", "sell"}),
                                       "market": frozenset({"perp", "spot"})}
@@ -177,7 +179,7 @@ def column_problem(record_type: type, values: Mapping[str, Any], *, latest_ms: i
     """The same rules over column arrays (importers): why the first offending row fails, or None.
 
     ``values`` maps field names to arrays, lists or constants; None/NaN mean NULL, allowed in optional
-    fields and in sizes (a file may carry no volume: the column is stored NULL)."""
+    fields and in ``NULL_IN_FILES`` (a file may carry no volume: the column is stored NULL)."""
     latest = latest_ms if latest_ms is not None else now_ms() + HORIZON_MS
     optional = {f.name: "None" in str(f.type) for f in dataclasses.fields(record_type)}
     numeric = {name: value for name, value in values.items()
@@ -201,7 +203,7 @@ def column_problem(record_type: type, values: Mapping[str, Any], *, latest_ms: i
                 bad |= ~(arr > 0)
             elif name in NON_NEGATIVE:
                 bad |= ~(arr >= 0)
-        if optional.get(name, False) or name in NON_NEGATIVE:
+        if optional.get(name, False) or name in NULL_IN_FILES:
             bad &= ~missing
         if bad.any():
             row = int(np.flatnonzero(np.atleast_1d(bad))[0])

@@ -9,10 +9,10 @@ import asyncio
 import json
 
 import numpy as np
-from feedkit import FakeClock, vision_rows
+from feedkit import FakeClock, liquidation_print, vision_rows
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
+from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
 from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
@@ -22,17 +22,10 @@ from liqmap.venues.binance import SPEC
 MIN = 60_000
 
 
-def liquidation(k: int, ts: int) -> str:
-    qty = str(10 + k)
-    price = f"{9 + k / 1000:.3f}"
-    return force_order_frame(["AVAX", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, price, price, "FILLED", qty,
-                              qty, str(ts), "0"])
-
-
 def poison(k: int, ts: int) -> list[str]:
     """Hostile versions of the forceOrder frame of print k: each is refused or (where the parser does not
     need the field) decodes to print k itself; none may stop the feed."""
-    good = json.loads(liquidation(k, ts))
+    good = json.loads(liquidation_print(k, ts))
     out = []
     for path, value in [(("data", "o"), []), (("data", "o", "T"), 1e30), (("data", "o", "p"), "inf"),
                         (("data", "o", "ap"), "-1"), (("data", "o", "q"), {"x": 1}), (("data", "o", "T"), "nan"),
@@ -57,10 +50,10 @@ async def test_chaos_session_stores_every_valid_print_exactly_once() -> None:
         klines=[[int(r[0]), *r[1:6], int(r[6]), r[7], int(r[8]), *r[9:]] for r in rows],
         symbols=[exchange_info_symbol("AVAXUSDT", "0.001", "1")], symbol="AVAXUSDT"))
     mock.sessions = [
-        Session(frames=[liquidation(k, ts[k]) for k in range(0, 4)] + poison(0, ts[0]), after="drop"),
-        Session(frames=[liquidation(k, ts[k]) for k in range(4, 7)], after="stall"),
-        Session(frames=[liquidation(k, ts[k]) for k in (4, 5, 6, 9, 7, 8, 3)], after="close"),  # dups, late
-        Session(frames=[liquidation(k, ts[k]) for k in range(10, 16)] + poison(10, ts[10])[:3], after="hold"),
+        Session(frames=[liquidation_print(k, ts[k]) for k in range(0, 4)] + poison(0, ts[0]), after="drop"),
+        Session(frames=[liquidation_print(k, ts[k]) for k in range(4, 7)], after="stall"),
+        Session(frames=[liquidation_print(k, ts[k]) for k in (4, 5, 6, 9, 7, 8, 3)], after="close"),  # dups, late
+        Session(frames=[liquidation_print(k, ts[k]) for k in range(10, 16)] + poison(10, ts[10])[:3], after="hold"),
     ]
     mock.rest_faults["/fapi/v1/klines"] = [Fault(429, {"Retry-After": "1e9"}), Fault(418, {"Retry-After": "inf"}),
                                            Fault(429, {"Retry-After": "-3"}), Fault(429, {"Retry-After": "x"})]

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from feedkit import ThreadedMock, vision_rows
+from feedkit import ThreadedMock, liquidation_print, vision_rows
 
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame, kline_frame
+from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
 from liqmap.feed.mock.server import Fault, MockExchange, Session
 from liqmap.store import DuckDBStore
 
@@ -30,13 +30,6 @@ def recent_rows(n: int) -> list[list[str]]:
         t = first + i * MIN
         out.append([str(t), *row[1:6], str(t + MIN - 1), *row[7:]])
     return out
-
-
-def liquidation(k: int, ts: int) -> str:
-    qty = str(10 + k)
-    price = f"{9 + k / 1000:.3f}"
-    return force_order_frame(["AVAX", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, price, price, "FILLED", qty,
-                              qty, str(ts), "0"])
 
 
 def collect(url: str, db: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -66,9 +59,9 @@ def test_kill_9_loop_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         for k in range(3 * run, 3 * run + 3):
             ts = t_first + k * 1000 + 7
             liqs_sent[ts] = k
-            frames.append(liquidation(k, ts))
+            frames.append(liquidation_print(k, ts))
         if run:
-            frames.append(liquidation(3 * run - 1, t_first + (3 * run - 1) * 1000 + 7))  # duplicate
+            frames.append(liquidation_print(3 * run - 1, t_first + (3 * run - 1) * 1000 + 7))  # duplicate
         frames += [kline_frame("AVAXUSDT", r) for r in rows[run * 8: run * 8 + 2]]
         sessions.append(Session(frames=frames, after="hold"))
     dialect = BinanceDialect(klines=[[int(r[0]), *r[1:6], int(r[6]), r[7], int(r[8]), *r[9:]] for r in rows],
