@@ -175,9 +175,9 @@ async def test_duplicates_are_not_logged_with_payloads_at_info(caplog: pytest.Lo
 
 
 async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_taker_buy_volume() -> None:
-    """Bybit klines carry no taker buy volume: the collector sums it from the trades it receives. The
-    first (partially covered) minute stays NULL; the next two equal the sums computed here from the
-    trades sent."""
+    """Bybit klines carry no taker buy volume: the collector sums it from the trades it receives (a trade
+    pushed just after its bar's kline included, thanks to the hold). The first (partially covered) minute
+    stays NULL; the next two equal the sums computed here from the trades sent."""
     from feedkit import vision_rows
 
     from liqmap.feed.mock import bybit as mbybit
@@ -190,11 +190,15 @@ async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_
             (t0 + minute + 1_000, "Buy", "8.99", "1.25"), (t0 + minute + 2_000, "Sell", "8.96", "4"),
             (t0 + minute + 59_000, "Buy", "9.01", "0.5"),
             (t0 + 2 * minute + 30_000, "Sell", "9.00", "7")]
+    late = (t0 + minute + 59_900, "Buy", "9.02", "0.125")  # pushed after its bar's kline: still counted
     frames = []
     for m in range(3):
         frames += [mbybit.trade_frame("AVAXUSDT", ts, side, p, q, f"t{ts}") for ts, side, p, q in sent
                    if t0 + m * minute <= ts < t0 + (m + 1) * minute]
         frames.append(mbybit.kline_frame("AVAXUSDT", rows[m]))
+        if m == 1:
+            frames.append(mbybit.trade_frame("AVAXUSDT", *late, "late"))
+    sent.append(late)
     mock = MockExchange(mbybit.BybitDialect(instruments=[mbybit.instrument("AVAXUSDT")]))
     mock.sessions.append(Session(frames=frames))
     store = DuckDBStore(":memory:").open()
@@ -202,7 +206,7 @@ async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_
         spec = bybit.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
         collector = Collector(store, ["bybit"], ["AVAX"], specs={"bybit": spec}, channels=("trades", "klines"),
                               writer=BatchWriter(store, flush_every=50, flush_ms=10), timing=FakeClock(t0).timing(),
-                              gap_backfill=False)
+                              gap_backfill=False, taker_grace_s=0.3)
         task = asyncio.create_task(collector.run())
         await wait_for(lambda: store.latest_ts("bars") == int(rows[2][0]))
         collector.stop()
@@ -211,6 +215,6 @@ async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_
     bars = store.read("bars", exchange="bybit", symbol="AVAX")
     expected = [sum(float(q) for ts, side, _p, q in sent
                     if side == "Buy" and t0 + m * minute <= ts < t0 + (m + 1) * minute) for m in (1, 2)]
-    assert expected == [1.75, 0.0]
+    assert expected == [1.875, 0.0]
     assert np.isnan(bars["taker_buy_volume"][0])  # the first minute was not fully covered by the stream
     np.testing.assert_allclose(bars["taker_buy_volume"][1:], expected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 import click
 
@@ -130,7 +131,9 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
             collector = Collector(store, _split(exchanges), _split(symbols), channels=_split(channels), specs=specs,
                                   journal=Journal(where) if where != "off" else None,
                                   recorder=Recorder(record_dir) if record_dir else None, store_trades=store_trades,
-                                  writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms))
+                                  writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms,
+                                                     quarantine_path=None if where == "off"
+                                                     else Path(where) / "quarantine.jsonl"))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, collector.stop)
@@ -158,4 +161,5 @@ def replay_cmd(file: str, db_path: str | None) -> None:
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     written = ", ".join(f"{t} {n}" for t, n in sorted(result.written.items())) or "nothing new"
-    click.echo(f"{result.frames} frames, {result.records} records, {result.parse_errors} parse errors; new: {written}")
+    click.echo(f"{result.frames} frames, {result.records} records, {result.parse_errors} parse errors, "
+               f"{result.quarantined} refused by the store; new: {written}")

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -89,6 +90,7 @@ class Collector:
         oi_poll_s: float | None = None,
         ping_interval_s: float | None = None,
         store_trades: bool = False,
+        taker_grace_s: float = 2.0,
         journal: Journal | None = None,
         startup_backfill: bool = True,
         startup_backfill_max_ms: int = 7 * DAY_MS,
@@ -98,6 +100,9 @@ class Collector:
         """Raw trades go to the store only when asked (``collect --store-trades``); by default they only feed
         :attr:`taker` (taker buy volume of each bar)."""
         self.taker = TakerFlow(kline_interval_ms)
+        self.taker_grace_s = taker_grace_s
+        self._held: list[tuple[float, Bar, VenueRuntime]] = []
+        """Closed bars waiting ``taker_grace_s`` for late trades before their taker buy volume is filled."""
         self.journal = journal
         self.startup_backfill = startup_backfill
         self.startup_backfill_max_ms = startup_backfill_max_ms
@@ -147,6 +152,7 @@ class Collector:
                 await self.writer.flush()  # recovered records durable before the startup backfill reads
             for venue in self.venues.values():
                 await self._start_venue(venue)
+            self._spawn(self._supervise(self._release_loop, "taker-hold", None), "taker-hold")
             await self._stop.wait()
         finally:
             for task in list(self._tasks):
@@ -154,6 +160,7 @@ class Collector:
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            self._release_held(force=True)
             await self.writer.close()
             if self.journal is not None:
                 self.journal.close()  # the final flush stored everything: drop every segment
@@ -177,7 +184,7 @@ class Collector:
         except Exception as exc:
             self._count_error(venue, f"task {name}: {type(exc).__name__}: {exc}", None)
 
-    async def _supervise(self, factory: Callable[[], Any], name: str, venue: VenueRuntime) -> None:
+    async def _supervise(self, factory: Callable[[], Any], name: str, venue: VenueRuntime | None) -> None:
         """Run a long-lived loop (a connection's frames, an OI poll) until :meth:`stop`; restart it after a
         backoff delay whenever it raises or ends unexpectedly."""
         backoff = self._backoff()
@@ -439,12 +446,34 @@ class Collector:
                 if not self.store_trades:
                     health.records += 1
                     continue
-            elif isinstance(record, Bar):
-                record = self.taker.fill(record)
+            elif isinstance(record, Bar) and self._awaits_trades(record):
+                # trades of the bar's last moments may arrive after its close push: hold it briefly
+                self._held.append((time.monotonic() + self.taker_grace_s, record, venue))
+                continue
             accepted.append(record)
         health.records += len(accepted)
         self.writer.put(accepted)
         return accepted
+
+    def _awaits_trades(self, bar: Bar) -> bool:
+        return (bar.taker_buy_volume is None and bar.interval_ms == self.taker.interval_ms and bar.market == "perp"
+                and self.taker.volumes(bar.exchange, bar.symbol, bar.ts_event) is not None)
+
+    def _release_held(self, *, force: bool = False) -> None:
+        """Fill and queue the held bars whose grace is over (all of them when ``force``)."""
+        if not self._held:
+            return
+        now = time.monotonic()
+        ready = [item for item in self._held if force or item[0] <= now]
+        self._held = [item for item in self._held if not (force or item[0] <= now)]
+        for _due, bar, venue in ready:
+            venue.health.records += 1
+            self.writer.put([self.taker.fill(bar)])
+
+    async def _release_loop(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)  # real time: the grace is about arrival order, not exchange time
+            self._release_held()
 
     # -- REST side -----------------------------------------------------------------------------------
     async def _poll_oi(self, venue: VenueRuntime) -> None:

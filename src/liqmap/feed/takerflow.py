@@ -10,6 +10,9 @@ it with ``taker_buy_volume`` = the summed base quantity of the bar's buy-taker t
 
 A bar is filled only when the trade stream covered all of it: from the first full bar after the first
 trade seen (and again after an outage, :meth:`reset`); otherwise it stays NULL (never a partial sum).
+The collector holds such a bar ``taker_grace_s`` (2 s) after its close push before filling it, because
+trades of the bar's last moments can arrive after the kline (another channel, another connection); a
+trade later than that is not counted.
 Sums of bars older than ``keep_bars`` behind the newest trade are dropped (bounded memory).
 """
 
