@@ -218,3 +218,36 @@ async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_
     assert expected == [1.875, 0.0]
     assert np.isnan(bars["taker_buy_volume"][0])  # the first minute was not fully covered by the stream
     np.testing.assert_allclose(bars["taker_buy_volume"][1:], expected)
+
+
+class LockedStore(DuckDBStore):
+    """A store refusing every write while ``locked`` (a held file lock)."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.locked = True
+
+    def write_columns(self, table, cols):  # type: ignore[no-untyped-def]
+        if self.locked:
+            raise StoreError("database is locked")
+        return super().write_columns(table, cols)
+
+
+async def test_a_journal_segment_is_deleted_only_once_its_records_are_stored(tmp_path: Path) -> None:
+    from liqmap.feed.journal import Journal
+
+    journal = Journal(tmp_path / "j", rotate_ms=0)
+    assert journal.open() == []
+    store = LockedStore().open()
+    writer = BatchWriter(store, flush_ms=10_000)
+    writer.checkpoint = journal.checkpoint
+    frame = agg_trade(1, T0 + 1000, "9.1", "2", False)
+    journal.write("binance", frame, T0 + 2000)
+    writer.put([trade(1, T0 + 1000, 9.1, 2.0)])
+    await writer.flush()  # the store is locked: the batch is kept, and so is the segment
+    [segment] = list((tmp_path / "j").glob("journal-*.jsonl"))
+    assert json.loads(segment.read_text())["raw"] == frame
+    store.locked = False
+    await writer.flush()
+    assert list(store.read("trades")["trade_id"]) == ["1"]
+    assert not list((tmp_path / "j").glob("journal-*.jsonl"))

@@ -149,6 +149,7 @@ class Collector:
         try:
             if self.journal is not None:
                 self._recover(self.journal)
+                self._release_held(force=True)  # the whole journal is replayed: no later trade will come
                 await self.writer.flush()  # recovered records durable before the startup backfill reads
             for venue in self.venues.values():
                 await self._start_venue(venue)
