@@ -1,39 +1,47 @@
 """Benchmark of the liquidation model engine. Prints figures and ratios; never asserts.
 
-    .venv/bin/python bench/bench_model.py [--days 90] [--exchanges 5] [--bins 2000] [--columns 2000]
+    python bench/bench_model.py [--days 90] [--exchanges 5] [--bins 2000] [--columns 2000] [--repeat 3]
 
-Headline figures use the default model, ``ModelConfig()`` (printed); a minimal config (one entry price,
-OI-driven entries only) is timed for comparison.
+Headline figures use the default model, ``ModelConfig()`` (printed).
 
-1. Full recompute: synthetic-but-realistic 1-minute bars (log random-walk prices with wicks, OI random
-   walk, taker-buy share, funding) for N exchanges x D days into a B-bin grid, 5 leverage tiers.
-2. Incremental: StreamingModel warm-started from history (from_history), then per-bar latency (median, p99).
-3. Baseline: the per-position reference implementation on a small slice, extrapolated per bar-update.
-4. The real hourly sample (Binance BTCUSDT perp 1h klines + Coinglass Binance OI), when available.
+1. Compile: the numba kernel's first call in a fresh process with an empty cache (compile) and with the
+   on-disk cache filled (load), each in a subprocess.
+2. Full recompute on real 1-minute data: five venues (bench/minute_data.py: the real data.binance.vision
+   1-minute klines, chained and varied per venue) x D days into a B-bin grid, compiled kernel and numpy
+   path (same numbers: the largest difference is printed), wall and CPU per run, repeated.
+3. The same through the public query API (``heatmap_for`` + ``HeatmapQuery``, forced 1-minute bars) on a
+   DuckDB store holding those bars, with the 30-day warm-up and without.
+4. Synthetic 1-minute bars (the series the issue's baseline was measured on), both kernels.
+5. Incremental: StreamingModel warm-started from history, then per-bar latency (median, p99).
+6. Baseline: the per-position reference implementation on a small slice.
+Every figure is printed with the load average: the machine is shared, so wall times vary with it.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap, engine
+from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap
+from liqmap.model.kernel import kernel
 from liqmap.model.reference import reference_heatmap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from minute_data import minute_frames, write_store
 
 T = TypeVar("T")
 MINUTE = 60_000
 EXCHANGES = ("binance", "bybit", "okx", "bitget", "gate")
-SHARED = Path("/work/shared/data")
 
 
 def synthetic_frame(rng: np.random.Generator, exchange: str, n: int, start_ms: int = 1_735_689_600_000) -> MarketFrame:
@@ -62,42 +70,57 @@ def synthetic_frame(rng: np.random.Generator, exchange: str, n: int, start_ms: i
     )
 
 
-def measure(fn: Callable[..., T], *args: Any, repeats: int = 2, **kwargs: Any) -> tuple[T, float, int]:
-    """(result, best wall time of ``repeats`` untraced runs, peak traced memory of one more, traced run)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed(fn: Callable[..., T], *args: Any, repeat: int = 3, **kwargs: Any) -> tuple[T, list[float], list[float]]:
+    """(last result, wall seconds per run, process CPU seconds per run)."""
+    walls, cpus = [], []
+    out = None
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
         out = fn(*args, **kwargs)
-        times.append(time.perf_counter() - t0)
-        del out
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    traced = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return out, min(times) if times else traced, peak
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    assert out is not None
+    return out, walls, cpus
 
 
-def real_hourly_frame() -> MarketFrame | None:
-    klines = SHARED / "binance" / "BTCUSDT-1h-futures.csv.gz"
-    regime = SHARED / "coinglass" / "BTC_regime_1h.csv.gz"
-    if not (klines.exists() and regime.exists()):
-        return None
-    with gzip.open(klines, "rt") as fh:
-        k = np.genfromtxt(fh, delimiter=",", skip_header=1, usecols=(0, 1, 2, 3, 4, 5, 7, 9))
-    with gzip.open(regime, "rt") as fh:
-        r = np.genfromtxt(fh, delimiter=",", skip_header=1, usecols=(0, 16))
-    oi_by_ts = dict(zip(r[:, 0].astype(np.int64).tolist(), r[:, 1].tolist(), strict=True))
-    ts = k[:, 0].astype(np.int64)
-    keep = ts >= int(r[0, 0])
-    ts, k = ts[keep], k[keep]
-    oi = np.array([oi_by_ts.get(int(t), np.nan) for t in ts])
-    return MarketFrame(
-        exchange="binance", symbol="BTC", interval_ms=3_600_000, ts=ts, open=k[:, 1], high=k[:, 2],
-        low=k[:, 3], close=k[:, 4], volume=k[:, 5], oi_usd=oi, taker_buy_volume=k[:, 7], quote_volume=k[:, 6],
-        oi_source="coinglass binance BTCUSDT oi_close",
-    )
+def span(values: list[float], unit: float = 1.0, fmt: str = ".2f") -> str:
+    lo, hi = min(values) * unit, max(values) * unit
+    return f"{lo:{fmt}}-{hi:{fmt}}"
+
+
+COMPILE_PROBE = """
+import time, numpy as np
+t0 = time.perf_counter()
+from liqmap.model import ModelConfig, compute_heatmap
+from liqmap.model.frame import MarketFrame
+n = 50
+c = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, n)))
+f = MarketFrame("binance", "BTC", 3_600_000, 3_600_000 * np.arange(n), c, c * 1.01, c * 0.99, c, np.ones(n),
+                1e6 * np.exp(np.linspace(0, 1, n)))
+t1 = time.perf_counter()
+compute_heatmap(f, ModelConfig())
+t2 = time.perf_counter()
+compute_heatmap(f, ModelConfig())
+t3 = time.perf_counter()
+print(f"{t2 - t1:.3f} {t3 - t2:.4f}")
+"""
+
+
+def compile_cost() -> None:
+    """The first compute_heatmap of a process: with an empty numba cache (compiles) and a filled one."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "LIQMAP_KERNEL": "numba"}
+        runs = [subprocess.run([sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True,
+                               check=True).stdout.split() for _ in range(3)]
+    first = float(runs[0][0])
+    cached = [float(r[0]) for r in runs[1:]]
+    print(f"numba kernel: first call {first:.2f} s with an empty cache (compiles; {load()}); "
+          f"{span(cached, 1e3, '.0f')} ms in later processes (loads the on-disk cache, cache=True); "
+          f"a second call in the same process {float(runs[1][1]) * 1e3:.1f} ms (tiny 50-bar frame)")
 
 
 def describe(config: ModelConfig) -> str:
@@ -109,16 +132,49 @@ def describe(config: ModelConfig) -> str:
             f"bracket ${config.position_notional_usd:,.0f}")
 
 
-def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, args: argparse.Namespace) -> tuple:
+def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, args: argparse.Namespace) -> None:
+    """Both kernels on ``frames``: wall and CPU ranges, ratio, and the largest difference of the heatmaps."""
     updates = sum(len(f) for f in frames)
-    c0 = time.process_time()
-    heatmap, elapsed, peak = measure(compute_heatmap, frames, config, n_bins=args.bins, max_columns=args.columns)
-    cpu = (time.process_time() - c0) / 3  # 2 timed runs + 1 traced run
-    print(f"full recompute{label}: {elapsed:.3f} s wall (best of 2; mean CPU {cpu:.3f} s per run) "
-          f"({elapsed / updates * 1e9:.0f} ns per bar-update); peak traced memory {peak / 2**20:.0f} MiB "
-          f"(3rd, traced run); max RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
-          f"grid {heatmap.long.shape[0]} x {heatmap.long.shape[1]}")
-    return heatmap, elapsed
+    results = {}
+    for name in ("numba", "numpy"):
+        with kernel(name):
+            hm, walls, cpus = timed(compute_heatmap, frames, config, n_bins=args.bins, max_columns=args.columns,
+                                    repeat=args.repeat if name == "numba" else max(1, args.repeat - 1))
+        results[name] = (hm, walls)
+        print(f"  {label} {name:5}: {span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs "
+              f"({min(walls) / updates * 1e9:.0f} ns per bar-update at best; {load()}); "
+              f"grid {hm.long.shape[0]} x {hm.long.shape[1]}; RSS max "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    a, b = results["numba"][0], results["numpy"][0]
+    diff = max(float(np.abs(getattr(a, k) - getattr(b, k)).max()) / max(1.0, float(np.abs(getattr(b, k)).max()))
+               for k in ("long", "short", "swept_long", "swept_short"))
+    print(f"  {label}: numpy / numba best wall {min(results['numpy'][1]) / min(results['numba'][1]):.1f}x; "
+          f"largest difference {diff:.1e} of the array's largest value")
+
+
+def through_query(args: argparse.Namespace) -> None:
+    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues."""
+    from liqmap.query import HeatmapQuery, heatmap_for
+    from liqmap.store import DuckDBStore
+
+    end = 1_780_272_000_000 + 122 * 86_400_000
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "bench.duckdb").open()
+        t0 = time.perf_counter()
+        write_store(store, 122, end, venues=args.exchanges)
+        print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
+              f"{time.perf_counter() - t0:.1f} s")
+        for warmup in (30.0, 0.0):
+            query = HeatmapQuery("BTC", range=f"{args.days}d", end=end, interval_ms=60_000, n_bins=args.bins,
+                                 max_columns=args.columns, warmup_days=warmup)
+            for name in ("numba", "numpy"):
+                with kernel(name):
+                    hm, walls, cpus = timed(heatmap_for, store, query,
+                                            repeat=args.repeat if name == "numba" else 1)
+                print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, "
+                      f"{name:5}: {span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs "
+                      f"({load()}); grid {hm.long.shape[0]} x {hm.long.shape[1]}")
+        store.close()
 
 
 def incremental(label: str, frame: MarketFrame, config: ModelConfig, edges: np.ndarray, bars: int) -> None:
@@ -148,72 +204,47 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=5)
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stream-bars", type=int, default=2000)
     parser.add_argument("--reference-bars", type=int, default=300)
-    parser.add_argument("--no-minimal", action="store_true", help="skip the minimal-config comparison")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: compile,real,query,synthetic,"
+                        "stream,reference")
     args = parser.parse_args()
-
-    rng = np.random.default_rng(7)
-    n = args.days * 1440
-    # Headline figures: the default model, ModelConfig() (what the product serves and the evaluation scores).
+    skip = set(args.skip.split(","))
     config = ModelConfig()
-    # For comparison only: the cheapest model (one entry price, OI-driven entries only, no same-bar term).
-    minimal = ModelConfig(
-        leverage=(5.0, 10.0, 25.0, 50.0, 100.0), leverage_weights=(0.10, 0.20, 0.30, 0.25, 0.15),
-        entry="typical", turnover=0.0, intrabar_path=0.0, above_max_leverage="cap",
-    )
-    frames = [synthetic_frame(rng, ex, n) for ex in EXCHANGES[: args.exchanges]]
-    updates = n * len(frames)
-    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(other developers' jobs share the cores: wall times vary with it)")
-    print(f"synthetic: {len(frames)} exchanges x {args.days} d x 1m = {updates:,} bar-updates; "
-          f"{args.bins} bins, max_columns={args.columns}")
+    print(f"machine: {os.cpu_count()} cores, {load()} (other developers' jobs share the cores: wall times vary "
+          "with it; CPU times less)")
     print(f"default config ModelConfig(): {describe(config)}")
-
-    heatmap, elapsed = full_recompute(f" (defaults, {engine.THREADS} threads)", frames, config, args)
-    per_update_engine = elapsed / updates
-    threads = engine.THREADS
-    engine.THREADS = 1
-    full_recompute(" (defaults, 1 thread)", frames, config, args)
-    engine.THREADS = threads
-    if not args.no_minimal:
-        print(f"minimal config: {describe(minimal)}")
-        full_recompute(" (minimal config)", frames, minimal, args)
-
+    if "compile" not in skip:
+        compile_cost()
+    frames = minute_frames(args.days, args.exchanges)
+    updates = sum(len(f) for f in frames)
+    if "real" not in skip:
+        print(f"\nreal 1-minute data: {len(frames)} venues x {args.days} d = {updates:,} bar-updates; "
+              f"{args.bins} bins, max_columns={args.columns}")
+        full_recompute("real 1m", frames, config, args)
+    if "query" not in skip:
+        print("\npublic query API:")
+        through_query(args)
+    if "synthetic" not in skip:
+        rng = np.random.default_rng(7)
+        synthetic = [synthetic_frame(rng, ex, args.days * 1440) for ex in EXCHANGES[: args.exchanges]]
+        print(f"\nsynthetic 1-minute bars (the issue's baseline series): {len(synthetic)} venues x {args.days} d")
+        full_recompute("synthetic", synthetic, config, args)
     f0 = frames[0]
-    incremental(" (defaults)", f0, config, heatmap.price_edges, args.stream_bars)
-    if not args.no_minimal:
-        incremental(" (minimal config)", f0, minimal, heatmap.price_edges, args.stream_bars)
-
-    # reference on a small slice, extrapolated per bar-update
-    m = args.reference_bars
-    small = f0.slice(0, m)
-    edges = heatmap.price_edges
-    t0 = time.perf_counter()
-    reference_heatmap([small], config, price_edges=edges)
-    ref_s = time.perf_counter() - t0
-    per_update_ref = ref_s / m
-    t0 = time.perf_counter()
-    compute_heatmap([small], config, price_edges=edges)
-    eng_small = time.perf_counter() - t0
-    print(f"reference (pure Python, per position, defaults): {ref_s:.2f} s for {m} bars x 1 exchange = "
-          f"{per_update_ref * 1e3:.2f} ms per bar-update on that slice (its cost grows with the book, so this "
-          f"extrapolation understates it). Engine on the same slice: {eng_small:.3f} s.")
-    print(f"ratio reference / engine per bar-update: {per_update_ref / per_update_engine:,.0f}x "
-          f"(reference extrapolated from {m} bars; engine measured at full scale); "
-          f"same slice: {ref_s / eng_small:,.0f}x; extrapolated reference full run: "
-          f"{per_update_ref * updates / 60:.0f} min")
-
-    real = real_hourly_frame()
-    if real is None:
-        print("real hourly sample: /work/shared/data not found, skipped")
-        return
-    hm, elapsed, peak = measure(compute_heatmap, [real], config, n_bins=500)
-    print(f"real hourly sample, defaults (Binance BTCUSDT 1h + Coinglass OI, {len(real):,} bars, "
-          f"{np.isnan(real.oi_usd).sum()} without OI): {elapsed * 1e3:.1f} ms, peak {peak / 2**20:.0f} MiB, "
-          f"grid {hm.long.shape}; last column {hm.long[-1].sum() / 1e9:.2f}bn long / "
-          f"{hm.short[-1].sum() / 1e9:.2f}bn short in grid; modelled swept total "
-          f"{hm.swept_long.sum() / 1e9:.1f}bn long / {hm.swept_short.sum() / 1e9:.1f}bn short")
+    if "stream" not in skip:
+        edges = np.linspace(float(f0.low.min()) * 0.85, float(f0.high.max()) * 1.15, args.bins + 1)
+        incremental(" (defaults, real 1m, StreamingModel)", f0, config, edges, args.stream_bars)
+    if "reference" not in skip:
+        m = args.reference_bars
+        small = f0.slice(0, m)
+        t0 = time.perf_counter()
+        want = reference_heatmap([small], config, n_bins=200)
+        ref_s = time.perf_counter() - t0
+        got, walls, _ = timed(compute_heatmap, [small], config, price_edges=want.price_edges, repeat=3)
+        print(f"\nreference (pure Python, per position): {ref_s:.2f} s for {m} bars x 1 venue; engine on the "
+              f"same slice {span(walls, 1e3)} ms ({ref_s / min(walls):,.0f}x); same numbers: "
+              f"{np.allclose(got.long, want.long, rtol=1e-9, atol=1e-9 * max(1.0, float(want.long.max())))}")
 
 
 if __name__ == "__main__":

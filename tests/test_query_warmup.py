@@ -90,3 +90,17 @@ def test_the_automatic_interval_allows_for_the_midnight(store: DuckDBStore, warm
     assert (view.end - view.warmup_start) // view.interval_ms <= MAX_MODEL_BARS
     assert view.warmup_start % DAY_MS == 0
     assert view.interval_ms == (MINUTE_MS if warmup_days == 30.0 else 5 * MINUTE_MS)
+
+
+def test_a_90_day_view_at_1_minute_bars_is_allowed_when_asked_for(store: DuckDBStore) -> None:
+    """A forced 1-minute interval over 90 days + a 30-day warm-up (172,800 bars) passes the bar limit; the
+    automatic interval stays coarse for it, and 180 days at 1 minute (303,840 bars) are still refused."""
+    from liqmap.errors import ConfigError
+    from liqmap.query import resolve_view
+
+    view = resolve_view(store, HeatmapQuery("BTC", range="90d", end=END, interval_ms=MINUTE_MS))
+    assert view.interval_ms == MINUTE_MS
+    assert (view.end - view.warmup_start) // MINUTE_MS == (90 + 30) * 1440  # END is a midnight
+    assert resolve_view(store, HeatmapQuery("BTC", range="90d", end=END)).interval_ms == 15 * MINUTE_MS
+    with pytest.raises(ConfigError, match="more than"):
+        resolve_view(store, HeatmapQuery("BTC", range="180d", end=END, interval_ms=MINUTE_MS))

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "alerts": "liqmap.commands.alerts:alerts_cmd",
     "positions": "liqmap.commands.positions:positions_cmd",
     "export": "liqmap.commands.export:export_cmd",
+    "prune": "liqmap.commands.prune:prune_cmd",
 }
 
 _HELP: dict[str, str] = {
@@ -46,6 +47,7 @@ _HELP: dict[str, str] = {
     "alerts": "Manage and run alert rules.",
     "positions": "Hyperliquid exact positions: collect, coverage, leverage prior, 2023 check.",
     "export": "Export candles, OI, funding, prints, heatmap grids or levels to CSV / Parquet.",
+    "prune": "Delete rows older than each table's retention (config file).",
 }
 
 

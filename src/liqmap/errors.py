@@ -19,6 +19,7 @@ Each class says how callers handle it::
     │   ├── RateLimitError     HTTP 429/418/403 or venue rate-limit code                   -> back off (retry_after)
     │   ├── VenueError         venue answered with an error code that retrying won't fix   -> surface
     │   └── ParseError         a payload the parser cannot decode                          -> count, log, skip
+    │       └── InvalidRecordError  decoded, but a record fails liqmap.validation              -> keep .valid, skip the rest
     ├── ModelError             a model invariant was violated (a bug, never swallowed)
     └── OverloadedError        too much expensive work in flight (API: 503 + Retry-After)   -> retry later
 """
@@ -120,6 +121,15 @@ class ParseError(FeedError):
     def __init__(self, message: str, payload: bytes | str | None = None) -> None:
         self.payload = payload
         super().__init__(message)
+
+
+class InvalidRecordError(ParseError):
+    """A payload decoded into records of which some fail :mod:`liqmap.validation`. ``valid`` holds the
+    frame's records that pass (store them: a bad record never costs a good one)."""
+
+    def __init__(self, message: str, payload: bytes | str | None = None, valid: list[object] | None = None) -> None:
+        self.valid = list(valid or [])
+        super().__init__(message, payload)
 
 
 class ModelError(LiqmapError):

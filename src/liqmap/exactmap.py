@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from liqmap.errors import DataError
+from liqmap.errors import ConfigError, DataError
 from liqmap.model import exact
 from liqmap.model.grid import default_edges
 from liqmap.store import DuckDBStore
@@ -90,7 +90,10 @@ def _edges(pos: exact.OpenPositions, price: float | None, n_bins: int, low: floa
         # +-30 % of price covers the levels that matter; positions beyond are counted, not drawn
         low = ref * 0.7 if low is None else low
         high = ref * 1.3 if high is None else high
-    return default_edges(low, high, n_bins, pad=0.0)
+    edges = default_edges(low, high, n_bins, pad=0.0)
+    if not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
+        raise ConfigError(f"price range {low:g}..{high:g} is too narrow or too wide for {n_bins} bins")
+    return edges
 
 
 def exact_heatmap(store: DuckDBStore, symbol: str, *, start: int, end: int, columns: int = 96, n_bins: int = 200,

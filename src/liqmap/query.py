@@ -15,7 +15,7 @@ Rules (docs/data.md, "Views"):
   that coarser interval except its last :data:`FINE_WARMUP_MS` (3 days): faster, but approximate.
 * The bar interval is chosen automatically (``interval_ms=None``): the finest interval the exchanges'
   bars provide (stored, or resampled from finer bars) that keeps warm-up + window within
-  :data:`MAX_MODEL_BARS` and the window within :data:`MAX_WINDOW_BARS`; the engine then groups bars
+  :data:`AUTO_MODEL_BARS` and the window within :data:`MAX_WINDOW_BARS`; the engine then groups bars
   into at most ``max_columns`` columns.
 * Price bins span the window's candles plus a margin (:data:`PRICE_MARGIN`).
 * Gaps: the latest contiguous run of bars is modelled; a gap inside the window raises
@@ -35,6 +35,7 @@ import numpy as np
 from liqmap.errors import BadSeriesError, ConfigError, DataError, LiqmapError
 from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
 from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
+from liqmap.model.badticks import cross_venue_clip
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
@@ -82,9 +83,12 @@ STANDARD_INTERVALS: tuple[int, ...] = (
 )
 PRICE_MARGIN = 0.06
 """Price bins reach this fraction of the window's mid price beyond its lowest low and highest high."""
-MAX_MODEL_BARS = 60_000
-"""Automatic intervals keep the modelled bars (warm-up included) within this; a forced ``interval_ms``
-beyond it is refused."""
+AUTO_MODEL_BARS = 60_000
+"""Automatic intervals keep the modelled bars (warm-up included) within this."""
+MAX_MODEL_BARS = 200_000
+"""A forced ``interval_ms`` giving more modelled bars (warm-up included) is refused: 90 days of 1-minute
+bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~1-2 s CPU on 5 venues with the
+compiled kernel, docs/model.md)."""
 WARMUP_INTERVAL_MS = 15 * MINUTE_MS
 """Suggested opt-in ``HeatmapQuery.warmup_interval_ms``: the warm-up before the window is modelled at this
 bar interval (when coarser than the window's) up to :data:`FINE_WARMUP_MS` before the window, the rest at
@@ -267,13 +271,13 @@ def _common_intervals(store: DuckDBStore, exchanges: Sequence[str], coin: str) -
 
 
 def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> int:
-    """The finest interval keeping the modelled bars (warm-up + window) within :data:`MAX_MODEL_BARS`
+    """The finest interval keeping the modelled bars (warm-up + window) within :data:`AUTO_MODEL_BARS`
     and the window's bars within :data:`MAX_WINDOW_BARS`.
 
     Finer bars make a better model (sweeps see each bar's low/high); the engine then groups bars into at
     most ``max_columns`` display columns."""
     for interval in intervals:  # finest first
-        if span_ms // interval <= MAX_MODEL_BARS and window_ms // interval <= MAX_WINDOW_BARS:
+        if span_ms // interval <= AUTO_MODEL_BARS and window_ms // interval <= MAX_WINDOW_BARS:
             return interval
     return intervals[-1]
 
@@ -312,7 +316,7 @@ def load_frames(store: DuckDBStore, view: View) -> list[MarketFrame]:
     for f in frames:
         i, j = np.searchsorted(f.ts, [first, last + 1])
         out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
-    return out
+    return cross_venue_clip(out)[0]  # a wick far beyond every other venue's (liqmap.model.badticks)
 
 
 def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:

@@ -35,12 +35,14 @@ def api(store):
 
 
 def test_clusters_route_matches_the_library(api, store) -> None:
-    r = api.get("/api/clusters", params={"symbol": "BTCUSDT", "range": "7d", "end": END, "within": 8})
+    r = api.get("/api/clusters", params={"symbol": "BTCUSDT", "range": "7d", "end": END, "within": 8,
+                                               "calibration": "none"})
     assert r.status_code == 200, r.text
     body = r.json()
     heatmap = heatmap_for(store, HeatmapQuery("BTC", range="7d", end=END))
     fresh = heatmap_for(store, HeatmapQuery("BTC", range="7d", end=END, ages=("<4h",)))
-    expected = [c.to_dict() for c in describe_clusters(heatmap, fresh=fresh, growth_hours=24.0)
+    expected = [c.to_dict() for c in describe_clusters(heatmap, fresh=fresh, growth_hours=24.0,
+                                                     sigma=body["sigma_per_sqrt_hour"])
                 if abs(c.distance_pct) <= 8]
     assert expected, "a 7d view of BTC has clusters within 8 %"
     assert len(body["clusters"]) == len(expected)
@@ -147,7 +149,7 @@ def test_server_runs_the_alert_loop_when_enabled(tmp_path, monkeypatch) -> None:
     config = tmp_path / "alerts.toml"
     config.write_text(f'[delivery]\ntargets = ["{receiver.url}/live"]\nattempts = 2\nbackoff_seconds = 0\n'
                       'allow_private_targets = true\n\n'
-                      '[[rules]]\nid = "live-sweep"\ntype = "sweep"\nsymbol = "BTC"\nmin_usd = 3e7\n')
+                      '[[rules]]\nid = "live-sweep"\ntype = "sweep"\nsymbol = "BTC"\nmin_usd = 1.5e6\n')
     monkeypatch.setenv("LIQMAP_ALERTS", str(config))
     monkeypatch.setenv("LIQMAP_ALERTS_INTERVAL", "0.1")
     s = sample_store()
@@ -175,7 +177,8 @@ def test_server_runs_the_alert_loop_when_enabled(tmp_path, monkeypatch) -> None:
         receiver.server.shutdown()
         receiver.server.server_close()
     bodies = receiver.accepted("/live")
-    assert bodies, "the last 14 hours of the sample sweep a modelled cluster of >= $30M"
+    # the loop evaluates calibrated USD (factors ~0.05-0.09 on the sample: a raw $30M cluster is ~$2M)
+    assert bodies, "the last 14 hours of the sample sweep a modelled cluster of >= $1.5M (calibrated)"
     assert all(b["ts"] >= cut and b["rule_id"] == "live-sweep" for b in bodies)
     assert sorted((a["ts"], a["level_price"]) for a in stored) == sorted((b["ts"], b["level_price"]) for b in bodies)
     assert {a["status"] for a in stored} == {"delivered"}

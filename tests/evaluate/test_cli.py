@@ -87,7 +87,7 @@ def test_table_mode_writes_a_self_contained_html(tmp_path: Path) -> None:
     assert len(perfect) == 1 and perfect[0].endswith(tuple("0123456789"))
     text = html.read_text()
     assert perfect[0] in text
-    assert text.count("data:image/png;base64,") == 2
+    assert text.count("data:image/png;base64,") == 3  # scatter, per day, reach reliability
     assert "http://" not in text and "https://" not in text
 
 

@@ -35,7 +35,8 @@ def test_reach_and_sweep_on_a_known_path() -> None:
     realized_long = np.ones(n)
     realized_long[10] = 100.0
     scored = np.ones(n, dtype=bool)
-    stats = cluster_stats(heatmap, frame, scored, realized_long, np.ones(n), top=3, horizon_bars=5)
+    stats = cluster_stats(heatmap, frame, scored, realized_long, np.ones(n), top=3,
+                          horizon_hours=5 * frame.interval_ms / 3_600_000)
     # starts 1..25 have a full 5-bar window; those from 6 to 10 contain the dip -> 5 / 25
     assert stats["reach24h_long"] == pytest.approx(0.2)
     assert stats["reach24h_random_same_distance_long"] == pytest.approx(0.2)

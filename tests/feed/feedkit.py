@@ -64,3 +64,13 @@ class ThreadedMock:
         asyncio.run_coroutine_threadsafe(self.mock.close(), self._loop).result(10)  # type: ignore[attr-defined]
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+def liquidation_print(k: int, ts: int) -> str:
+    """A distinct AVAX ``forceOrder`` frame for print k (quantity 10 + k, price 9 + k/1000)."""
+    from liqmap.feed.mock.binance import force_order_frame
+
+    qty = str(10 + k)
+    price = f"{9 + k / 1000:.3f}"
+    return force_order_frame(["AVAX", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, price, price, "FILLED", qty,
+                              qty, str(ts), "0"])

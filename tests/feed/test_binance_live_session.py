@@ -45,7 +45,7 @@ def liquidation(ts: int, side: str, price: str, qty: str) -> str:
 def make_collector(store: DuckDBStore, mock: MockExchange, clock: FakeClock, **kw: object) -> Collector:
     spec = SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
     writer = BatchWriter(store, flush_every=50, flush_ms=20)
-    return Collector(store, ["binance"], ["AVAX"], specs={"binance": spec}, writer=writer,
+    return Collector(store, ["binance"], ["AVAX"], store_trades=True, specs={"binance": spec}, writer=writer,
                      timing=clock.timing(), backoff=lambda: Backoff(base_s=0.05, cap_s=0.2), **kw)  # type: ignore[arg-type]
 
 
@@ -159,7 +159,7 @@ async def test_recorded_forceorder_session_end_to_end_values() -> None:
     store = DuckDBStore(":memory:").open()
     async with mock:
         spec = SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
-        collector = Collector(store, ["binance"], symbols, specs={"binance": spec}, timing=clock.timing(),
+        collector = Collector(store, ["binance"], symbols, store_trades=True, specs={"binance": spec}, timing=clock.timing(),
                               channels=("liquidations",), writer=BatchWriter(store, flush_every=100, flush_ms=20))
         task = asyncio.create_task(collector.run())
         await wait_for(lambda: collector.health["binance"].records >= len(rows))
@@ -193,7 +193,7 @@ async def test_open_interest_is_polled_over_rest_and_valued_at_the_streamed_mark
     clock = FakeClock(t0 + 6000)
     async with mock:
         spec = SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
-        collector = Collector(store, ["binance"], ["AVAX"], specs={"binance": spec}, channels=("mark", "open_interest"),
+        collector = Collector(store, ["binance"], ["AVAX"], store_trades=True, specs={"binance": spec}, channels=("mark", "open_interest"),
                               writer=BatchWriter(store, flush_every=10, flush_ms=20), timing=clock.timing(),
                               oi_poll_s=0.02)
         task = asyncio.create_task(collector.run())

@@ -23,7 +23,7 @@ MIN = 60_000
 
 
 def collector_for(store: DuckDBStore, spec, clock: FakeClock, channels: tuple[str, ...]) -> Collector:  # type: ignore[no-untyped-def]
-    return Collector(store, [spec.name], ["AVAX"], specs={spec.name: spec}, channels=channels,
+    return Collector(store, [spec.name], ["AVAX"], store_trades=True, specs={spec.name: spec}, channels=channels,
                      writer=BatchWriter(store, flush_every=50, flush_ms=20), timing=clock.timing(),
                      backoff=lambda: Backoff(base_s=0.05, cap_s=0.2), ping_interval_s=0.05)
 

@@ -23,7 +23,8 @@ def _expected_grid(store, side: str, **kwargs):
 
 @pytest.mark.parametrize("side", ["both", "long", "short", "net"])
 def test_grid_equals_model_output(client, store, side, assert_same_usd):
-    r = client.get("/api/heatmap", params={"symbol": "btcusdt", "range": "7d", "side": side})
+    r = client.get("/api/heatmap", params={"symbol": "btcusdt", "range": "7d", "side": side,
+                                              "calibration": "none"})
     assert r.status_code == 200, r.text
     body = r.json()
     hm, expected = _expected_grid(store, side, range="7d")
@@ -43,21 +44,22 @@ def test_filters_reach_the_model(client, store, assert_same_usd):
     ages = config.age_labels[:1]
     r = client.get("/api/heatmap", params={"symbol": "BTC", "range": "3d",
                                            "leverage": ",".join(f"{x:g}x" for x in tiers),
-                                           "age": ages[0], "rows": 200, "columns": 50})
+                                           "age": ages[0], "rows": 200, "columns": 50,
+                                           "calibration": "none"})
     assert r.status_code == 200, r.text
     hm = heatmap_for(store, HeatmapQuery("BTC", range="3d", leverage=tiers, ages=ages, n_bins=200,
                                          max_columns=50))
     grid = decode_array(r.json()["grid"])
     assert_same_usd(grid, hm.long + hm.short, f32=True)
     full = decode_array(client.get("/api/heatmap", params={"symbol": "BTC", "range": "3d", "rows": 200,
-                                                            "columns": 50}).json()["grid"])
+                                                            "columns": 50, "calibration": "none"}).json()["grid"])
     # A subset of tiers and ages holds at most what all of them hold, and here strictly less.
     assert (grid <= full + 1e-3).all() and grid.sum() < full.sum()
 
 
 def test_u16_quantisation_is_within_half_a_step(client, store):
     body = client.get("/api/heatmap", params={"symbol": "BTC", "encoding": "u16", "side": "net",
-                                              "sides": "true"}).json()
+                                              "sides": "true", "calibration": "none"}).json()
     _hm, expected = _expected_grid(store, "net", range="7d")
     grid = decode_array(body["grid"])
     assert body["grid"]["dtype"] == "int16"
@@ -69,7 +71,8 @@ def test_u16_quantisation_is_within_half_a_step(client, store):
 
 
 def test_coinglass_triples_map_back_to_the_same_cells(client, store, assert_same_usd):
-    r = client.get("/api/heatmap", params={"symbol": "BTC", "range": "24h", "format": "coinglass"})
+    r = client.get("/api/heatmap", params={"symbol": "BTC", "range": "24h", "format": "coinglass",
+                                           "calibration": "none"})
     assert r.status_code == 200
     body = r.json()
     assert body["code"] == "0"
@@ -94,7 +97,7 @@ def test_coinglass_triples_map_back_to_the_same_cells(client, store, assert_same
 
 def test_sparse_cells_equal_grid(client, store, assert_same_usd):
     body = client.get("/api/heatmap", params={"symbol": "BTC", "range": "12h", "format": "sparse",
-                                              "side": "short"}).json()
+                                              "side": "short", "calibration": "none"}).json()
     hm = heatmap_for(store, HeatmapQuery("BTC", range="12h", side="short"))
     rebuilt = np.zeros_like(hm.short)
     for k, b, usd in body["cells"]:
@@ -113,14 +116,15 @@ def test_bin_size_sets_the_row_count(client, store):
 
 def test_liqmap_is_the_models_column(client, store):
     hm = heatmap_for(store, HeatmapQuery("BTC", range="7d"))
-    latest = client.get("/api/liqmap", params={"symbol": "BTC"}).json()
+    latest = client.get("/api/liqmap", params={"symbol": "BTC", "calibration": "none"}).json()
     snap = hm.column(-1)
     assert latest["ts"] == int(hm.times[-1]) and latest["column"] == len(hm.times) - 1
     np.testing.assert_allclose(latest["cum_long"], snap.cum_long)
     np.testing.assert_allclose(latest["cum_short"], snap.cum_short)
     assert latest["price"] == pytest.approx(snap.price)
     k = 40
-    middle = client.get("/api/liqmap", params={"symbol": "BTC", "at": int(hm.times[k]) + 1}).json()
+    middle = client.get("/api/liqmap", params={"symbol": "BTC", "at": int(hm.times[k]) + 1,
+                                                  "calibration": "none"}).json()
     assert middle["column"] == k
     np.testing.assert_allclose(middle["long"], hm.long[k])
     # Nearest clusters: local maxima on the right side of the price, nearest first.

@@ -91,7 +91,10 @@ def test_heatmap_models_serve_liqmaps_model_with_client_spellings(client, store)
     assert set(data) == {"y_axis", "liquidation_leverage_data", "price_candlesticks", "update_time"}
     assert data["y_axis"] == sorted(data["y_axis"]) and all(_is_cents(p) for p in data["y_axis"])
     np.testing.assert_allclose(data["y_axis"], expected.price_centers, atol=0.005, rtol=0)
-    grid = expected.long + expected.short
+    # The Coinglass paths serve what the page shows: USD calibrated to realized liquidations (same factors as
+    # the native API's `calibration` block for the view).
+    cal = client.get("/api/heatmap", params={"symbol": "BTC", "exchanges": "binance", "range": "3d"}).json()
+    grid = expected.long * cal["calibration"]["factor_long"] + expected.short * cal["calibration"]["factor_short"]
     for x, y, value in data["liquidation_leverage_data"]:
         assert isinstance(x, int) and isinstance(y, int) and _is_cents(value) and value > 0
         assert abs(value - grid[x, y]) <= 0.005 + 1e-9 * grid[x, y]

@@ -61,7 +61,11 @@ def test_new_bar_reaches_subscribers_as_model_columns(client, store, assert_same
     assert update["times"] == [LAST_BAR, LAST_BAR + HOUR]
     assert update["window_start"] == int(after.times[0])
     grid = decode_array(update["grid"])
-    assert_same_usd(grid, (after.long + after.short)[-2:], f32=True)
+    # pushed columns carry the same calibrated USD as GET /api/heatmap (docs/api.md "Which dollars")
+    cal = update["calibration"]
+    assert cal == client.get("/api/heatmap", params={"symbol": "BTC", "range": "24h"}).json()["calibration"]
+    expected = after.long * cal["factor_long"] + after.short * cal["factor_short"]
+    assert_same_usd(grid, expected[-2:], f32=True)
     assert update["candles"]["close"][-1] == 77650.5
 
 

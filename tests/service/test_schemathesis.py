@@ -33,6 +33,7 @@ COINGLASS = "/api/futures/liquidation/"
 CROSS_FIELD = {  # operation -> the rule across parameters that its schema cannot express
     ("GET", "/api/levels"): "entry, stop and risk go together, and stop differs from entry",
     ("POST", "/api/records"): "a bar's high and low bracket its open and close",
+    ("GET", "/api/exact/liqmap"): "high is above low",
     ("POST", "/api/alerts/rules"): "the fields a rule needs depend on its type",
     ("PUT", "/api/alerts/rules/{rule_id}"): "the fields a rule needs depend on its type",
 }

@@ -85,7 +85,7 @@ async def test_live_session_v2_and_v3_sockets_ping_pong_and_stored_values() -> N
     async with mock:
         spec = bitget.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
         spec = dataclasses.replace(spec, heartbeat=dataclasses.replace(spec.heartbeat, interval_s=0.05))
-        collector = Collector(store, ["bitget"], ["BTC"], specs={"bitget": spec}, kline_interval_ms=12 * 3_600_000,
+        collector = Collector(store, ["bitget"], ["BTC"], store_trades=True, specs={"bitget": spec}, kline_interval_ms=12 * 3_600_000,
                               channels=("trades", "liquidations", "klines", "mark", "open_interest"),
                               writer=BatchWriter(store, flush_every=20, flush_ms=20), gap_backfill=False,
                               backoff=lambda: Backoff(base_s=0.05, cap_s=0.2))

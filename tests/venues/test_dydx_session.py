@@ -69,7 +69,7 @@ async def test_live_session_trades_liquidations_and_markets() -> None:
     store = DuckDBStore(":memory:").open()
     async with mock:
         spec = dydx.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
-        collector = Collector(store, ["dydx"], ["BTC"], specs={"dydx": spec},
+        collector = Collector(store, ["dydx"], ["BTC"], store_trades=True, specs={"dydx": spec},
                               channels=("trades", "liquidations", "mark", "open_interest"),
                               writer=BatchWriter(store, flush_every=20, flush_ms=20), gap_backfill=False,
                               backoff=lambda: Backoff(base_s=0.05, cap_s=0.2))

@@ -122,7 +122,7 @@ async def test_live_session_subscribe_ping_and_stored_values() -> None:
     async with mock:
         spec = gate.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
         spec = dataclasses.replace(spec, heartbeat=dataclasses.replace(spec.heartbeat, interval_s=0.05))
-        collector = Collector(store, ["gate"], ["BTC"], specs={"gate": spec},
+        collector = Collector(store, ["gate"], ["BTC"], store_trades=True, specs={"gate": spec},
                               channels=("trades", "liquidations", "klines", "mark", "open_interest"),
                               writer=BatchWriter(store, flush_every=20, flush_ms=20), gap_backfill=False,
                               backoff=lambda: Backoff(base_s=0.05, cap_s=0.2))

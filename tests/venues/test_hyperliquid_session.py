@@ -90,7 +90,7 @@ async def test_live_session_subscribe_ping_and_stored_values() -> None:
     async with mock:
         spec = hl.SPEC.with_urls(rest=mock.http_url, ws=mock.ws_url)
         spec = dataclasses.replace(spec, heartbeat=dataclasses.replace(spec.heartbeat, interval_s=0.05))
-        collector = Collector(store, ["hyperliquid"], ["BTC"], specs={"hyperliquid": spec},
+        collector = Collector(store, ["hyperliquid"], ["BTC"], store_trades=True, specs={"hyperliquid": spec},
                               channels=("trades", "klines", "mark", "open_interest"),
                               writer=BatchWriter(store, flush_every=20, flush_ms=20), gap_backfill=False,
                               backoff=lambda: Backoff(base_s=0.05, cap_s=0.2))

@@ -167,11 +167,13 @@ class AlertEngine:
 
 
 def heatmap_updates(
-    heatmap: Heatmap, *, start: int = 0, params: ClusterParams = DEFAULT_PARAMS
+    heatmap: Heatmap, *, start: int = 0, params: ClusterParams = DEFAULT_PARAMS, sigma: Any = None
 ) -> Iterator[Update]:
-    """One update per column of ``heatmap`` from column ``start`` (replays, backtests, the poller)."""
+    """One update per column of ``heatmap`` from column ``start`` (replays, backtests, the poller);
+    ``sigma``: volatility per column (``liqmap.calibrate.sigma_columns``) for the clusters' reach."""
     highs, lows = heatmap.candles["high"], heatmap.candles["low"]
     for k in range(start, len(heatmap.times)):
         yield make_update(
-            heatmap.column(k), exchanges=heatmap.exchanges, high=float(highs[k]), low=float(lows[k]), params=params
+            heatmap.column(k), exchanges=heatmap.exchanges, high=float(highs[k]), low=float(lows[k]), params=params,
+            sigma=None if sigma is None else float(sigma[k]),
         )

@@ -8,6 +8,7 @@ Collectors (``liqmap collect``) write the bars; this loop only reads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -48,9 +49,13 @@ class StorePoller:
 
     def poll(self) -> list[Dispatch]:
         """Evaluate the columns that appeared since the last poll; returns what was dispatched."""
+        from liqmap.calibrate import FIT_RANGE, calibrated_columns
         from liqmap.query import heatmap_for
 
         heatmap = heatmap_for(self.store, self.query)
+        fit_query = dataclasses.replace(self.query, range=FIT_RANGE)
+        # calibrated USD and the volatility behind reach rules (liqmap.calibrate)
+        heatmap, sigma = calibrated_columns(self.store, heatmap, heatmap_for(self.store, fit_query))
         times = np.asarray(heatmap.times)
         if len(times) == 0:
             return []
@@ -62,7 +67,7 @@ class StorePoller:
                 log.warning("alerts: %s columns between %d and %d fell outside the %s view and were skipped",
                             self.query.symbol, self.last_ts, int(times[0]), self.query.range)
         out: list[Dispatch] = []
-        for update in heatmap_updates(heatmap, start=start, params=self.engine.params):
+        for update in heatmap_updates(heatmap, start=start, params=self.engine.params, sigma=sigma):
             out.extend(self.engine.process(update))
         self.last_ts = int(times[-1])
         return out

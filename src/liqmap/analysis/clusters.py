@@ -88,6 +88,9 @@ class Cluster:
     """USD change over the chosen look-back, in % of the earlier USD (None: no earlier column, or the
     zone held nothing then: see ``usd_before``)."""
     usd_before: float | None = None
+    reach_4h: float | None = None
+    """P(price touches the near edge within 4 h) (:mod:`liqmap.analysis.reach`; None: no volatility)."""
+    reach_24h: float | None = None
 
     @property
     def near_edge(self) -> float:
@@ -113,6 +116,8 @@ class Cluster:
             "age": self.age,
             "growth_pct": self.growth_pct,
             "usd_before": self.usd_before,
+            "reach_4h": self.reach_4h,
+            "reach_24h": self.reach_24h,
         }
 
 
@@ -236,6 +241,19 @@ def with_growth(clusters: list[Cluster], earlier: LiquidationMap) -> list[Cluste
     return out
 
 
+def with_reach(clusters: list[Cluster], price: float, sigma: float) -> list[Cluster]:
+    """Each cluster with the probability that price touches its near edge within 4 h and 24 h
+    (:func:`liqmap.analysis.reach.touch_probability`; ``sigma`` per sqrt hour, NaN leaves them None)."""
+    from liqmap.analysis.reach import touch_probability
+
+    if not clusters or not np.isfinite(sigma) or price <= 0:
+        return clusters
+    levels = np.array([c.near_edge for c in clusters], dtype=np.float64)
+    p4 = touch_probability(price, np.maximum(levels, 1e-12), sigma, 4.0)
+    p24 = touch_probability(price, np.maximum(levels, 1e-12), sigma, 24.0)
+    return [replace(c, reach_4h=float(a), reach_24h=float(b)) for c, a, b in zip(clusters, p4, p24, strict=True)]
+
+
 def column_hours_ago(heatmap: Heatmap, hours: float, k: int = -1) -> int | None:
     """Index of the latest column at or before ``times[k] - hours`` (None if the heatmap starts later)."""
     k = k % len(heatmap.times)
@@ -251,9 +269,11 @@ def describe_clusters(
     fresh: Heatmap | None = None,
     growth_hours: float | None = 24.0,
     k: int = -1,
+    sigma: float | None = None,
 ) -> list[Cluster]:
     """Clusters of ``heatmap`` at column ``k`` with age (when ``fresh``, the same heatmap restricted to
-    recent positions, is given) and growth over the last ``growth_hours`` (when the heatmap reaches back)."""
+    recent positions, is given), growth over the last ``growth_hours`` (when the heatmap reaches back) and
+    reach probabilities (when ``sigma``, the volatility per sqrt hour at that column, is given)."""
     snapshot = heatmap.column(k)
     clusters = find_clusters(snapshot, params)
     if fresh is not None:
@@ -264,4 +284,6 @@ def describe_clusters(
         j = column_hours_ago(heatmap, growth_hours, k)
         if j is not None:
             clusters = with_growth(clusters, heatmap.column(j))
+    if sigma is not None:
+        clusters = with_reach(clusters, snapshot.price, sigma)
     return clusters

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from liqmap.analysis.clusters import DEFAULT_PARAMS, Cluster, ClusterParams, find_clusters
+from liqmap.analysis.clusters import DEFAULT_PARAMS, Cluster, ClusterParams, find_clusters, with_reach
 from liqmap.analysis.rules import AlertRule
 from liqmap.model.result import LiquidationMap
 
@@ -286,6 +286,24 @@ def evaluate(
                     near.add((rule.id, c.side, c.near_edge))
                     emit(rule, kind, t, f"{update.symbol}: price {price:,.2f} within "
                          f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
+        elif kind == "reach":
+            threshold = rule.probability or 0.0
+            for t in tracked:
+                c = t.cluster
+                p = c.reach_4h if rule.horizon_hours == 4.0 else c.reach_24h
+                if c.side not in sides or c.usd < min_usd or p is None or (
+                    within is not None and abs(c.distance_pct) > within
+                ):
+                    continue
+                key = (rule.id, t.cid)
+                if p >= threshold:
+                    if key not in near:
+                        near.add(key)
+                        emit(rule, kind, t, f"{update.symbol}: P(touch within {rule.horizon_hours:g} h) of the "
+                             f"{c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f} is {p:.0%} "
+                             f"(>= {threshold:.0%})", probability=p, horizon_hours=rule.horizon_hours)
+                else:
+                    near.discard(key)
         elif kind == "sweep":
             for t in state.tracked:
                 c = t.cluster
@@ -339,9 +357,14 @@ def make_update(
     high: float,
     low: float,
     params: ClusterParams = DEFAULT_PARAMS,
+    sigma: float | None = None,
 ) -> Update:
     """The update for a snapshot taken at the close of a bar with this ``high``/``low``
-    (clusters found once here, shared by every rule)."""
+    (clusters found once here, shared by every rule; with reach probabilities when ``sigma``, the
+    volatility per sqrt hour at that close, is given)."""
+    clusters = find_clusters(snapshot, params)
+    if sigma is not None:
+        clusters = with_reach(clusters, snapshot.price, sigma)
     return Update(
         symbol=snapshot.symbol,
         exchanges=tuple(sorted(exchanges)),
@@ -350,5 +373,5 @@ def make_update(
         low=float(low),
         close=snapshot.price,
         snapshot=snapshot,
-        clusters=tuple(find_clusters(snapshot, params)),
+        clusters=tuple(clusters),
     )

@@ -5,7 +5,7 @@ long/short asymmetry and round-number confluence. Pure functions; the equations 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -220,6 +220,10 @@ class SessionPlan:
     asymmetry: Asymmetry
     confluence: list[Confluence]
     params: ClusterParams = DEFAULT_PARAMS
+    calibration: dict[str, object] | None = None
+    """Which USD calibration the numbers carry (``liqmap.analysis.calibration.Calibration.to_dict``)."""
+    sigma_per_sqrt_hour: float | None = None
+    """The volatility behind the clusters' reach probabilities."""
 
     def to_dict(self) -> dict[str, object]:
         def one(c: Cluster | None) -> dict[str, object] | None:
@@ -244,6 +248,8 @@ class SessionPlan:
                 "merge_gap_pct": self.params.merge_gap_pct,
                 "min_share": self.params.min_share,
             },
+            "calibration": self.calibration,
+            "sigma_per_sqrt_hour": self.sigma_per_sqrt_hour,
         }
 
 
@@ -286,8 +292,13 @@ def plan_for_heatmap(
     fresh: Heatmap | None = None,
     growth_hours: float | None = 24.0,
     k: int = -1,
+    sigma: float | None = None,
+    calibration: dict[str, object] | None = None,
 ) -> SessionPlan:
     """:func:`session_plan` of column ``k`` with clusters described by age (``fresh``: the same view
-    restricted to recent positions) and growth over ``growth_hours`` (see :func:`describe_clusters`)."""
-    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=growth_hours, k=k)
-    return session_plan(heatmap.column(k), within_pct=within_pct, params=params, clusters=clusters)
+    restricted to recent positions), growth over ``growth_hours`` and reach probabilities (``sigma``, per
+    sqrt hour; see :func:`describe_clusters`). ``calibration``: the factor ``heatmap``'s USD carries."""
+    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=growth_hours, k=k, sigma=sigma)
+    plan = session_plan(heatmap.column(k), within_pct=within_pct, params=params, clusters=clusters)
+    known = sigma is not None and math.isfinite(sigma)
+    return replace(plan, calibration=calibration, sigma_per_sqrt_hour=sigma if known else None)

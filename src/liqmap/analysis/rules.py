@@ -19,11 +19,13 @@ from liqmap.errors import ConfigError, UnknownSymbolError
 from liqmap.symbols import canonical, check_exchange
 from liqmap.types import SIDES, Side
 
-RuleType = Literal["cluster_forms", "cluster_usd", "cluster_vanishes", "price_near", "sweep"]
+RuleType = Literal["cluster_forms", "cluster_usd", "cluster_vanishes", "price_near", "sweep", "reach"]
 RULE_TYPES: tuple[str, ...] = get_args(RuleType)
 Direction = Literal["up", "down", "both"]
 
 DEFAULT_COOLDOWN_MINUTES = 60.0
+REACH_HORIZONS: tuple[float, ...] = (4.0, 24.0)
+"""Horizons (hours) a ``reach`` rule may use: those with a fitted recalibration (liqmap.analysis.reach)."""
 
 _COMMON = {"id", "type", "symbol", "sides", "exchanges", "cooldown_minutes", "notify", "enabled", "min_usd"}
 # fields each type accepts beyond the common ones, and those it requires
@@ -33,6 +35,7 @@ _ALLOWED: dict[str, set[str]] = {
     "cluster_vanishes": {"within_pct"},
     "price_near": {"within_pct"},
     "sweep": {"within_pct", "reverse_pct", "reverse_bars"},
+    "reach": {"probability", "horizon_hours", "within_pct"},
 }
 _REQUIRED: dict[str, set[str]] = {
     "cluster_forms": {"within_pct"},
@@ -40,6 +43,7 @@ _REQUIRED: dict[str, set[str]] = {
     "cluster_vanishes": set(),
     "price_near": {"within_pct"},
     "sweep": set(),
+    "reach": {"probability"},
 }
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -53,7 +57,9 @@ class AlertRule:
     * ``cluster_vanishes`` a tracked cluster disappears without price reaching it (positions closed);
     * ``price_near``      price comes within ``within_pct`` of a cluster's near edge;
     * ``sweep``           a bar trades through a cluster's peak; with ``reverse_pct`` (and ``reverse_bars``)
-      only when price then reverses by ``reverse_pct`` % from the sweep's extreme within ``reverse_bars`` bars.
+      only when price then reverses by ``reverse_pct`` % from the sweep's extreme within ``reverse_bars`` bars;
+    * ``reach``           a cluster's probability of being touched within ``horizon_hours`` (4 or 24,
+      :mod:`liqmap.analysis.reach`) rises to ``probability`` or more ("P(touch 24h) >= 0.6").
 
     ``min_usd`` ignores smaller clusters; ``within_pct`` (optional for some types) limits distance.
     """
@@ -74,6 +80,8 @@ class AlertRule:
     notify: tuple[str, ...] = ()
     """Delivery targets (apprise URLs, or http(s):// JSON webhooks); () = the global targets."""
     enabled: bool = True
+    probability: float | None = None
+    horizon_hours: float = 24.0
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type, "symbol": self.symbol, "sides": list(self.sides)}
@@ -89,6 +97,9 @@ class AlertRule:
             out["direction"] = self.direction
         if self.type == "sweep" and self.reverse_pct is not None:
             out["reverse_bars"] = self.reverse_bars
+        if self.type == "reach":
+            out["probability"] = self.probability
+            out["horizon_hours"] = self.horizon_hours
         out["cooldown_minutes"] = self.cooldown_minutes
         if self.notify:
             out["notify"] = list(self.notify)
@@ -162,6 +173,14 @@ def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
         raise ConfigError(f"direction: must be up, down or both, got {direction!r}")
     if spec.get("reverse_pct") is not None:
         values["reverse_pct"] = _number("reverse_pct", spec["reverse_pct"], low=0, high=50)
+    if spec.get("probability") is not None:
+        values["probability"] = _number("probability", spec["probability"], low=0, high=1)
+    horizon = spec.get("horizon_hours", 24.0)
+    if isinstance(horizon, bool) or horizon not in REACH_HORIZONS:
+        raise ConfigError(f"horizon_hours: must be one of {', '.join(f'{h:g}' for h in REACH_HORIZONS)}, "
+                          f"got {horizon!r}")
+    if kind == "reach":
+        values["horizon_hours"] = float(horizon)
     reverse_bars = spec.get("reverse_bars", 3)
     if isinstance(reverse_bars, bool) or not isinstance(reverse_bars, int) or not 1 <= reverse_bars <= 1000:
         raise ConfigError(f"reverse_bars: must be an integer in [1, 1000], got {reverse_bars!r}")

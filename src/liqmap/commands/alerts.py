@@ -39,7 +39,7 @@ def alerts_cmd() -> None:
 
 @alerts_cmd.command("add")
 @click.option("--type", "type_", required=True,
-              type=click.Choice(["cluster_forms", "cluster_usd", "cluster_vanishes", "price_near", "sweep"]))
+              type=click.Choice(["cluster_forms", "cluster_usd", "cluster_vanishes", "price_near", "sweep", "reach"]))
 @click.option("--symbol", default="BTC", show_default=True)
 @click.option("--id", "rule_id", default=None, help="Rule id (default: derived from the rule).")
 @click.option("--sides", default=None, help="long, short or long,short (default both).")
@@ -50,13 +50,16 @@ def alerts_cmd() -> None:
 @click.option("--direction", type=click.Choice(["up", "down", "both"]), default=None, help="cluster_usd crossing.")
 @click.option("--reverse", "reverse_pct", type=float, default=None, help="sweep: alert only on a reversal of this %.")
 @click.option("--reverse-bars", type=int, default=None, help="sweep: ... within this many bars (default 3).")
+@click.option("--probability", type=float, default=None, help="reach: P(touch) threshold, 0-1 (e.g. 0.6).")
+@click.option("--horizon-hours", type=click.Choice(["4", "24"]), default=None, help="reach: horizon (default 24).")
 @click.option("--cooldown", "cooldown_minutes", type=float, default=None, help="Minutes (default 60).")
 @click.option("--notify", multiple=True, help="Target URL (apprise or http(s) webhook); repeatable.")
 @click.option("--replace", is_flag=True, help="Replace a rule with the same id.")
 @db_option
 def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exchanges: str | None,
             within_pct: float | None, usd: float | None, min_usd: float | None, direction: str | None,
-            reverse_pct: float | None, reverse_bars: int | None, cooldown_minutes: float | None,
+            reverse_pct: float | None, reverse_bars: int | None, probability: float | None,
+            horizon_hours: str | None, cooldown_minutes: float | None,
             notify: tuple[str, ...], replace: bool, db_path: str | None) -> None:
     """Add a rule (validated: an impossible rule is refused naming the field)."""
     import time
@@ -68,7 +71,9 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
     spec: dict[str, Any] = {"type": type_, "symbol": symbol}
     for name, value in (("id", rule_id), ("sides", sides), ("exchanges", exchanges), ("within_pct", within_pct),
                         ("usd", usd), ("min_usd", min_usd), ("direction", direction), ("reverse_pct", reverse_pct),
-                        ("reverse_bars", reverse_bars), ("cooldown_minutes", cooldown_minutes)):
+                        ("reverse_bars", reverse_bars), ("probability", probability),
+                        ("horizon_hours", None if horizon_hours is None else float(horizon_hours)),
+                        ("cooldown_minutes", cooldown_minutes)):
         if value is not None:
             spec[name] = value
     if notify:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from liqmap.cli import db_option
+from liqmap.commands.options import config_option
 from liqmap.errors import LiqmapError
 
 
@@ -88,6 +91,7 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
 
 
 @click.command("collect")
+@config_option("collect")
 @click.option("--exchanges", default="binance,bybit,okx", show_default=True)
 @click.option("--symbols", default="BTC,ETH", show_default=True)
 @click.option("--channels", default="trades,liquidations,klines,mark,open_interest", show_default=True)
@@ -98,11 +102,21 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
 @click.option("--venue-url", "venue_urls", multiple=True, metavar="NAME=REST_URL,WS_URL",
               help="Point a venue at other hosts (a mirror or a mock exchange), e.g. "
                    "binance=http://127.0.0.1:8080,ws://127.0.0.1:8080")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Serve Prometheus metrics (feeds, store writes) at http://METRICS_HOST:PORT/metrics; 0 = off.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Interface for --metrics-port.")
+@click.option("--store-trades", is_flag=True,
+              help="Also store every raw trade (off: trades only fill the bars' taker buy volume).")
+@click.option("--journal", "journal_dir", type=click.Path(file_okay=False), default=None,
+              help="Journal of raw frames replayed at the next start after a crash "
+                   "[default: <db file>.journal; 'off' disables].")
 @db_option
 def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | None, flush_ms: int,
-                flush_every: int, venue_urls: tuple[str, ...], db_path: str | None) -> None:
+                flush_every: int, venue_urls: tuple[str, ...], metrics_port: int, metrics_host: str,
+                db_path: str | None, store_trades: bool, journal_dir: str | None) -> None:
     """Collect live data from exchanges into the store until stopped (Ctrl-C / SIGTERM flush and exit)."""
     from liqmap.feed.collector import Collector
+    from liqmap.feed.journal import Journal
     from liqmap.feed.record import Recorder
     from liqmap.feed.writer import BatchWriter
 
@@ -120,13 +134,21 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
 
     async def main() -> None:
         with _store(db_path) as store:
+            where = journal_dir or _default_journal(store, exchanges)
             collector = Collector(store, _split(exchanges), _split(symbols), channels=_split(channels), specs=specs,
-                                  recorder=Recorder(record_dir) if record_dir else None,
-                                  writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms))
+                                  journal=Journal(where) if where != "off" else None,
+                                  recorder=Recorder(record_dir) if record_dir else None, store_trades=store_trades,
+                                  writer=BatchWriter(store, flush_every=flush_every, flush_ms=flush_ms,
+                                                     quarantine_path=None if where == "off"
+                                                     else Path(where) / "quarantine.jsonl"))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, collector.stop)
-            await collector.run()
+            stop_metrics = _metrics_server(collector, metrics_host, metrics_port)
+            try:
+                await collector.run()
+            finally:
+                stop_metrics()
             for name, health in collector.health.items():
                 click.echo(f"{name}: {health.records} records, {health.reconnects} reconnects, "
                            f"{health.parse_errors} parse errors")
@@ -135,6 +157,32 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
         asyncio.run(main())
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _default_journal(store: object, exchanges: str) -> str:
+    """Beside an embedded store file; for a server store, in the user data dir, one folder per store and
+    venue set (collectors of different venues never share one)."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return "off" if path == ":memory:" else f"{path}.journal"
+    import hashlib
+
+    import platformdirs
+
+    key = hashlib.sha1(f"{getattr(store, 'location', '')}|{','.join(sorted(_split(exchanges)))}".encode()).hexdigest()
+    return str(Path(platformdirs.user_data_dir("liqmap", appauthor=False)) / "journal" / key[:16])
+
+
+def _metrics_server(collector: object, host: str, port: int) -> Callable[[], None]:
+    """Start the Prometheus endpoint of ``collect --metrics-port`` (a no-op stopper when off)."""
+    if not port:
+        return lambda: None
+    from liqmap.metrics import collector_registry, serve_metrics
+
+    try:
+        return serve_metrics(collector_registry(collector), host, port)
+    except OSError as exc:
+        raise click.ClickException(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 @click.command("replay")
@@ -150,4 +198,5 @@ def replay_cmd(file: str, db_path: str | None) -> None:
     except LiqmapError as exc:
         raise click.ClickException(str(exc)) from exc
     written = ", ".join(f"{t} {n}" for t, n in sorted(result.written.items())) or "nothing new"
-    click.echo(f"{result.frames} frames, {result.records} records, {result.parse_errors} parse errors; new: {written}")
+    click.echo(f"{result.frames} frames, {result.records} records, {result.parse_errors} parse errors, "
+               f"{result.quarantined} refused by the store; new: {written}")

@@ -35,31 +35,45 @@ def compute_plan(
     growth_hours: float | None,
     fresh_age: str | None,
 ) -> Any:
-    """Store -> heatmap (and its recent-positions twin) -> ``(session plan, latest snapshot)``."""
+    """Store -> heatmap (and its recent-positions twin) in calibrated USD -> ``(session plan, latest
+    snapshot)``; clusters carry reach probabilities (``liqmap.calibrate``)."""
+    from liqmap.analysis.calibration import scale_heatmap
     from liqmap.analysis.levels import plan_for_heatmap
+    from liqmap.calibrate import FIT_RANGE, calibration_for, sigma_now
     from liqmap.query import HeatmapQuery, heatmap_for
 
     query = HeatmapQuery(symbol, exchanges=exchanges, range=range_)
     heatmap = heatmap_for(store, query)
+    fit_heatmap = heatmap if range_ == FIT_RANGE else heatmap_for(store, HeatmapQuery(symbol, exchanges=exchanges,
+                                                                                        range=FIT_RANGE))
+    calibration = calibration_for(store, heatmap, fit_heatmap)
+    heatmap = scale_heatmap(heatmap, calibration)
     fresh = None
     if fresh_age:
-        fresh = heatmap_for(store, HeatmapQuery(symbol, exchanges=exchanges, range=range_, ages=(fresh_age,)))
-    plan = plan_for_heatmap(heatmap, within_pct=within, fresh=fresh, growth_hours=growth_hours)
+        fresh = scale_heatmap(heatmap_for(store, HeatmapQuery(symbol, exchanges=exchanges, range=range_,
+                                                              ages=(fresh_age,))), calibration)
+    plan = plan_for_heatmap(heatmap, within_pct=within, fresh=fresh, growth_hours=growth_hours,
+                            sigma=sigma_now(store, heatmap), calibration=calibration.to_dict())
     return plan, heatmap.column(-1)
 
 
 def format_plan(plan: Any) -> str:
     when = datetime.fromtimestamp(plan.ts / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"{plan.symbol}  {when}  price {plan.price:,.2f}  (clusters within {plan.within_pct:g}%)", ""]
-    header = f"{'side':<6} {'from':>12} {'to':>12} {'peak':>12} {'USD':>10} {'share':>6} {'dist':>8} {'age':>6} {'24h':>8}"
+    header = f"{'side':<6} {'from':>12} {'to':>12} {'peak':>12} {'USD':>10} {'share':>6} {'dist':>8} {'age':>6} {'24h':>8} {'P24h':>5}"
     lines += [header, "-" * len(header)]
     for c in sorted(plan.clusters, key=lambda c: -c.price_high):
         lines.append(
             f"{c.side:<6} {c.price_low:>12,.2f} {c.price_high:>12,.2f} {c.peak_price:>12,.2f} {_usd(c.usd):>10} "
-            f"{c.share * 100:>5.1f}% {_pct(c.distance_pct):>8} {c.age or '-':>6} {_pct(c.growth_pct):>8}"
+            f"{c.share * 100:>5.1f}% {_pct(c.distance_pct):>8} {c.age or '-':>6} {_pct(c.growth_pct):>8} "
+            f"{'-' if c.reach_24h is None else f'{c.reach_24h:.0%}':>5}"
         )
     if not plan.clusters:
         lines.append("(no clusters in range)")
+    if plan.calibration:
+        cal = plan.calibration
+        lines.append(f"USD calibrated ({cal['source']}: x{cal['factor_long']:.3g} longs, x{cal['factor_short']:.3g} "
+                     "shorts); P24h = chance price touches the near edge within 24 h")
     lines.append("")
     for label, c in (("nearest above", plan.nearest_above), ("nearest below", plan.nearest_below)):
         text = "none" if c is None else f"{c.peak_price:,.2f} ({_pct(c.distance_pct)}, {_usd(c.usd)} {c.side}s)"

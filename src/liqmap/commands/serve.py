@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from liqmap.cli import db_option
+from liqmap.commands.options import config_option, current_settings
 
 
 def _csv(value: str | None) -> list[str]:
@@ -16,6 +17,7 @@ def _csv(value: str | None) -> list[str]:
 
 
 @click.command("serve")
+@config_option("serve")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind. The default keeps the server private to this machine.")
@@ -64,10 +66,12 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             from liqmap.feed.collector import Collector
 
             collector = Collector(store, exchanges, coins)
+        settings = current_settings()
+        settings.export_alerts_env()
         limits = Limits(max_body_bytes=int(max_body_mb * (1 << 20)), max_computations=max_computations,
                         cache_bytes=cache_mb << 20, allowed_hosts=default_hosts(host, allow_hosts))
         run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                   cors_origins=tuple(o for c in cors for o in _csv(c)), limits=limits)
+                   cors_origins=tuple(o for c in cors for o in _csv(c)), settings=settings, limits=limits)
     finally:
         store.close()
 
@@ -87,13 +91,13 @@ def _announce(store: Any, url: str) -> Iterator[str | None]:
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
                collector: Any = None, log_level: str = "warning", cors_origins: tuple[str, ...] = (),
-               limits: Any = None) -> None:
+               settings: Any = None, limits: Any = None) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
     try:
         asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                                cors_origins=cors_origins, limits=limits))
+                                cors_origins=cors_origins, settings=settings, limits=limits))
     except KeyboardInterrupt:  # Ctrl-C is the normal way to stop: a clean line, not click's "Aborted!"
         click.echo("\nliqmap stopped.")
 
@@ -109,6 +113,7 @@ async def serve_async(
     announce: bool = True,
     on_started: Callable[[str, Any], None] | None = None,
     cors_origins: tuple[str, ...] = (),
+    settings: Any = None,
     limits: Any = None,
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
@@ -130,6 +135,7 @@ async def serve_async(
         limits = dataclasses.replace(limits, allowed_hosts=default_hosts(host))
     limits = dataclasses.replace(limits, allowed_origins=(*limits.allowed_origins, *cors_origins))
     app = create_app(store, token=token, collector=collector, cors_origins=cors_origins, limits=limits)
+    app.state.settings = settings  # liqmap.settings.Settings (for /healthz), None = defaults
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

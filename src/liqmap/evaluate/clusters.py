@@ -31,7 +31,12 @@ def top_bins(density: np.ndarray, eligible: np.ndarray, top: int) -> np.ndarray:
     return np.where(np.isfinite(picked), part, -1)
 
 
-def _window_extremes(low: np.ndarray, high: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def horizon_bars(interval_ms: int, hours: float) -> int:
+    """Bars in ``hours`` at bars of ``interval_ms`` (at least one)."""
+    return max(1, round(hours * 3_600_000 / interval_ms))
+
+
+def window_extremes(low: np.ndarray, high: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """``min(low[t:t+h])``, ``max(high[t:t+h])`` for every ``t`` with a full window (NaN otherwise)."""
     n = len(low)
     lo = np.full(n, np.nan)
@@ -52,10 +57,13 @@ def cluster_stats(
     realized_short: np.ndarray,
     *,
     top: int = 3,
-    horizon_bars: int = 24,
+    horizon_hours: float = 24.0,
 ) -> dict[str, float]:
-    """Reach rates of the top clusters vs random levels at the same distance, and realized USD in sweep bars."""
+    """Reach rates of the top clusters vs random levels at the same distance, and realized USD in sweep bars.
+
+    The horizon is ``horizon_hours`` whatever the bar length (24 bars of 1 h, 48 bars of 30 min)."""
     n = len(frame)
+    horizon = horizon_bars(frame.interval_ms, horizon_hours)
     if heatmap.long.shape[0] != n:
         raise ValueError("cluster_stats needs one heatmap column per bar")
     edges = heatmap.price_edges
@@ -65,8 +73,9 @@ def cluster_stats(
     below = centers[None, :] <= price[:, None]
     long_top = top_bins(heatmap.long[starts - 1], below, top)
     short_top = top_bins(heatmap.short[starts - 1], ~below, top)
-    win_low, win_high = _window_extremes(frame.low, frame.high, horizon_bars)
-    out: dict[str, float] = {"top_bins_per_side": float(top), "horizon_bars": float(horizon_bars)}
+    win_low, win_high = window_extremes(frame.low, frame.high, horizon)
+    out: dict[str, float] = {"top_bins_per_side": float(top), "horizon_bars": float(horizon),
+                             "horizon_hours": float(horizon_hours)}
     for side, picks in (("long", long_top), ("short", short_top)):
         valid = picks >= 0
         rows = np.nonzero(valid)[0]

@@ -30,10 +30,13 @@ class EvalData:
     realized_source: str = ""
     prints_long: np.ndarray | None = None
     prints_short: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    """Volatility per sqrt hour known at the end of each bar, from up to 30 days of bars before the frame
+    (:func:`trailing_sigma`); None = estimate from the frame alone."""
 
     def __post_init__(self) -> None:
         n = len(self.frame)
-        for name in ("realized_long", "realized_short", "prints_long", "prints_short"):
+        for name in ("realized_long", "realized_short", "prints_long", "prints_short", "sigma"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -159,4 +162,24 @@ def load_eval_data(
     prints_long = prints_short = None
     if len(prints["ts_event"]) > 0:
         prints_long, prints_short = bin_prints(frame.ts, interval_ms, prints["ts_event"], prints["side"], prints["usd"])
-    return EvalData(frame, realized_long, realized_short, label, prints_long, prints_short)
+    sigma = trailing_sigma(store, exchange, symbol, frame.ts, interval_ms)
+    return EvalData(frame, realized_long, realized_short, label, prints_long, prints_short, sigma)
+
+
+def trailing_sigma(store: DuckDBStore, exchange: str, symbol: str, ts: np.ndarray, interval_ms: int) -> np.ndarray:
+    """:func:`liqmap.analysis.reach.hourly_sigma` at the end of each bar ``ts``, from the stored bars of the
+    ``VOL_WINDOW_HOURS`` before (so the estimate does not depend on how much warm-up a frame has). Bars
+    flagged as bad ticks (:mod:`liqmap.model.badticks`) enter with their clipped high / low."""
+    from liqmap.analysis.reach import VOL_WINDOW_HOURS, hourly_sigma
+    from liqmap.ingest.frames import read_bars
+    from liqmap.model.badticks import clip_bad_ticks
+
+    ts = np.asarray(ts, dtype=np.int64)
+    start = int(ts[0]) - int(VOL_WINDOW_HOURS * 3_600_000)
+    bars, _ = read_bars(store, exchange, symbol, start, int(ts[-1]) + interval_ms, interval_ms)
+    bar_ts = np.asarray(bars["ts_event"], dtype=np.int64)
+    if bar_ts.size == 0:
+        return np.full(ts.size, np.nan)
+    high, low, _flags = clip_bad_ticks(bars["open"], bars["high"], bars["low"], bars["close"])
+    sigma = hourly_sigma(high, low, interval_ms)
+    return align(ts, bar_ts, sigma)

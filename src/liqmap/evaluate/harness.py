@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from liqmap.analysis.calibration import FALLBACK, WINDOW_DAYS, trailing_factors
 from liqmap.errors import ConfigError, DataError
 from liqmap.evaluate import baselines
 from liqmap.evaluate.clusters import cluster_stats
 from liqmap.evaluate.dataset import EvalData
 from liqmap.evaluate.metrics import capture, score_side
+from liqmap.evaluate.reach import reach_block
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.result import Heatmap
@@ -123,9 +125,14 @@ class Evaluation:
     model: Pair
     baselines: dict[str, Pair]
     metrics: dict[str, Any] = field(default_factory=dict)
+    reliability: dict[str, Any] = field(default_factory=dict)
+    """Reach-probability reliability tables per side (for the HTML report)."""
 
     def to_json(self) -> dict[str, Any]:
         return _clean(self.metrics)
+
+    def reliability_json(self) -> dict[str, Any]:
+        return _clean(self.reliability)  # type: ignore[no-any-return]
 
 
 def evaluate(
@@ -170,11 +177,29 @@ def evaluate(
         },
         "config": config_summary(config),
     }
+    metrics["calibrated"] = calibrated_scores(model, realized, data.ts, mask)
+    reliability_tables: dict[str, Any] = {}
     if with_clusters:
         metrics["clusters"] = cluster_stats(heatmap, frame, mask, data.realized_long, data.realized_short)
+        metrics["reach"], reliability_tables = reach_block(heatmap, frame, mask, sigma=data.sigma)
     if data.prints_long is not None and data.prints_short is not None:
         metrics["prints"] = _prints_scores(data, mask, model, base)
-    return Evaluation(data, mask, config, model, base, metrics)
+    return Evaluation(data, mask, config, model, base, metrics, reliability_tables)
+
+
+def calibrated_scores(model: Pair, realized: Pair, ts: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    """The model's ``calibration_*`` keys after the trailing calibration (``liqmap.analysis.calibration``):
+    each bar's prediction times the factor fitted on the days before its own day (realized series of this
+    evaluation; the fallback factor where fewer than 3 earlier days exist). Rank metrics are unchanged."""
+    f_long, f_short = trailing_factors(ts, model, realized)
+    calibrated = (model[0] * f_long, model[1] * f_short)
+    scores = score(calibrated, realized, ts, mask)
+    out: dict[str, Any] = {k: v for k, v in scores.items() if k.startswith(("calibration", "predicted_usd"))}
+    out["method"] = (f"median daily realized / predicted over the {WINDOW_DAYS} days before each bar's day, per side "
+                     f"(fallback {FALLBACK.factor_long:g} / {FALLBACK.factor_short:g})")
+    out["factor_long_range"] = [float(np.min(f_long[mask])), float(np.max(f_long[mask]))]
+    out["factor_short_range"] = [float(np.min(f_short[mask])), float(np.max(f_short[mask]))]
+    return out
 
 
 def _prints_scores(data: EvalData, mask: np.ndarray, model: Pair, base: dict[str, Pair]) -> dict[str, Any]:

@@ -56,7 +56,30 @@ def text_table(metrics: dict[str, Any]) -> str:
                 f"realized {side} USD per bar when swept {_usd(clusters.get(f'realized_mean_sweep_bars_{side}'))} "
                 f"vs other bars {_usd(clusters.get(f'realized_mean_other_bars_{side}'))}"
             )
+    lines.extend(trust_lines(metrics))
     return "\n".join(lines)
+
+
+def trust_lines(metrics: dict[str, Any]) -> list[str]:
+    """Calibrated ratios and the reach-probability scores, one line per side."""
+    lines = []
+    cal = metrics.get("calibrated") or {}
+    reach = metrics.get("reach") or {}
+    for side in ("long", "short"):
+        if cal:
+            lines.append(
+                f"calibrated {side}s: realized / predicted {_fmt(cal.get(f'calibration_{side}'))}, daily "
+                f"q10 / q50 / q90 {_fmt(cal.get(f'calibration_daily_q10_{side}'))} / "
+                f"{_fmt(cal.get(f'calibration_daily_q50_{side}'))} / {_fmt(cal.get(f'calibration_daily_q90_{side}'))}"
+            )
+        r = reach.get(side)
+        if r:
+            lines.append(
+                f"reach {side}s ({reach['horizon_hours']:g} h, {r['level_bars']} level-bars): Brier {_fmt(r['brier'])} "
+                f"vs base rate {_fmt(r['brier_base_rate'])} vs distance only {_fmt(r['brier_distance_only'])}; "
+                f"ECE {_fmt(r['ece'])}"
+            )
+    return lines
 
 
 def _perfect_line(metrics: dict[str, Any]) -> str:
@@ -149,6 +172,31 @@ def daily_png(evaluation: Evaluation) -> str:
     return out
 
 
+def reliability_png(evaluation: Evaluation) -> str:
+    """Reliability diagram of the reach probability: observed touch rate vs mean predicted per bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect")
+    for side, table in evaluation.reliability.items():
+        pred = np.asarray(table["mean_predicted"], dtype=float)
+        obs = np.asarray(table["observed"], dtype=float)
+        counts = np.asarray(table["counts"], dtype=float)
+        ok = counts > 0
+        ax.plot(pred[ok], obs[ok], marker="o", label=f"{side}s (ECE {table['ece']:.3f})")
+    ax.set_xlabel("predicted P(touch within 24 h)")
+    ax.set_ylabel("observed touch rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    out = _png(fig)
+    plt.close(fig)
+    return out
+
+
 def html_report(evaluation: Evaluation) -> str:
     metrics = evaluation.to_json()
     cols = columns(metrics)
@@ -183,5 +231,8 @@ Each bar's prediction uses data up to the bar's start plus its high and low (doc
 <img alt="daily" src="data:image/png;base64,{daily_png(evaluation)}">
 <h2>Top clusters</h2>
 <table>{cluster_rows}</table>
+<h2>Calibrated USD and reach probability</h2>
+<p>{"<br>".join(html.escape(line) for line in trust_lines(metrics))}</p>
+{f'<img alt="reliability" src="data:image/png;base64,{reliability_png(evaluation)}">' if evaluation.reliability else ""}
 </body></html>
 """

@@ -9,30 +9,42 @@ Wiring only (no parsing, no venue quirks)::
 
 Per frame: record raw (optional) -> ``spec.parse_ws`` -> drop exact duplicates (recent-key window) ->
 flag out-of-order -> ``writer.put``. A :class:`ParseError`/:class:`VenueError` is counted and logged with
-the payload; the frame is skipped and the feed lives. Out-of-order *events* (trades, liquidations, bars)
+the payload; the frame is skipped and the feed lives (an :class:`InvalidRecordError` still stores the
+frame's valid records).
+
+Supervision: nothing ends a feed silently. Any other exception while handling a frame is logged with the
+(truncated) payload, counted in ``health.errors`` / ``health.last_error``, and the frame is skipped; an
+exception escaping a connection's frame loop or a background task (open-interest poll, gap backfill,
+instrument load) is logged and counted the same way and the task restarts after a backoff delay. Out-of-order *events* (trades, liquidations, bars)
 are real data and are stored (the store orders by ``ts_event``); an out-of-order *state* (mark price,
 open interest) is stale and skipped, so the live view never goes backwards. After a reconnect the hole
-is backfilled over REST (klines, open interest) so the stored bar series has no gap.
+is backfilled over REST (klines, open interest) so the stored bar series has no gap; at start, the frame
+journal of a killed predecessor is replayed and every series is backfilled from its newest stored row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from liqmap.errors import ConfigError, FeedError, ParseError
-from liqmap.feed.record import Recorder
+from liqmap.errors import ConfigError, FeedError, InvalidRecordError, ParseError
+from liqmap.feed.backfill import HISTORY_TABLES
+from liqmap.feed.journal import Journal
+from liqmap.feed.record import Recorder, load_instruments, parse_entry, read_recording
 from liqmap.feed.rest import RestClient
+from liqmap.feed.takerflow import TakerFlow
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
 from liqmap.feed.ws import FeedHealth, WsFeed
 from liqmap.store import DuckDBStore, schema
-from liqmap.types import MINUTE_MS, Instrument, MarkPrice, OpenInterest, Record
-from liqmap.venues._spec import ChannelKind, ParseContext, VenueSpec
+from liqmap.types import DAY_MS, MINUTE_MS, Bar, Instrument, MarkPrice, OpenInterest, Record, Trade
+from liqmap.venues._spec import ChannelKind, HistoryKind, ParseContext, VenueSpec, symbol_of
 from liqmap.venues.registry import get_spec
 
 log = logging.getLogger(__name__)
@@ -77,8 +89,23 @@ class Collector:
         dedup_window: int = 50_000,
         oi_poll_s: float | None = None,
         ping_interval_s: float | None = None,
+        store_trades: bool = False,
+        taker_grace_s: float = 2.0,
+        journal: Journal | None = None,
+        startup_backfill: bool = True,
+        startup_backfill_max_ms: int = 7 * DAY_MS,
     ) -> None:
         self.store = store
+        self.store_trades = store_trades
+        """Raw trades go to the store only when asked (``collect --store-trades``); by default they only feed
+        :attr:`taker` (taker buy volume of each bar)."""
+        self.taker = TakerFlow(kline_interval_ms)
+        self.taker_grace_s = taker_grace_s
+        self._held: list[tuple[float, Bar, VenueRuntime]] = []
+        """Closed bars waiting ``taker_grace_s`` for late trades before their taker buy volume is filled."""
+        self.journal = journal
+        self.startup_backfill = startup_backfill
+        self.startup_backfill_max_ms = startup_backfill_max_ms
         self.timing = timing or Timing()
         self.writer = writer or BatchWriter(store)
         self.recorder = recorder
@@ -116,10 +143,17 @@ class Collector:
 
     async def run(self) -> None:
         """Run until :meth:`stop`; then flush the writer and close everything."""
+        if self.journal is not None:
+            self.writer.checkpoint = self.journal.checkpoint
         await self.writer.start()
         try:
+            if self.journal is not None:
+                self._recover(self.journal)
+                self._release_held(force=True)  # the whole journal is replayed: no later trade will come
+                await self.writer.flush()  # recovered records durable before the startup backfill reads
             for venue in self.venues.values():
                 await self._start_venue(venue)
+            self._spawn(self._supervise(self._release_loop, "taker-hold", None), "taker-hold")
             await self._stop.wait()
         finally:
             for task in list(self._tasks):
@@ -127,16 +161,51 @@ class Collector:
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            self._release_held(force=True)
             await self.writer.close()
+            if self.journal is not None:
+                self.journal.close()  # the final flush stored everything: drop every segment
+                self.journal.checkpoint()()
             for venue in self.venues.values():
                 await venue.rest.aclose()
             if self.recorder is not None:
                 self.recorder.close()
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
+    def _spawn(self, coro: Any, name: str, venue: VenueRuntime | None = None) -> None:
+        task = asyncio.create_task(self._guard(coro, name, venue), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Any, name: str, venue: VenueRuntime | None) -> None:
+        """Run a one-shot task; an unexpected exception is logged and counted, never lost."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._count_error(venue, f"task {name}: {type(exc).__name__}: {exc}", None)
+
+    async def _supervise(self, factory: Callable[[], Any], name: str, venue: VenueRuntime | None) -> None:
+        """Run a long-lived loop (a connection's frames, an OI poll) until :meth:`stop`; restart it after a
+        backoff delay whenever it raises or ends unexpectedly."""
+        backoff = self._backoff()
+        while not self._stop.is_set():
+            try:
+                await factory()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._count_error(venue, f"task {name}: {type(exc).__name__}: {exc}", None)
+            if self._stop.is_set():
+                return
+            await self.timing.sleep(backoff.next_delay())
+
+    @staticmethod
+    def _count_error(venue: VenueRuntime | None, message: str, raw: str | bytes | None) -> None:
+        if venue is not None:
+            venue.health.errors += 1
+            venue.health.last_error = message[:500]
+        log.exception("%s: %s; payload=%r", venue.spec.name if venue else "collector", message, _clip(raw))
 
     async def _start_venue(self, venue: VenueRuntime) -> None:
         spec = venue.spec
@@ -144,7 +213,7 @@ class Collector:
             if "contracts" in spec.capabilities:
                 await self._load_instruments(venue, attempts=None)  # sizes are needed before any frame
             else:
-                self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments")
+                self._spawn(self._load_instruments(venue, attempts=3), f"{spec.name}-instruments", venue)
         by_endpoint: dict[str, list[tuple[str, str | dict[str, str]]]] = {}
         for kind in self._ws_kinds(spec):
             channel = spec.channels[kind]
@@ -161,9 +230,13 @@ class Collector:
                               ping_interval_s=self.ping_interval_s,
                               on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
                 self._feeds.append(feed)
-                self._spawn(self._consume(venue, feed), f"{spec.name}-{endpoint}-{i}")
+                name = f"{spec.name}-{endpoint}-{i}"
+                self._spawn(self._supervise(functools.partial(self._consume, venue, feed), name, venue), name, venue)
+        if self.startup_backfill:
+            self._spawn(self._startup_backfill(venue), f"{spec.name}-startup-backfill", venue)
         if "open_interest" in self.channels and self._oi_by_poll(spec):
-            self._spawn(self._poll_oi(venue), f"{spec.name}-oi-poll")
+            self._spawn(self._supervise(functools.partial(self._poll_oi, venue), f"{spec.name}-oi-poll", venue),
+                        f"{spec.name}-oi-poll", venue)
 
     async def _load_instruments(self, venue: VenueRuntime, attempts: int | None) -> None:
         """Instrument metadata (contract sizes), retried with backoff (forever when ``attempts`` is None,
@@ -186,6 +259,98 @@ class Collector:
             venue.ctx.instruments.update({i.venue_symbol: i for i in wanted})
             self.writer.put(wanted)
             return
+
+    def _recover(self, journal: Journal) -> None:
+        """Replay the segments a killed process left through the parsers (each frame is journaled again
+        before its old segment is deleted, so a second kill loses nothing either)."""
+        for path in journal.open():
+            frames = 0
+            kept = False
+            for entry in read_recording(path):
+                venue = self.venues.get(entry.venue)
+                if venue is None:
+                    kept = True  # not collected by this run: keep the segment for `liqmap replay`
+                    continue
+                if not venue.ctx.instruments:
+                    load_instruments(self.store, venue.ctx)
+                frames += 1
+                if entry.rest is None:
+                    self.handle(venue, entry.raw, entry.ts_recv, record=False)
+                    continue
+                journal.write(entry.venue, entry.raw, entry.ts_recv, rest=entry.rest,
+                              venue_symbol=entry.venue_symbol)
+                try:
+                    records = parse_entry(venue.spec, venue.ctx, entry.ts_recv, entry.raw, entry.rest,
+                                          entry.venue_symbol)
+                except InvalidRecordError as exc:
+                    records = exc.valid  # type: ignore[assignment]
+                except (FeedError, KeyError) as exc:
+                    log.warning("%s: journal entry skipped: %s", entry.venue, exc)
+                    continue
+                self._accept(venue, records, None)
+            venue_health = next(iter(self.health.values()), None)
+            if venue_health is not None:
+                venue_health.extra["journal_frames_recovered"] = (
+                    venue_health.extra.get("journal_frames_recovered", 0) + frames)
+            log.info("journal %s: %d frames recovered", path.name, frames)
+            if kept:
+                log.warning("journal %s holds frames of venues not collected now; kept for `liqmap replay`",
+                            path)
+            else:
+                journal.discard(path)
+
+    async def _startup_backfill(self, venue: VenueRuntime) -> None:
+        """Fill each series from its newest stored row to now over REST (bars, open interest, funding), so
+        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``."""
+        now = self.timing.now_ms()
+        for kind in self._history_kinds(venue.spec, with_funding=True):
+            table = HISTORY_TABLES[kind]
+            for vsym in venue.venue_symbols:
+                filters: dict[str, object] = {"exchange": venue.spec.name, "symbol": symbol_of(vsym)}
+                if table == "bars":
+                    filters.update(interval_ms=self.kline_interval_ms, market="perp")
+                latest = self.store.latest_ts(table, **filters)
+                if latest is None:
+                    continue
+                start = max(latest + 1, now - self.startup_backfill_max_ms)
+                if table == "bars":  # also the holes a killed run left behind newer live bars
+                    start = self._first_bar_hole(filters, now - self.startup_backfill_max_ms, start)
+                await self._fetch_history(venue, kind, vsym, start, now, "startup backfill", durable=True)
+
+    def _first_bar_hole(self, filters: dict[str, object], since: int, default: int) -> int:
+        """Open time of the first missing bar after the oldest stored bar since ``since`` (``default`` when
+        the stored bars are contiguous)."""
+        ts = self.store.read("bars", start=since, columns=["ts_event"], **filters)["ts_event"]  # type: ignore[arg-type]
+        if len(ts) < 2:
+            return default
+        import numpy as np
+
+        ts = np.sort(np.asarray(ts, dtype=np.int64))
+        holes = np.flatnonzero(np.diff(ts) > self.kline_interval_ms)
+        return int(ts[holes[0]]) + self.kline_interval_ms if len(holes) else default
+
+    def _history_kinds(self, spec: VenueSpec, *, with_funding: bool) -> list[HistoryKind]:
+        kinds: list[HistoryKind] = []
+        if "klines" in self.channels and "klines" in spec.history:
+            kinds.append("klines")
+        if "open_interest" in self.channels and "open_interest" in spec.history:
+            kinds.append("open_interest")
+        if with_funding and "mark" in self.channels and "funding" in spec.history:
+            kinds.append("funding")
+        return kinds
+
+    async def _fetch_history(self, venue: VenueRuntime, kind: HistoryKind, vsym: str, start: int, end: int,
+                             why: str, durable: bool = False) -> None:
+        """REST pages into the writer; ``durable``: flush each page at once (REST pages are not journaled,
+        and a newer live row stored before them would hide the hole from the next startup backfill)."""
+        try:
+            async for page in venue.rest.history(kind, vsym, start, end, venue.ctx):
+                self.writer.put(page)
+                if durable:
+                    await self.writer.flush()
+        except FeedError as exc:
+            venue.health.last_error = f"{why}: {exc}"
+            log.warning("%s %s %s %s failed: %s", venue.spec.name, why, kind, vsym, exc)
 
     def _stale_after(self, spec: VenueSpec, chunk: Sequence[tuple[str, object]]) -> float:
         """Silence that means a stalled socket. A connection carrying only event channels that can be
@@ -218,14 +383,28 @@ class Collector:
         async for raw, ts_recv in feed.frames():
             self.handle(venue, raw, ts_recv)
 
-    def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int) -> list[Record]:
-        """Record, parse, dedup and queue one frame; returns the records accepted."""
+    def handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int, *, record: bool = True) -> list[Record]:
+        """Journal, record, parse, dedup and queue one frame; returns the records accepted."""
+        try:
+            return self._handle(venue, raw, ts_recv, record)
+        except Exception as exc:  # supervision: a bug must not end the connection's consumer
+            self._count_error(venue, f"frame handling failed: {type(exc).__name__}: {exc}", raw)
+            return []
+
+    def _handle(self, venue: VenueRuntime, raw: str | bytes, ts_recv: int, record: bool) -> list[Record]:
         health = venue.health
         health.messages += 1
-        if self.recorder is not None:
+        if self.journal is not None:
+            self.journal.write(venue.spec.name, raw, ts_recv)
+        if self.recorder is not None and record:
             self.recorder.write(venue.spec.name, raw, ts_recv)
         try:
             records = venue.spec.parse_ws(raw, ts_recv, venue.ctx)
+        except InvalidRecordError as exc:
+            health.invalid_records += 1
+            health.last_error = str(exc)
+            log.warning("%s invalid record(s) skipped: %s; payload=%r", venue.spec.name, exc, _clip(raw))
+            records = exc.valid  # type: ignore[assignment]
         except ParseError as exc:
             health.parse_errors += 1
             health.last_error = str(exc)
@@ -244,8 +423,8 @@ class Collector:
         for record in records:
             key = (type(record), *(getattr(record, f) for f in _KEY_FIELDS[type(record)]))
             if key in venue.recent:
-                health.duplicates += 1
-                log.info("%s duplicate skipped: %r", venue.spec.name, _clip(raw))
+                health.duplicates += 1  # DEBUG only: replayed streams repeat thousands of frames
+                log.debug("%s duplicate skipped: %r", venue.spec.name, _clip(raw))
                 continue
             venue.recent[key] = None
             if len(venue.recent) > venue.dedup_window:
@@ -256,17 +435,46 @@ class Collector:
                 last = venue.last_ts.get(slot)
                 if last is not None and ts_event < last:
                     health.out_of_order += 1
-                    log.info("%s out-of-order %s (%d < %d): %r", venue.spec.name, type(record).__name__,
-                             ts_event, last, _clip(raw))
+                    log.debug("%s out-of-order %s (%d < %d): %r", venue.spec.name, type(record).__name__,
+                              ts_event, last, _clip(raw))
                     if isinstance(record, _STATE_TYPES):
                         continue
                 else:
                     venue.last_ts[slot] = ts_event
                 health.lag_ms = getattr(record, "ts_recv", ts_event) - ts_event
+            if isinstance(record, Trade):
+                self.taker.add(record)
+                if not self.store_trades:
+                    health.records += 1
+                    continue
+            elif isinstance(record, Bar) and self._awaits_trades(record):
+                # trades of the bar's last moments may arrive after its close push: hold it briefly
+                self._held.append((time.monotonic() + self.taker_grace_s, record, venue))
+                continue
             accepted.append(record)
         health.records += len(accepted)
         self.writer.put(accepted)
         return accepted
+
+    def _awaits_trades(self, bar: Bar) -> bool:
+        return (bar.taker_buy_volume is None and bar.interval_ms == self.taker.interval_ms and bar.market == "perp"
+                and self.taker.volumes(bar.exchange, bar.symbol, bar.ts_event) is not None)
+
+    def _release_held(self, *, force: bool = False) -> None:
+        """Fill and queue the held bars whose grace is over (all of them when ``force``)."""
+        if not self._held:
+            return
+        now = time.monotonic()
+        ready = [item for item in self._held if force or item[0] <= now]
+        self._held = [item for item in self._held if not (force or item[0] <= now)]
+        for _due, bar, venue in ready:
+            venue.health.records += 1
+            self.writer.put([self.taker.fill(bar)])
+
+    async def _release_loop(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)  # real time: the grace is about arrival order, not exchange time
+            self._release_held()
 
     # -- REST side -----------------------------------------------------------------------------------
     async def _poll_oi(self, venue: VenueRuntime) -> None:
@@ -284,33 +492,29 @@ class Collector:
             await self.timing.sleep(period)
 
     def _rest_recorder(self, venue: VenueRuntime, kind: str, vsym: str) -> Callable[[Any, int], None] | None:
-        recorder = self.recorder
-        if recorder is None:
+        sinks = [sink for sink in (self.recorder, self.journal) if sink is not None]
+        if not sinks:
             return None
         import json
 
-        return lambda body, ts: recorder.write(venue.spec.name, json.dumps(body), ts, rest=kind, venue_symbol=vsym)
+        def write(body: Any, ts: int) -> None:
+            text = json.dumps(body)
+            for sink in sinks:
+                sink.write(venue.spec.name, text, ts, rest=kind, venue_symbol=vsym)
+
+        return write
 
     def _on_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
+        self.taker.reset(venue.spec.name, end_ms)  # trades of the outage are missing: no partial sums
         if self.gap_backfill:
-            self._spawn(self._backfill_gap(venue, start_ms, end_ms), f"{venue.spec.name}-gap")
+            self._spawn(self._backfill_gap(venue, start_ms, end_ms), f"{venue.spec.name}-gap", venue)
 
     async def _backfill_gap(self, venue: VenueRuntime, start_ms: int, end_ms: int) -> None:
         """Fetch ``[start - 1 bar, end]`` of klines (and OI history) so the stored series has no hole."""
-        kinds = []
-        if "klines" in self.channels and "klines" in venue.spec.history:
-            kinds.append("klines")
-        if "open_interest" in self.channels and "open_interest" in venue.spec.history:
-            kinds.append("open_interest")
         start = (start_ms // self.kline_interval_ms - 1) * self.kline_interval_ms
-        for kind in kinds:
+        for kind in self._history_kinds(venue.spec, with_funding=False):
             for vsym in venue.venue_symbols:
-                try:
-                    async for page in venue.rest.history(kind, vsym, start, end_ms, venue.ctx):  # type: ignore[arg-type]
-                        self.writer.put(page)
-                except FeedError as exc:
-                    venue.health.last_error = f"gap backfill: {exc}"
-                    log.warning("%s gap backfill %s %s failed: %s", venue.spec.name, kind, vsym, exc)
+                await self._fetch_history(venue, kind, vsym, start, end_ms, "gap backfill")
         venue.health.gaps_backfilled += 1
 
 

@@ -16,15 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from liqmap.errors import FeedError, MalformedFileError
+from liqmap.errors import FeedError, InvalidRecordError, MalformedFileError
 from liqmap.feed.timing import wall_ms
-from liqmap.feed.writer import write_records
+from liqmap.feed.writer import salvage, write_records
 from liqmap.store import DuckDBStore
 from liqmap.types import Instrument, Record
-from liqmap.venues._spec import ParseContext
+from liqmap.venues._spec import ParseContext, VenueSpec, load_json
 from liqmap.venues.registry import get_spec
 
 log = logging.getLogger(__name__)
+
+
+def entry_line(venue: str, raw: str | bytes, ts_recv: int, *, rest: str | None = None,
+               venue_symbol: str = "") -> str:
+    """One recording line (also the journal's format)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    entry: dict[str, object] = {"ts_recv": ts_recv, "venue": venue, "raw": text}
+    if rest is not None:
+        entry.update(rest=rest, venue_symbol=venue_symbol)
+    return json.dumps(entry) + "\n"
 
 
 class Recorder:
@@ -42,11 +52,7 @@ class Recorder:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{venue}-{wall_ms()}.jsonl"
             handle = self._files[venue] = path.open("a", encoding="utf-8", buffering=1)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        entry: dict[str, object] = {"ts_recv": ts_recv, "venue": venue, "raw": text}
-        if rest is not None:
-            entry.update(rest=rest, venue_symbol=venue_symbol)
-        handle.write(json.dumps(entry) + "\n")
+        handle.write(entry_line(venue, raw, ts_recv, rest=rest, venue_symbol=venue_symbol))
         self.frames += 1
 
     def close(self) -> None:
@@ -88,6 +94,7 @@ class ReplayResult:
     frames: int = 0
     records: int = 0
     parse_errors: int = 0
+    quarantined: int = 0
     written: dict[str, int] = field(default_factory=dict)
 
 
@@ -100,7 +107,15 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
 
     def flush() -> None:
         if store is not None and pending:
-            for table, n in write_records(store, pending).items():
+            try:
+                counts = write_records(store, pending)
+            except Exception as exc:  # a record the store refuses must not cost the others
+                saved = salvage(store, pending, first_error=exc)
+                counts = saved.counts
+                for record, why in saved.rejected:
+                    result.quarantined += 1
+                    log.error("record quarantined (the store refused it: %s): %r", why, record)
+            for table, n in counts.items():
                 result.written[table] = result.written.get(table, 0) + n
         pending.clear()
 
@@ -111,14 +126,14 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
         if ctx is None:
             ctx = contexts[venue] = ParseContext(venue)
             if store is not None:
-                _load_instruments(store, ctx)
+                load_instruments(store, ctx)
         try:
-            if rest is not None:
-                records = spec.snapshots[rest].parse(json.loads(raw), vsym, ts_recv, ctx)  # type: ignore[index]
-                ctx.instruments.update({r.venue_symbol: r for r in records if isinstance(r, Instrument)})
-            else:
-                records = spec.parse_ws(raw, ts_recv, ctx)
-        except (FeedError, ValueError, KeyError) as exc:
+            records = parse_entry(spec, ctx, ts_recv, raw, rest, vsym)
+        except InvalidRecordError as exc:
+            result.parse_errors += 1
+            log.warning("%s: %s; payload=%s", venue, exc, raw[:500])
+            records = exc.valid  # type: ignore[assignment]
+        except (FeedError, KeyError) as exc:
             result.parse_errors += 1
             log.warning("%s: %s; payload=%s", venue, exc, raw[:500])
             continue
@@ -130,7 +145,17 @@ def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 2
     return result
 
 
-def _load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
+def parse_entry(spec: VenueSpec, ctx: ParseContext, ts_recv: int, raw: str, rest: str | None,
+                venue_symbol: str) -> list[Record]:
+    """One recorded frame or REST body through the spec's guarded parser (instruments update ``ctx``)."""
+    if rest is None:
+        return spec.parse_ws(raw, ts_recv, ctx)
+    records = spec.snapshots[rest].parse(load_json(raw), venue_symbol, ts_recv, ctx)  # type: ignore[index]
+    ctx.instruments.update({r.venue_symbol: r for r in records if isinstance(r, Instrument)})
+    return records
+
+
+def load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
     """Contract sizes already in the store (recordings made before REST bodies were recorded)."""
     cols = ["symbol", "venue_symbol", "contract_size", "tick_size", "lot_size"]
     rows = store.read("instruments", columns=cols, exchange=ctx.exchange)

@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
-from liqmap.errors import ParseError, RateLimitError, TransportError
+from liqmap.errors import InvalidRecordError, ParseError, RateLimitError, TransportError
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.types import Record
 from liqmap.venues._spec import HistoryKind, ParseContext, SnapshotKind, VenueSpec
 
 log = logging.getLogger(__name__)
+
+
+RETRY_AFTER_MIN_S = 1.0
+RETRY_AFTER_MAX_S = 300.0
+
+
+def capped_retry_after(retry_after: float | None, backoff: Backoff) -> float:
+    """The wait after a rate limit: the venue's ``Retry-After`` clipped to [1 s, 300 s]; the backoff delay
+    when the venue gave none or nonsense (negative, NaN, infinite: ``Retry-After: inf`` must not mean
+    forever, ``1e9`` not 31 years, ``-5`` not "hammer now")."""
+    if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
+        return backoff.next_delay()
+    return min(max(retry_after, RETRY_AFTER_MIN_S), RETRY_AFTER_MAX_S)
 
 
 class RestClient:
@@ -48,6 +62,7 @@ class RestClient:
         self._last_call: dict[str, float] = {}
         self.rate_limited = 0
         self.requests = 0
+        self.invalid_records = 0
 
     async def __aenter__(self) -> RestClient:
         return self
@@ -93,7 +108,7 @@ class RestClient:
                 self.spec.check_response(response.status_code, response.headers, body)
             except RateLimitError as exc:
                 self.rate_limited += 1
-                delay = exc.retry_after if exc.retry_after is not None else self.backoff.next_delay()
+                delay = capped_retry_after(exc.retry_after, self.backoff)
                 log.warning("%s %s rate limited (%s); sleeping %.1fs", self.spec.name, path, exc, delay)
                 last_error = exc
                 await self.timing.sleep(delay)
@@ -127,7 +142,18 @@ class RestClient:
                                            min_interval_s=endpoint.min_interval_s)
         if on_body is not None:
             on_body(body, ts_recv)
-        return endpoint.parse(body, venue_symbol, ts_recv, ctx)
+        return self._parse(endpoint.parse, body, venue_symbol, ts_recv, ctx)
+
+    def _parse(self, parse: Callable[..., list[Record]], body: Any, venue_symbol: str, ts_recv: int,
+               ctx: ParseContext) -> list[Record]:
+        """Parse a body; when some records fail validation keep the valid ones (logged, counted)."""
+        try:
+            return parse(body, venue_symbol, ts_recv, ctx)
+        except InvalidRecordError as exc:
+            self.invalid_records += 1
+            log.warning("%s %s: %s; the %d valid records are kept", self.spec.name, venue_symbol, exc,
+                        len(exc.valid))
+            return exc.valid  # type: ignore[return-value]
 
     def windows(self, kind: HistoryKind, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """Inclusive ``[a, b]`` windows of at most ``max_limit`` rows each."""
@@ -150,5 +176,5 @@ class RestClient:
             path = endpoint.path.format(venue_symbol=venue_symbol)
             body, ts_recv = await self.request(path, endpoint.params(venue_symbol, a, b, endpoint.max_limit),
                                                method=endpoint.method, min_interval_s=endpoint.min_interval_s)
-            records = endpoint.parse(body, venue_symbol, ts_recv, ctx)
+            records = self._parse(endpoint.parse, body, venue_symbol, ts_recv, ctx)
             yield [r for r in records if a <= getattr(r, "ts_event", a) <= b]

@@ -3,8 +3,14 @@
 Every producer calls :meth:`BatchWriter.put` (non-blocking). One asyncio task owns the store writes:
 it flushes when ``flush_every`` records are buffered, and at least every ``flush_ms``, runs ``store.write`` in a worker thread (DuckDB is not async) and, **after** the batch is durable,
 hands it to every subscriber. ``close()`` (called on SIGINT/SIGTERM by the collector) flushes what is
-left. A kill -9 can lose at most the records of the current batch window (``flush_ms``); run the collector
-with ``--record DIR`` and ``liqmap replay`` recovers them (writes are idempotent).
+left. What a kill -9 loses from the buffer is recovered on restart from the collector's frame journal
+(:mod:`liqmap.feed.journal`); writes are idempotent.
+
+A bad record never costs a good one: when a batch write fails, the batch is bisected (:func:`salvage`)
+until every good record is stored and each record the store refuses on its own is quarantined (logged at
+ERROR with its content, counted in ``quarantined``, appended to ``quarantine_path`` as JSONL when set).
+When no part of the batch can be written at all, the store itself is failing (a lock, a full disk): the
+batch is kept for the next flush, up to ``max_retries`` times, then salvaged record by record.
 
 Live hook (for the model and the web service)::
 
@@ -18,7 +24,10 @@ import asyncio
 import contextlib
 import logging
 import operator
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from liqmap.errors import StoreError
@@ -50,9 +59,60 @@ def write_records(store: DuckDBStore, records: Sequence[Record]) -> dict[str, in
     return {table: store.write_columns(table, cols) for table, cols in to_columns(records).items()}
 
 
+class StoreOutage(StoreError):
+    """No record of a batch could be written, not even alone: the store is failing, not the data."""
+
+
+@dataclass
+class Salvage:
+    counts: dict[str, int] = field(default_factory=dict)
+    stored: list[Record] = field(default_factory=list)
+    rejected: list[tuple[Record, str]] = field(default_factory=list)
+
+
+def salvage(store: DuckDBStore, records: Sequence[Record], *, force: bool = False,
+            first_error: Exception | None = None) -> Salvage:
+    """Store every record the store accepts, by bisection: a failing slice is split in halves until the
+    records that fail alone are isolated (``rejected``, with the error). ``k`` bad records among ``n`` cost
+    O(k log n) writes. Raises :class:`StoreOutage` when the first two records tried alone (the only one of
+    a one-record batch) fail and nothing succeeded: then the store is failing, not a record. With
+    ``force`` every record is tried and the failures are rejected. ``first_error``: the whole batch was
+    already tried and failed with it (the bisection starts with the halves)."""
+    out = Salvage()
+    failed_alone = 0
+
+    def failed(items: Sequence[Record], exc: Exception) -> None:
+        nonlocal failed_alone
+        if len(items) == 1:
+            failed_alone += 1
+            if not force and failed_alone >= min(2, len(records)) and not out.stored:
+                raise StoreOutage(f"the store refuses single records too: {exc}") from exc
+            out.rejected.append((items[0], f"{type(exc).__name__}: {str(exc)[:300]}"))
+            return
+        half = len(items) // 2
+        attempt(items[:half])
+        attempt(items[half:])
+
+    def attempt(items: Sequence[Record]) -> None:
+        try:
+            counts = write_records(store, items)
+        except Exception as exc:
+            failed(items, exc)
+            return
+        out.stored.extend(items)
+        for table, n in counts.items():
+            out.counts[table] = out.counts.get(table, 0) + n
+
+    if first_error is None:
+        attempt(records)
+    else:
+        failed(records, first_error)
+    return out
+
+
 class BatchWriter:
     def __init__(self, store: DuckDBStore, *, flush_every: int = 1000, flush_ms: int = 50,
-                 max_retries: int = 5) -> None:
+                 max_retries: int = 5, quarantine_path: str | Path | None = None) -> None:
         self.store = store
         self.max_retries = max_retries
         self._failures = 0
@@ -64,9 +124,16 @@ class BatchWriter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._flush_lock: asyncio.Lock | None = None
         self.written: dict[str, int] = {}
         self.flushes = 0
         self.errors = 0
+        self.observe_write: Callable[[float, int], None] | None = None
+        """Called with (seconds, records) after each successful store write (metrics)."""
+        self.quarantined = 0
+        self.quarantine_path = quarantine_path
+        self.checkpoint: Callable[[], Callable[[], None]] | None = None
+        """Called as a batch is taken; what it returns is called once that batch is durable (the journal)."""
 
     # -- hook -------------------------------------------------------------------------------------
     def subscribe(self, callback: OnRecords) -> None:
@@ -112,35 +179,61 @@ class BatchWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write what is buffered now (serialised: a journal commit must follow its own batch)."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        commit = self.checkpoint() if self.checkpoint is not None else None
         if not self._buffer:
+            if commit is not None:
+                commit()  # nothing pending: every frame journaled so far is stored
             return
         batch, self._buffer = self._buffer, []
+        started = time.perf_counter()
         try:
             counts = await asyncio.to_thread(write_records, self.store, batch)
-        except StoreError:
-            # e.g. the file is momentarily locked: keep the batch for the next flush, a bounded number
-            # of times, so a transient failure loses nothing; a persistent one is logged and dropped
-            # (the --record file still holds every frame for `liqmap replay`).
+        except Exception as exc:
             self.errors += 1
             self._failures += 1
-            if self._failures <= self.max_retries and not self._closing:
-                log.warning("store write of %d records failed (attempt %d); retrying at next flush",
-                            len(batch), self._failures)
+            final = self._failures > self.max_retries or self._closing
+            try:
+                result = await asyncio.to_thread(salvage, self.store, batch, force=final, first_error=exc)
+            except StoreOutage:
+                # nothing of the batch could be written: the store is failing, not a record. Keep the batch
+                # for the next flush (nothing lost on a transient lock); salvaged per record when final.
+                log.warning("store write of %d records failed (attempt %d: %s); retrying at next flush",
+                            len(batch), self._failures, exc)
                 self._buffer[:0] = batch
-            else:
-                log.exception("store write of %d records failed %d times; batch dropped", len(batch),
-                              self._failures)
-                self._failures = 0
-            return
-        except Exception:  # a bug (e.g. a record type without a table): log, never kill the feed
-            self.errors += 1
-            log.exception("store write of %d records failed", len(batch))
-            return
-        self._failures = 0
+                return
+            self._failures = 0
+            counts = result.counts
+            self._quarantine(result.rejected)
+            batch = result.stored
+        else:
+            self._failures = 0
+        if self.observe_write is not None:
+            self.observe_write(time.perf_counter() - started, len(batch))
         self.flushes += 1
         for table, n in counts.items():
             self.written[table] = self.written.get(table, 0) + n
+        if commit is not None:
+            commit()
         self._publish(batch)
+
+    def _quarantine(self, rejected: list[tuple[Record, str]]) -> None:
+        for record, why in rejected:
+            self.quarantined += 1
+            log.error("record quarantined (the store refused it: %s): %r", why, record)
+            if self.quarantine_path is not None:
+                import dataclasses
+                import json
+
+                entry = {"type": type(record).__name__, "error": why, "record": dataclasses.asdict(record)}
+                with open(self.quarantine_path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, default=repr) + "\n")
 
     def _publish(self, batch: list[Record]) -> None:
         for callback in self._subscribers:

@@ -42,6 +42,11 @@ class FeedHealth:
     duplicates: int = 0
     out_of_order: int = 0
     gaps_backfilled: int = 0
+    errors: int = 0
+    """Unexpected exceptions caught by the collector's supervisor (a bug or a hostile frame the parser
+    contract missed); the frame is skipped or the task restarted, ``last_error`` says what happened."""
+    invalid_records: int = 0
+    """Records refused by :mod:`liqmap.validation` (their frame's valid records were kept)."""
     last_error: str | None = None
     extra: dict[str, int] = field(default_factory=dict)
 

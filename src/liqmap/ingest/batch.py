@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from liqmap.errors import BadSeriesError
 from liqmap.store import schema
+from liqmap.validation import column_problem
 
 _ARROW_TYPES = {int: "int64", float: "float64", str: "string", bool: "bool_"}
 
@@ -32,6 +34,9 @@ class Batch:
         """
         import pyarrow as pa
 
+        problem = column_problem(record_type, values)  # the one validation live records pass too
+        if problem is not None:
+            raise BadSeriesError(f"{self.format}: {problem}")
         table = schema.RECORD_TABLES[record_type]
         hints = typing.get_type_hints(record_type)
         cols: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from liqmap.errors import BadSeriesError, DataError
+from liqmap.model.badticks import clean_frame
 from liqmap.model.frame import MarketFrame
 from liqmap.store import DuckDBStore
 from liqmap.symbols import canonical
@@ -178,7 +179,7 @@ def load_frame(
         fresh = (j >= 0) & (ends - f_ts[np.clip(j, 0, None)] <= FUNDING_MAX_AGE_MS)
         funding = np.where(fresh, fund["rate"].astype(float)[np.clip(j, 0, None)], np.nan)
 
-    return MarketFrame(
+    frame = MarketFrame(
         exchange=exchange,
         symbol=coin,
         interval_ms=interval_ms,
@@ -195,3 +196,5 @@ def load_frame(
         price_source=price_source,
         oi_source=f"{exchange} open_interest at bar end",
     )
+    # Implausible wicks (a x10 print) are clipped before any model sees them (liqmap.model.badticks).
+    return clean_frame(frame)[0]

@@ -31,9 +31,10 @@ from liqmap.errors import ConfigError
 from liqmap.model.config import ModelConfig
 from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
-from liqmap.model.grid import ColumnPlan, bin_index
+from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import frame_inputs
 from liqmap.model.intrabar import intrabar_swept
+from liqmap.model.kernel import add_cohorts, roll_forward, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -184,6 +185,8 @@ def frame_book(
     weights = np.asarray(config.normalised_weights)[tiers]
     sel_ratios = ratios[:, tiers]
     searches = {side: FirstTouch(frame.low if side == 0 else -frame.high) for side in sides}
+    compiled = use_numba()
+    uniform = uniform_edges(edges)
     if warm is not None:
         p = int(np.searchsorted(frame.ts, warm.at))
         if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != warm.at:
@@ -206,6 +209,13 @@ def frame_book(
                 continue
             values = np.asarray(warm.values[side], dtype=np.float64)[keep]
             b = np.full(len(levels), p - 1, dtype=np.int64)
+            if all_ages and compiled:
+                add_cohorts(
+                    grid.out, swept.out, slot * n_bins, slot * k_cols, row, b, np.ascontiguousarray(levels[:, :, 0]), np.ones(1),
+                    1.0 if side == 0 else -1.0, values, np.ones(1), edges, uniform,
+                    searches[side].table, searches[side].suffix, log_s, log_s_col, col_of, start_factor,
+                )
+                continue
             sweep = group_sweeps(searches[side], b, (1.0 if side == 0 else -1.0) * levels)
             if all_ages:
                 _add_all_ages(
@@ -234,6 +244,17 @@ def frame_book(
     points = inputs.n_points[born]
     for n_j in np.unique(points).tolist():
         born_j = born[points == n_j]
+        if all_ages and compiled:  # one compiled pass per side over every cohort of these bars
+            entries = inputs.entries(born_j, n_j)
+            for slot, side in enumerate(sides):
+                share = inputs.long_share[born_j] if side == 0 else 1.0 - inputs.long_share[born_j]
+                add_cohorts(
+                    grid.out, swept.out, slot * n_bins, slot * k_cols, row, born_j, entries,
+                    np.ascontiguousarray(sel_ratios[side]), 1.0 if side == 0 else -1.0,
+                    inputs.added[born_j] * share / n_j, weights, edges, uniform,
+                    searches[side].table, searches[side].suffix, log_s, log_s_col, col_of, start_factor,
+                )
+            continue
         chunk = max(1, CHUNK_COHORTS // (len(tiers) * n_j))
         for c0 in range(0, len(born_j), chunk):
             b = born_j[c0 : c0 + chunk]
@@ -276,7 +297,10 @@ def frame_book(
         for slot, side in enumerate(sides):
             swept.add(slot * k_cols + col_of, diffuse[side])
     out = grid.result().reshape(k_cols, row)
-    _roll_forward(out, log_s_col)
+    if compiled:
+        roll_forward(out, log_s_col)
+    else:
+        _roll_forward(out, log_s_col)
     return out.reshape(k_cols, n_sides, n_bins), swept.result().reshape(n_sides, k_cols)
 
 

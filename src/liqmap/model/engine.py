@@ -19,14 +19,17 @@ from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
-from liqmap.model.inputs import level_ratios
+from liqmap.model.inputs import frame_inputs, level_ratios
 from liqmap.model.result import Heatmap
+from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
 from liqmap.symbols import canonical
 
 MAX_GRID_BYTES = 2 * 1024**3
 THREADS = 2
 """Jobs (one per frame and side) computed at once by threads of this process (1 = one after the other)."""
+SMALL_RUN_BARS = 20_000
+"""Runs with fewer bars (over all frames) are computed on the calling thread."""
 RESIDUE = 1e-12
 """Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
 
@@ -117,11 +120,13 @@ def warm_book(
     *,
     leverage: Sequence[float] | None = None,
     brackets: BracketBook | None = None,
+    since: int = 0,
 ) -> WarmBook:
     """The book after ``frame``'s last bar (cohorts still alive, their levels, USD, births and tiers), for
     ``compute_heatmap(..., warm=...)`` to continue from; a book of every tier serves any ``leverage``
     filter of the continuation (its cohorts of other tiers are left out). ``frame`` may use a coarser bar interval than
-    the frames the heatmap is computed on (docs/model.md, section 8, "Warm start")."""
+    the frames the heatmap is computed on (docs/model.md, section 8, "Warm start"). ``since``: only the
+    cohorts born in bars ``>= since`` (the earlier bars are context; :func:`advance_book`)."""
     config = config or ModelConfig()
     if len(frame) == 0:
         raise ConfigError(f"frames: {frame.exchange} {frame.symbol} has no bars to warm up from")
@@ -131,7 +136,7 @@ def warm_book(
     boundaries = age_boundaries_bars(config, frame.interval_ms)
     every_age = np.ones(len(boundaries) + 1, dtype=bool)
     edges = np.array([0.0, np.inf])  # bins are not needed here: frame_book bins the levels on its grid
-    long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age)
+    long, short = alive_cohorts(config, frame, ratios[:, tiers], weights, edges, boundaries, every_age, since)
     chosen = np.asarray(tiers, dtype=np.int64)
     return WarmBook(
         at=int(frame.ts[-1]) + frame.interval_ms,
@@ -204,28 +209,28 @@ def compute_heatmap(
     for frame, offset, frame_warm in zip(frames, offsets, warms, strict=True):
         ratios, note = level_ratios(config, frame.exchange, frame.symbol, brackets)
         notes.append(note)
-        jobs += [(frame, offset, ratios, side, frame_warm) for side in (0, 1)]
+        jobs.append((frame, offset, ratios, frame_warm))
 
-    def book(job: tuple[MarketFrame, int, np.ndarray, int, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
-        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(job[3],), warm=job[4])
+    def book(job: tuple[MarketFrame, int, np.ndarray, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
+        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(0, 1), warm=job[3])
 
-    # Frames, and the two sides of a frame, are independent and numpy releases the GIL in its array loops,
-    # so threads of this process overlap them (one job per frame and side keeps 2 threads busy evenly);
-    # results are summed in a fixed order, so the numbers do not depend on the thread count.
-    book_sides: list[np.ndarray | None] = [None, None]  # (K, B) per side: the first job's grid, then summed
-    workers = min(len(jobs), THREADS)
+    # Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so threads
+    # of this process overlap them (one job per frame: its inputs, same-bar and diffuse terms are computed
+    # once for both sides); results are summed in a fixed order, so the numbers do not depend on the
+    # thread count.
+    total: np.ndarray | None = None  # (K, 2, B): the first job's grid, then summed
+    # a thread pool costs ~1 ms to start (more under load): small runs (live steps) stay on this thread
+    workers = min(len(jobs), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         results = map(book, jobs) if pool is None else pool.map(book, jobs)
-        for job, (grid, frame_swept) in zip(jobs, results, strict=True):
-            side = job[3]
-            swept[side] += frame_swept[0]
-            part = grid[:, 0, :]
-            if book_sides[side] is None:
-                book_sides[side] = part
+        for grid, frame_swept in results:
+            swept += frame_swept
+            if total is None:
+                total = grid
             else:
-                book_sides[side] += part
-    long, short = book_sides
-    assert long is not None and short is not None
+                total += grid
+    assert total is not None
+    long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
     low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
     scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)
     if low < -1e-6 * scale:
@@ -253,4 +258,48 @@ def compute_heatmap(
         leverage=tuple(config.leverage[i] for i in tiers),
         ages=tuple(labels[i] for i in age_sel),
         notes=tuple(notes),
+    )
+
+
+def advance_book(
+    book: WarmBook,
+    frame: MarketFrame,
+    config: ModelConfig | None = None,
+    *,
+    brackets: BracketBook | None = None,
+) -> WarmBook:
+    """``book`` (every tier, with births) carried to the end of ``frame``'s last bar: the live path's
+    incremental step. ``frame``'s bars up to ``book.at`` are context (as in ``compute_heatmap(...,
+    warm=...)``: their OI, volumes and ranges feed the later bars' inputs); the bars after it sweep the
+    book's cohorts (the first bar whose low / high reaches a level, :class:`~liqmap.model.sweep.FirstTouch`),
+    scale the survivors by the book factor ``S(end) / S(book.at)``, and add their own cohorts as
+    :func:`warm_book` does. Equal to :func:`warm_book` over the whole history up to float rounding (tested)."""
+    config = config or ModelConfig()
+    if book.births is None or book.tiers is None:
+        raise ConfigError("warm: advancing a book needs its cohorts' births and tiers (a book from warm_book)")
+    p = int(np.searchsorted(frame.ts, book.at))
+    if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != book.at:
+        raise ConfigError(f"warm: {frame.exchange} {frame.symbol} has no bar ending at the book's time {book.at}")
+    n = len(frame)
+    if p >= n:
+        return book
+    fresh = warm_book(frame, config, brackets=brackets, since=p)
+    log_s = np.cumsum(frame_inputs(config, frame).log_keep)
+    keep = float(np.exp(log_s[n - 1] - log_s[p - 1]))
+    levels, values, births, tiers = [], [], [], []
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        # the book's last bar and the new ones: the book's cohorts can be swept from index 1 on
+        search = FirstTouch(sign * (frame.low if side == 0 else frame.high)[p - 1 :])
+        level = np.asarray(book.levels[side], dtype=np.float64)
+        alive = search.first_at_or_below(np.ones(len(level), dtype=np.int64), sign * level) >= n - p + 1
+        levels.append(np.concatenate((level[alive], fresh.levels[side])))
+        values.append(np.concatenate((np.asarray(book.values[side])[alive] * keep, fresh.values[side])))
+        births.append(np.concatenate((np.asarray(book.births[side])[alive], fresh.births[side])))
+        tiers.append(np.concatenate((np.asarray(book.tiers[side])[alive], fresh.tiers[side])))
+    return WarmBook(
+        at=int(frame.ts[-1]) + frame.interval_ms,
+        levels=(levels[0], levels[1]),
+        values=(values[0], values[1]),
+        births=(births[0], births[1]),
+        tiers=(tiers[0], tiers[1]),
     )

@@ -36,7 +36,7 @@ def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """
     levels = np.asarray(levels, dtype=np.float64)
     nb = len(edges) - 1
-    if len(levels) <= 4 * nb or not _uniform(edges):
+    if len(levels) <= 4 * nb or not uniform_edges(edges):
         idx = np.searchsorted(edges, levels, side="right") - 1
         idx[idx >= nb] = -1
         return idx
@@ -62,7 +62,7 @@ def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _uniform(edges: np.ndarray) -> bool:
+def uniform_edges(edges: np.ndarray) -> bool:
     widths = np.diff(edges)
     return bool(np.allclose(widths, widths[0], rtol=1e-9, atol=0.0))
 

@@ -16,6 +16,7 @@ from liqmap.model.book import group_sweeps
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.inputs import frame_inputs
+from liqmap.model.kernel import first_touches, use_numba
 from liqmap.model.sweep import FirstTouch
 
 
@@ -44,13 +45,17 @@ def alive_cohorts(
     edges: np.ndarray,
     boundaries: np.ndarray,
     age_selected: np.ndarray,
+    since: int = 0,
 ) -> tuple[AliveSide, AliveSide]:
     """``ratios`` (2, T) and ``weights`` (T,) of the modelled tiers; bins on ``edges`` (-1 outside);
-    ``boundaries`` the age-bucket boundaries in bars and ``age_selected`` a bool per bucket."""
+    ``boundaries`` the age-bucket boundaries in bars and ``age_selected`` a bool per bucket; ``since``:
+    only cohorts born in bars ``>= since`` (earlier bars are context)."""
     n = len(frame)
     inputs = frame_inputs(config, frame)
     log_s = np.cumsum(inputs.log_keep)
     born_all = np.flatnonzero(inputs.added > 0)
+    born_all = born_all[born_all >= since]
+    compiled = use_numba()
     points = inputs.n_points[born_all]
 
     def one_side(side: int) -> AliveSide:
@@ -61,8 +66,14 @@ def alive_cohorts(
         for n_j in np.unique(points).tolist():
             born = born_all[points == n_j]
             share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
-            levels = inputs.entries(born, n_j)[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
-            sweep = group_sweeps(search, born, sign * levels)
+            entries = inputs.entries(born, n_j)
+            levels = entries[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
+            if compiled:  # the same sweep bars, one compiled pass
+                sweep = np.empty(levels.shape, dtype=np.int64)
+                first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix,
+                              sweep)
+            else:
+                sweep = group_sweeps(search, born, sign * levels)
             now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
             value = np.broadcast_to((now[:, None] * weights[None, :])[:, :, None], levels.shape)
             if n >= 2:
@@ -85,7 +96,10 @@ def alive_cohorts(
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
         return AliveSide(birth[order], key[order], bins, value[order], swept_last, tier[order])
 
-    # The two sides are independent and numpy releases the GIL in its array loops: a thread each.
+    # The two sides are independent and numpy releases the GIL in its array loops: a thread each (not
+    # for a few bars, e.g. a live step, where starting the threads costs more than the work).
+    if n < 5_000:
+        return one_side(0), one_side(1)
     with ThreadPoolExecutor(2) as pool:
         long, short = pool.map(one_side, (0, 1))
     return long, short

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from liqmap.service import compress, encode, health, schemas
+from liqmap.service.calibration import CalibrationQ, bad_ticks, calibrated, parse_mode, reach_curves, sigma_at
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import (
     ENCODINGS,
@@ -122,6 +123,7 @@ def get_heatmap(
     encoding: Annotated[str | None, Query(description="Grid encoding: f32 (exact) | u16 (quantised, with scale)",
                                           json_schema_extra={"enum": ["", *ENCODINGS]})] = None,
     sides: Annotated[bool, Query(description="Also return the long and short grids")] = False,
+    calibration: CalibrationQ = None,
 ) -> Response:
     """Outstanding modelled liquidation notional (USD) per time column and price bin.
 
@@ -137,19 +139,24 @@ def get_heatmap(
     enc = parse_choice(encoding, ENCODINGS, "encoding", "f32")
     bin_size = parse_bin(bin)
     version = ctx.version
-    cache_key = (key, version, bin_size, side_name, fmt, enc, bool(sides))
+    mode = parse_mode(calibration)
+    cache_key = (key, version, bin_size, side_name, fmt, enc, bool(sides), mode)
 
     def build() -> dict[str, Any]:
-        heatmap = ctx.cache.get_with_bin(key, version, bin_size)
+        heatmap, cal = calibrated(ctx, key, ctx.cache.get_with_bin(key, version, bin_size), mode)
         update = _now_ms()
         if fmt == "coinglass":
-            return encode.coinglass_payload(heatmap, side=side_name, update_time=update)
-        view = key.as_params()
-        view["rows"] = len(heatmap.price_edges) - 1
-        if fmt == "sparse":
-            return encode.sparse_payload(heatmap, side=side_name, update_time=update, view=view)
-        return encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides, update_time=update,
-                                      data_version=version, view=view)
+            payload = encode.coinglass_payload(heatmap, side=side_name, update_time=update)
+        else:
+            view = key.as_params()
+            view["rows"] = len(heatmap.price_edges) - 1
+            if fmt == "sparse":
+                payload = encode.sparse_payload(heatmap, side=side_name, update_time=update, view=view)
+            else:
+                payload = encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides,
+                                                 update_time=update, data_version=version, view=view)
+        payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap))
+        return payload
 
     return cached_json(ctx, request, cache_key, build)
 
@@ -186,19 +193,24 @@ def get_liqmap(
     rows: RowsQ = None,
     at: Annotated[str | None, Query(description="Time (ms or ISO 8601) of the column to show (default: latest)",
                                     json_schema_extra={"pattern": TIME_PATTERN})] = None,
+    calibration: CalibrationQ = None,
 ) -> JSONResponse:
     """Long and short notional per price bin at the column containing `at` (latest by default),
     cumulative curves outward from the price, and the nearest clusters above and below."""
+    mode = parse_mode(calibration)
     key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, leverage=leverage,
                    age=age, rows=rows, columns=None)
     bin_size = parse_bin(bin)
     at_ms = parse_ts(at, "at")
-    heatmap = ctx.cache.get_with_bin(key, ctx.version, bin_size)
+    heatmap, cal = calibrated(ctx, key, ctx.cache.get_with_bin(key, ctx.version, bin_size), mode)
     k = len(heatmap.times) - 1
     if at_ms is not None:
         k = int(np.clip(np.searchsorted(heatmap.times, at_ms, side="right") - 1, 0, k))
     snapshot = heatmap.column(k)
-    return JSONResponse(encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k))
+    payload = encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k)
+    payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap),
+                   **reach_curves(snapshot, sigma_at(ctx, heatmap, k)))
+    return JSONResponse(payload)
 
 
 TABLE_FORMATS: tuple[str, ...] = ("json", "csv")

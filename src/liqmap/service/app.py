@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
-from liqmap.service import api, coinglass, compress, health, records, schemas, stream
+from liqmap.service import api, coinglass, compress, health, observe, records, schemas, stream
 from liqmap.service.context import ServiceContext, token_refusal
 from liqmap.service.conventions import ApiConventions
 from liqmap.service.hub import Hub
@@ -101,6 +101,7 @@ def create_app(
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "HEAD", "POST", "DELETE"],
                            allow_headers=["X-Liqmap-Token", "Authorization", "Content-Type", "If-None-Match"],
                            expose_headers=["ETag"], max_age=600)
+    observe.install(app, ctx)  # /healthz, /metrics, API latency
     _install_error_handlers(app)
     install_limits(app, ctx, limits, token_refusal)
     app.include_router(api.router, responses=schemas.ERROR_RESPONSES)

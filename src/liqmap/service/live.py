@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from liqmap.analysis.calibration import scale_heatmap
 from liqmap.service import encode
+from liqmap.service.calibration import calibration_with
 from liqmap.service.hub import Client, Hub
 from liqmap.service.views import HeatmapCache
 
@@ -199,6 +201,10 @@ class Live:
         for (view, side, encoding, last_time, edges), clients in groups.items():
             try:
                 heatmap = await asyncio.to_thread(self.cache.get, view, self.version)
+                # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
+                cal = await asyncio.to_thread(calibration_with, self, self.store, self.cache, self.version, view,
+                                              heatmap)
+                heatmap = scale_heatmap(heatmap, cal)
             except Exception as exc:
                 self.hub.send_text(
                     encode.json_text({"type": "error", "message": f"heatmap update failed: {exc}"}), clients
@@ -206,6 +212,7 @@ class Live:
                 continue
             message = column_update(heatmap, side=side, encoding=encoding, last_time=last_time,
                                     edges_hash=edges, data_version=self.version)
+            message["calibration"] = cal.to_dict()
             self.hub.send_text(encode.json_text(message), clients)
             if len(heatmap.times):
                 for client in clients:

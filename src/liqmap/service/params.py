@@ -51,7 +51,7 @@ TIME_PATTERN = (
 MAX_COLUMNS = 2000
 MAX_ROWS = 2000
 MIN_TS = 1_230_768_000_000  # 2009-01-01: nothing trades before bitcoin
-MAX_TS = 4_102_444_800_000  # 2100-01-01
+MAX_TS = 4_099_999_999_999  # 2099-12-04: the largest millisecond value TIME_PATTERN admits
 
 
 class ParamError(ConfigError):

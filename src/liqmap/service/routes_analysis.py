@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from liqmap.analysis.calibration import Calibration, scale_heatmap
 from liqmap.analysis.clusters import ClusterParams, describe_clusters
 from liqmap.analysis.export import to_csv, to_pine
 from liqmap.analysis.levels import plan_for_heatmap
 from liqmap.analysis.sizing import plan_stop
 from liqmap.errors import ConfigError
 from liqmap.model.result import Heatmap
+from liqmap.service.calibration import CalibrationQ, calibrated, parse_mode, sigma_at
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import ParamError
 
@@ -52,20 +55,21 @@ def _params(k: float | None, merge_gap: float | None, min_share: float | None) -
 
 def _heatmaps(
     ctx: ServiceContext, *, symbol: str, exchanges: str | None, range_: str | None, end: str | None,
-    rows: int | None, fresh_age: str | None,
-) -> tuple[Heatmap, Heatmap | None]:
+    rows: int | None, fresh_age: str | None, calibration: str | None = None,
+) -> tuple[Heatmap, Heatmap | None, Calibration]:
+    """The view's heatmap and its recent-positions twin, both in calibrated USD (``calibration``)."""
     from liqmap.service.api import view_key
 
     key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range_, end=end, leverage=None, age=None,
                    rows=rows, columns=None)
-    heatmap = ctx.cache.get(key, ctx.version)
+    heatmap, cal = calibrated(ctx, key, ctx.cache.get(key, ctx.version), parse_mode(calibration))
     fresh = None
     age = "<4h" if fresh_age is None else fresh_age
     if age and age.lower() != "none":
         if age not in ctx.config.age_labels:
             raise ParamError("fresh_age", f"unknown age bucket {age!r}", ("none", *ctx.config.age_labels))
-        fresh = ctx.cache.get(dataclasses.replace(key, ages=(age,)), ctx.version)
-    return heatmap, fresh
+        fresh = scale_heatmap(ctx.cache.get(dataclasses.replace(key, ages=(age,)), ctx.version), cal)
+    return heatmap, fresh, cal
 
 
 def _column(heatmap: Heatmap, at: int | None) -> int:
@@ -89,20 +93,23 @@ def get_clusters(
     merge_gap: GapQ = None, min_share: ShareQ = None, fresh_age: FreshQ = None, growth_hours: GrowthQ = None,
     format: Annotated[str | None, Query(description="json (default) | csv (one row per cluster)",
                                         json_schema_extra={"enum": ["", "json", "csv"]})] = None,
+    calibration: CalibrationQ = None,
 ) -> Response:
     """Clusters of the snapshot at `at` (latest by default), nearest first: side, price range, peak,
-    USD, share of the side's local USD, signed distance in %, age (fresh/mixed/stale) and growth."""
+    USD (calibrated, see `calibration`), share of the side's local USD, signed distance in %, age
+    (fresh/mixed/stale), growth and the probability that price touches the near edge within 4 h / 24 h."""
     from liqmap.service.api import TABLE_FORMATS, csv_response
     from liqmap.service.params import parse_choice
 
     as_csv = parse_choice(format, TABLE_FORMATS, "format", "json") == "csv"
     _check_within(within)
     params = _params(k, merge_gap, min_share)
-    heatmap, fresh = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
-                               fresh_age=fresh_age)
+    heatmap, fresh, cal = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
+                                    fresh_age=fresh_age, calibration=calibration)
     column = _column(heatmap, at)
     hours = 24.0 if growth_hours is None else growth_hours
-    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=hours or None, k=column)
+    sigma = sigma_at(ctx, heatmap, column)
+    clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=hours or None, k=column, sigma=sigma)
     snapshot = heatmap.column(column)
     if as_csv:
         rows = [c.to_dict() for c in clusters if abs(c.distance_pct) <= within]
@@ -116,6 +123,8 @@ def get_clusters(
         "within_pct": within,
         "params": dataclasses.asdict(params),
         "clusters": [c.to_dict() for c in clusters if abs(c.distance_pct) <= within],
+        "calibration": cal.to_dict(),
+        "sigma_per_sqrt_hour": sigma if math.isfinite(sigma) else None,
     })
 
 
@@ -129,6 +138,7 @@ def get_levels(
     entry: Annotated[float | None, Query(description="Position entry (with stop and risk: sizing)")] = None,
     stop: Annotated[float | None, Query(description="Stop price")] = None,
     risk: Annotated[float | None, Query(description="Risk budget in USD")] = None,
+    calibration: CalibrationQ = None,
 ) -> Response:
     """The plan `liqmap levels` prints. `format=csv` / `format=pine` return the levels as text."""
     _check_within(within)
@@ -138,12 +148,13 @@ def get_levels(
     if any(v is not None for v in sizing) and any(v is None for v in sizing):
         raise ParamError("entry", "entry, stop and risk go together", "all three or none")
     params = _params(k, merge_gap, min_share)
-    heatmap, fresh = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
-                               fresh_age=fresh_age)
+    heatmap, fresh, cal = _heatmaps(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, rows=rows,
+                                    fresh_age=fresh_age, calibration=calibration)
     column = _column(heatmap, at)
     hours = 24.0 if growth_hours is None else growth_hours
+    sigma = sigma_at(ctx, heatmap, column)
     plan = plan_for_heatmap(heatmap, within_pct=within, params=params, fresh=fresh, growth_hours=hours or None,
-                            k=column)
+                            k=column, sigma=sigma, calibration=cal.to_dict())
     if format == "csv":
         return PlainTextResponse(to_csv(plan), media_type="text/csv")
     if format == "pine":

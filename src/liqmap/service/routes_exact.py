@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from liqmap import exactmap
 from liqmap.query import RANGES
+from liqmap.service.api import EndQ, SymbolQ
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import ParamError, parse_symbol, parse_ts
 
@@ -24,6 +25,9 @@ Ctx = Annotated[ServiceContext, Depends(get_context)]
 MAX_BINS = 1000
 MAX_COLUMNS = 500
 HOUR = 3_600_000
+BinsQ = Annotated[int, Query(description=f"Price bins, 10..{MAX_BINS}", ge=10, le=MAX_BINS)]
+MaxAgeQ = Annotated[float, Query(description="Ignore snapshots older than this many hours, (0, 168]", gt=0, le=168)]
+ExactRangeQ = Annotated[str, Query(description="Window: " + ", ".join(RANGES), json_schema_extra={"enum": list(RANGES)})]
 
 
 def _bins(n_bins: int) -> int:
@@ -41,12 +45,12 @@ def _max_age(hours: float) -> int:
 @router.get("/liqmap", summary="Liquidation map of the tracked Hyperliquid positions (exact layer)")
 def get_exact_liqmap(
     ctx: Ctx,
-    symbol: Annotated[str, Query(description="BTC, ETH, ...")] = "BTC",
-    at: Annotated[int | None, Query(description="Instant (ms); default: the latest snapshot")] = None,
-    n_bins: Annotated[int, Query(description=f"Price bins, 10..{MAX_BINS}")] = 200,
+    symbol: SymbolQ = "BTC",
+    at: EndQ = None,
+    n_bins: BinsQ = 200,
     low: Annotated[float | None, Query(description="Lowest price edge (default: price - 30 %)", gt=0)] = None,
     high: Annotated[float | None, Query(description="Highest price edge (default: price + 30 %)", gt=0)] = None,
-    max_age_hours: Annotated[float, Query(description="Ignore snapshots older than this")] = 6.0,
+    max_age_hours: MaxAgeQ = 6.0,
 ) -> JSONResponse:
     for name, value in (("low", low), ("high", high)):
         if value is not None and not math.isfinite(value):
@@ -61,12 +65,12 @@ def get_exact_liqmap(
 @router.get("/heatmap", summary="Exact layer over time: the tracked positions' liquidation levels per column")
 def get_exact_heatmap(
     ctx: Ctx,
-    symbol: Annotated[str, Query(description="BTC, ETH, ...")] = "BTC",
-    range: Annotated[str, Query(description="Window ending at `end`: " + ", ".join(RANGES))] = "24h",
-    end: Annotated[int | None, Query(description="Window end (ms); default: the latest snapshot")] = None,
-    columns: Annotated[int, Query(description=f"Time columns, 1..{MAX_COLUMNS}")] = 96,
-    n_bins: Annotated[int, Query(description=f"Price bins, 10..{MAX_BINS}")] = 200,
-    max_age_hours: Annotated[float, Query(description="Ignore snapshots older than this")] = 6.0,
+    symbol: SymbolQ = "BTC",
+    range: ExactRangeQ = "24h",
+    end: EndQ = None,
+    columns: Annotated[int, Query(description=f"Time columns, 1..{MAX_COLUMNS}", ge=1, le=MAX_COLUMNS)] = 96,
+    n_bins: BinsQ = 200,
+    max_age_hours: MaxAgeQ = 6.0,
 ) -> JSONResponse:
     if range not in RANGES:
         raise ParamError("range", f"{range!r} is not accepted", list(RANGES))
@@ -85,8 +89,8 @@ def get_exact_heatmap(
 @router.get("/coverage", summary="What the exact layer covers: accounts, share of Hyperliquid OI, oldest snapshot")
 def get_exact_coverage(
     ctx: Ctx,
-    at: Annotated[int | None, Query(description="Instant (ms); default: the latest snapshot")] = None,
-    max_age_hours: Annotated[float, Query(description="Ignore snapshots older than this")] = 6.0,
+    at: EndQ = None,
+    max_age_hours: MaxAgeQ = 6.0,
 ) -> JSONResponse:
     return JSONResponse(exactmap.coverage(ctx.store, parse_ts(at, "at"), _max_age(max_age_hours)))
 
@@ -94,7 +98,7 @@ def get_exact_coverage(
 @router.get("/prior", summary="The leverage prior learned from real positions (shipped, or fitted on the store)")
 def get_exact_prior(
     ctx: Ctx,
-    source: Annotated[str, Query(description="shipped | store")] = "shipped",
+    source: Annotated[str, Query(description="shipped | store", json_schema_extra={"enum": ["shipped", "store"]})] = "shipped",
 ) -> JSONResponse:
     if source == "shipped":
         from liqmap.data.leverage import load_prior
@@ -109,11 +113,12 @@ def get_exact_prior(
 @router.get("/compare", summary="Estimate vs exact: the model on Hyperliquid's candles/OI against the tracked positions")
 def get_exact_compare(
     ctx: Ctx,
-    symbol: Annotated[str, Query(description="BTC, ETH, ...")] = "BTC",
-    end: Annotated[int | None, Query(description="Last instant (ms); default: the latest snapshot")] = None,
-    range: Annotated[str, Query(description="Window of the compared instants: " + ", ".join(RANGES))] = "24h",
-    points: Annotated[int, Query(description="Instants compared, 1..24")] = 6,
-    leverage_prior: Annotated[str, Query(description="default | hyperliquid (the model's leverage mix)")] = "default",
+    symbol: SymbolQ = "BTC",
+    end: EndQ = None,
+    range: ExactRangeQ = "24h",
+    points: Annotated[int, Query(description="Instants compared, 1..24", ge=1, le=24)] = 6,
+    leverage_prior: Annotated[str, Query(description="default | hyperliquid (the model's leverage mix)",
+                                         json_schema_extra={"enum": ["default", "hyperliquid"]})] = "default",
 ) -> JSONResponse:
     from liqmap.data.leverage import PRIORS, with_prior
     from liqmap.evaluate.exact import estimate_vs_exact

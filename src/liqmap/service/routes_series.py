@@ -13,10 +13,10 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from liqmap.service.api import EndQ, ExchangesQ, RangeQ, SymbolQ, _window
+from liqmap.service.api import EndQ, ExchangesQ, RangeQ, StartQ, SymbolQ, _window
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.encode import _floats
-from liqmap.service.params import parse_exchanges, parse_symbol
+from liqmap.service.params import parse_exchanges, parse_range, parse_symbol
 
 router = APIRouter(prefix="/api", tags=["series"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
@@ -74,13 +74,14 @@ def get_series(
                                             "`delta` = taker buy − taker sell in USD, for CVD)")],
     exchanges: ExchangesQ = None,
     range: RangeQ = None,
-    start: Annotated[int | None, Query(description="Start time, ms")] = None,
+    start: StartQ = None,
     end: EndQ = None,
 ) -> JSONResponse:
     """`series`: one entry per exchange with `ts` (ms) and `value` (and `delta` for volume), raw rows of
     the store in the window; an empty list when the store holds none (e.g. a symbol without OI)."""
     coin = parse_symbol(symbol)
     venues = parse_exchanges(exchanges)
+    parse_range(range)  # refused by name even where start and end make it moot
     start_ms, end_ms = _window(ctx, coin, range, start, end)
     series = _series(ctx, kind, coin, start_ms, end_ms, tuple(venues) if venues else None)
     return JSONResponse({"symbol": coin, "kind": kind, "start": start_ms, "end": end_ms, "series": series})

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from liqmap.liveviews import LiveViews
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap
 from liqmap.service.params import ViewKey
@@ -20,9 +21,10 @@ ComputeFn = Callable[[Any, ViewKey], Heatmap]
 MIN_ROWS = 10
 
 
-def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None) -> Heatmap:
+def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None, live: LiveViews | None = None) -> Heatmap:
     """The default: :func:`liqmap.query.heatmap_for` on the store (side derived later, so ``both``),
-    continuing from cached warm-up books when ``books`` is given (same result, less model time)."""
+    continuing from cached warm-up books when ``books`` is given (same result, less model time); a live
+    view (``end`` None) through ``live``, which extends its state over the new bars (same result)."""
     from liqmap.query import HeatmapQuery, heatmap_for
 
     query = HeatmapQuery(
@@ -36,6 +38,8 @@ def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None) -> H
         n_bins=key.n_bins,
         max_columns=key.max_columns,
     )
+    if live is not None and key.end is None:
+        return live.heatmap(store, query)
     return heatmap_for(store, query, books=books)
 
 
@@ -53,7 +57,8 @@ class HeatmapCache:
                  max_bytes: int = 768 << 20) -> None:
         self.store = store
         self.books = WarmBooks()
-        self.compute_fn: ComputeFn = compute or (lambda s, k: query_compute(s, k, self.books))
+        self.live = LiveViews(self.books)
+        self.compute_fn: ComputeFn = compute or (lambda s, k: query_compute(s, k, self.books, self.live))
         self._lru: SingleFlightLRU[Heatmap] = SingleFlightLRU(size, max_bytes, _nbytes)
 
     @property
@@ -83,7 +88,9 @@ class HeatmapCache:
         return self.get(replace(key, n_bins=rows), version)
 
     def clear(self) -> int:
-        """Drop the computed heatmaps (the warm-up books stay: they are checked against the data)."""
+        """Drop the computed heatmaps and the live views' states (the warm-up books stay: they are checked
+        against the data)."""
+        self.live.clear()
         return self._lru.clear()
 
     def stats(self) -> dict[str, int]:

@@ -19,6 +19,13 @@ Parser conventions (every ``parse`` callable below)
 * Anything the parser cannot decode (bad JSON, missing field, unknown side, non-numeric value) raises
   :class:`liqmap.errors.ParseError` carrying the payload. The feed counts it, logs it with the payload and
   skips it; it never reconnects because of it.
+* **One entry point, one contract.** Every parser a spec holds (``parse_ws``, each ``RestHistory.parse``
+  and ``RestSnapshot.parse``) is wrapped once by :func:`guarded` when the spec is built: whatever else a
+  parser raises on a hostile payload (``TypeError`` on a list where an object was expected, ``RecursionError``
+  on deep nesting, ``OverflowError`` on ``1e400``...) leaves it as a ``ParseError``, and every record it
+  returns passes :func:`liqmap.validation.problem` (finite positive prices, high >= low, plausible ms
+  times...). When some records of a payload fail, :class:`~liqmap.errors.InvalidRecordError` carries the
+  valid ones in ``.valid`` so the caller stores them. Call the spec's parsers, not the module functions.
 * Units are normalised **once, here**: times -> int ms (``ts_event`` from the exchange, ``ts_recv`` passed
   through), sizes -> base coin (contracts x ``ctx.contract_size(venue_symbol)``), notionals -> USD,
   funding -> fraction, liquidation ``side`` -> the liquidated position's side, ``price_kind`` says whether
@@ -61,13 +68,15 @@ pointed elsewhere (the mock exchange on 127.0.0.1 in tests).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from liqmap.errors import ParseError, RateLimitError, UnknownSymbolError, VenueError
+from liqmap.errors import InvalidRecordError, ParseError, RateLimitError, UnknownSymbolError, VenueError
 from liqmap.symbols import canonical
 from liqmap.types import Instrument, Record
+from liqmap.validation import split_valid
 
 ChannelKind = Literal["trades", "liquidations", "klines", "mark", "funding", "open_interest", "tickers"]
 HistoryKind = Literal["klines", "open_interest", "funding"]
@@ -77,6 +86,35 @@ ArgTemplate = str | Mapping[str, str]
 WsParser = Callable[[str | bytes, int, "ParseContext"], list[Record]]
 RestParser = Callable[[Any, str, int, "ParseContext"], list[Record]]
 ResponseCheck = Callable[[int, Mapping[str, str], Any], None]
+P = TypeVar("P", bound=Callable[..., list[Record]])
+
+
+def guarded(parse: P) -> P:
+    """``parse`` raising only :class:`ParseError` (or :class:`VenueError` for a venue's error event) and
+    returning only records that pass :mod:`liqmap.validation`. Idempotent (a guarded parser is returned
+    as is), so ``dataclasses.replace`` on a spec does not wrap twice."""
+    if getattr(parse, "__liqmap_guarded__", False):
+        return parse
+
+    @functools.wraps(parse)
+    def run(payload: Any, *args: Any) -> list[Record]:
+        try:
+            records = parse(payload, *args)
+        except (ParseError, VenueError):
+            raise
+        except Exception as exc:
+            raise ParseError(f"{getattr(parse, '__qualname__', 'parser')}: {type(exc).__name__}: "
+                             f"{str(exc)[:200]}", _text(payload)) from exc
+        if not isinstance(records, list):
+            raise ParseError(f"parser returned {type(records).__name__}, not a list", _text(payload))
+        good, bad = split_valid(records)
+        if bad:
+            raise InvalidRecordError(f"{len(bad)} of {len(records)} records invalid: {bad[0][1]}",
+                                     _text(payload), valid=list(good))
+        return records
+
+    run.__liqmap_guarded__ = True  # type: ignore[attr-defined]
+    return run  # type: ignore[return-value]
 
 
 @dataclass
@@ -146,6 +184,9 @@ class RestHistory:
     max_age_ms: int | None = None
     method: Literal["GET", "POST"] = "GET"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse", guarded(self.parse))
+
 
 @dataclass(frozen=True)
 class RestSnapshot:
@@ -155,6 +196,9 @@ class RestSnapshot:
     parse: RestParser
     min_interval_s: float = 0.1
     method: Literal["GET", "POST"] = "GET"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse", guarded(self.parse))
 
 
 def default_check(status: int, headers: Mapping[str, str], body: Any) -> None:
@@ -170,10 +214,12 @@ def default_check(status: int, headers: Mapping[str, str], body: Any) -> None:
 
 
 def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds as the venue sent it (None when absent or not a number); the REST client
+    caps it (:func:`liqmap.feed.rest.capped_retry_after`)."""
     value = headers.get("retry-after") or headers.get("Retry-After")
     try:
         return float(value) if value is not None else None
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 
@@ -199,6 +245,9 @@ class VenueSpec:
     capabilities: frozenset[str] = frozenset()
     """Free-form flags, e.g. {"liquidations", "liquidations_sampled", "oi_ws", "tiers_public"}."""
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse_ws", guarded(self.parse_ws))
 
     def venue_symbol(self, symbol: str) -> str:
         from liqmap.symbols import venue_symbol
@@ -264,8 +313,12 @@ def _text(payload: Any) -> str | bytes | None:
 
     try:
         return json.dumps(payload)[:2000]
-    except (TypeError, ValueError):
-        return repr(payload)[:2000]
+    except Exception:
+        try:
+            return repr(payload)[:2000]
+        except Exception:
+            return f"<unprintable {type(payload).__name__}>"
+
 
 
 def load_json(raw: str | bytes) -> Any:

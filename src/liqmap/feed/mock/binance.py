@@ -22,6 +22,9 @@ class BinanceDialect:
     funding: list[dict[str, Any]] = field(default_factory=list)
     open_interest: dict[str, Any] = field(default_factory=dict)
     symbols: list[dict[str, Any]] = field(default_factory=list)
+    symbol: str | None = None
+    """The instrument the klines/OI/funding rows belong to: a call for another symbol gets Binance's
+    ``-1121 Invalid symbol`` (None: the rows answer any symbol, for single-symbol tests)."""
     ws_paths: tuple[str, ...] = ("/market/stream", "/market/ws")
 
     def is_subscribe(self, text: str) -> bool:
@@ -38,6 +41,9 @@ class BinanceDialect:
 
     def rest(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
         limit_max = _LIMITS.get(path)
+        asked = params.get("symbol")
+        if self.symbol is not None and asked is not None and asked != self.symbol and path != "/fapi/v1/exchangeInfo":
+            return 400, {}, {"code": -1121, "msg": "Invalid symbol."}
         if limit_max is not None:
             limit = int(params.get("limit", 500))
             if limit > limit_max:

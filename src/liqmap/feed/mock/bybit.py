@@ -25,6 +25,9 @@ class BybitDialect:
     funding: list[dict[str, Any]] = field(default_factory=list)
     instruments: list[dict[str, Any]] = field(default_factory=list)
     risk_limits: list[dict[str, Any]] = field(default_factory=list)
+    symbol: str | None = None
+    """The instrument the kline/OI/funding rows belong to: another symbol gets Bybit's retCode 10001
+    (None: the rows answer any symbol)."""
     ws_paths: tuple[str, ...] = ("/v5/public/linear",)
 
     def is_subscribe(self, text: str) -> bool:
@@ -49,6 +52,10 @@ class BybitDialect:
         return [json.dumps({"success": False, "ret_msg": f"unknown op {op}", "op": op})]
 
     def rest(self, method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        asked = params.get("symbol")
+        if (self.symbol is not None and asked is not None and asked != self.symbol
+                and path in ("/v5/market/kline", "/v5/market/open-interest", "/v5/market/funding/history")):
+            return 200, {}, {"retCode": 10001, "retMsg": "params error: symbol invalid", "result": {}}
         if path == "/v5/market/kline":
             limit = int(params.get("limit", 200))
             if limit > 1000:

@@ -6,6 +6,7 @@ the public URL; REST ``{"code":"0","msg":"","data":[...]}`` with newest-first ca
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,8 @@ class OkxDialect:
             return 200, {}, _ok(rows[: int(params.get("limit", 100))])
         if path == "/api/v5/public/mark-price":
             inst = params.get("instId", "")
-            return 200, {}, _ok([{"instType": "SWAP", "instId": inst, "markPx": self.marks.get(inst, "0"), "ts": "0"}])
+            return 200, {}, _ok([{"instType": "SWAP", "instId": inst, "markPx": self.marks.get(inst, "0"),
+                                      "ts": str(time.time_ns() // 1_000_000)}])
         if path == "/api/v5/public/position-tiers":
             return 200, {}, _ok(self.tiers)
         return 404, {}, {"code": "50000", "msg": f"no route {path}", "data": []}

@@ -18,7 +18,8 @@ Scripting::
 ``after``: ``"hold"`` (stay open, answer pings, forward pushes), ``"drop"`` (abort the TCP connection
 without a close frame), ``"close"`` (clean close frame), ``"stall"`` (stay open but send nothing and
 ignore application pings). Frames are sent only after the client's first subscribe frame, as on the
-real venues. Every client text frame is kept in ``received`` and every REST call in ``rest_calls``.
+real venues. Every client text frame is kept in ``received``, every REST call in ``rest_calls``; ``frames_sent``
+counts scripted frames written to sockets.
 
 Requires aiohttp (a test extra), imported here only.
 """
@@ -94,6 +95,7 @@ class MockExchange:
         self.received: list[str] = []
         self.rest_calls: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
+        self.frames_sent = 0
         self.on_rest: Callable[[str, dict[str, str]], None] | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
@@ -178,6 +180,7 @@ class MockExchange:
             if session.frame_delay_s:
                 await asyncio.sleep(session.frame_delay_s)
             await ws.send_str(frame)
+            self.frames_sent += 1
         if session.after == "drop":
             await asyncio.sleep(0.01)
             _abort(ws)

@@ -751,7 +751,7 @@
       `<div><span class="k">cum. to price (${dir})</span> ${fmtUsd(cum)}</div>` +
       (d.side === "both" || d.side === "net"
         ? `<div><span class="k">longs · shorts</span> ${fmtUsd(d.long[k * d.B + b])} · ${fmtUsd(d.short[k * d.B + b])}</div>` : "") +
-      realizedLine(k);
+      realizedLine(k) + (window.liqmapReach ? window.liqmapReach(0.5 * (lo + hi)) : "");  // accuracy.js
     tip.hidden = false;
     const wrap = canvas.getBoundingClientRect();
     const tx = x + 14 + 220 > wrap.width ? x - 230 : x + 14, ty = Math.min(y + 12, wrap.height - 90);

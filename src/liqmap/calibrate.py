@@ -1,0 +1,167 @@
+"""Store glue for the numbers a trader reads: the USD calibration of a view, the volatility behind reach
+probabilities, and the bad ticks of a window (the pure parts live in ``liqmap.analysis.calibration``,
+``liqmap.analysis.reach`` and ``liqmap.model.badticks``).
+
+Calibration of a view (``calibration_for``): the view's venues and symbol; predicted = the model's
+liquidated USD per day (``swept_long/short`` of a full-book heatmap reaching at least
+``WINDOW_DAYS`` + 1 days back, :data:`FIT_RANGE`), realized = per day, best source first:
+
+1. ``prints``: the collector's per-event prints (``liquidations`` table) of the view's venues;
+2. ``coinglass``: ``liquidation_bars`` of the view's venues, else of ``exchange="aggregate"`` (one stored
+   interval, so nothing is counted twice);
+3. ``fallback-sample``: :data:`liqmap.analysis.calibration.FALLBACK`.
+
+The first source with at least ``MIN_DAYS`` usable days on both sides wins.
+
+The factor is fitted on the complete UTC days before the day of the view's last column
+(:func:`liqmap.analysis.calibration.fit`), so the latest snapshot (what clusters, levels and alerts read)
+never carries a factor fitted on its own day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from liqmap.analysis.calibration import (
+    DAY_MS,
+    FALLBACK,
+    WINDOW_DAYS,
+    Calibration,
+    daily_sums,
+    fit,
+    scale_heatmap,
+)
+from liqmap.model.badticks import BadTick, find_bad_ticks
+from liqmap.model.result import Heatmap
+
+FIT_RANGE = "30d"
+"""Range of the full-book heatmap whose ``swept_*`` columns give the predicted daily USD."""
+
+
+def _daily_on(days: np.ndarray, day_ts: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    out = np.zeros(days.size)
+    pos = np.searchsorted(days, day_ts)
+    ok = (pos < days.size) & (days[np.minimum(pos, days.size - 1)] == day_ts)
+    out[pos[ok]] = sums[ok]
+    return out
+
+
+def _realized_sources(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
+                      days: np.ndarray) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(source, long per day, short per day)`` on ``days`` for each realized source, best first."""
+    ts_parts, side_parts, usd_parts = [], [], []
+    for exchange in exchanges:
+        rows = store.read("liquidations", start=start, end=end, exchange=exchange, symbol=symbol,
+                          columns=["ts_event", "side", "usd"])
+        ts_parts.append(np.asarray(rows["ts_event"], dtype=np.int64))
+        side_parts.append(np.asarray(rows["side"]))
+        usd_parts.append(np.asarray(rows["usd"], dtype=np.float64))
+    ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
+    if ts.size:
+        side = np.concatenate(side_parts)
+        usd = np.concatenate(usd_parts)
+        is_long = side == "long"
+        yield ("prints", _daily_on(days, *daily_sums(ts[is_long], usd[is_long])),
+               _daily_on(days, *daily_sums(ts[~is_long], usd[~is_long])))
+    for venue in (*exchanges, "aggregate"):
+        intervals = sorted(int(i) for i in store.distinct("liquidation_bars", "interval_ms", exchange=venue,
+                                                          symbol=symbol))
+        if not intervals:
+            continue
+        rows = store.read("liquidation_bars", start=start, end=end, exchange=venue, symbol=symbol,
+                          interval_ms=intervals[-1], columns=["ts_event", "long_usd", "short_usd"])
+        bar_ts = np.asarray(rows["ts_event"], dtype=np.int64)
+        if bar_ts.size:
+            yield ("coinglass", _daily_on(days, *daily_sums(bar_ts, rows["long_usd"])),
+                   _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
+
+
+def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
+    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: the same venues and symbol,
+    full book, ending with ``heatmap`` and reaching :data:`FIT_RANGE` back."""
+    end = int(heatmap.times[-1])
+    days, p_long = daily_sums(fit_heatmap.times, fit_heatmap.swept_long)
+    _, p_short = daily_sums(fit_heatmap.times, fit_heatmap.swept_short)
+    keep = days < end // DAY_MS * DAY_MS
+    days, p_long, p_short = days[keep], p_long[keep], p_short[keep]
+    if days.size == 0:
+        return FALLBACK
+    start = int(days[max(0, days.size - WINDOW_DAYS)])
+    # The first source with enough days wins (a collector that started yesterday does not override a
+    # month of Coinglass bars); a source covering one side only is completed by the fallback.
+    partial = None
+    for source, r_long, r_short in _realized_sources(store, heatmap.symbol, heatmap.exchanges, start,
+                                                     int(days[-1]) + DAY_MS, days):
+        cal = fit(days, p_long, p_short, r_long, r_short, source=source, before=end)
+        if cal.source == source:
+            return cal
+        if cal is not FALLBACK and partial is None:
+            partial = cal
+    return partial or FALLBACK
+
+
+def sigma_columns(store: Any, heatmap: Heatmap) -> np.ndarray:
+    """Volatility per sqrt hour at the end of every column of ``heatmap`` (its first venue's bars,
+    :func:`liqmap.evaluate.dataset.trailing_sigma`, at the coarsest stored interval not wider than a
+    column); NaN where unknown."""
+    from liqmap.evaluate.dataset import trailing_sigma
+    from liqmap.ingest.frames import available_intervals
+
+    exchange = heatmap.exchanges[0]
+    stored = available_intervals(store, exchange, heatmap.symbol)
+    intervals = sorted(set(stored.get("perp", [])) | set(stored.get("spot", [])))
+    fitting = [i for i in intervals if i <= heatmap.interval_ms] or intervals
+    if not fitting:
+        return np.full(len(heatmap.times), np.nan)
+    interval = max(fitting)
+    last_bar = (np.asarray(heatmap.times, dtype=np.int64) + heatmap.interval_ms - interval) // interval * interval
+    return trailing_sigma(store, exchange, heatmap.symbol, last_bar, interval)
+
+
+def sigma_now(store: Any, heatmap: Heatmap, k: int = -1) -> float:
+    """:func:`sigma_columns` at column ``k`` only."""
+    k = k % len(heatmap.times)
+    column = replace(heatmap, times=heatmap.times[k : k + 1])
+    return float(sigma_columns(store, column)[0])
+
+
+def calibrated_columns(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> tuple[Heatmap, np.ndarray]:
+    """``heatmap`` in calibrated USD and the volatility at each column (what the alert loop evaluates)."""
+    calibration = calibration_for(store, heatmap, fit_heatmap)
+    return scale_heatmap(heatmap, calibration), sigma_columns(store, heatmap)
+
+
+def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: int, end: int,
+                  interval_ms: int) -> list[BadTick]:
+    """Implausible wicks (:mod:`liqmap.model.badticks`) in the bars of ``[start, end)``, with the
+    detector's trailing window of history before ``start``; with three or more venues, also wicks far
+    beyond every other venue's in the same bar (as the model's frames are cleaned)."""
+    from liqmap.ingest.frames import read_bars
+    from liqmap.model.badticks import WINDOW, cross_venue_extremes
+
+    out: list[BadTick] = []
+    cleaned: dict[str, dict[str, np.ndarray]] = {}
+    for exchange in exchanges:
+        bars, _ = read_bars(store, exchange, symbol, start - WINDOW * interval_ms, end, interval_ms)
+        if len(bars["ts_event"]) == 0:
+            continue
+        high, low, ticks = find_bad_ticks(exchange, bars["ts_event"], bars["open"], bars["high"], bars["low"],
+                                          bars["close"])
+        out.extend(t for t in ticks if t.ts >= start)
+        cleaned[exchange] = {**bars, "high": high, "low": low}
+    if len(cleaned) >= 3:
+        common = sorted(set.intersection(*(set(np.asarray(b["ts_event"]).tolist()) for b in cleaned.values())))
+        ts = np.array([t for t in common if t >= start], dtype=np.int64)
+        rows = {ex: np.searchsorted(np.asarray(b["ts_event"]), ts) for ex, b in cleaned.items()}
+        names = list(cleaned)
+        highs, lows = cross_venue_extremes(*([cleaned[ex][col][rows[ex]] for ex in names]
+                                             for col in ("open", "high", "low", "close")))
+        for ex, h, lo in zip(names, highs, lows, strict=True):
+            for name, raw, new in (("high", cleaned[ex]["high"][rows[ex]], h), ("low", cleaned[ex]["low"][rows[ex]], lo)):
+                for i in np.flatnonzero(raw != new):
+                    out.append(BadTick(ex, int(ts[i]), name, float(raw[i]), float(new[i])))
+    return sorted(out, key=lambda t: (t.ts, t.exchange, t.field))

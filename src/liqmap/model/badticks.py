@@ -1,0 +1,159 @@
+"""Bad ticks: a kline whose wick is implausible is flagged and clipped before the model sees it (pure).
+
+A single wrong print (a ×10 high, a zero-ish low) would otherwise sweep every level between price and the
+wick and stretch the price axis. The test is **causal** (only the bar itself and the bars before it), so
+cleaning never leaks the future into an evaluation:
+
+* wick up   ``w_up   = ln(high / max(open, close))``
+* wick down ``w_down = ln(min(open, close) / low)``
+* trailing scale ``s_t = median(ln(high_j / low_j))`` over the ``WINDOW`` bars before ``t`` (bars with a
+  positive range; the bar itself excluded)
+
+A wick is implausible when ``w > max(MIN_LOG_WICK, K * s_t)``: beyond 25 % of price *and* beyond 25 times
+the typical bar range of the recent past (a median-based robust scale: Rousseeuw & Croux 1993 discuss
+median-type scales; the constants are ours). Both conditions must hold, so a real crash bar (BTC's worst
+hourly wicks are a few % to ~15 %) is never flagged on any bar length, while a ×10 or ÷10 print always is.
+A flagged wick is clipped to the bar's body (``max(open, close)`` / ``min(open, close)``): the model uses
+that clipped high / low, and the flag records the raw value.
+
+**Across venues** (:func:`cross_venue_clip`, when a view sums three or more venues): a wick that lies more
+than ``CROSS_VENUE_LOG`` (10 %) beyond the most extreme wick of *every* other venue in the same bar, and
+more than that beyond its own body, is clipped to the others' extreme (or its body, whichever is further).
+Smaller divergences are left alone: venues do differ during cascades, and those liquidations happened.
+
+Not covered: a bad open or close (the next bar opens there too, so it is not a wick).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from liqmap.model.frame import MarketFrame
+
+WINDOW = 48
+"""Bars in the trailing scale."""
+K = 25.0
+MIN_LOG_WICK = float(np.log(1.25))
+CROSS_VENUE_LOG = float(np.log(1.10))
+"""How far beyond every other venue's wick (and its own body) a wick must reach to be clipped."""
+
+
+@dataclass(frozen=True)
+class BadTick:
+    """One clipped wick: ``field`` is ``high`` or ``low``; ``raw`` the stored value, ``clipped`` the one used."""
+
+    exchange: str
+    ts: int
+    field: str
+    raw: float
+    clipped: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"exchange": self.exchange, "ts": self.ts, "field": self.field, "raw": self.raw,
+                "clipped": self.clipped}
+
+
+def _trailing_median(values: np.ndarray, window: int) -> np.ndarray:
+    """``median(values[t-window : t])`` ignoring NaN (NaN when no earlier value)."""
+    n = values.size
+    out = np.full(n, np.nan)
+    if n < 2:
+        return out
+    padded = np.concatenate((np.full(window, np.nan), values))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[:n]  # windows[t] = values[t-window:t]
+    has = np.isfinite(windows).any(axis=1)
+    if has.any():
+        out[has] = np.nanmedian(windows[has], axis=1)
+    return out
+
+
+def implausible_wicks(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, *, window: int = WINDOW,
+    k: float = K, min_log_wick: float = MIN_LOG_WICK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(bad_high, bad_low)`` boolean masks (module docstring)."""
+    o, h, lo, c = (np.asarray(a, dtype=np.float64) for a in (open_, high, low, close))
+    body_hi, body_lo = np.maximum(o, c), np.minimum(o, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_up = np.log(h / body_hi)
+        w_down = np.log(body_lo / lo)
+        rng = np.log(h / lo)
+    rng = np.where(np.isfinite(rng) & (rng > 0), rng, np.nan)
+    # The scale must not be inflated by the bad bars themselves: use ranges with the wicks clipped.
+    scale = _trailing_median(np.minimum(rng, np.log(body_hi / body_lo) + 2 * min_log_wick), window)
+    limit = np.maximum(min_log_wick, k * np.nan_to_num(scale, nan=0.0))
+    return np.nan_to_num(w_up, nan=0.0) > limit, np.nan_to_num(w_down, nan=0.0) > limit
+
+
+def clip_bad_ticks(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(high, low, flagged)``: implausible wicks clipped to the body; ``flagged`` marks bars touched."""
+    o, h, lo, c = (np.asarray(a, dtype=np.float64) for a in (open_, high, low, close))
+    bad_high, bad_low = implausible_wicks(o, h, lo, c)
+    high_out = np.where(bad_high, np.maximum(o, c), h)
+    low_out = np.where(bad_low, np.minimum(o, c), lo)
+    return high_out, low_out, bad_high | bad_low
+
+
+def find_bad_ticks(
+    exchange: str, ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[BadTick]]:
+    """``(high, low, ticks)``: the clipped high / low and one :class:`BadTick` per clipped value."""
+    raw_high, raw_low = np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
+    new_high, new_low, flagged = clip_bad_ticks(open_, raw_high, raw_low, close)
+    ticks = []
+    for i in np.flatnonzero(flagged):
+        for name, raw, new in (("high", raw_high, new_high), ("low", raw_low, new_low)):
+            if raw[i] != new[i]:
+                ticks.append(BadTick(exchange, int(ts[i]), name, float(raw[i]), float(new[i])))
+    return new_high, new_low, ticks
+
+
+def clean_frame(frame: MarketFrame) -> tuple[MarketFrame, list[BadTick]]:
+    """The frame with implausible wicks clipped, and the clipped values."""
+    high, low, ticks = find_bad_ticks(frame.exchange, frame.ts, frame.open, frame.high, frame.low, frame.close)
+    if not ticks:
+        return frame, []
+    return replace(frame, high=high, low=low), ticks
+
+
+def cross_venue_extremes(
+    opens: list[np.ndarray], highs: list[np.ndarray], lows: list[np.ndarray], closes: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per venue ``(high, low)`` with wicks beyond every other venue's clipped (module docstring); the
+    arrays are aligned bars of the same times, one per venue; fewer than three venues: unchanged."""
+    n = len(highs)
+    hi = [np.asarray(h, dtype=np.float64) for h in highs]
+    lo = [np.asarray(v, dtype=np.float64) for v in lows]
+    if n < 3:
+        return hi, lo
+    out_hi, out_lo = [], []
+    for i in range(n):
+        others_hi = np.max([hi[j] for j in range(n) if j != i], axis=0)
+        others_lo = np.min([lo[j] for j in range(n) if j != i], axis=0)
+        body_hi = np.maximum(opens[i], closes[i])
+        body_lo = np.minimum(opens[i], closes[i])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad_hi = (np.log(hi[i] / others_hi) > CROSS_VENUE_LOG) & (np.log(hi[i] / body_hi) > CROSS_VENUE_LOG)
+            bad_lo = (np.log(others_lo / lo[i]) > CROSS_VENUE_LOG) & (np.log(body_lo / lo[i]) > CROSS_VENUE_LOG)
+        out_hi.append(np.where(bad_hi, np.maximum(body_hi, others_hi), hi[i]))
+        out_lo.append(np.where(bad_lo, np.minimum(body_lo, others_lo), lo[i]))
+    return out_hi, out_lo
+
+
+def cross_venue_clip(frames: list[MarketFrame]) -> tuple[list[MarketFrame], list[BadTick]]:
+    """:func:`cross_venue_extremes` on frames of the same bar times (others returned unchanged)."""
+    if len(frames) < 3 or any(len(f) != len(frames[0]) or not np.array_equal(f.ts, frames[0].ts) for f in frames):
+        return frames, []
+    highs, lows = cross_venue_extremes([f.open for f in frames], [f.high for f in frames],
+                                       [f.low for f in frames], [f.close for f in frames])
+    out, ticks = [], []
+    for f, h, lo in zip(frames, highs, lows, strict=True):
+        for name, raw, new in (("high", f.high, h), ("low", f.low, lo)):
+            for i in np.flatnonzero(raw != new):
+                ticks.append(BadTick(f.exchange, int(f.ts[i]), name, float(raw[i]), float(new[i])))
+        out.append(replace(f, high=h, low=lo) if (h != f.high).any() or (lo != f.low).any() else f)
+    return out, ticks

@@ -1,0 +1,167 @@
+"""The compiled cohort kernel (numba) gives the numpy path's heatmap; the numpy path stays the oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from model_frames import configs, random_frames
+from test_model_properties import test_engine_equals_the_per_position_reference
+from test_model_warm_start import test_warm_start_with_ages_property
+
+from liqmap.errors import ConfigError
+from liqmap.model import MarketFrame, ModelConfig, compute_heatmap
+from liqmap.model.engine import warm_book
+from liqmap.model.kernel import kernel, kernel_name
+from liqmap.model.result import Heatmap
+from liqmap.types import HOUR_MS
+
+pytest.importorskip("numba")
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def both(fn, *args, **kwargs) -> tuple[Heatmap, Heatmap]:  # type: ignore[no-untyped-def]
+    with kernel("numpy"):
+        want = fn(*args, **kwargs)
+    with kernel("numba"):
+        got = fn(*args, **kwargs)
+    return got, want
+
+
+def assert_same(got: Heatmap, want: Heatmap) -> None:
+    """Equal up to the order of floating-point additions: 1e-12 of the largest value of the array."""
+    for name in ("long", "short", "swept_long", "swept_short"):
+        a, b = getattr(got, name), getattr(want, name)
+        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+        assert a.shape == b.shape, name
+        assert np.abs(a - b).max(initial=0.0) <= 1e-12 * scale, (name, np.abs(a - b).max(initial=0.0), scale)
+    assert got.times.tolist() == want.times.tolist()
+
+
+@SETTINGS
+@given(
+    a=random_frames(max_bars=150),
+    b=random_frames(max_bars=90, exchange="okx", start=5 * HOUR_MS),
+    knobs=configs,
+    turnover=st.sampled_from([0.0, 0.05, 0.5]),
+    two=st.booleans(),
+    tier_filter=st.sampled_from([None, [25.0], [10.0, 100.0]]),
+    edges=st.sampled_from(["uniform", "geometric", "default", "narrow"]),
+    bins=st.integers(1, 300),
+    group=st.sampled_from([None, 1, 3, 7]),
+)
+def test_numba_kernel_equals_the_numpy_path(
+    a: MarketFrame, b: MarketFrame, knobs: dict, turnover: float, two: bool, tier_filter, edges: str, bins: int,
+    group: int | None,
+) -> None:
+    config = ModelConfig(
+        leverage=(5.0, 10.0, 25.0, 50.0, 100.0), leverage_weights=(0.1, 0.2, 0.3, 0.25, 0.15),
+        **knobs, turnover=turnover, above_max_leverage="cap",
+    )
+    frames = [a, b] if two and len(b) + 5 <= len(a) else [a]
+    price_edges = {
+        "uniform": np.linspace(60.0, 140.0, bins + 1),
+        "geometric": np.geomspace(60.0, 140.0, bins + 1),  # not uniform: the kernel's binary search
+        "default": None,
+        "narrow": np.linspace(95.0, 105.0, bins + 1),  # most levels outside the grid
+    }[edges]
+    got, want = both(
+        compute_heatmap, frames, config, price_edges=price_edges, n_bins=bins, leverage=tier_filter,
+        column_group=group,
+    )
+    assert_same(got, want)
+
+
+@SETTINGS
+@given(frame=random_frames(max_bars=120), knobs=configs, split=st.floats(0.3, 0.8))
+def test_numba_kernel_continues_a_warm_book_like_the_numpy_path(frame: MarketFrame, knobs: dict, split: float) -> None:
+    config = ModelConfig(**knobs, above_max_leverage="cap")
+    p = max(26, int(len(frame) * split))
+    if p >= len(frame) - 1:
+        return
+    book = warm_book(frame.slice(0, p), config)
+    edges = np.linspace(50.0, 150.0, 81)
+    got, want = both(compute_heatmap, [frame], config, price_edges=edges, warm=[book])
+    assert_same(got, want)
+
+
+def test_the_reference_oracle_holds_on_the_numpy_path_too() -> None:
+    # the property tests run on the default kernel (numba); this runs the oracle comparison on numpy
+    with kernel("numpy"):
+        test_engine_equals_the_per_position_reference()
+        test_warm_start_with_ages_property()
+
+
+def test_the_kernel_is_chosen_by_liqmap_kernel() -> None:
+    with kernel("numpy"):
+        assert kernel_name() == "numpy"
+    with kernel("NUMBA"):
+        assert kernel_name() == "numba"
+    with kernel("fortran"), pytest.raises(ConfigError, match="LIQMAP_KERNEL"):
+        kernel_name()
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_exact_touches_and_levels_on_bin_edges_agree(uniform: bool) -> None:
+    """Ties decide: a low exactly at a level sweeps it, a level exactly on an edge is in the bin above."""
+    from liqmap.model.inputs import level_ratios
+
+    config = ModelConfig(leverage=(10.0, 20.0), leverage_weights=(1.0, 1.0), entry="close", turnover=0.0,
+                         intrabar_path=0.0, diffuse_share=0.0, flat_mmr=0.005)
+    ratios, _ = level_ratios(config, "binance", "BTC")
+    rng = np.random.default_rng(3)
+    n = 60
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    long_levels = close[:, None] * ratios[0][None, :]
+    short_levels = close[:, None] * ratios[1][None, :]
+    open_ = np.concatenate(([close[0]], close[:-1]))
+    low = np.minimum(open_, close) * 0.999
+    high = np.maximum(open_, close) * 1.001
+    for t in range(5, n, 3):  # later lows / highs exactly at earlier bars' levels, where the bar allows it
+        lv, sv = long_levels[t - 1 - t % 4, t % 2], short_levels[t - 1 - t % 3, t % 2]  # often the first touch
+        if lv <= min(open_[t], close[t]):
+            low[t] = lv
+        if sv >= max(open_[t], close[t]):
+            high[t] = sv
+    assert np.isin(low, long_levels).sum() >= 3 and np.isin(high, short_levels).sum() >= 3  # the ties exist
+    frame = MarketFrame(
+        exchange="binance", symbol="BTC", interval_ms=HOUR_MS, ts=HOUR_MS * np.arange(n), open=open_, high=high,
+        low=low, close=close, volume=np.ones(n), oi_usd=1e6 * np.exp(np.cumsum(rng.normal(0.01, 0.02, n))),
+    )
+    inner = np.sort(np.concatenate((long_levels.ravel()[::3], short_levels.ravel()[::3])))
+    if uniform:  # a uniform grid whose edges include some levels exactly
+        step = inner[1] - inner[0]
+        edges = inner[0] + step * np.arange(-40, 400)
+        edges = edges[edges > 0]
+    else:
+        edges = np.unique(np.concatenate(([1.0], inner, [1000.0])))
+    assert np.isin(edges, long_levels).any()  # levels exactly on edges
+    got, want = both(compute_heatmap, [frame], config, price_edges=edges)
+    assert_same(got, want)
+    assert np.array_equal(got.long > 0, want.long > 0) and np.array_equal(got.short > 0, want.short > 0)
+
+
+@SETTINGS
+@given(frame=random_frames(max_bars=200), knobs=configs, side=st.sampled_from([0, 1]))
+def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs: dict, side: int) -> None:
+    """The warm-up books' sweep bars (warmup.alive_cohorts): the compiled search gives group_sweeps' bars."""
+    from liqmap.model.book import group_sweeps
+    from liqmap.model.inputs import frame_inputs, level_ratios
+    from liqmap.model.kernel import first_touches
+    from liqmap.model.sweep import FirstTouch
+
+    config = ModelConfig(**knobs, above_max_leverage="cap")
+    inputs = frame_inputs(config, frame)
+    ratios, _ = level_ratios(config, frame.exchange, frame.symbol)
+    sign = 1.0 if side == 0 else -1.0
+    search = FirstTouch(sign * (frame.low if side == 0 else frame.high))
+    born_all = np.flatnonzero(inputs.added > 0)
+    for n_j in np.unique(inputs.n_points[born_all]).tolist():
+        born = born_all[inputs.n_points[born_all] == n_j]
+        entries = inputs.entries(born, n_j)
+        want = group_sweeps(search, born, sign * entries[:, None, :] * ratios[side][None, :, None])
+        got = np.empty_like(want)
+        first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix, got)
+        np.testing.assert_array_equal(got, want)

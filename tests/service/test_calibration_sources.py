@@ -1,0 +1,50 @@
+"""Which realized series calibrates a view (liqmap.calibrate.calibration_for): prints when a week of them
+exists, Coinglass bars otherwise (a day of prints does not override them), the sample fallback without either."""
+
+from __future__ import annotations
+
+from statistics import median
+
+import pytest
+
+from liqmap.analysis.calibration import FALLBACK
+from liqmap.calibrate import calibration_for
+from liqmap.query import HeatmapQuery, heatmap_for
+from liqmap.types import Liquidation
+
+DAY = 86_400_000
+
+
+def _prints(heatmap, days: int, usd_per_day: float) -> list[Liquidation]:
+    """One long and one short print of ``usd_per_day`` each on each of the ``days`` days before the last."""
+    last_day = int(heatmap.times[-1]) // DAY * DAY
+    out = []
+    for i in range(1, days + 1):
+        t = last_day - i * DAY + 3_600_000
+        out += [Liquidation("binance", "BTC", t, t, "long", 77_000.0, usd_per_day / 77_000.0, usd_per_day),
+                Liquidation("binance", "BTC", t + 1, t + 1, "short", 77_000.0, usd_per_day / 77_000.0, usd_per_day)]
+    return out
+
+
+def test_a_week_of_prints_wins_and_a_day_does_not(store) -> None:
+    view = heatmap_for(store, HeatmapQuery("BTC", range="7d"))
+    fit = heatmap_for(store, HeatmapQuery("BTC", range="30d"))
+    assert calibration_for(store, view, fit).source == "coinglass"
+    store.write(_prints(view, 1, 1e6))
+    assert calibration_for(store, view, fit).source == "coinglass"
+    store.write(_prints(view, 7, 1e6))
+    cal = calibration_for(store, view, fit)
+    assert cal.source == "prints"
+    # $1M a day realized against the model's daily sums of the same 7 days
+    last_day = int(view.times[-1]) // DAY * DAY
+    daily = {}
+    for t, lo in zip(fit.times, fit.swept_long, strict=True):
+        daily[int(t) // DAY * DAY] = daily.get(int(t) // DAY * DAY, 0.0) + lo
+    assert cal.factor_long == pytest.approx(median(1e6 / daily[last_day - i * DAY] for i in range(1, 8)))
+
+
+def test_no_realized_liquidations_gives_the_sample_fallback(store) -> None:
+    store.execute("DELETE FROM liquidation_bars")
+    view = heatmap_for(store, HeatmapQuery("BTC", range="7d"))
+    fit = heatmap_for(store, HeatmapQuery("BTC", range="30d"))
+    assert calibration_for(store, view, fit) is FALLBACK
