@@ -151,3 +151,11 @@ def test_quiet_channels_get_a_long_stall_timeout() -> None:
     assert c._stale_after(BINANCE, [("liquidations", "a"), ("mark", "b")]) == BINANCE.heartbeat.stale_after_s
     assert Collector(DuckDBStore(":memory:"), ["binance"], ["BTC"], stale_after_s=0.5)._stale_after(
         BINANCE, [("liquidations", "a")]) == 0.5
+
+
+def test_backoff_stays_capped_after_thousands_of_failures() -> None:
+    from liqmap.feed.timing import Backoff
+
+    backoff = Backoff(base_s=0.5, cap_s=30.0, jitter=0.0)
+    delays = [backoff.next_delay() for _ in range(5000)]
+    assert delays[:3] == [0.5, 1.0, 2.0] and delays[-1] == 30.0

@@ -39,7 +39,9 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        raw = min(self.cap_s, self.base_s * self.factor**self.attempt)
+        # the exponent is bounded: after ~1,000 failures (a fake sleep in a test, or days of outage)
+        # factor**attempt would overflow a float
+        raw = min(self.cap_s, self.base_s * self.factor ** min(self.attempt, 64))
         self.attempt += 1
         return raw * (1.0 - self.jitter * self.rng.random())
 
