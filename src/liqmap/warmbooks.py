@@ -23,7 +23,7 @@ from liqmap.ingest.frames import FUNDING_MAX_AGE_MS, load_frame
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 
 Books = tuple[WarmBook, ...] | None
 """One book per exchange (in the view's order), or None when the span cannot warm a view (a gap)."""
@@ -45,7 +45,7 @@ class WarmBooks:
 
     def books(
         self,
-        store: DuckDBStore,
+        store: Store,
         exchanges: Sequence[str],
         symbol: str,
         interval_ms: int,
@@ -72,7 +72,7 @@ class WarmBooks:
 
 
 def _fingerprint(
-    store: DuckDBStore, exchange: str, symbol: str, start: int, split: int, interval_ms: int
+    store: Store, exchange: str, symbol: str, start: int, split: int, interval_ms: int
 ) -> tuple[tuple[int, str], ...]:
     """Every stored row a book over ``[start, split)`` can read: bars of all markets and intervals,
     the OI observed up to the last bar's end, and funding from a carry-forward age before."""
@@ -86,7 +86,7 @@ def _fingerprint(
 
 
 def build_books(
-    store: DuckDBStore,
+    store: Store,
     exchanges: Sequence[str],
     symbol: str,
     interval_ms: int,

@@ -66,8 +66,9 @@ class Pending:
 class StreamState:
     ts: int | None = None
     tracked: tuple[Tracked, ...] = ()
-    near: frozenset[tuple[str, str, float]] = frozenset()
-    """(rule id, side, cluster near edge) of the ``price_near`` alerts given and not yet re-armed."""
+    near: frozenset[tuple[Any, ...]] = frozenset()
+    """(rule id, side, cluster near edge) of the ``price_near`` alerts given and not yet re-armed, and
+    (rule id, cluster id) of the ``reach`` alerts given while the probability stays above the threshold."""
     swept: frozenset[tuple[str, str, float]] = frozenset()
     """(rule id, side, swept peak price)."""
     pending: tuple[Pending, ...] = ()
@@ -326,20 +327,20 @@ def evaluate(
     # sweeps waiting for a reversal: the sweep bar itself counts as the first of the N bars
     by_id = {r.id: r for r in active}
     carried: list[Pending] = []
-    for p in (*state.pending, *new_pending):
-        rule = by_id.get(p.rule_id)
-        if rule is None or rule.reverse_pct is None:
+    for pend in (*state.pending, *new_pending):
+        pending_rule = by_id.get(pend.rule_id)
+        if pending_rule is None or pending_rule.reverse_pct is None:
             continue
-        short = p.cluster.side == "short"
-        extreme = max(p.extreme, update.high) if short else min(p.extreme, update.low)
+        short = pend.cluster.side == "short"
+        extreme = max(pend.extreme, update.high) if short else min(pend.extreme, update.low)
         move = (extreme - price) / extreme * 100.0 if short else (price - extreme) / extreme * 100.0
-        if move >= rule.reverse_pct:
-            emit(rule, "sweep_reverse", Tracked(p.cid, p.cluster),
-                 f"{update.symbol}: swept the {p.cluster.side} cluster at {p.cluster.peak_price:,.2f} "
+        if move >= pending_rule.reverse_pct:
+            emit(pending_rule, "sweep_reverse", Tracked(pend.cid, pend.cluster),
+                 f"{update.symbol}: swept the {pend.cluster.side} cluster at {pend.cluster.peak_price:,.2f} "
                  f"(extreme {extreme:,.2f}) and reversed {move:.2f}% to {price:,.2f}",
-                 extreme=extreme, reverse_pct=move, sweep_ts=p.sweep_ts)
-        elif p.bars_left > 1:
-            carried.append(Pending(p.rule_id, p.cid, p.cluster, extreme, p.bars_left - 1, p.sweep_ts))
+                 extreme=extreme, reverse_pct=move, sweep_ts=pend.sweep_ts)
+        elif pend.bars_left > 1:
+            carried.append(Pending(pend.rule_id, pend.cid, pend.cluster, extreme, pend.bars_left - 1, pend.sweep_ts))
     new_state = StreamState(
         ts=update.ts,
         tracked=tracked,

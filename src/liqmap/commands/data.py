@@ -83,7 +83,7 @@ def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:
         if as_json:
             import json
 
-            click.echo(json.dumps({"db": str(store.path), "series": rows}, default=str))
+            click.echo(json.dumps({"db": store.location, "series": rows}, default=str))
             return
         if not rows:
             click.echo(f"{store.location}: empty (import files with `liqmap import`, or run `liqmap demo`)")

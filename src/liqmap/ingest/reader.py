@@ -8,6 +8,7 @@ the offending row is located so that :class:`~liqmap.errors.MalformedFileError` 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import re
@@ -97,6 +98,7 @@ class Table:
 
     def _convert(self, column: int | str, dtype: type, what: str) -> np.ndarray:
         values = self.strings(column)  # numpy's parser accepts surrounding blanks
+        out: np.ndarray | None
         try:
             out = np.array(values, dtype=dtype) if values else np.empty(0, dtype=dtype)
         except (ValueError, OverflowError):
@@ -118,7 +120,7 @@ class Table:
         values = self.strings(column)
         out = np.empty(len(values), dtype=np.int64)
         for i, value in enumerate(values):
-            out[i] = parse_iso_ms(value, lambda problem, i=i: self.fail(problem, i))
+            out[i] = parse_iso_ms(value, functools.partial(self.fail, row=i))
         return out
 
     def mapped(self, column: int | str, mapping: dict[str, str]) -> list[str]:

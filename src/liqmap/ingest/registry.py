@@ -20,7 +20,7 @@ from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
 from liqmap.ingest.conflicts import differing_rows
 from liqmap.ingest.reader import first_lines
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 
 Importer = Callable[..., Batch]
 
@@ -172,7 +172,7 @@ def parse_file(
 
 
 def import_file(
-    store: DuckDBStore,
+    store: Store,
     path: str | Path,
     *,
     fmt: str | None = None,

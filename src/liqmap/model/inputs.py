@@ -50,7 +50,8 @@ class FrameInputs:
     def entries(self, bars: np.ndarray, j: int) -> np.ndarray:
         """Entry prices ``(len(bars), j)`` of bars that all have ``n_points == j``."""
         if self.price is not None:
-            return self.price[bars][:, None]
+            result: np.ndarray = self.price[bars][:, None]
+            return result
         if self.triangular:
             return triangular_entries(self.low[bars], self.high[bars], self.close[bars], j)
         return range_entries(self.low[bars], self.high[bars], j)
@@ -74,15 +75,18 @@ def triangular_entries(low: np.ndarray, high: np.ndarray, close: np.ndarray, j: 
         mode_at = np.where(width > 0, (c - low) / np.where(width > 0, width, 1.0), 0.0)
     left = low[:, None] + np.sqrt(u[None, :] * (width * (c - low))[:, None])
     right = high[:, None] - np.sqrt((1.0 - u[None, :]) * (width * (high - c))[:, None])
-    return np.where(u[None, :] < mode_at[:, None], left, right)
+    result: np.ndarray = np.where(u[None, :] < mode_at[:, None], left, right)
+    return result
 
 
 def range_entries(low: np.ndarray, high: np.ndarray, j: int) -> np.ndarray:
     """``j`` equally spaced prices from low to high, shape (N, j); one point = the mid ``(h + l) / 2``."""
     if j == 1:
-        return ((high + low) / 2.0)[:, None]
+        mid: np.ndarray = ((high + low) / 2.0)[:, None]
+        return mid
     steps = np.arange(j) / (j - 1)
-    return low[:, None] + (high - low)[:, None] * steps[None, :]
+    result: np.ndarray = low[:, None] + (high - low)[:, None] * steps[None, :]
+    return result
 
 
 def points_per_bar(config: ModelConfig, high: np.ndarray, low: np.ndarray) -> np.ndarray:
@@ -95,7 +99,8 @@ def points_per_bar(config: ModelConfig, high: np.ndarray, low: np.ndarray) -> np
     if j == 1 or spacing <= 0.0:
         return np.full(n, j, dtype=np.int64)
     fit = np.floor((high - low) / (spacing * (high + low) / 2.0))
-    return np.clip(1.0 + fit, 1.0, float(j)).astype(np.int64)
+    result: np.ndarray = np.clip(1.0 + fit, 1.0, float(j)).astype(np.int64)
+    return result
 
 
 def bar_points(config: ModelConfig, high: float, low: float) -> int:

@@ -373,9 +373,9 @@ class StreamingModel:
                 if b >= 0:
                     row[b] += sign * v
             return
-        b = np.asarray(bins)
-        ok = b >= 0
-        np.add.at(self.view[side], b[ok], sign * np.asarray(values)[ok])
+        index = np.asarray(bins)
+        ok = index >= 0
+        np.add.at(self.view[side], index[ok], sign * np.asarray(values)[ok])
 
     def _turnover(self, oi: float, high: float, low: float, close: float, volume: float, quote: float) -> float:
         """Share of the book turned over in this bar (:mod:`liqmap.model.turnover`)."""
@@ -463,9 +463,10 @@ class StreamingModel:
         for one bar (same operations in the same order), or ``entry_prices`` for single-price rules."""
         config = self.config
         if config.entry not in SPREAD_RULES:
-            return entry_prices(
+            single: list[float] = entry_prices(
                 config, *(np.array([x], dtype=np.float64) for x in (open, high, low, close, volume, quote_volume))
             )[0].tolist()
+            return single
         j = bar_points(config, high, low)
         if config.entry == "range":
             if j == 1:
