@@ -1,7 +1,7 @@
 """The ``liqmap`` command line.
 
 Subcommands live in :mod:`liqmap.commands`, one module per feature, and are imported only when
-invoked, so ``liqmap --help`` stays fast and heavy dependencies (matplotlib, uvicorn, ccxt) load only
+invoked, so ``liqmap --help`` stays fast and heavy dependencies (matplotlib, uvicorn) load only
 for the command that needs them.
 """
 
@@ -99,14 +99,3 @@ def _unavailable(name: str) -> click.Command:
 @click.version_option(package_name="liqmap")
 def main() -> None:
     """liqmap: liquidation heatmaps for crypto perpetual futures, self-hosted."""
-
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    envvar="LIQMAP_DB",
-    help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
-         "postgresql://user:pass@host:port/db URL shared by many processes.",
-)

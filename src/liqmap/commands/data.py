@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from liqmap.cli import db_option
+from liqmap.commands.options import db_option
 from liqmap.errors import LiqmapError
 
 

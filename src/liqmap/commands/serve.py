@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.commands.options import config_option, current_settings
+from liqmap.commands.options import config_option, current_settings, db_option
 
 
 def _csv(value: str | None) -> list[str]:
@@ -36,7 +35,7 @@ def _csv(value: str | None) -> list[str]:
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
               log_level: str, cors: tuple[str, ...] = ()) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
-    from liqmap.errors import ConfigError, LiqmapError
+    from liqmap.errors import ConfigError
     from liqmap.store import open_store
     from liqmap.symbols import canonical, check_exchange
 
@@ -45,10 +44,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
         coins = [canonical(s) for s in _csv(symbols) or ["BTC"]]
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
-    try:
-        store = open_store(db_path)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = open_store(db_path)
     try:
         collector = None
         if exchanges:
