@@ -60,8 +60,7 @@ class WarmBooks:
         The books hold every leverage tier and every cohort's birth, so views with ``leverage`` or
         ``ages`` filters share them (the engine leaves out the cohorts a filter excludes)."""
         prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
-        # repr: ModelConfig holds a dict (extra), so it is not hashable; its repr lists every field.
-        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), prints)
+        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, config, prints)
         return self._lru.get(key, lambda: build_books(store, exchanges, symbol, interval_ms, warmup_start, split, config))
 
     def clear(self) -> int:

@@ -224,7 +224,7 @@ def _prints_scores(data: EvalData, mask: np.ndarray, model: Pair, base: dict[str
 def config_summary(config: ModelConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
-    result: dict[str, Any] = _clean({k: v for k, v in asdict(config).items() if k != "extra"})
+    result: dict[str, Any] = _clean(asdict(config))
     return result
 
 
