@@ -6,7 +6,8 @@ Sections and keys (every key optional; see ``deploy/liqmap.toml`` for a complete
     [collect]    exchanges, symbols, channels, flush_ms, flush_every, record, venue_urls,
                  metrics_host, metrics_port
     [serve]      host, port, token, collect, symbols, log_level
-    [retention]  bars, open_interest, funding, mark_prices, trades, liquidations, liquidation_bars
+    [retention]  bars, open_interest, funding, mark_prices, trades, liquidations, liquidation_bars,
+                 position_snapshots
                  = "7d" | "90d" | "12h" | "forever" ...  (read by ``liqmap prune``)
     [health]     stale_after, exchanges, symbols, tables   (``/healthz``)
     [alerts]     enabled, rules, interval, range           (the alert loop inside ``serve``)
@@ -115,6 +116,7 @@ class RetentionSettings(_Section):
     trades: Duration = "7d"
     liquidations: Duration = FOREVER
     liquidation_bars: Duration = FOREVER
+    position_snapshots: Duration = "90d"
 
 
 class HealthSettings(_Section):

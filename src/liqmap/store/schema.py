@@ -61,6 +61,7 @@ PARTITION_MS: dict[str, int] = {
     "open_interest": 30 * DAY_MS,
     "funding": 30 * DAY_MS,
     "liquidation_bars": 30 * DAY_MS,
+    "position_snapshots": DAY_MS,
 }
 
 # Neutral column types; each backend maps them to its own names.
