@@ -11,6 +11,8 @@ import importlib
 
 import click
 
+from liqmap.commands.base import Group
+
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "import": "liqmap.commands.data:import_cmd",
@@ -51,7 +53,9 @@ _HELP: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
+    """Subcommands imported on first use; a LiqmapError becomes one line (:mod:`liqmap.commands.base`)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -70,16 +74,6 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
-
-    def invoke(self, ctx: click.Context) -> object:
-        """Every liqmap error a command lets through becomes one line on stderr and exit status 1 (no
-        traceback): the one place where the CLI translates the library's errors."""
-        from liqmap.errors import LiqmapError
-
-        try:
-            return super().invoke(ctx)
-        except LiqmapError as exc:
-            raise click.ClickException(str(exc)) from exc
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every command module.

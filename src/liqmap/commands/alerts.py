@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Group
 from liqmap.commands.options import db_option
 
 
@@ -31,7 +32,7 @@ def _require_data(store: Any, symbol: str) -> None:
         )
 
 
-@click.group("alerts")
+@click.group("alerts", cls=Group)
 def alerts_cmd() -> None:
     """Manage and run alert rules (stored in the database; a TOML file can add more at run time)."""
 

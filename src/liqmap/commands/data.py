@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 from liqmap.errors import LiqmapError
 
@@ -16,7 +17,7 @@ def _format_names() -> list[str]:
     return list(FORMATS)
 
 
-@click.command("import")
+@click.command("import", cls=Command)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @db_option
 @click.option(
@@ -71,7 +72,7 @@ def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-@click.command("inventory")
+@click.command("inventory", cls=Command)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the series as JSON (times in ms).")
 def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 from liqmap.query import RANGES
 
@@ -46,7 +47,7 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     return path
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @db_option
 @click.option(
     "--png",

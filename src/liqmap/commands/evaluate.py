@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 
 
@@ -24,7 +25,7 @@ def _iso_ms(value: str | None, name: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-@click.command("evaluate")
+@click.command("evaluate", cls=Command)
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON (no table, no HTML).")

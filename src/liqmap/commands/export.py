@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 
 TABLES: dict[str, str] = {"candles": "bars", "oi": "open_interest", "funding": "funding", "prints": "liquidations"}
@@ -60,7 +61,7 @@ def export_columns(store: Any, kind: str, *, symbol: str, exchanges: tuple[str, 
     return level_columns(plan_for_heatmap(heatmap))
 
 
-@click.command("export")
+@click.command("export", cls=Command)
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")

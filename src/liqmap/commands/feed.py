@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import config_option, db_option
 
 
@@ -23,7 +24,7 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-@click.command("backfill")
+@click.command("backfill", cls=Command)
 @click.option("--exchange", "-e", required=True, help="binance, bybit, okx, ...")
 @click.option("--symbol", "-s", required=True, help="BTC, ETH, ... (any spelling)")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True)
@@ -50,7 +51,7 @@ def backfill_cmd(exchange: str, symbol: str, days: float, kinds: str, base_url: 
         click.echo(f"skipped: {note}")
 
 
-@click.command("archive")
+@click.command("archive", cls=Command)
 @click.option("--symbol", "-s", required=True)
 @click.option("--kind", type=click.Choice(["klines", "metrics", "aggTrades"]), default="klines", show_default=True)
 @click.option("--start", default=None, help="YYYY-MM-DD (or YYYY-MM with --monthly); not needed with --file.")
@@ -82,7 +83,7 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
         click.echo(f"not published: {url}")
 
 
-@click.command("collect")
+@click.command("collect", cls=Command)
 @config_option("collect")
 @click.option("--exchanges", default="binance,bybit,okx", show_default=True)
 @click.option("--symbols", default="BTC,ETH", show_default=True)
@@ -174,7 +175,7 @@ def _metrics_server(collector: object, host: str, port: int) -> Callable[[], Non
         raise click.ClickException(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
-@click.command("replay")
+@click.command("replay", cls=Command)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @db_option
 def replay_cmd(file: str, db_path: str | None) -> None:

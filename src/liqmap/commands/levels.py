@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 
 
@@ -95,7 +96,7 @@ def format_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
-@click.command("levels")
+@click.command("levels", cls=Command)
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")
 @click.option("--range", "range_", default="7d", show_default=True, help="View range: 12h, 24h, 3d, 7d, 30d ...")

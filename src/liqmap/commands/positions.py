@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Group
 from liqmap.commands.options import db_option
 from liqmap.store import Store
 
@@ -21,7 +22,7 @@ def _store(db_path: str | None, read_only: bool = False) -> Store:
     return store_for(db_path, read_only=read_only)
 
 
-@click.group("positions")
+@click.group("positions", cls=Group)
 def positions_cmd() -> None:
     """Hyperliquid exact positions: collect account states, report coverage, fit the leverage prior."""
 

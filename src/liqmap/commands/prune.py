@@ -11,11 +11,12 @@ import time
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import config_option, current_settings, db_option
 from liqmap.settings import RetentionSettings
 
 
-@click.command("prune")
+@click.command("prune", cls=Command)
 @config_option("prune")
 @db_option
 @click.option("--table", "tables", multiple=True, type=click.Choice(sorted(RetentionSettings.model_fields)),

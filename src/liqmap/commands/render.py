@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 
 
@@ -140,7 +141,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
 JSON_HELP = "Also print the numbers as JSON (the API's shape) instead of the one-line summary."
 
 
-@click.command("heatmap")
+@click.command("heatmap", cls=Command)
 @view_options
 @click.option("--bins", default=500, show_default=True, help="Price bins.")
 @click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
@@ -184,7 +185,7 @@ def heatmap_cmd(
     )
 
 
-@click.command("liqmap")
+@click.command("liqmap", cls=Command)
 @view_options
 @click.option("--bins", default=200, show_default=True, help="Price bins.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins (the API's limit).")

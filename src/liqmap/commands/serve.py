@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from liqmap.commands.base import Command
 from liqmap.commands.options import config_option, current_settings, db_option
 
 
@@ -15,7 +16,7 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-@click.command("serve")
+@click.command("serve", cls=Command)
 @config_option("serve")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True,
