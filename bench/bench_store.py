@@ -110,8 +110,8 @@ def write_rates(tmp: Path, server: PgServer, repeat: int) -> None:
 def reads_and_heatmaps(tmp: Path, server: PgServer, repeat: int) -> None:
     from liqmap.query import HeatmapQuery, heatmap_for
 
-    print("\n2. 30-day read of 1-minute bars (43,200 rows, all columns) and 3. heatmap_for 7d view "
-          "(60 days of 1-minute bars + 5-minute OI; new end per run, no cache)")
+    print("\n2. 30-day read of 1-minute bars (43,200 rows, all columns) and 3. heatmap_for / the API, 7d view "
+          "(60 days of 1-minute bars + 5-minute OI; new end per run)")
     days = 60
     data = bars(days * 1440)
     oi = [OpenInterest("binance", "BTC", T0 + i * 5 * MINUTE_MS, T0 + i * 5 * MINUTE_MS, None,
@@ -131,7 +131,33 @@ def reads_and_heatmaps(tmp: Path, server: PgServer, repeat: int) -> None:
 
             one()  # first call: kernels compiled / caches of the process warm
             maps = timed(one, repeat)
-        print(f"  {name:<11} read: {span(read, 1000)} ms;  heatmap_for 7d: {span(maps, 1000)} ms")
+            api = api_new_views(store, ends, repeat)
+        print(f"  {name:<11} read: {span(read, 1000)} ms;  heatmap_for 7d: {span(maps, 1000)} ms;  "
+              f"GET /api/heatmap 7d new view (in process): {span(api, 1000)} ms")
+
+
+def api_new_views(store: Store, ends: object, repeat: int) -> list[float]:
+    """``GET /api/heatmap`` of a 7-day view with a new ``end`` each time (the model runs; warm-up books kept),
+    through the real app in process (httpx ASGI transport: routing, model, encoding, compression)."""
+    import httpx
+
+    from liqmap.service.app import create_app
+
+    app = create_app(store, prewarm_views=False)
+
+    async def run() -> list[float]:
+        out = []
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            for i in range(repeat + 1):
+                t = time.perf_counter()
+                response = await client.get("/api/heatmap", params={"symbol": "BTC", "range": "7d",
+                                                                    "end": str(next(ends))})  # type: ignore[call-overload]
+                assert response.status_code == 200, response.text[:200]
+                if i:
+                    out.append(time.perf_counter() - t)
+        return out
+
+    return asyncio.run(run())
 
 
 def growth(tmp: Path, server: PgServer) -> None:

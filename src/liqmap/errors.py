@@ -20,7 +20,8 @@ Each class says how callers handle it::
     │   ├── VenueError         venue answered with an error code that retrying won't fix   -> surface
     │   └── ParseError         a payload the parser cannot decode                          -> count, log, skip
     │       └── InvalidRecordError  decoded, but a record fails liqmap.validation              -> keep .valid, skip the rest
-    └── ModelError             a model invariant was violated (a bug, never swallowed)
+    ├── ModelError             a model invariant was violated (a bug, never swallowed)
+    └── OverloadedError        too much expensive work in flight (API: 503 + Retry-After)   -> retry later
 """
 
 from __future__ import annotations
@@ -133,3 +134,11 @@ class InvalidRecordError(ParseError):
 
 class ModelError(LiqmapError):
     """A model invariant was violated. Always a bug; never swallowed."""
+
+
+class OverloadedError(LiqmapError):
+    """Too much expensive work in flight; the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

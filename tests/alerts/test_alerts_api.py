@@ -11,6 +11,7 @@ from alerts_kit import ApiServer, Receiver, ms, sample_store, start_receiver
 
 from liqmap.alerts.engine import AlertEngine
 from liqmap.alerts.storage import AlertStore
+from liqmap.alerts.targets import TargetPolicy
 from liqmap.analysis.clusters import describe_clusters
 from liqmap.analysis.rules import parse_rule
 from liqmap.query import HeatmapQuery, heatmap_for
@@ -109,7 +110,8 @@ def test_alert_history(api, store) -> None:
     receiver = start_receiver(Receiver())
     try:
         rule = parse_rule({"id": "hist", "type": "sweep", "symbol": "BTC", "sides": ["long"], "min_usd": 5e7})
-        engine = AlertEngine([rule], targets=[receiver.url + "/h"], alert_store=AlertStore(store))
+        engine = AlertEngine([rule], targets=[receiver.url + "/h"], alert_store=AlertStore(store),
+                             policy=TargetPolicy(allow_private=True))  # the receiver is on 127.0.0.1
         from alerts_kit import replay_bars
 
         _, bars = replay_bars(store, ms("2026-02-04T00:00"), ms("2026-02-05T00:00"))
@@ -145,7 +147,8 @@ def test_server_runs_the_alert_loop_when_enabled(tmp_path, monkeypatch) -> None:
 
     receiver = start_receiver(Receiver())
     config = tmp_path / "alerts.toml"
-    config.write_text(f'[delivery]\ntargets = ["{receiver.url}/live"]\nattempts = 2\nbackoff_seconds = 0\n\n'
+    config.write_text(f'[delivery]\ntargets = ["{receiver.url}/live"]\nattempts = 2\nbackoff_seconds = 0\n'
+                      'allow_private_targets = true\n\n'
                       '[[rules]]\nid = "live-sweep"\ntype = "sweep"\nsymbol = "BTC"\nmin_usd = 1.5e6\n')
     monkeypatch.setenv("LIQMAP_ALERTS", str(config))
     monkeypatch.setenv("LIQMAP_ALERTS_INTERVAL", "0.1")

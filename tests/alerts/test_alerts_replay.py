@@ -17,6 +17,7 @@ from alerts_kit import HOUR_MS, Receiver, ms, replay_bars, sample_store, start_r
 from liqmap.alerts.delivery import Retry
 from liqmap.alerts.engine import AlertEngine
 from liqmap.alerts.storage import AlertStore
+from liqmap.alerts.targets import TargetPolicy
 from liqmap.analysis.clusters import find_clusters
 from liqmap.analysis.rules import parse_rule
 
@@ -45,7 +46,7 @@ def receiver():
 
 def _run(store, rules, targets, *, alert_store=None, sleeps=None):
     engine = AlertEngine([parse_rule(r) for r in rules], targets=targets, alert_store=alert_store,
-                         retry=Retry(attempts=3, base_s=0.01), sleep=(sleeps.append if sleeps is not None else None)
+                         retry=Retry(attempts=3, base_s=0.01), policy=TargetPolicy(allow_private=True), sleep=(sleeps.append if sleeps is not None else None)
                          or (lambda s: None))
     frame, bars = replay_bars(store, START, END)
     snapshots, dispatches = [], []

@@ -145,8 +145,10 @@ def test_config_errors_name_the_field(tmp_path, text, message) -> None:
 
 def test_bad_targets_are_refused_up_front() -> None:
     rule = parse_rule({"type": "sweep", "symbol": "BTC"})
-    with pytest.raises(ConfigError, match="apprise does not understand"):
+    with pytest.raises(ConfigError, match="scheme nosuchservice:// is not allowed; accepted: apprise, "):
         AlertEngine([rule], targets=["nosuchservice://abc"])
+    with pytest.raises(ConfigError, match="apprise does not understand 'tgram://\\*\\*\\*'"):
+        AlertEngine([rule], targets=["tgram://x"])
     assert parse_config({}).rules == []
 
 
@@ -154,10 +156,10 @@ def test_live_loop_reloads_rules_each_round(store, caplog) -> None:
     from liqmap.alerts.config import AlertsConfig
     from liqmap.alerts.live import AlertService
 
-    broken = parse_rule({"id": "broken", "type": "sweep", "symbol": "BTC", "notify": ["nosuchservice://x"]})
+    broken = parse_rule({"id": "broken", "type": "sweep", "symbol": "BTC", "notify": ["discord://x"]})
     service = AlertService(store, config=AlertsConfig(rules=[broken]))
     assert service.round() == [] and service.engine.rules == []
-    assert "rule broken: notify: apprise does not understand" in caplog.text
+    assert "rule broken: notify: apprise does not understand 'discord://***'" in caplog.text
     assert service.pollers == {}  # no usable rule, nothing to watch
     AlertStore(store).save_rule(parse_rule({"id": "later", "type": "sweep", "symbol": "ETH"}), now_ms=0)
     service.round()

@@ -4,6 +4,8 @@
     targets = ["https://example.org/hook", "tgram://BOT_TOKEN/CHAT_ID", "ntfy://liqmap-alerts"]
     attempts = 4            # tries per target
     backoff_seconds = 0.5   # first wait; doubles per try, capped at 30 s
+    timeout_seconds = 20    # deadline of one target's delivery (all tries); targets are sent to at once
+    allow_private_targets = false   # true: targets may be on loopback/private/link-local addresses
 
     [defaults]              # merged into every rule (a rule's own value wins)
     symbol = "BTC"
@@ -27,12 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from liqmap.alerts.delivery import DEFAULT_RETRY, Retry
+from liqmap.alerts.delivery import DEFAULT_RETRY, TARGET_TIMEOUT_S, Retry
+from liqmap.alerts.targets import TargetPolicy
 from liqmap.analysis.rules import AlertRule, parse_rules
 from liqmap.errors import ConfigError
 
 _TOP = {"delivery", "defaults", "rules"}
-_DELIVERY = {"targets", "attempts", "backoff_seconds"}
+_DELIVERY = {"targets", "attempts", "backoff_seconds", "timeout_seconds", "allow_private_targets"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,12 @@ class AlertsConfig:
     rules: list[AlertRule] = field(default_factory=list)
     targets: tuple[str, ...] = ()
     retry: Retry = DEFAULT_RETRY
+    allow_private_targets: bool = False
+    timeout_s: float = TARGET_TIMEOUT_S
+
+    @property
+    def policy(self) -> TargetPolicy:
+        return TargetPolicy(allow_private=self.allow_private_targets)
 
 
 def parse_config(data: Mapping[str, Any], source: str = "config") -> AlertsConfig:
@@ -61,6 +70,16 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> AlertsConfi
     backoff = delivery.get("backoff_seconds", Retry.base_s)
     if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 600:
         raise ConfigError(f"{source}: delivery.backoff_seconds: must be a number in [0, 600], got {backoff!r}")
+    timeout = delivery.get("timeout_seconds", TARGET_TIMEOUT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 600:
+        raise ConfigError(f"{source}: delivery.timeout_seconds: must be a number in [0.1, 600], got {timeout!r}")
+    allow_private = delivery.get("allow_private_targets", False)
+    if not isinstance(allow_private, bool):
+        raise ConfigError(f"{source}: delivery.allow_private_targets: must be true or false, got {allow_private!r}")
+    try:
+        TargetPolicy().check_all(targets, resolve_hosts=False)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: delivery.targets: {exc}") from None
     defaults = data.get("defaults", {})
     if not isinstance(defaults, Mapping):
         raise ConfigError(f"{source}: defaults: must be a table")
@@ -71,7 +90,8 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> AlertsConfi
         rules = parse_rules([{**defaults, **spec} for spec in specs])
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    return AlertsConfig(rules, tuple(targets), Retry(attempts=attempts, base_s=float(backoff)))
+    return AlertsConfig(rules, tuple(targets), Retry(attempts=attempts, base_s=float(backoff)),
+                        allow_private_targets=allow_private, timeout_s=float(timeout))
 
 
 def load_config(path: str | Path) -> AlertsConfig:

@@ -8,8 +8,10 @@ the evaluation returns, it
 2. suppresses it (stored with status ``suppressed``) when the cooldown says the level is flapping;
 3. delivers it to the rule's targets (or the global ones) with retries, and records the outcome.
 
-Delivery is synchronous: the rule evaluation itself is sub-millisecond (bench/bench_alerts.py), and
-the loop has nothing else to do until the next bar.
+Delivery goes to all of an alert's targets at once, each with a deadline (``timeout_s``), so a dead
+target never delays the others; the loop waits for them (it has nothing else to do until the next bar).
+Targets pass the :class:`~liqmap.alerts.targets.TargetPolicy` (allowed schemes, public addresses, at most
+``max_per_rule`` per rule).
 """
 
 from __future__ import annotations
@@ -21,8 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from liqmap.alerts.dedup import Cooldown
-from liqmap.alerts.delivery import DEFAULT_RETRY, Outcome, Retry, Target, deliver, make_target
+from liqmap.alerts.delivery import (
+    DEFAULT_RETRY,
+    TARGET_TIMEOUT_S,
+    Outcome,
+    Retry,
+    Target,
+    deliver_all,
+    make_target,
+)
 from liqmap.alerts.storage import AlertStore
+from liqmap.alerts.targets import DEFAULT_POLICY, TargetPolicy
 from liqmap.analysis.clusters import DEFAULT_PARAMS, ClusterParams
 from liqmap.analysis.evaluate_rules import Alert, StreamState, Update, evaluate, make_update
 from liqmap.analysis.rules import AlertRule
@@ -54,7 +65,9 @@ class AlertEngine:
         params: ClusterParams = DEFAULT_PARAMS,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.time,
-        target_factory: Callable[[str], Target] = make_target,
+        target_factory: Callable[[str], Target] | None = None,
+        policy: TargetPolicy = DEFAULT_POLICY,
+        timeout_s: float = TARGET_TIMEOUT_S,
     ) -> None:
         self.rules = list(rules)
         self.default_targets = tuple(targets)
@@ -63,13 +76,17 @@ class AlertEngine:
         self.params = params
         self.sleep = sleep
         self.clock = clock
-        self.target_factory = target_factory
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self.target_factory = target_factory or (lambda url: make_target(url, policy=policy))
         self.cooldown = Cooldown()
         self.states: dict[tuple[str, tuple[str, ...]], StreamState] = {}
         self._targets: dict[str, Target] = {}
+        self._check_count(self.default_targets)
         for url in self.default_targets:
             self._target(url)  # fail fast on a bad URL
         for rule in self.rules:
+            self._check_count(rule.notify)
             for url in rule.notify:
                 self._target(url)
 
@@ -79,6 +96,7 @@ class AlertEngine:
         kept, problems = [], []
         for rule in rules:
             try:
+                self._check_count(rule.notify)
                 for url in rule.notify:
                     self._target(url)
             except ConfigError as exc:
@@ -87,6 +105,10 @@ class AlertEngine:
             kept.append(rule)
         self.rules = kept
         return problems
+
+    def _check_count(self, urls: Sequence[str]) -> None:
+        if len(urls) > self.policy.max_per_rule:
+            raise ConfigError(f"notify: {len(urls)} targets; at most {self.policy.max_per_rule} per rule")
 
     def _target(self, url: str) -> Target:
         if url not in self._targets:
@@ -129,7 +151,8 @@ class AlertEngine:
         if not urls:
             self._set(aid, "no_target", 0, None)
             return Dispatch(alert, "no_target", alert_id=aid)
-        outcomes = tuple(deliver(self._target(url), alert, self.retry, sleep=self.sleep) for url in urls)
+        outcomes = deliver_all([self._target(url) for url in urls], alert, self.retry, sleep=self.sleep,
+                               timeout_s=self.timeout_s)
         ok = all(o.ok for o in outcomes)
         errors = "; ".join(f"{o.target}: {o.error}" for o in outcomes if not o.ok) or None
         status = "delivered" if ok else "failed"

@@ -108,7 +108,7 @@ class AlertService:
         self.alert_store = AlertStore(store)
         self.store = store
         self.engine = AlertEngine([], targets=(*self.config.targets, *extra_targets), alert_store=self.alert_store,
-                                  retry=self.config.retry)
+                                  retry=self.config.retry, policy=self.config.policy, timeout_s=self.config.timeout_s)
         self.symbols = symbols
         self.view = {"exchanges": exchanges, "range": range, "interval_ms": interval_ms, "replay": replay}
         self.on_dispatch = on_dispatch

@@ -65,6 +65,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
     import time
 
     from liqmap.alerts.storage import AlertStore
+    from liqmap.alerts.targets import TargetPolicy
     from liqmap.analysis.rules import parse_rule
 
     spec: dict[str, Any] = {"type": type_, "symbol": symbol}
@@ -78,6 +79,7 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
     if notify:
         spec["notify"] = list(notify)
     rule = parse_rule(spec)
+    TargetPolicy().check_all(rule.notify, resolve_hosts=False)  # addresses: checked by the delivering loop
     with _store(db_path) as store:
         _require_data(store, rule.symbol)
         saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)

@@ -33,10 +33,21 @@ def _csv(value: str | None) -> list[str]:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
               help="Let web pages from ORIGIN (e.g. https://dash.example) call the API; repeatable. Off by default.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Also accept this Host/Origin (repeatable; '*' = any). Always accepted: localhost, 127.0.0.1, "
+                   "[::1] and the --host address.")
+@click.option("--max-body-mb", default=16.0, show_default=True, type=click.FloatRange(0.001, 1024),
+              help="Largest request body (413 beyond).")
+@click.option("--max-computations", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="New heatmap views computed at once (others wait briefly, then 503).")
+@click.option("--cache-mb", default=512, show_default=True, type=click.IntRange(16, 1 << 20),
+              help="Memory budget of the view caches.")
 def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, collect: str | None, symbols: str,
-              log_level: str, cors: tuple[str, ...] = ()) -> None:
+              log_level: str, cors: tuple[str, ...] = (), allow_hosts: tuple[str, ...] = (), max_body_mb: float = 16.0,
+              max_computations: int = 2, cache_mb: int = 512) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
     from liqmap.errors import ConfigError
+    from liqmap.service.limits import Limits, default_hosts
     from liqmap.store import open_store
     from liqmap.symbols import canonical, check_exchange
 
@@ -54,8 +65,10 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
             collector = Collector(store, exchanges, coins)
         settings = current_settings()
         settings.export_alerts_env()
+        limits = Limits(max_body_bytes=int(max_body_mb * (1 << 20)), max_computations=max_computations,
+                        cache_bytes=cache_mb << 20, allowed_hosts=default_hosts(host, allow_hosts))
         run_server(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                   cors_origins=tuple(o for c in cors for o in _csv(c)), settings=settings)
+                   cors_origins=tuple(o for c in cors for o in _csv(c)), settings=settings, limits=limits)
     finally:
         store.close()
 
@@ -75,13 +88,13 @@ def _announce(store: Any, url: str) -> Iterator[str | None]:
 
 def run_server(store: Any, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
                collector: Any = None, log_level: str = "warning", cors_origins: tuple[str, ...] = (),
-               settings: Any = None) -> None:
+               settings: Any = None, limits: Any = None) -> None:
     """Run the server on an open store until interrupted (also used by ``liqmap demo``)."""
     import asyncio
 
     try:
         asyncio.run(serve_async(store, host=host, port=port, token=token, collector=collector, log_level=log_level,
-                                cors_origins=cors_origins, settings=settings))
+                                cors_origins=cors_origins, settings=settings, limits=limits))
     except KeyboardInterrupt:  # Ctrl-C is the normal way to stop: a clean line, not click's "Aborted!"
         click.echo("\nliqmap stopped.")
 
@@ -98,18 +111,27 @@ async def serve_async(
     on_started: Callable[[str, Any], None] | None = None,
     cors_origins: tuple[str, ...] = (),
     settings: Any = None,
+    limits: Any = None,
 ) -> None:
     """uvicorn and (when given) the collector in one event loop, until the server exits.
 
-    ``on_started(url, server)`` is called once the socket is bound (tests set ``server.should_exit``)."""
+    ``on_started(url, server)`` is called once the socket is bound (tests set ``server.should_exit``).
+    ``limits`` defaults to :class:`~liqmap.service.limits.Limits` with Host/Origin checked against
+    :func:`~liqmap.service.limits.default_hosts` of ``host``."""
     import asyncio
     import contextlib
+    import dataclasses
 
     import uvicorn
 
     from liqmap.service.app import create_app
+    from liqmap.service.limits import Limits, default_hosts
 
-    app = create_app(store, token=token, collector=collector, cors_origins=cors_origins)
+    limits = limits or Limits()
+    if limits.allowed_hosts is None:
+        limits = dataclasses.replace(limits, allowed_hosts=default_hosts(host))
+    limits = dataclasses.replace(limits, allowed_origins=(*limits.allowed_origins, *cors_origins))
+    app = create_app(store, token=token, collector=collector, cors_origins=cors_origins, limits=limits)
     app.state.settings = settings  # liqmap.settings.Settings (for /healthz), None = defaults
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws_max_size=1 << 16,
                             timeout_graceful_shutdown=3)

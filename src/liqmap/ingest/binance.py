@@ -17,7 +17,7 @@ import numpy as np
 
 from liqmap.errors import MalformedFileError, UnknownSymbolError
 from liqmap.ingest.batch import Batch
-from liqmap.ingest.reader import Table, interval_from_name, read_table, read_text
+from liqmap.ingest.reader import Table, first_lines, interval_from_name, read_table, read_text
 from liqmap.symbols import canonical
 from liqmap.types import Bar, Funding, Liquidation, MarginTier, Trade
 
@@ -117,9 +117,9 @@ def _klines(
     dup = np.flatnonzero(np.diff(open_ms[order]) == 0)
     for j in dup:
         a, b = order[j], order[j + 1]
-        if [c.strip() for c in table.rows[a]] != [c.strip() for c in table.rows[b]]:
+        if table.row(a) != table.row(b):
             raise table.fail(
-                f"two different rows for the bar opening at {int(open_ms[a])} (see line {table.lines[a]})",
+                f"two different rows for the bar opening at {int(open_ms[a])} (see line {table.line(a)})",
                 int(b),
             )
         keep[b] = False
@@ -156,11 +156,11 @@ def _klines(
 
 
 def import_vision_klines(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
     """data.binance.vision kline CSV (header ``open_time,...``; older files have no header)."""
-    with_header = read_text_head(path).startswith("open_time")
-    table = read_table(path, has_header=with_header, width=None if with_header else 12)
+    with_header, width = vision_layout(path)
+    table = table if table is not None else read_table(path, has_header=with_header, width=width)
     if with_header and table.header != VISION_KLINE_COLUMNS:
         raise table.fail(f"unexpected header {table.header}")
     return _klines(
@@ -170,16 +170,16 @@ def import_vision_klines(
         ts_recv,
         symbol=symbol,
         market=market,
-        open_ms=_ms(table.ints(0)),
-        close_ms=_ms(table.ints(6)),
+        open_ms=table.epoch_ms(0),
+        close_ms=table.epoch_ms(6),
     )
 
 
 def import_camel_klines(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
     """REST-style kline CSV with camel-case header (``openTime, ... takerBuyBase``)."""
-    table = read_table(path, has_header=True)
+    table = table if table is not None else read_table(path, has_header=True)
     return _klines(
         table,
         path,
@@ -187,16 +187,16 @@ def import_camel_klines(
         ts_recv,
         symbol=symbol,
         market=market,
-        open_ms=table.ints("openTime"),
-        close_ms=table.ints("closeTime"),
+        open_ms=table.epoch_ms("openTime"),
+        close_ms=table.epoch_ms("closeTime"),
     )
 
 
 def import_iso_klines(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
     """Kline CSV with ISO ``timestamp``/``close_time`` columns (UTC); exact duplicate rows dropped."""
-    table = read_table(path, has_header=True)
+    table = table if table is not None else read_table(path, has_header=True)
     return _klines(
         table,
         path,
@@ -209,16 +209,12 @@ def import_iso_klines(
     )
 
 
-def _ms(times: np.ndarray) -> np.ndarray:
-    """data.binance.vision switched some files to microseconds in 2025: normalise to ms."""
-    return np.where(times > 10**14, times // 1000, times)
-
-
 def import_funding(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
-    """Funding events ``fundingTime, fundingIntervalHours, fundingRate`` (rate already a fraction)."""
-    table = read_table(path, has_header=True)
+    """Funding events ``fundingTime, fundingIntervalHours, fundingRate`` (rate already a fraction; the
+    time in s, ms or µs, told by its magnitude)."""
+    table = table if table is not None else read_table(path, has_header=True)
     base, venue = symbol_from_name(path, symbol)
     rate = table.floats("fundingRate")
     if (np.abs(rate) > 0.05).any():
@@ -231,7 +227,7 @@ def import_funding(
         len(table),
         exchange=EXCHANGE,
         symbol=base,
-        ts_event=table.ints("fundingTime"),
+        ts_event=table.epoch_ms("fundingTime"),
         ts_recv=ts_recv,
         rate=rate,
         interval_hours=table.floats("fundingIntervalHours"),
@@ -244,7 +240,7 @@ _FORCE_SIDE = {"SELL": "long", "BUY": "short"}
 
 
 def import_force_orders(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
     """Raw ``!forceOrder@arr`` records, no header (symbol without USDT; SELL = a long liquidated).
 
@@ -252,7 +248,7 @@ def import_force_orders(
     usd = quantity × average price. The file's ``usd_size`` column is original qty × order price
     (the bankruptcy price), about 1-2 % away from the fill notional; it is validated, not stored.
     """
-    table = read_table(path, has_header=False, width=12)
+    table = table if table is not None else read_table(path, has_header=False, width=12)
     symbols, venues = [], []
     for i, raw in enumerate(table.strings(0)):
         name = raw.strip().upper()
@@ -273,7 +269,7 @@ def import_force_orders(
         len(table),
         exchange=EXCHANGE,
         symbol=symbols,
-        ts_event=table.ints(10),
+        ts_event=table.epoch_ms(10),
         ts_recv=ts_recv,
         side=sides,
         price=avg,
@@ -286,10 +282,10 @@ def import_force_orders(
 
 
 def import_agg_trades(
-    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None
+    path: Path, ts_recv: int, *, symbol: str | None = None, market: str | None = None, table: Table | None = None
 ) -> Batch:
     """``<symbol>@aggTrade`` events, no header: event_time, symbol, agg_id, price, qty, trade_time, is_buyer_maker."""
-    table, twins = _drop_clock_time_twins(read_table(path, has_header=False, width=7))
+    table, twins = _drop_clock_time_twins(table if table is not None else read_table(path, has_header=False, width=7))
     venues = [v.strip().upper() for v in table.strings(1)]
     bases = {v: canonical(v) for v in set(venues)}
     taker = table.mapped(6, {"True": "sell", "False": "buy", "true": "sell", "false": "buy"})
@@ -307,7 +303,7 @@ def import_agg_trades(
         len(table),
         exchange=EXCHANGE,
         symbol=[bases[v] for v in venues],
-        ts_event=table.ints(5),
+        ts_event=table.epoch_ms(5),
         ts_recv=ts_recv,
         price=price,
         quantity=qty,
@@ -325,15 +321,16 @@ def _drop_clock_time_twins(table: Table) -> tuple[Table, int]:
     """Some recorded aggTrade rows carry a wall-clock ``HH:MM:SS`` instead of the ms trade time and are
     followed by the same trade (same symbol and aggregate id) with its proper time: drop those copies.
     A clock-time row without such a twin is left in place and fails conversion with its line."""
-    clock = [i for i, row in enumerate(table.rows) if _CLOCK.match(row[5].strip())]
-    if not clock:
-        return table, 0
-    proper = {(row[1].strip(), row[2].strip()) for row in table.rows if not _CLOCK.match(row[5].strip())}
-    drop = {i for i in clock if (table.rows[i][1].strip(), table.rows[i][2].strip()) in proper}
-    kept = [i for i in range(len(table.rows)) if i not in drop]
-    return Table(
-        table.path, table.header, [table.rows[i] for i in kept], [table.lines[i] for i in kept]
-    ), len(drop)
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.match_substring_regex(table.columns[5], _CLOCK.pattern)).as_py():
+        return table, 0  # the usual case, decided without Python strings
+    times, venues, ids = table.strings(5), table.strings(1), table.strings(2)
+    clock = [i for i, value in enumerate(times) if _CLOCK.match(value)]
+    is_clock = set(clock)
+    proper = {(venues[i], ids[i]) for i in range(len(times)) if i not in is_clock}
+    drop = {i for i in clock if (venues[i], ids[i]) in proper}
+    return table.take([i for i in range(len(times)) if i not in drop]), len(drop)
 
 
 def import_leverage_tiers(
@@ -392,5 +389,8 @@ def import_leverage_tiers(
     return batch
 
 
-def read_text_head(path: Path) -> str:
-    return read_text(path)[:64].lstrip()
+def vision_layout(path: Path) -> tuple[bool, int | None]:
+    """(has a header, width): older data.binance.vision kline files have no header line."""
+    lines = first_lines(path, 1)
+    with_header = bool(lines) and lines[0].startswith("open_time")
+    return with_header, None if with_header else 12

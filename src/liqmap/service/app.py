@@ -22,9 +22,11 @@ from fastapi.staticfiles import StaticFiles
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
 from liqmap.service import api, coinglass, compress, health, observe, records, schemas, stream
-from liqmap.service.context import ServiceContext
+from liqmap.service.context import ServiceContext, token_refusal
 from liqmap.service.conventions import ApiConventions
 from liqmap.service.hub import Hub
+from liqmap.service.limits import Limits
+from liqmap.service.limits import install as install_limits
 from liqmap.service.live import Live
 from liqmap.service.params import ParamError, ViewKey
 from liqmap.service.views import ComputeFn, HeatmapCache
@@ -54,10 +56,13 @@ def create_app(
     config: ModelConfig | None = None,
     prewarm_views: bool = True,
     cors_origins: tuple[str, ...] = (),
+    limits: Limits | None = None,
 ) -> FastAPI:
     """Build the app on an **open** store. ``compute`` replaces the model call (tests, benchmarks).
-    ``cors_origins``: browser origins allowed to call the API from other sites (``serve --cors``)."""
-    cache = HeatmapCache(store, compute, size=cache_size)
+    ``cors_origins``: browser origins allowed to call the API from other sites (``serve --cors``);
+    ``limits`` (body size, hosts, computations, cache memory) defaults to :class:`Limits`."""
+    limits = limits or Limits()
+    cache = HeatmapCache(store, compute, size=cache_size, max_bytes=max(limits.cache_bytes // 2, 1))
     hub = Hub()
     live = Live(store, hub, cache, poll_interval=poll_interval)
     ctx = ServiceContext(store=store, cache=cache, hub=hub, live=live, token=token or None,
@@ -96,6 +101,7 @@ def create_app(
                            expose_headers=["ETag"], max_age=600)
     observe.install(app, ctx)  # /healthz, /metrics, API latency
     _install_error_handlers(app)
+    install_limits(app, ctx, limits, token_refusal)
     app.include_router(api.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(coinglass.router)
     app.include_router(records.router, responses=schemas.ERROR_RESPONSES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ class ServiceContext:
     inventory_cache: tuple[float, int, list[dict[str, Any]]] | None = None
     prewarmed: threading.Event = field(default_factory=threading.Event)
     """Set when the start-up computation of the default views (``app.prewarm``) has finished."""
+    limits: Any = None
+    """The :class:`liqmap.service.limits.Limits` installed on the app."""
+    compute_gate: Any = None
 
     def api_paths(self) -> set[str]:
         """Documented paths of the app (plug-in routers included)."""
@@ -54,15 +58,28 @@ def get_context(request: Request) -> ServiceContext:
     return request.app.state.liqmap  # type: ignore[no-any-return]
 
 
+def token_refusal(token: str | None, header: Callable[[str], str | None]) -> tuple[int, str] | None:
+    """``(status, detail)`` refusing a state-changing request, or None when ``header`` (a lookup of the
+    request's headers) carries the right token in ``X-Liqmap-Token`` or ``Authorization: Bearer``."""
+    if token is None:
+        return 403, "read-only server: start `liqmap serve --token TOKEN` to enable writes"
+    given = header(TOKEN_HEADER)
+    auth = header("authorization") or ""
+    if given is None and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        return 401, f"missing or wrong token: send it in the {TOKEN_HEADER} header"
+    return None
+
+
+def has_token(request: Request) -> bool:
+    """Whether the request carries the right token (read endpoints use it to show secrets unredacted)."""
+    return token_refusal(get_context(request).token, request.headers.get) is None
+
+
 def require_token(request: Request) -> None:
     """Dependency for state-changing endpoints: refuses when the server runs read-only (no token
     configured) or when the ``X-Liqmap-Token`` header (or ``Authorization: Bearer``) is wrong."""
-    ctx = get_context(request)
-    if ctx.token is None:
-        raise HTTPException(403, "read-only server: start `liqmap serve --token TOKEN` to enable writes")
-    given = request.headers.get(TOKEN_HEADER)
-    auth = request.headers.get("authorization", "")
-    if given is None and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    if given is None or not hmac.compare_digest(given.encode(), ctx.token.encode()):
-        raise HTTPException(401, f"missing or wrong token: send it in the {TOKEN_HEADER} header")
+    refused = token_refusal(get_context(request).token, request.headers.get)
+    if refused is not None:
+        raise HTTPException(*refused)

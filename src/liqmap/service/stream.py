@@ -25,6 +25,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from liqmap.errors import ConfigError
 from liqmap.service.hub import Client
+from liqmap.service.limits import Limits, ViewBudget
 from liqmap.service.params import (
     ENCODINGS,
     MAX_COLUMNS,
@@ -99,6 +100,9 @@ def handle_message(ctx: Any, client: Client, text: str) -> dict[str, Any] | None
         view, side, encoding = parse_subscription(ctx, message)
     except ConfigError as exc:
         return {"type": "error", "message": str(exc)}
+    refused = _view_budget(ctx, client).admit(view)
+    if refused is not None:
+        return {"type": "error", "message": refused}
     client.symbol = view.symbol
     client.view = view
     client.side = side
@@ -140,6 +144,13 @@ def parse_subscription(ctx: Any, message: dict[str, Any]) -> tuple[ViewKey, str,
     side = parse_choice(text("side"), SIDES, "side", "both")
     encoding = parse_choice(text("encoding"), ENCODINGS, "encoding", "u16")
     return view, side, encoding
+
+
+def _view_budget(ctx: Any, client: Client) -> ViewBudget:
+    if "views" not in client.meta:
+        limit = ctx.limits.max_views_per_connection if ctx.limits is not None else Limits.max_views_per_connection
+        client.meta["views"] = ViewBudget(limit)
+    return client.meta["views"]  # type: ignore[no-any-return]
 
 
 def _now_ms() -> int:

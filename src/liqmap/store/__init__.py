@@ -23,11 +23,12 @@ def is_server_url(value: str | Path | None) -> bool:
     return isinstance(value, str) and value.startswith(_PG_SCHEMES)
 
 
-def store_for(value: str | Path | None = None, *, read_only: bool = False) -> Store:
+def store_for(value: str | Path | None = None, *, read_only: bool = False, memory_limit: str | None = None) -> Store:
     """The store a ``--db`` value names (no I/O; open it with ``with`` or ``.open()``).
 
     ``None`` takes ``LIQMAP_DB`` or the default file. A read-only embedded store on a file held by a running
-    ``liqmap serve`` reads through that server instead (see :mod:`liqmap.store.remote`)."""
+    ``liqmap serve`` reads through that server instead (see :mod:`liqmap.store.remote`). ``memory_limit``
+    caps an embedded store's own memory (DuckDB's buffer manager; default ``LIQMAP_DB_MEMORY`` or 2GB)."""
     import os
 
     chosen: str | Path | None = value if value not in (None, "") else os.environ.get("LIQMAP_DB") or None
@@ -50,7 +51,7 @@ def store_for(value: str | Path | None = None, *, read_only: bool = False) -> St
         from liqmap.store.remote import FallbackStore
 
         return FallbackStore(path)
-    return DuckDBStore(path)
+    return DuckDBStore(path, memory_limit=memory_limit)
 
 
 def open_store(value: str | Path | None = None, *, read_only: bool = False) -> Store:
