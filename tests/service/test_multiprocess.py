@@ -38,6 +38,7 @@ PRICES = {"BTC": 60_000.0, "ETH": 3_000.0}
 TICK_S = 0.5  # one closed one-minute bar per symbol and venue every half second of wall time
 RUN_S = 64.0
 MINUTE = 60_000
+CONFIG = Path(__file__).parents[2] / "deploy" / "liqmap.toml"
 
 
 @dataclass
@@ -106,16 +107,20 @@ def _liqmap(*args: str) -> list[str]:
 
 
 def _collector(url: str, venue: Venue, journals: Path) -> subprocess.Popen[bytes]:
+    """deploy/'s command line (`collect --config FILE --exchanges VENUE`), pointed at this test's store and mock."""
     assert venue.mock is not None
     return subprocess.Popen(
-        _liqmap("collect", "--db", url, "--exchanges", venue.name, "--symbols", ",".join(SYMBOLS),
+        _liqmap("collect", "--config", str(CONFIG), "--exchanges", venue.name, "--db", url,
+                "--symbols", ",".join(SYMBOLS),
                 "--channels", "klines,liquidations", "--flush-ms", "50", "--journal", str(journals / venue.name),
                 "--venue-url", f"{venue.name}={venue.mock.http_url},{venue.mock.ws_url}"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _server(url: str, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(_liqmap("serve", "--db", url, "--port", str(port)),
+    """deploy/'s command line (`serve --config FILE --host H --port P`), on this test's store and loopback."""
+    return subprocess.Popen(_liqmap("serve", "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port),
+                                    "--db", url),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -181,7 +186,10 @@ async def test_collectors_servers_and_cli_share_one_postgres(pg_url: str, tmp_pa
         for port in ports:
             await _wait_until(lambda p=port: _answers(p), 60, f"server on {port}")
         client_tasks = [asyncio.create_task(c.run(stop)) for c in clients]
-        await asyncio.sleep(3)  # collectors connect and subscribe
+        async def subscribed() -> bool:
+            return all(v.mock is not None and v.mock.connections >= 1 and v.mock.received for v in venues)
+
+        await _wait_until(subscribed, 60, "every collector subscribed")
 
         async def feed() -> None:
             started = time.monotonic()

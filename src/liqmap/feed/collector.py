@@ -53,6 +53,7 @@ DEFAULT_CHANNELS: tuple[str, ...] = ("trades", "liquidations", "klines", "mark",
 _STATE_TYPES = (MarkPrice, OpenInterest)
 QUIET_KINDS = frozenset({"liquidations", "trades"})
 QUIET_STALE_S = 600.0
+STARTUP_WAIT_S = 30.0
 _KEY_FIELDS = {rt: schema.KEYS[table] for rt, table in schema.RECORD_TABLES.items()}
 
 
@@ -301,9 +302,25 @@ class Collector:
 
     async def _startup_backfill(self, venue: VenueRuntime) -> None:
         """Fill each series from its newest stored row to now over REST (bars, open interest, funding), so
-        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``."""
+        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``.
+
+        Once the venue's streams are subscribed (at most :data:`STARTUP_WAIT_S` later) the bars are read once
+        more: a bar that closed between the first read and the subscription would otherwise come from
+        neither."""
+        await self._backfill_from_store(venue, with_funding=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_WAIT_S
+        while self._feeds and not venue.health.connected and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if venue.health.connected:
+            await self._backfill_from_store(venue, with_funding=False, kinds=("klines",))
+
+    async def _backfill_from_store(self, venue: VenueRuntime, *, with_funding: bool,
+                                   kinds: tuple[str, ...] | None = None) -> None:
         now = self.timing.now_ms()
-        for kind in self._history_kinds(venue.spec, with_funding=True):
+        for kind in self._history_kinds(venue.spec, with_funding=with_funding):
+            if kinds is not None and kind not in kinds:
+                continue
             table = HISTORY_TABLES[kind]
             for vsym in venue.venue_symbols:
                 filters: dict[str, object] = {"exchange": venue.spec.name, "symbol": symbol_of(vsym)}
