@@ -10,7 +10,7 @@
    update gives p50/p99 (``bench_api.ws_clients``, whose clients run in this process: at large N their
    own JSON decoding adds to the figure).
 3. Symbols per collector: a ``liqmap collect`` process (binance dialect, trades channel) reads the mock
-   exchange (liqmap.feed.mock, in this process, 127.0.0.1), which pushes aggTrade frames stamped with
+   exchange (liqmap.testing.mock, in this process, 127.0.0.1), which pushes aggTrade frames stamped with
    the send time, round-robin over S symbols, at increasing rates R (msg/s) for ``--seconds`` each. The
    collector's own ``/metrics`` (``--metrics-port``) gives its lag (recv - send of the latest record) and
    the records stored; a rate is kept up with when the store caught up within 2 s of the last frame and
@@ -156,7 +156,7 @@ async def collector_step(mock: object, client: object, url: str, symbols: list[s
                          next_id: int, before: float) -> tuple[float, float, float | None, int, float]:
     """Push ``rate`` msg/s for ``seconds`` (a sampler task scrapes the collector's lag meanwhile); returns
     (achieved msg/s, worst lag s, catch-up s or None, next trade id, stored count after)."""
-    from liqmap.feed.mock.server import MockExchange
+    from liqmap.testing.mock.server import MockExchange
 
     assert isinstance(mock, MockExchange)
     lags: list[float] = []
@@ -198,8 +198,8 @@ async def collector_step(mock: object, client: object, url: str, symbols: list[s
 async def bench_collector(tmp: Path, symbol_counts: list[int], rates: list[int], seconds: float) -> None:
     import httpx
 
-    from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
-    from liqmap.feed.mock.server import MockExchange
+    from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol
+    from liqmap.testing.mock.server import MockExchange
 
     print(f"\n3. Collector: one `liqmap collect` process (binance trades), mock exchange pushing aggTrade "
           f"frames, {seconds:g} s per rate")

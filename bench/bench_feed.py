@@ -29,12 +29,12 @@ FIX = Path(__file__).parents[1] / "tests" / "fixtures" / "binance"
 
 def build_frames(n: int) -> list[str]:
     """~10 % liquidations, 90 % trades, unique keys, from the recorded rows."""
-    from liqmap.feed.mock.binance import force_order_frame
+    from liqmap.testing.mock.binance import force_order_frame
 
     liq_rows = [r for name in ("forceorder_2024-08-17.csv", "forceorder_2024-08-18.csv")
-                for r in csv.reader((FIX / "forceorder" / name).open())
+                for r in csv.reader((FIX / "forceorder" / name).read_text().splitlines())
                 if len(r[0]) >= 2 and not r[0].endswith("USDT")]
-    trade_rows = list(csv.reader((FIX / "forceorder" / "aggtrades_over_15k_2024-08-15_head2000.csv").open()))
+    trade_rows = list(csv.reader((FIX / "forceorder" / "aggtrades_over_15k_2024-08-15_head2000.csv").read_text().splitlines()))
     frames: list[str] = []
     i = 0
     while len(frames) < n:
@@ -110,14 +110,14 @@ def throughput(n: int, batch: int) -> None:
 
 async def latency(n_bars: int, interval_s: float) -> None:
     from liqmap.feed.collector import Collector
-    from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
-    from liqmap.feed.mock.server import MockExchange
     from liqmap.feed.writer import BatchWriter
     from liqmap.store import DuckDBStore
+    from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
+    from liqmap.testing.mock.server import MockExchange
     from liqmap.types import Bar
     from liqmap.venues.binance import SPEC
 
-    rows = list(csv.reader((FIX / "vision" / "AVAXUSDT-1m-2026-06-head180.csv").open()))[1:]
+    rows = list(csv.reader((FIX / "vision" / "AVAXUSDT-1m-2026-06-head180.csv").read_text().splitlines()))[1:]
     rows = (rows * (n_bars // len(rows) + 1))[:n_bars]
     sent: dict[int, float] = {}
     done: dict[int, float] = {}

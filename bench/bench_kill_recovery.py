@@ -25,7 +25,7 @@ from pathlib import Path
 
 
 def liquidation(k: int, ts: int) -> str:
-    from liqmap.feed.mock.binance import force_order_frame
+    from liqmap.testing.mock.binance import force_order_frame
 
     qty = str(1 + k % 50)
     return force_order_frame(["BTC", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, "60000.0", "60000.0",
@@ -36,8 +36,8 @@ class Streamer:
     """The mock exchange on its own loop, pushing one print every 1/rate s to every open socket."""
 
     def __init__(self, rate: float) -> None:
-        from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
-        from liqmap.feed.mock.server import MockExchange
+        from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol
+        from liqmap.testing.mock.server import MockExchange
 
         self.mock = MockExchange(BinanceDialect(symbols=[exchange_info_symbol("BTCUSDT")]))
         self.rate = rate

@@ -1,7 +1,7 @@
 """The ``liqmap`` command line.
 
 Subcommands live in :mod:`liqmap.commands`, one module per feature, and are imported only when
-invoked, so ``liqmap --help`` stays fast and heavy dependencies (matplotlib, uvicorn, ccxt) load only
+invoked, so ``liqmap --help`` stays fast and heavy dependencies (matplotlib, uvicorn) load only
 for the command that needs them.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 
 import click
+
+from liqmap.commands.base import Group
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -51,7 +53,9 @@ _HELP: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
+    """Subcommands imported on first use; a LiqmapError becomes one line (:mod:`liqmap.commands.base`)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -71,16 +75,6 @@ class LazyGroup(click.Group):
             raise TypeError(f"{target} is not a click command")
         return command
 
-    def invoke(self, ctx: click.Context) -> object:
-        """Every liqmap error a command lets through becomes one line on stderr and exit status 1 (no
-        traceback): the one place where the CLI translates the library's errors."""
-        from liqmap.errors import LiqmapError
-
-        try:
-            return super().invoke(ctx)
-        except LiqmapError as exc:
-            raise click.ClickException(str(exc)) from exc
-
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every command module.
         with formatter.section("Commands"):
@@ -99,14 +93,3 @@ def _unavailable(name: str) -> click.Command:
 @click.version_option(package_name="liqmap")
 def main() -> None:
     """liqmap: liquidation heatmaps for crypto perpetual futures, self-hosted."""
-
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    envvar="LIQMAP_DB",
-    help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
-         "postgresql://user:pass@host:port/db URL shared by many processes.",
-)

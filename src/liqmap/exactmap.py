@@ -16,7 +16,7 @@ import numpy as np
 from liqmap.errors import ConfigError, DataError
 from liqmap.model import exact
 from liqmap.model.grid import default_edges
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical
 from liqmap.types import HOUR_MS
 
@@ -25,14 +25,14 @@ TABLE = "position_snapshots"
 DEFAULT_MAX_AGE_MS = 6 * HOUR_MS
 
 
-def snapshots(store: DuckDBStore, symbol: str | None, start: int | None, end: int | None) -> dict[str, np.ndarray]:
+def snapshots(store: Store, symbol: str | None, start: int | None, end: int | None) -> dict[str, np.ndarray]:
     filters: dict[str, Any] = {"exchange": EXCHANGE}
     if symbol:
         filters["symbol"] = canonical(symbol)
     return store.read(TABLE, start=start, end=end, **filters)
 
 
-def latest_open_interest(store: DuckDBStore, at: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
+def latest_open_interest(store: Store, at: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """(oi_base, mark) per symbol: Hyperliquid's latest OI snapshot and mark at or before ``at``."""
     oi = store.read("open_interest", end=None if at is None else at + 1, exchange=EXCHANGE,
                     columns=["symbol", "ts_event", "oi_base", "oi_usd"])
@@ -46,14 +46,14 @@ def latest_open_interest(store: DuckDBStore, at: int | None = None) -> tuple[dic
     return base, mark
 
 
-def latest_ts(store: DuckDBStore, symbol: str | None = None) -> int | None:
+def latest_ts(store: Store, symbol: str | None = None) -> int | None:
     filters: dict[str, Any] = {"exchange": EXCHANGE}
     if symbol:
         filters["symbol"] = canonical(symbol)
     return store.latest_ts(TABLE, **filters)
 
 
-def coverage(store: DuckDBStore, at: int | None = None, max_age_ms: int = DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
+def coverage(store: Store, at: int | None = None, max_age_ms: int = DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
     """Accounts tracked, share of Hyperliquid OI per coin the tracked positions explain, oldest snapshot age."""
     at = latest_ts(store) if at is None else at
     if at is None:
@@ -63,7 +63,7 @@ def coverage(store: DuckDBStore, at: int | None = None, max_age_ms: int = DEFAUL
     return {**exact.coverage(cols, at, oi_base, max_age_ms), "at": at}
 
 
-def exact_map(store: DuckDBStore, symbol: str, *, at: int | None = None, n_bins: int = 200,
+def exact_map(store: Store, symbol: str, *, at: int | None = None, n_bins: int = 200,
               low: float | None = None, high: float | None = None,
               max_age_ms: int = DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
     """The liquidation map of the tracked positions at ``at`` (default: the latest snapshot)."""
@@ -96,7 +96,7 @@ def _edges(pos: exact.OpenPositions, price: float | None, n_bins: int, low: floa
     return edges
 
 
-def exact_heatmap(store: DuckDBStore, symbol: str, *, start: int, end: int, columns: int = 96, n_bins: int = 200,
+def exact_heatmap(store: Store, symbol: str, *, start: int, end: int, columns: int = 96, n_bins: int = 200,
                   max_age_ms: int = DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
     """The exact map at ``columns`` evenly spaced instants of ``[start, end]`` (one heatmap column each)."""
     sym = canonical(symbol)
@@ -112,7 +112,7 @@ def exact_heatmap(store: DuckDBStore, symbol: str, *, start: int, end: int, colu
             "price_edges": edges.tolist(), "long_usd": long.tolist(), "short_usd": short.tolist()}
 
 
-def fit_prior(store: DuckDBStore, at: int | None = None, tiers: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 40.0),
+def fit_prior(store: Store, at: int | None = None, tiers: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 40.0),
               max_age_ms: int = DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
     """The notional-weighted leverage mix of the tracked open positions, dated (the shipped prior's shape)."""
     at = latest_ts(store) if at is None else at

@@ -41,7 +41,7 @@ from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import column_group
 from liqmap.model.result import Heatmap
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical, check_exchange
 from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
 from liqmap.warmbooks import WarmBooks, build_books
@@ -208,7 +208,7 @@ class View:
     warmup_start: int
 
 
-def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
+def resolve_view(store: Store, query: HeatmapQuery) -> View:
     """Exchanges, window ``[start, end)`` and bar interval for ``query`` (no model run)."""
     coin = query.symbol
     exchanges = query.exchanges or tuple(e for e in exchanges_with_bars(store, coin) if e not in NOT_PRICED)
@@ -245,7 +245,7 @@ def resolve_view(store: DuckDBStore, query: HeatmapQuery) -> View:
     return View(coin, tuple(exchanges), start, end, interval, warmup_start)
 
 
-def _latest_end(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> int:
+def _latest_end(store: Store, exchanges: Sequence[str], coin: str) -> int:
     """End of the latest bar common to ``exchanges`` (perpetual bars; spot where an exchange has none)."""
     series = [row for row in store.series("bars") if row["symbol"] == coin]
     ends = []
@@ -260,7 +260,7 @@ def _latest_end(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> int:
     return min(ends)
 
 
-def _common_intervals(store: DuckDBStore, exchanges: Sequence[str], coin: str) -> list[int]:
+def _common_intervals(store: Store, exchanges: Sequence[str], coin: str) -> list[int]:
     common: set[int] | None = None
     for exchange in exchanges:
         stored = available_intervals(store, exchange, coin)
@@ -282,7 +282,7 @@ def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> in
     return intervals[-1]
 
 
-def load_frames(store: DuckDBStore, view: View) -> list[MarketFrame]:
+def load_frames(store: Store, view: View) -> list[MarketFrame]:
     """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
     frames: list[MarketFrame] = []
     errors: list[str] = []
@@ -326,7 +326,7 @@ def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: i
     return np.linspace(max(lo - pad, 1e-12), hi + pad, n_bins + 1)
 
 
-def heatmap_for(store: DuckDBStore, query: HeatmapQuery, *, books: WarmBooks | None = None) -> Heatmap:
+def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = None) -> Heatmap:
     """Run the model over warm-up + window for ``query`` and return the window's heatmap.
 
     ``books``: a :class:`~liqmap.warmbooks.WarmBooks` kept between calls (the web service keeps one);
@@ -371,7 +371,7 @@ def heatmap_for(store: DuckDBStore, query: HeatmapQuery, *, books: WarmBooks | N
 
 
 def _coarse_warmup(
-    store: DuckDBStore, view: View, query: HeatmapQuery
+    store: Store, view: View, query: HeatmapQuery
 ) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
     """Frames from :data:`CONTEXT_BARS` before the split (``view.start - FINE_WARMUP_MS`` floored to the
     coarse interval) and each frame's book after a warm-up at ``query.warmup_interval_ms`` up to the
@@ -394,7 +394,7 @@ def _coarse_warmup(
 
 
 def _cached_warmup(
-    store: DuckDBStore, view: View, query: HeatmapQuery, books: WarmBooks
+    store: Store, view: View, query: HeatmapQuery, books: WarmBooks
 ) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
     """Frames from :data:`CONTEXT_BARS` before the split (the window's first UTC midnight) and the
     books at the split from ``books``; None when that would not equal the run from the warm-up start

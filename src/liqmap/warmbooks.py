@@ -23,7 +23,7 @@ from liqmap.ingest.frames import FUNDING_MAX_AGE_MS, load_frame
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 
 Books = tuple[WarmBook, ...] | None
 """One book per exchange (in the view's order), or None when the span cannot warm a view (a gap)."""
@@ -45,7 +45,7 @@ class WarmBooks:
 
     def books(
         self,
-        store: DuckDBStore,
+        store: Store,
         exchanges: Sequence[str],
         symbol: str,
         interval_ms: int,
@@ -60,8 +60,7 @@ class WarmBooks:
         The books hold every leverage tier and every cohort's birth, so views with ``leverage`` or
         ``ages`` filters share them (the engine leaves out the cohorts a filter excludes)."""
         prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
-        # repr: ModelConfig holds a dict (extra), so it is not hashable; its repr lists every field.
-        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, repr(config), prints)
+        key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, config, prints)
         return self._lru.get(key, lambda: build_books(store, exchanges, symbol, interval_ms, warmup_start, split, config))
 
     def clear(self) -> int:
@@ -72,7 +71,7 @@ class WarmBooks:
 
 
 def _fingerprint(
-    store: DuckDBStore, exchange: str, symbol: str, start: int, split: int, interval_ms: int
+    store: Store, exchange: str, symbol: str, start: int, split: int, interval_ms: int
 ) -> tuple[tuple[int, str], ...]:
     """Every stored row a book over ``[start, split)`` can read: bars of all markets and intervals,
     the OI observed up to the last bar's end, and funding from a carry-forward age before."""
@@ -86,7 +85,7 @@ def _fingerprint(
 
 
 def build_books(
-    store: DuckDBStore,
+    store: Store,
     exchanges: Sequence[str],
     symbol: str,
     interval_ms: int,

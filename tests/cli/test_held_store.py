@@ -64,5 +64,7 @@ def test_read_commands_answer_the_same_through_a_running_server(db: Path, tmp_pa
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        if server.stderr:
+            server.stderr.close()
     assert not announce_path(db).exists()  # the server removed its announcement on the way out
     assert _run(["inventory"], db, tmp_path) == alone[0]

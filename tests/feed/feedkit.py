@@ -68,7 +68,7 @@ class ThreadedMock:
 
 def liquidation_print(k: int, ts: int) -> str:
     """A distinct AVAX ``forceOrder`` frame for print k (quantity 10 + k, price 9 + k/1000)."""
-    from liqmap.feed.mock.binance import force_order_frame
+    from liqmap.testing.mock.binance import force_order_frame
 
     qty = str(10 + k)
     price = f"{9 + k / 1000:.3f}"

@@ -12,9 +12,9 @@ from feedkit import FakeClock, ThreadedMock, rest_rows, vision_rows
 from liqmap.cli import main
 from liqmap.errors import VenueError
 from liqmap.feed.backfill import backfill
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
-from liqmap.feed.mock.server import Fault, MockExchange
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol
+from liqmap.testing.mock.server import Fault, MockExchange
 from liqmap.venues.binance import SPEC
 
 MIN = 60_000

@@ -11,17 +11,17 @@ import pytest
 from feedkit import FIXTURES, FakeClock, vision_rows
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import (
+from liqmap.feed.timing import Backoff
+from liqmap.feed.writer import BatchWriter
+from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import (
     BinanceDialect,
     exchange_info_symbol,
     force_order_frame,
     kline_frame,
     mark_frame,
 )
-from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
-from liqmap.feed.timing import Backoff
-from liqmap.feed.writer import BatchWriter
-from liqmap.store import DuckDBStore
+from liqmap.testing.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.venues.binance import SPEC
 
 MIN = 60_000
@@ -148,7 +148,7 @@ async def test_recorded_forceorder_session_end_to_end_values() -> None:
     """All 385 recorded liquidations of 2024-08-18 through the mock, the WS client and the writer."""
     import asyncio
 
-    rows = list(csv.reader((FIXTURES / "binance" / "forceorder" / "forceorder_2024-08-18.csv").open()))
+    rows = list(csv.reader((FIXTURES / "binance" / "forceorder" / "forceorder_2024-08-18.csv").read_text().splitlines()))
     # liqmap.symbols rejects one-letter bases as user input ("G" for GUSDT); 9 rows of this file name
     # "BTCUSDT"/"ETHUSDT"... although the recorder stripped "USDT" (not USDT perpetuals): keep the others
     rows = [r for r in rows if len(r[0]) >= 2 and not r[0].endswith("USDT")]

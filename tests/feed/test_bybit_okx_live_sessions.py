@@ -11,12 +11,12 @@ import numpy as np
 from feedkit import FIXTURES, FakeClock, vision_rows
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock import bybit as mbybit
-from liqmap.feed.mock import okx as mokx
-from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock import bybit as mbybit
+from liqmap.testing.mock import okx as mokx
+from liqmap.testing.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.venues import bybit, okx
 
 MIN = 60_000

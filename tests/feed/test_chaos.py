@@ -12,11 +12,11 @@ import numpy as np
 from feedkit import FakeClock, liquidation_print, vision_rows
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
-from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol
+from liqmap.testing.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.venues.binance import SPEC
 
 MIN = 60_000

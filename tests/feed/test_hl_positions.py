@@ -12,13 +12,13 @@ import pytest
 from feedkit import FIXTURES, FakeClock
 
 from liqmap.feed.hl_positions import AccountQueue, PositionPoller, WeightBudget, read_account_list
-from liqmap.feed.mock.hyperliquid import EMPTY_STATE, HyperliquidDialect
-from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff
 from liqmap.feed.ws import WsFeed
 from liqmap.model import exact
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.hyperliquid import EMPTY_STATE, HyperliquidDialect
+from liqmap.testing.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.venues import hyperliquid as hl
 
 HL = FIXTURES / "hyperliquid"

@@ -23,18 +23,18 @@ from feedkit import FIXTURES, FakeClock, ThreadedMock, vision_rows
 from liqmap.cli import main
 from liqmap.errors import MalformedFileError
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
-from liqmap.feed.mock.server import MockExchange, Session, wait_for
 from liqmap.feed.record import Recorder, read_recording, replay
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
+from liqmap.testing.mock.server import MockExchange, Session, wait_for
 from liqmap.venues.binance import SPEC
 
 VENV_PY = sys.executable
 
 
 def forceorder_rows() -> list[list[str]]:
-    rows = list(csv.reader((FIXTURES / "binance" / "forceorder" / "forceorder_2024-08-17.csv").open()))
+    rows = list(csv.reader((FIXTURES / "binance" / "forceorder" / "forceorder_2024-08-17.csv").read_text().splitlines()))
     return [r for r in rows if r[0] in ("BTC", "ETH", "SOL")]
 
 
@@ -105,7 +105,7 @@ def test_collect_process_flushes_on_sigterm_and_records(tmp_path: Path) -> None:
         deadline = time.time() + 20
         while time.time() < deadline:
             files = list(rec.glob("*.jsonl"))
-            if files and sum(1 for _ in files[0].open()) >= len(rows) + 2:  # + the ack + the instruments body
+            if files and len(files[0].read_text().splitlines()) >= len(rows) + 2:  # + the ack + the instruments body
                 break
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
@@ -135,7 +135,7 @@ def test_archive_download_and_import_klines_metrics_aggtrades(tmp_path: Path) ->
     metrics = ("create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,"
                "sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio\n"
                "2026-06-01 00:05:00,AVAXUSDT,1234567.5,11111111.25,1.1,1.2,1.3,0.9\n")
-    agg_rows = [r for r in csv.reader((FIXTURES / "binance" / "forceorder" / "aggtrades_over_15k_2024-08-15_head2000.csv").open())
+    agg_rows = [r for r in csv.reader((FIXTURES / "binance" / "forceorder" / "aggtrades_over_15k_2024-08-15_head2000.csv").read_text().splitlines())
                 if r[1].strip() == "SOLUSDT"][:20]
     agg = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n" + "\n".join(
         f"{r[2].strip()},{r[3].strip()},{r[4].strip()},{r[2].strip()},{r[2].strip()},{r[5].strip()},{r[6].strip().lower()}"
@@ -209,7 +209,7 @@ def test_killed_collector_loses_nothing_received_thanks_to_the_recording(tmp_pat
         deadline = time.time() + 20
         while time.time() < deadline:
             files = list(rec.glob("*.jsonl"))
-            if files and sum(1 for _ in files[0].open()) >= len(rows) + 2:  # + the ack + the instruments body
+            if files and len(files[0].read_text().splitlines()) >= len(rows) + 2:  # + the ack + the instruments body
                 break
             time.sleep(0.1)
         proc.kill()

@@ -14,13 +14,13 @@ from feedkit import FakeClock
 
 from liqmap.errors import StoreError
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol
-from liqmap.feed.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.feed.record import replay
 from liqmap.feed.rest import RETRY_AFTER_MAX_S, RETRY_AFTER_MIN_S, RestClient, capped_retry_after
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol
+from liqmap.testing.mock.server import Fault, MockExchange, Session, wait_for
 from liqmap.types import Trade
 from liqmap.venues._spec import ParseContext
 from liqmap.venues.binance import SPEC
@@ -180,7 +180,7 @@ async def test_without_store_trades_the_trades_table_stays_empty_and_bars_carry_
     stays NULL; the next two equal the sums computed here from the trades sent."""
     from feedkit import vision_rows
 
-    from liqmap.feed.mock import bybit as mbybit
+    from liqmap.testing.mock import bybit as mbybit
     from liqmap.venues import bybit
 
     rows = vision_rows(3)

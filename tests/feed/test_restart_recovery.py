@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from feedkit import ThreadedMock, liquidation_print, vision_rows
 
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
-from liqmap.feed.mock.server import Fault, MockExchange, Session
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol, kline_frame
+from liqmap.testing.mock.server import Fault, MockExchange, Session
 
 MIN = 60_000
 
@@ -86,6 +86,8 @@ def test_kill_9_loop_loses_and_duplicates_nothing(tmp_path: Path) -> None:
             if run < kills:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
+                if proc.stderr:
+                    proc.stderr.close()
             else:
                 # the last run: wait for the startup backfill to reach the newest bar, then a clean stop
                 wait_until(lambda: any(p == "/fapi/v1/klines" and int(q.get("endTime", 0)) >= int(rows[-1][0])

@@ -10,13 +10,13 @@ import pytest
 from feedkit import FakeClock, vision_rows
 
 from liqmap.errors import RateLimitError
-from liqmap.feed.mock.binance import BinanceDialect
-from liqmap.feed.mock.server import Fault, MockExchange, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.feed.ws import WsFeed
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect
+from liqmap.testing.mock.server import Fault, MockExchange, wait_for
 from liqmap.types import Liquidation
 from liqmap.venues.binance import SPEC
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
-from liqmap.feed.mock.server import MockExchange, Session
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame
+from liqmap.testing.mock.server import MockExchange, Session
 
 TESTS = Path(__file__).parents[1]
 sys.path.insert(0, str(TESTS / "feed"))
@@ -44,7 +44,7 @@ def env() -> dict[str, str]:
 
 
 def test_collect_from_config_serves_its_metrics(tmp_path: Path) -> None:
-    rows = [r for r in csv.reader((TESTS / "fixtures" / "binance" / "forceorder" / "forceorder_2024-08-17.csv").open())
+    rows = [r for r in csv.reader((TESTS / "fixtures" / "binance" / "forceorder" / "forceorder_2024-08-17.csv").read_text().splitlines())
             if r[0] in ("BTC", "ETH")]
     mock = MockExchange(BinanceDialect(symbols=[exchange_info_symbol(s) for s in ("BTCUSDT", "ETHUSDT")]))
     mock.default_session = Session(frames=[force_order_frame(r) for r in rows], after="hold")

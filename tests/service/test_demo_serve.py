@@ -41,3 +41,5 @@ def test_demo_serves_the_page(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        if proc.stdout:
+            proc.stdout.close()

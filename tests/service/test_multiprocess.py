@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import websockets
 
-from liqmap.feed.mock import binance as mb
-from liqmap.feed.mock import bybit as mby
-from liqmap.feed.mock import okx as mo
-from liqmap.feed.mock.server import MockExchange
 from liqmap.store.postgres_store import PostgresStore
+from liqmap.testing.mock import binance as mb
+from liqmap.testing.mock import bybit as mby
+from liqmap.testing.mock import okx as mo
+from liqmap.testing.mock.server import MockExchange
 from support.pgserver import free_port
 
 SYMBOLS = ("BTC", "ETH")

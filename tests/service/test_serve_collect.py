@@ -14,9 +14,9 @@ import websockets
 
 from liqmap.commands.serve import serve_async
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame, kline_frame
-from liqmap.feed.mock.server import MockExchange
 from liqmap.feed.writer import BatchWriter
+from liqmap.testing.mock.binance import BinanceDialect, exchange_info_symbol, force_order_frame, kline_frame
+from liqmap.testing.mock.server import MockExchange
 from liqmap.venues.binance import SPEC
 
 MIN = 60_000

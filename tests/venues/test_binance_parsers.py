@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from liqmap.errors import ParseError, VenueError
-from liqmap.feed.mock.binance import force_order_frame
+from liqmap.testing.mock.binance import force_order_frame
 from liqmap.types import Bar, Funding, Liquidation, MarkPrice, OpenInterest, Trade
 from liqmap.venues import binance
 from liqmap.venues._spec import ParseContext
@@ -38,7 +38,7 @@ def test_force_order_doc_example_and_array_form() -> None:
 
 
 def test_force_order_rows_from_recording_roundtrip_field_by_field() -> None:
-    rows = list(csv.reader((FIX / "forceorder" / "forceorder_2024-08-17.csv").open()))
+    rows = list(csv.reader((FIX / "forceorder" / "forceorder_2024-08-17.csv").read_text().splitlines()))
     assert len(rows) == 456
     for row in rows[:50]:
         [liq] = binance.parse_ws(force_order_frame(row), RECV, ctx())
@@ -55,7 +55,7 @@ def test_force_order_rows_from_recording_roundtrip_field_by_field() -> None:
 
 def test_force_order_first_recorded_row_partial_fill() -> None:
     # RARE,BUY,LIMIT,IOC,4421,0.2226588,0.2185000,FILLED,3750,4421,1723895903305,...
-    row = next(csv.reader((FIX / "forceorder" / "forceorder_2024-08-17.csv").open()))
+    row = next(csv.reader((FIX / "forceorder" / "forceorder_2024-08-17.csv").read_text().splitlines()))
     [liq] = binance.parse_ws(force_order_frame(row, combined=False), RECV, ctx())
     assert (liq.symbol, liq.side, liq.price, liq.quantity, liq.ts_event) == ("RARE", "short", 0.2185, 4421.0,
                                                                            1723895903305)

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.venues import bitget
 from liqmap.venues._spec import ParseContext
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.timing import Backoff
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.server import MockExchange, Session, json_field_equals, wait_for
 from liqmap.venues import dydx
 
 FIX = Path(__file__).parents[1] / "fixtures" / "dydx"

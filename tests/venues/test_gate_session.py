@@ -15,11 +15,11 @@ import pytest
 
 from liqmap.feed.backfill import backfill
 from liqmap.feed.collector import Collector
-from liqmap.feed.mock.server import Fault, MockExchange, Session, json_field_equals, wait_for
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
 from liqmap.store import DuckDBStore
+from liqmap.testing.mock.server import Fault, MockExchange, Session, json_field_equals, wait_for
 from liqmap.venues import gate
 from liqmap.venues._spec import ParseContext
 

@@ -166,10 +166,10 @@ def _side_clusters(snapshot: LiquidationMap, side: Side, params: ClusterParams) 
     runs: list[list[int]] = [[int(hot[0]), int(hot[0])]]
     for b in hot[1:]:
         b = int(b)
-        last = runs[-1]
+        run = runs[-1]
         # gap between the end of the previous run and the start of this bin, in price
-        if b == last[1] + 1 or edges[b] - edges[last[1] + 1] <= max_gap:
-            last[1] = b
+        if b == run[1] + 1 or edges[b] - edges[run[1] + 1] <= max_gap:
+            run[1] = b
         else:
             runs.append([b, b])
     clusters = []

@@ -11,6 +11,7 @@ identity that cluster carries. The first update of a stream is the baseline: it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,9 @@ class Pending:
 class StreamState:
     ts: int | None = None
     tracked: tuple[Tracked, ...] = ()
-    near: frozenset[tuple[str, str, float]] = frozenset()
-    """(rule id, side, cluster near edge) of the ``price_near`` alerts given and not yet re-armed."""
+    near: frozenset[tuple[Any, ...]] = frozenset()
+    """(rule id, side, cluster near edge) of the ``price_near`` alerts given and not yet re-armed, and
+    (rule id, cluster id) of the ``reach`` alerts given while the probability stays above the threshold."""
     swept: frozenset[tuple[str, str, float]] = frozenset()
     """(rule id, side, swept peak price)."""
     pending: tuple[Pending, ...] = ()
@@ -175,44 +177,45 @@ def _usd(v: float) -> str:
     return f"${v / 1e6:,.1f}M" if v >= 1e5 else f"${v:,.0f}"
 
 
-def evaluate(
-    rules: list[AlertRule] | tuple[AlertRule, ...], state: StreamState, update: Update
-) -> tuple[list[Alert], StreamState]:
-    """Evaluate every rule applying to ``update``'s stream; pure (``state`` is not modified)."""
-    price = update.close
-    tol = price * MATCH_PCT / 100.0
-    tracked, new, persisted, vanished = track(state.tracked, update.clusters, price)
-    if state.ts is None:
-        return [], StreamState(ts=update.ts, tracked=tracked)
-    bar = {"high": update.high, "low": update.low, "close": update.close}
-    alerts: list[Alert] = []
-    near = set(state.near)
-    swept = set(state.swept)
-    swept_levels: dict[tuple[str, str], list[float]] = {}
-    for r, side, level in swept:
-        swept_levels.setdefault((r, side), []).append(level)
-    active = [rule for rule in rules if _applies(rule, update)]
-    new_pending: list[Pending] = []
-    # vanished clusters this bar did not touch and whose zone emptied: positions were closed
-    closed: list[tuple[Tracked, float]] = []
-    for t in vanished:
-        if not _touched(t.cluster, update.high, update.low):
-            left = _zone_usd_by_price(update.snapshot, t.cluster)
-            if left <= VANISH_RATIO * t.cluster.usd:
-                closed.append((t, left))
+@dataclass
+class _Round:
+    """What one :func:`evaluate` call works on: the update, the matched clusters, the memories being
+    rebuilt (``near``, ``swept``, pending reversals) and the alerts given so far."""
 
-    rule_dicts: dict[str, dict[str, Any]] = {}
-    cluster_dicts: dict[int, dict[str, object]] = {}
+    update: Update
+    state: StreamState
+    tracked: tuple[Tracked, ...]
+    new: list[Tracked]
+    persisted: list[tuple[Tracked, Tracked]]
+    vanished: list[Tracked]
+    closed: list[tuple[Tracked, float]]
+    """Vanished clusters this bar did not touch and whose zone emptied (positions closed), with the USD left."""
+    near: set[tuple[Any, ...]]
+    swept: set[tuple[str, str, float]]
+    swept_levels: dict[tuple[str, str], list[float]]
+    new_pending: list[Pending] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    _rule_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _cluster_dicts: dict[int, dict[str, object]] = field(default_factory=dict)
 
-    def emit(rule: AlertRule, kind: str, t: Tracked, message: str, **extra: Any) -> None:
-        c = t.cluster
-        spec = rule_dicts.get(rule.id)
+    @property
+    def price(self) -> float:
+        return self.update.close
+
+    @property
+    def tol(self) -> float:
+        return self.price * MATCH_PCT / 100.0
+
+    def emit(self, rule: AlertRule, kind: str, t: Tracked, message: str, **extra: Any) -> None:
+        c, update = t.cluster, self.update
+        spec = self._rule_dicts.get(rule.id)
         if spec is None:
-            spec = rule_dicts[rule.id] = rule.to_dict()
-        described = cluster_dicts.get(id(c))
+            spec = self._rule_dicts[rule.id] = rule.to_dict()
+        described = self._cluster_dicts.get(id(c))
         if described is None:
-            described = cluster_dicts[id(c)] = c.to_dict()
-        alerts.append(
+            described = self._cluster_dicts[id(c)] = c.to_dict()
+        bar = {"high": update.high, "low": update.low, "close": update.close}
+        self.alerts.append(
             Alert(
                 rule_id=rule.id,
                 kind=kind,
@@ -220,7 +223,7 @@ def evaluate(
                 exchanges=tuple(update.exchanges),
                 side=c.side,
                 ts=update.ts,
-                price=price,
+                price=self.price,
                 level_price=c.peak_price,
                 cid=t.cid,
                 usd=c.usd,
@@ -229,125 +232,184 @@ def evaluate(
             )
         )
 
-    for rule in active:
-        sides, within, min_usd = rule.sides, rule.within_pct, rule.min_usd
-        kind = rule.type
-        if kind == "cluster_forms":
-            for t in new:
-                c = t.cluster
-                if c.side in sides and c.usd >= min_usd and abs(c.distance_pct) <= within:  # type: ignore[operator]
-                    emit(rule, kind, t, f"{update.symbol}: new {c.side} cluster {_usd(c.usd)} at "
-                         f"{c.peak_price:,.2f} ({c.distance_pct:+.2f}%)")
-        elif kind == "cluster_usd":
-            threshold = rule.usd or 0.0
-            pairs = [(None, t) for t in new] + list(persisted)
-            for before, t in pairs:
-                c = t.cluster
-                if c.side not in sides or (within is not None and abs(c.distance_pct) > within):
-                    continue
-                old = 0.0 if before is None else before.cluster.usd
-                up = old < threshold <= c.usd and rule.direction in ("up", "both")
-                down = c.usd < threshold <= old and rule.direction in ("down", "both")
-                if up or down:
-                    emit(rule, kind, t, f"{update.symbol}: {c.side} cluster at {c.peak_price:,.2f} "
-                         f"{'rose above' if up else 'fell below'} {_usd(threshold)} (now {_usd(c.usd)})",
-                         usd_before=old, threshold=threshold, direction="up" if up else "down")
-            if rule.direction in ("down", "both"):
-                # a cluster no longer found fell below the threshold too: what its zone holds now
-                for t in vanished:
-                    c = t.cluster
-                    if c.side not in sides or c.usd < threshold or (within is not None and abs(c.distance_pct) > within):
-                        continue
-                    now = _zone_usd_by_price(update.snapshot, c)
-                    if now < threshold:
-                        emit(rule, kind, t, f"{update.symbol}: {c.side} cluster at {c.peak_price:,.2f} fell below "
-                             f"{_usd(threshold)} and dissolved (zone now {_usd(now)})",
-                             usd_before=c.usd, usd_now=now, threshold=threshold, direction="down")
-        elif kind == "cluster_vanishes":
-            for t, left in closed:
-                c = t.cluster
-                if c.side in sides and c.usd >= min_usd and (within is None or abs(c.distance_pct) <= within):
-                    emit(rule, kind, t, f"{update.symbol}: {c.side} cluster {_usd(c.usd)} at "
-                         f"{c.peak_price:,.2f} vanished without price reaching it (positions closed)",
-                         usd_left=left)
-        elif kind == "price_near":
-            reach = float(within)  # type: ignore[arg-type]
-            # re-arm the levels price has left by more than REARM_FACTOR x within
-            for key in [k for k in near if k[0] == rule.id]:
-                if abs(price - key[2]) / price * 100.0 > REARM_FACTOR * reach:
-                    near.discard(key)
-            for t in tracked:
-                c = t.cluster
-                if c.side not in sides or c.usd < min_usd or abs(c.distance_pct) > reach:
-                    continue
-                armed = not any(k[0] == rule.id and k[1] == c.side and abs(k[2] - c.near_edge) / price * 100.0
-                                <= reach for k in near)
-                if armed:
-                    near.add((rule.id, c.side, c.near_edge))
-                    emit(rule, kind, t, f"{update.symbol}: price {price:,.2f} within "
-                         f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
-        elif kind == "reach":
-            threshold = rule.probability or 0.0
-            for t in tracked:
-                c = t.cluster
-                p = c.reach_4h if rule.horizon_hours == 4.0 else c.reach_24h
-                if c.side not in sides or c.usd < min_usd or p is None or (
-                    within is not None and abs(c.distance_pct) > within
-                ):
-                    continue
-                key = (rule.id, t.cid)
-                if p >= threshold:
-                    if key not in near:
-                        near.add(key)
-                        emit(rule, kind, t, f"{update.symbol}: P(touch within {rule.horizon_hours:g} h) of the "
-                             f"{c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f} is {p:.0%} "
-                             f"(>= {threshold:.0%})", probability=p, horizon_hours=rule.horizon_hours)
-                else:
-                    near.discard(key)
-        elif kind == "sweep":
-            for t in state.tracked:
-                c = t.cluster
-                if (
-                    c.side not in sides
-                    or c.usd < min_usd
-                    or (within is not None and abs(c.distance_pct) > within)
-                    or not _reached(c, update.high, update.low)
-                    or any(abs(lvl - c.peak_price) <= tol for lvl in swept_levels.get((rule.id, c.side), ()))
-                ):
-                    continue
-                swept.add((rule.id, c.side, c.peak_price))
-                swept_levels.setdefault((rule.id, c.side), []).append(c.peak_price)
-                extreme = update.high if c.side == "short" else update.low
-                if rule.reverse_pct is None:
-                    emit(rule, "sweep", t, f"{update.symbol}: price swept the {c.side} cluster "
-                         f"{_usd(c.usd)} at {c.peak_price:,.2f}", extreme=extreme)
-                else:
-                    new_pending.append(Pending(rule.id, t.cid, c, extreme, rule.reverse_bars, update.ts))
-    # sweeps waiting for a reversal: the sweep bar itself counts as the first of the N bars
-    by_id = {r.id: r for r in active}
+
+def _cluster_forms(rule: AlertRule, r: _Round) -> None:
+    for t in r.new:
+        c = t.cluster
+        if c.side in rule.sides and c.usd >= rule.min_usd and abs(c.distance_pct) <= rule.within_pct:  # type: ignore[operator]
+            r.emit(rule, rule.type, t, f"{r.update.symbol}: new {c.side} cluster {_usd(c.usd)} at "
+                   f"{c.peak_price:,.2f} ({c.distance_pct:+.2f}%)")
+
+
+def _cluster_usd(rule: AlertRule, r: _Round) -> None:
+    sides, within, symbol = rule.sides, rule.within_pct, r.update.symbol
+    threshold = rule.usd or 0.0
+    pairs: list[tuple[Tracked | None, Tracked]] = [(None, t) for t in r.new]
+    pairs += list(r.persisted)
+    for before, t in pairs:
+        c = t.cluster
+        if c.side not in sides or (within is not None and abs(c.distance_pct) > within):
+            continue
+        old = 0.0 if before is None else before.cluster.usd
+        up = old < threshold <= c.usd and rule.direction in ("up", "both")
+        down = c.usd < threshold <= old and rule.direction in ("down", "both")
+        if up or down:
+            r.emit(rule, rule.type, t, f"{symbol}: {c.side} cluster at {c.peak_price:,.2f} "
+                   f"{'rose above' if up else 'fell below'} {_usd(threshold)} (now {_usd(c.usd)})",
+                   usd_before=old, threshold=threshold, direction="up" if up else "down")
+    if rule.direction in ("down", "both"):
+        # a cluster no longer found fell below the threshold too: what its zone holds now
+        for t in r.vanished:
+            c = t.cluster
+            if c.side not in sides or c.usd < threshold or (within is not None and abs(c.distance_pct) > within):
+                continue
+            now = _zone_usd_by_price(r.update.snapshot, c)
+            if now < threshold:
+                r.emit(rule, rule.type, t, f"{symbol}: {c.side} cluster at {c.peak_price:,.2f} fell below "
+                       f"{_usd(threshold)} and dissolved (zone now {_usd(now)})",
+                       usd_before=c.usd, usd_now=now, threshold=threshold, direction="down")
+
+
+def _cluster_vanishes(rule: AlertRule, r: _Round) -> None:
+    within = rule.within_pct
+    for t, left in r.closed:
+        c = t.cluster
+        if c.side in rule.sides and c.usd >= rule.min_usd and (within is None or abs(c.distance_pct) <= within):
+            r.emit(rule, rule.type, t, f"{r.update.symbol}: {c.side} cluster {_usd(c.usd)} at "
+                   f"{c.peak_price:,.2f} vanished without price reaching it (positions closed)", usd_left=left)
+
+
+def _price_near(rule: AlertRule, r: _Round) -> None:
+    price, near = r.price, r.near
+    reach = float(rule.within_pct)  # type: ignore[arg-type]
+    # re-arm the levels price has left by more than REARM_FACTOR x within
+    for key in [k for k in near if k[0] == rule.id]:
+        if abs(price - key[2]) / price * 100.0 > REARM_FACTOR * reach:
+            near.discard(key)
+    for t in r.tracked:
+        c = t.cluster
+        if c.side not in rule.sides or c.usd < rule.min_usd or abs(c.distance_pct) > reach:
+            continue
+        armed = not any(k[0] == rule.id and k[1] == c.side and abs(k[2] - c.near_edge) / price * 100.0
+                        <= reach for k in near)
+        if armed:
+            near.add((rule.id, c.side, c.near_edge))
+            r.emit(rule, rule.type, t, f"{r.update.symbol}: price {price:,.2f} within "
+                   f"{abs(c.distance_pct):.2f}% of {c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f}")
+
+
+def _reach(rule: AlertRule, r: _Round) -> None:
+    within = rule.within_pct
+    threshold = rule.probability or 0.0
+    for t in r.tracked:
+        c = t.cluster
+        p = c.reach_4h if rule.horizon_hours == 4.0 else c.reach_24h
+        if c.side not in rule.sides or c.usd < rule.min_usd or p is None or (
+            within is not None and abs(c.distance_pct) > within
+        ):
+            continue
+        key = (rule.id, t.cid)
+        if p >= threshold:
+            if key not in r.near:
+                r.near.add(key)
+                r.emit(rule, rule.type, t, f"{r.update.symbol}: P(touch within {rule.horizon_hours:g} h) of the "
+                       f"{c.side} cluster {_usd(c.usd)} at {c.peak_price:,.2f} is {p:.0%} "
+                       f"(>= {threshold:.0%})", probability=p, horizon_hours=rule.horizon_hours)
+        else:
+            r.near.discard(key)
+
+
+def _sweep(rule: AlertRule, r: _Round) -> None:
+    within, update, tol = rule.within_pct, r.update, r.tol
+    for t in r.state.tracked:
+        c = t.cluster
+        if (
+            c.side not in rule.sides
+            or c.usd < rule.min_usd
+            or (within is not None and abs(c.distance_pct) > within)
+            or not _reached(c, update.high, update.low)
+            or any(abs(lvl - c.peak_price) <= tol for lvl in r.swept_levels.get((rule.id, c.side), ()))
+        ):
+            continue
+        r.swept.add((rule.id, c.side, c.peak_price))
+        r.swept_levels.setdefault((rule.id, c.side), []).append(c.peak_price)
+        extreme = update.high if c.side == "short" else update.low
+        if rule.reverse_pct is None:
+            r.emit(rule, "sweep", t, f"{update.symbol}: price swept the {c.side} cluster "
+                   f"{_usd(c.usd)} at {c.peak_price:,.2f}", extreme=extreme)
+        else:
+            r.new_pending.append(Pending(rule.id, t.cid, c, extreme, rule.reverse_bars, update.ts))
+
+
+RULE_KINDS: dict[str, Callable[[AlertRule, _Round], None]] = {
+    "cluster_forms": _cluster_forms,
+    "cluster_usd": _cluster_usd,
+    "cluster_vanishes": _cluster_vanishes,
+    "price_near": _price_near,
+    "reach": _reach,
+    "sweep": _sweep,
+}
+"""How each rule type is evaluated on one update (a new rule type adds one function here)."""
+
+
+def _reversals(r: _Round, active: list[AlertRule]) -> list[Pending]:
+    """Sweeps waiting for a reversal: the sweep bar itself counts as the first of the N bars. Alerts the
+    reversals reached; returns the sweeps still waiting."""
+    update, price = r.update, r.price
+    by_id = {rule.id: rule for rule in active}
     carried: list[Pending] = []
-    for p in (*state.pending, *new_pending):
-        rule = by_id.get(p.rule_id)
+    for pend in (*r.state.pending, *r.new_pending):
+        rule = by_id.get(pend.rule_id)
         if rule is None or rule.reverse_pct is None:
             continue
-        short = p.cluster.side == "short"
-        extreme = max(p.extreme, update.high) if short else min(p.extreme, update.low)
+        short = pend.cluster.side == "short"
+        extreme = max(pend.extreme, update.high) if short else min(pend.extreme, update.low)
         move = (extreme - price) / extreme * 100.0 if short else (price - extreme) / extreme * 100.0
         if move >= rule.reverse_pct:
-            emit(rule, "sweep_reverse", Tracked(p.cid, p.cluster),
-                 f"{update.symbol}: swept the {p.cluster.side} cluster at {p.cluster.peak_price:,.2f} "
-                 f"(extreme {extreme:,.2f}) and reversed {move:.2f}% to {price:,.2f}",
-                 extreme=extreme, reverse_pct=move, sweep_ts=p.sweep_ts)
-        elif p.bars_left > 1:
-            carried.append(Pending(p.rule_id, p.cid, p.cluster, extreme, p.bars_left - 1, p.sweep_ts))
+            r.emit(rule, "sweep_reverse", Tracked(pend.cid, pend.cluster),
+                   f"{update.symbol}: swept the {pend.cluster.side} cluster at {pend.cluster.peak_price:,.2f} "
+                   f"(extreme {extreme:,.2f}) and reversed {move:.2f}% to {price:,.2f}",
+                   extreme=extreme, reverse_pct=move, sweep_ts=pend.sweep_ts)
+        elif pend.bars_left > 1:
+            carried.append(Pending(pend.rule_id, pend.cid, pend.cluster, extreme, pend.bars_left - 1, pend.sweep_ts))
+    return carried
+
+
+def evaluate(
+    rules: list[AlertRule] | tuple[AlertRule, ...], state: StreamState, update: Update
+) -> tuple[list[Alert], StreamState]:
+    """Evaluate every rule applying to ``update``'s stream; pure (``state`` is not modified). Each rule
+    type is one function of :data:`RULE_KINDS`; a type without one gives no alert."""
+    price = update.close
+    tracked, new, persisted, vanished = track(state.tracked, update.clusters, price)
+    if state.ts is None:
+        return [], StreamState(ts=update.ts, tracked=tracked)
+    swept = set(state.swept)
+    swept_levels: dict[tuple[str, str], list[float]] = {}
+    for rule_id, side, level in swept:
+        swept_levels.setdefault((rule_id, side), []).append(level)
+    closed: list[tuple[Tracked, float]] = []
+    for t in vanished:
+        if not _touched(t.cluster, update.high, update.low):
+            left = _zone_usd_by_price(update.snapshot, t.cluster)
+            if left <= VANISH_RATIO * t.cluster.usd:
+                closed.append((t, left))
+    r = _Round(update=update, state=state, tracked=tracked, new=new, persisted=persisted, vanished=vanished,
+               closed=closed, near=set(state.near), swept=swept, swept_levels=swept_levels)
+    active = [rule for rule in rules if _applies(rule, update)]
+    for rule in active:
+        handler = RULE_KINDS.get(rule.type)
+        if handler is not None:
+            handler(rule, r)
+    carried = _reversals(r, active)
     new_state = StreamState(
         ts=update.ts,
         tracked=tracked,
-        near=frozenset(near),
-        swept=_prune_swept(swept, tracked, tol),
+        near=frozenset(r.near),
+        swept=_prune_swept(r.swept, tracked, r.tol),
         pending=tuple(carried),
     )
-    return alerts, new_state
+    return r.alerts, new_state
 
 
 def make_update(

@@ -111,12 +111,12 @@ def stacks(snapshot: LiquidationMap, clusters: list[Cluster], *, gap_pct: float 
             far = group[-1].far_edge
             out.append(
                 Stack(
-                    side=side,  # type: ignore[arg-type]
+                    side=side,
                     clusters=tuple(group),
                     price_low=min(c.price_low for c in group),
                     price_high=max(c.price_high for c in group),
                     clusters_usd=sum(c.usd for c in group),
-                    sweep_usd=sweep_usd(snapshot, side, far),  # type: ignore[arg-type]
+                    sweep_usd=sweep_usd(snapshot, side, far),
                     distance_pct=group[0].distance_pct,
                 )
             )

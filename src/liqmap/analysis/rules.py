@@ -130,8 +130,8 @@ def _str_list(field: str, value: Any) -> list[str]:
     return list(value)
 
 
-def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
-    """Validate a rule mapping; raise :class:`ConfigError` naming the offending field."""
+def _check_fields(spec: Mapping[str, Any]) -> RuleType:
+    """The rule's type, once the mapping has a known type and only fields that type accepts and needs."""
     if not isinstance(spec, Mapping):
         raise ConfigError(f"rule: must be a table/object, got {type(spec).__name__}")
     kind = spec.get("type")
@@ -144,6 +144,12 @@ def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
     missing = sorted(_REQUIRED[kind] - {k for k, v in spec.items() if v is not None})
     if missing:
         raise ConfigError(f"{missing[0]}: required for a {kind} rule")
+    rule_type: RuleType = kind
+    return rule_type
+
+
+def _watched(spec: Mapping[str, Any]) -> tuple[str, tuple[str, ...], list[str]]:
+    """The symbol (canonical), the sides and the exchanges the rule watches."""
     if "symbol" not in spec:
         raise ConfigError("symbol: required (e.g. BTC)")
     if not isinstance(spec["symbol"], str):
@@ -161,6 +167,11 @@ def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
             exchanges.append(check_exchange(name))
         except UnknownSymbolError as exc:
             raise ConfigError(f"exchanges: {exc}") from None
+    return symbol, sides, exchanges
+
+
+def _thresholds(spec: Mapping[str, Any], kind: str) -> tuple[dict[str, Any], Any, Any]:
+    """The optional numbers (only those given), the ``direction`` and the ``reverse_bars``."""
     values: dict[str, Any] = {}
     if spec.get("within_pct") is not None:
         values["within_pct"] = _number("within_pct", spec["within_pct"], low=0, high=100)
@@ -184,6 +195,11 @@ def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
     reverse_bars = spec.get("reverse_bars", 3)
     if isinstance(reverse_bars, bool) or not isinstance(reverse_bars, int) or not 1 <= reverse_bars <= 1000:
         raise ConfigError(f"reverse_bars: must be an integer in [1, 1000], got {reverse_bars!r}")
+    return values, direction, reverse_bars
+
+
+def _delivery(spec: Mapping[str, Any]) -> tuple[float, tuple[str, ...], bool]:
+    """``cooldown_minutes``, the ``notify`` targets and ``enabled``."""
     cooldown = _number(
         "cooldown_minutes", spec.get("cooldown_minutes", DEFAULT_COOLDOWN_MINUTES), low=0, low_open=False
     )
@@ -194,6 +210,15 @@ def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
     enabled = spec.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"enabled: must be true or false, got {enabled!r}")
+    return cooldown, notify, enabled
+
+
+def parse_rule(spec: Mapping[str, Any]) -> AlertRule:
+    """Validate a rule mapping; raise :class:`ConfigError` naming the offending field."""
+    kind = _check_fields(spec)
+    symbol, sides, exchanges = _watched(spec)
+    values, direction, reverse_bars = _thresholds(spec, kind)
+    cooldown, notify, enabled = _delivery(spec)
     rule_id = spec.get("id")
     body = {
         "type": kind,

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Group
+from liqmap.commands.options import db_option
 
 
 def _store(db_path: str | None, *, read_only: bool = False) -> Any:
@@ -32,7 +32,7 @@ def _require_data(store: Any, symbol: str) -> None:
         )
 
 
-@click.group("alerts")
+@click.group("alerts", cls=Group)
 def alerts_cmd() -> None:
     """Manage and run alert rules (stored in the database; a TOML file can add more at run time)."""
 
@@ -78,14 +78,11 @@ def add_cmd(type_: str, symbol: str, rule_id: str | None, sides: str | None, exc
             spec[name] = value
     if notify:
         spec["notify"] = list(notify)
-    try:
-        rule = parse_rule(spec)
-        TargetPolicy().check_all(rule.notify, resolve_hosts=False)  # addresses: checked by the delivering loop
-        with _store(db_path) as store:
-            _require_data(store, rule.symbol)
-            saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    rule = parse_rule(spec)
+    TargetPolicy().check_all(rule.notify, resolve_hosts=False)  # addresses: checked by the delivering loop
+    with _store(db_path) as store:
+        _require_data(store, rule.symbol)
+        saved = AlertStore(store).save_rule(rule, int(time.time() * 1000), replace=replace)
     if not saved:
         raise click.ClickException(f"a rule with id {rule.id!r} exists; use --replace or another --id")
     click.echo(f"added {rule.id}: {json.dumps(rule.to_dict(), sort_keys=True)}")
@@ -100,11 +97,8 @@ def list_cmd(symbol: str | None, as_json: bool, db_path: str | None) -> None:
     from liqmap.alerts.storage import AlertStore
     from liqmap.symbols import canonical
 
-    try:
-        with _store(db_path, read_only=True) as store:
-            rules = AlertStore(store).rules(canonical(symbol) if symbol else None)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path, read_only=True) as store:
+        rules = AlertStore(store).rules(canonical(symbol) if symbol else None)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rules], indent=2))
         return
@@ -122,11 +116,8 @@ def remove_cmd(rule_id: str, db_path: str | None) -> None:
     """Remove the rule RULE_ID."""
     from liqmap.alerts.storage import AlertStore
 
-    try:
-        with _store(db_path) as store:
-            removed = AlertStore(store).remove_rule(rule_id)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path) as store:
+        removed = AlertStore(store).remove_rule(rule_id)
     if not removed:
         raise click.ClickException(f"no rule with id {rule_id!r} (see: liqmap alerts list)")
     click.echo(f"removed {rule_id}")
@@ -143,12 +134,9 @@ def history_cmd(symbol: str | None, rule_id: str | None, limit: int, as_json: bo
     from liqmap.alerts.storage import AlertStore
     from liqmap.symbols import canonical
 
-    try:
-        with _store(db_path, read_only=True) as store:
-            rows = AlertStore(store).history(symbol=canonical(symbol) if symbol else None, rule_id=rule_id,
-                                             limit=limit)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path, read_only=True) as store:
+        rows = AlertStore(store).history(symbol=canonical(symbol) if symbol else None, rule_id=rule_id,
+                                         limit=limit)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
@@ -186,11 +174,8 @@ def run_cmd(config_path: str | None, symbols: tuple[str, ...], exchanges: str | 
     def show(d: Dispatch) -> None:
         click.echo(f"{_when(d.alert.ts)}  {d.status:<10} {d.alert.rule_id:<24} {d.alert.message}")
 
-    try:
-        config = load_config(config_path) if config_path else AlertsConfig()
-        store = _store(db_path).open()
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = load_config(config_path) if config_path else AlertsConfig()
+    store = _store(db_path).open()
     try:
         service = AlertService(store, config=config, symbols=tuple(sorted({canonical(s) for s in symbols})),
                                exchanges=names, range=range_, interval_ms=bar_ms, replay=replay,
@@ -212,7 +197,5 @@ def run_cmd(config_path: str | None, symbols: tuple[str, ...], exchanges: str | 
             service.run(interval)
         except KeyboardInterrupt:
             service.stop()
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()

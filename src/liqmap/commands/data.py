@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import click
 
-from liqmap.cli import db_option
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 from liqmap.errors import LiqmapError
 
 
@@ -19,7 +20,7 @@ def _format_names() -> list[str]:
 IMPORT_MEMORY = "128MB"
 
 
-@click.command("import")
+@click.command("import", cls=Command)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @db_option
 @click.option(
@@ -75,7 +76,7 @@ def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-@click.command("inventory")
+@click.command("inventory", cls=Command)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the series as JSON (times in ms).")
 def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:
@@ -87,7 +88,7 @@ def inventory_cmd(db_path: str | None, as_json: bool = False) -> None:
         if as_json:
             import json
 
-            click.echo(json.dumps({"db": str(store.path), "series": rows}, default=str))
+            click.echo(json.dumps({"db": store.location, "series": rows}, default=str))
             return
         if not rows:
             click.echo(f"{store.location}: empty (import files with `liqmap import`, or run `liqmap demo`)")

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 from liqmap.query import RANGES
 
 
@@ -47,7 +47,7 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     return path
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @db_option
 @click.option(
     "--png",
@@ -82,24 +82,18 @@ def demo_cmd(db_path: str | None, png: str | None, range_: str, no_serve: bool, 
 
     db = Path(db_path) if db_path else default_db_path()
     out = Path(png) if png else db.parent / "demo-heatmap.png"
-    try:
-        with DuckDBStore(db) as store:
-            click.echo(f"importing the shipped sample into {db}")
-            load_sample(store)
-            from liqmap.commands.progress import working
+    with DuckDBStore(db) as store:
+        click.echo(f"importing the shipped sample into {db}")
+        load_sample(store)
+        from liqmap.commands.progress import working
 
-            with working(f"rendering the latest {range_}"):
-                path = render_demo(store, out, range_)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+        with working(f"rendering the latest {range_}"):
+            path = render_demo(store, out, range_)
     click.echo(f"heatmap: {path}")
     if no_serve:
         click.echo("to browse it: liqmap serve" + (f" --db {db}" if db_path else ""))
         return
     from liqmap.commands.serve import run_server
 
-    try:
-        with DuckDBStore(db) as store:
-            run_server(store, host=host, port=port)  # prints the page's URL, runs until Ctrl-C
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with DuckDBStore(db) as store:
+        run_server(store, host=host, port=port)  # prints the page's URL, runs until Ctrl-C

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 
 
 def _iso_ms(value: str | None, name: str) -> int | None:
@@ -25,7 +25,7 @@ def _iso_ms(value: str | None, name: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-@click.command("evaluate")
+@click.command("evaluate", cls=Command)
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON (no table, no HTML).")
@@ -62,40 +62,37 @@ def evaluate_cmd(files: tuple[str, ...], db_path: str | None, as_json: bool, sta
 
     start_ms, end_ms = _iso_ms(start, "--start"), _iso_ms(end, "--end")
     interval_ms = interval_min * 60_000
-    try:
-        store = DuckDBStore(":memory:") if files else store_for(db_path, read_only=True)
-        with store:
-            if files:
-                import_into(store, files)
-            from liqmap.data.leverage import with_prior
-            from liqmap.model.config import ModelConfig
+    store = DuckDBStore(":memory:") if files else store_for(db_path, read_only=True)
+    with store:
+        if files:
+            import_into(store, files)
+        from liqmap.data.leverage import with_prior
+        from liqmap.model.config import ModelConfig
 
-            config = with_prior(ModelConfig(), leverage_prior)
-            if vs_exact:
-                from liqmap.evaluate.exact import estimate_vs_exact
+        config = with_prior(ModelConfig(), leverage_prior)
+        if vs_exact:
+            from liqmap.evaluate.exact import estimate_vs_exact
 
-                click.echo(json.dumps(estimate_vs_exact(store, symbol, end=end_ms, config=config), indent=2))
-                return
-            if run_grid:
-                from liqmap.evaluate.search import run_search
+            click.echo(json.dumps(estimate_vs_exact(store, symbol, end=end_ms, config=config), indent=2))
+            return
+        if run_grid:
+            from liqmap.evaluate.search import run_search
 
-                data, score_start = load_for_evaluation(store, symbol=symbol, exchange=exchange,
-                                                        interval_ms=interval_ms, start=start_ms, end=end_ms,
-                                                        warmup_days=warmup_days)
-                warmup = 0.0 if score_start is not None else warmup_days
-                from liqmap.commands.progress import working
-
-                with working("grid search"):
-                    result = run_search(data, warmup_days=warmup)
-                click.echo(json.dumps(result.to_json(), indent=2))
-                return
+            data, score_start = load_for_evaluation(store, symbol=symbol, exchange=exchange,
+                                                    interval_ms=interval_ms, start=start_ms, end=end_ms,
+                                                    warmup_days=warmup_days)
+            warmup = 0.0 if score_start is not None else warmup_days
             from liqmap.commands.progress import working
 
-            with working(f"evaluating {symbol} on {exchange}"):
-                evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
-                                            start=start_ms, end=end_ms, warmup_days=warmup_days, config=config)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+            with working("grid search"):
+                result = run_search(data, warmup_days=warmup)
+            click.echo(json.dumps(result.to_json(), indent=2))
+            return
+        from liqmap.commands.progress import working
+
+        with working(f"evaluating {symbol} on {exchange}"):
+            evaluation = evaluate_store(store, symbol=symbol, exchange=exchange, interval_ms=interval_ms,
+                                        start=start_ms, end=end_ms, warmup_days=warmup_days, config=config)
     if as_json:
         click.echo(json.dumps(evaluation.to_json(), indent=2))
         return

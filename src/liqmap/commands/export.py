@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 
 TABLES: dict[str, str] = {"candles": "bars", "oi": "open_interest", "funding": "funding", "prints": "liquidations"}
 KINDS: tuple[str, ...] = (*TABLES, "heatmap", "levels")
@@ -61,7 +61,7 @@ def export_columns(store: Any, kind: str, *, symbol: str, exchanges: tuple[str, 
     return level_columns(plan_for_heatmap(heatmap))
 
 
-@click.command("export")
+@click.command("export", cls=Command)
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")
@@ -78,13 +78,10 @@ def export_cmd(kind: str, symbol: str, exchanges: str | None, range_: str, start
     from liqmap.store import DuckDBStore
 
     names = tuple(x.strip().lower() for x in exchanges.split(",") if x.strip()) if exchanges else None
-    try:
-        start_ms = parse_time(start) if start else None
-        end_ms = parse_time(end) if end else None
-        with DuckDBStore(db_path, read_only=db_path is not None and Path(db_path).exists()) as store:
-            columns = export_columns(store, kind, symbol=symbol, exchanges=names, range_=range_, start=start_ms,
-                                     end=end_ms)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    start_ms = parse_time(start) if start else None
+    end_ms = parse_time(end) if end else None
+    with DuckDBStore(db_path, read_only=db_path is not None and Path(db_path).exists()) as store:
+        columns = export_columns(store, kind, symbol=symbol, exchanges=names, range_=range_, start=start_ms,
+                                 end=end_ms)
     rows = write_columns(columns, out, fmt)
     click.echo(f"{out}  ({rows} rows, {len(columns)} columns: {', '.join(columns)})")

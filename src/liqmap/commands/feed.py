@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.commands.options import config_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import config_option, db_option
 
 
 def _store(db_path: str | None):  # type: ignore[no-untyped-def]
@@ -25,7 +24,7 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-@click.command("backfill")
+@click.command("backfill", cls=Command)
 @click.option("--exchange", "-e", required=True, help="binance, bybit, okx, ...")
 @click.option("--symbol", "-s", required=True, help="BTC, ETH, ... (any spelling)")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True)
@@ -40,22 +39,19 @@ def backfill_cmd(exchange: str, symbol: str, days: float, kinds: str, base_url: 
     from liqmap.feed.backfill import backfill
     from liqmap.venues.registry import get_spec
 
-    try:
-        spec = get_spec(exchange)
-        if base_url:
-            spec = spec.with_urls(rest=base_url)
-        with _store(db_path) as store:
-            result = asyncio.run(backfill(store, exchange, symbol, days=days, kinds=_split(kinds),  # type: ignore[arg-type]
-                                          spec=spec, progress=not no_progress))
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    spec = get_spec(exchange)
+    if base_url:
+        spec = spec.with_urls(rest=base_url)
+    with _store(db_path) as store:
+        result = asyncio.run(backfill(store, exchange, symbol, days=days, kinds=_split(kinds),  # type: ignore[arg-type]
+                                      spec=spec, progress=not no_progress))
     for table, n in sorted(result.new_rows.items()):
         click.echo(f"{result.exchange} {result.symbol} {table}: {n} new rows")
     for note in result.skipped:
         click.echo(f"skipped: {note}")
 
 
-@click.command("archive")
+@click.command("archive", cls=Command)
 @click.option("--symbol", "-s", required=True)
 @click.option("--kind", type=click.Choice(["klines", "metrics", "aggTrades"]), default="klines", show_default=True)
 @click.option("--start", default=None, help="YYYY-MM-DD (or YYYY-MM with --monthly); not needed with --file.")
@@ -73,24 +69,21 @@ def archive_cmd(symbol: str, kind: str, start: str | None, end: str | None, mont
 
     if not files and not start:
         raise click.UsageError("give --start (the archive day or month to download) or --file (zips on disk)")
-    try:
-        with _store(db_path) as store:
-            if files:
-                for path in files:
-                    rows, new = archive.import_file(store, path, kind, symbol, interval=interval)  # type: ignore[arg-type]
-                    click.echo(f"{path}: {rows} rows, {new} new")
-                return
-            dates = archive.dates_between(start or "", end or start or "", monthly=monthly)
-            result = asyncio.run(archive.import_range(store, kind, symbol, dates, base_url=base_url,  # type: ignore[arg-type]
-                                                      interval=interval))
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path) as store:
+        if files:
+            for path in files:
+                rows, new = archive.import_file(store, path, kind, symbol, interval=interval)  # type: ignore[arg-type]
+                click.echo(f"{path}: {rows} rows, {new} new")
+            return
+        dates = archive.dates_between(start or "", end or start or "", monthly=monthly)
+        result = asyncio.run(archive.import_range(store, kind, symbol, dates, base_url=base_url,  # type: ignore[arg-type]
+                                                  interval=interval))
     click.echo(f"{len(result.files)} files, {result.rows} rows, {result.new_rows} new")
     for url in result.missing:
         click.echo(f"not published: {url}")
 
 
-@click.command("collect")
+@click.command("collect", cls=Command)
 @config_option("collect")
 @click.option("--exchanges", default="binance,bybit,okx", show_default=True)
 @click.option("--symbols", default="BTC,ETH", show_default=True)
@@ -153,10 +146,7 @@ def collect_cmd(exchanges: str, symbols: str, channels: str, record_dir: str | N
                 click.echo(f"{name}: {health.records} records, {health.reconnects} reconnects, "
                            f"{health.parse_errors} parse errors")
 
-    try:
-        asyncio.run(main())
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    asyncio.run(main())
 
 
 def _default_journal(store: object, exchanges: str) -> str:
@@ -185,18 +175,15 @@ def _metrics_server(collector: object, host: str, port: int) -> Callable[[], Non
         raise click.ClickException(f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
-@click.command("replay")
+@click.command("replay", cls=Command)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @db_option
 def replay_cmd(file: str, db_path: str | None) -> None:
     """Replay a recorded live session (JSONL) through the parsers into the store."""
     from liqmap.feed.record import replay
 
-    try:
-        with _store(db_path) as store:
-            result = replay(file, store)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path) as store:
+        result = replay(file, store)
     written = ", ".join(f"{t} {n}" for t, n in sorted(result.written.items())) or "nothing new"
     click.echo(f"{result.frames} frames, {result.records} records, {result.parse_errors} parse errors, "
                f"{result.quarantined} refused by the store; new: {written}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 
 
 def _usd(value: float) -> str:
@@ -96,7 +96,7 @@ def format_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
-@click.command("levels")
+@click.command("levels", cls=Command)
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")
 @click.option("--range", "range_", default="7d", show_default=True, help="View range: 12h, 24h, 3d, 7d, 30d ...")
@@ -129,15 +129,12 @@ def levels_cmd(
     if any(v is not None for v in sizing) and any(v is None for v in sizing):
         raise click.UsageError("--entry, --stop and --risk go together")
     names = tuple(x.strip() for x in exchanges.split(",") if x.strip()) if exchanges else None
-    try:
-        with store_for(db_path, read_only=True) as store:
-            plan, snapshot = compute_plan(store, symbol=symbol, exchanges=names, range_=range_, within=within,
-                                growth_hours=growth_hours or None, fresh_age=fresh_age or None)
-        stop_plan = None
-        if entry is not None and stop is not None and risk is not None:
-            stop_plan = plan_stop(snapshot, plan.clusters, entry=entry, stop=stop, risk_usd=risk)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with store_for(db_path, read_only=True) as store:
+        plan, snapshot = compute_plan(store, symbol=symbol, exchanges=names, range_=range_, within=within,
+                            growth_hours=growth_hours or None, fresh_age=fresh_age or None)
+    stop_plan = None
+    if entry is not None and stop is not None and risk is not None:
+        stop_plan = plan_stop(snapshot, plan.clusters, entry=entry, stop=stop, risk_usd=risk)
     to_stdout = False
     for target, text in ((csv_path, to_csv(plan) if csv_path else ""), (pine_path, to_pine(plan) if pine_path else "")):
         if target == "-":

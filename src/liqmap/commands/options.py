@@ -1,4 +1,5 @@
-"""Options shared by several commands: ``--config FILE`` (the service config, :mod:`liqmap.settings`)."""
+"""Options shared by several commands: ``--db`` (the store) and ``--config FILE`` (the service config,
+:mod:`liqmap.settings`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from liqmap.settings import CONFIG_ENV, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 SETTINGS_KEY = "liqmap.settings"
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="LIQMAP_DB",
+    help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
+         "postgresql://user:pass@host:port/db URL shared by many processes.",
+)
 
 
 def config_option(command: str) -> Callable[[F], F]:

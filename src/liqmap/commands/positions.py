@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Group
+from liqmap.commands.options import db_option
 from liqmap.store import Store
 
 
@@ -22,7 +22,7 @@ def _store(db_path: str | None, read_only: bool = False) -> Store:
     return store_for(db_path, read_only=read_only)
 
 
-@click.group("positions")
+@click.group("positions", cls=Group)
 def positions_cmd() -> None:
     """Hyperliquid exact positions: collect account states, report coverage, fit the leverage prior."""
 
@@ -79,10 +79,7 @@ def collect(coins: str, accounts_file: str | None, weight_per_minute: float, dur
             return {"accounts": len(queue.entries), "discovered": s.discovered, "polls": s.polls, "rows": s.rows,
                     "rate_limited": s.rate_limited, "errors": s.errors}
 
-    try:
-        click.echo(json.dumps(asyncio.run(main())))
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(asyncio.run(main())))
 
 
 @positions_cmd.command("coverage")
@@ -92,11 +89,8 @@ def coverage(max_age_hours: float, db_path: str | None) -> None:
     """Accounts tracked, share of Hyperliquid OI per coin explained, age of the oldest snapshot (JSON)."""
     from liqmap.exactmap import coverage as cover
 
-    try:
-        with _store(db_path, read_only=True) as store:
-            click.echo(json.dumps(cover(store, max_age_ms=int(max_age_hours * 3_600_000))))
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path, read_only=True) as store:
+        click.echo(json.dumps(cover(store, max_age_ms=int(max_age_hours * 3_600_000))))
 
 
 @positions_cmd.command("fit-prior")
@@ -106,11 +100,8 @@ def fit_prior(out: str | None, db_path: str | None) -> None:
     """Fit the notional-weighted leverage mix and side skew of the tracked positions (dated JSON)."""
     from liqmap.exactmap import fit_prior as fit
 
-    try:
-        with _store(db_path, read_only=True) as store:
-            text = json.dumps(fit(store), indent=1)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _store(db_path, read_only=True) as store:
+        text = json.dumps(fit(store), indent=1)
     if out:
         Path(out).write_text(text + "\n")
     click.echo(text)
@@ -138,11 +129,8 @@ def history(folder: str, window_hours: float, tolerance: float, mmr: float, comp
         from liqmap.evaluate.hl_history import estimate_vs_reconstruction
         from liqmap.model.config import ModelConfig
 
-        try:
-            result = estimate_vs_reconstruction(Path(folder), compare_coin, mmr=mmr, since=since,
-                                                config=with_prior(ModelConfig(), leverage_prior))
-        except LiqmapError as exc:
-            raise click.ClickException(str(exc)) from exc
+        result = estimate_vs_reconstruction(Path(folder), compare_coin, mmr=mmr, since=since,
+                                            config=with_prior(ModelConfig(), leverage_prior))
         click.echo(json.dumps({"coin": result["coin"], "instants": len(result["points"]), "mean": result["mean"]}))
         return
 

@@ -11,13 +11,12 @@ import time
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.commands.options import config_option, current_settings
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import config_option, current_settings, db_option
 from liqmap.settings import RetentionSettings
 
 
-@click.command("prune")
+@click.command("prune", cls=Command)
 @config_option("prune")
 @db_option
 @click.option("--table", "tables", multiple=True, type=click.Choice(sorted(RetentionSettings.model_fields)),
@@ -30,14 +29,11 @@ def prune_cmd(db_path: str | None, tables: tuple[str, ...], dry_run: bool) -> No
     retention = current_settings().retention_ms()
     if tables:
         retention = {table: retention[table] for table in tables}
+    store = open_store(db_path)
     try:
-        store = open_store(db_path)
-        try:
-            counts = store.prune(retention, int(time.time() * 1000), dry_run)
-        finally:
-            store.close()
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+        counts = store.prune(retention, int(time.time() * 1000), dry_run)
+    finally:
+        store.close()
     verb = "would delete" if dry_run else "deleted"
     for table, keep_ms in sorted(retention.items()):
         kept = "forever" if keep_ms is None else f"{keep_ms / 86_400_000:g}d"

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.errors import LiqmapError
+from liqmap.commands.base import Command
+from liqmap.commands.options import db_option
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -141,7 +141,7 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
 JSON_HELP = "Also print the numbers as JSON (the API's shape) instead of the one-line summary."
 
 
-@click.command("heatmap")
+@click.command("heatmap", cls=Command)
 @view_options
 @click.option("--bins", default=500, show_default=True, help="Price bins.")
 @click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
@@ -163,20 +163,16 @@ def heatmap_cmd(
     as_json: bool = False,
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
+    from liqmap.service.params import MAX_COLUMNS, MAX_ROWS
     from liqmap.store import store_for
 
-    try:
-        from liqmap.service.params import MAX_COLUMNS, MAX_ROWS
+    bins = _capped(bins, MAX_ROWS, "--bins", no_cap)
+    columns = _capped(columns, MAX_COLUMNS, "--columns", no_cap)
+    query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
+    from liqmap.commands.progress import working
 
-        bins = _capped(bins, MAX_ROWS, "--bins", no_cap)
-        columns = _capped(columns, MAX_COLUMNS, "--columns", no_cap)
-        query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
-        from liqmap.commands.progress import working
-
-        with store_for(db_path, read_only=True) as store, working(f"heatmap {symbol} {range_}"):
-            path, heatmap = render_heatmap_png(store, query, png)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with store_for(db_path, read_only=True) as store, working(f"heatmap {symbol} {range_}"):
+        path, heatmap = render_heatmap_png(store, query, png)
     if as_json:  # the non-zero cells [k, b, usd] of the side drawn, with times, price edges and candles
         from liqmap.service.encode import json_text, sparse_payload
 
@@ -189,7 +185,7 @@ def heatmap_cmd(
     )
 
 
-@click.command("liqmap")
+@click.command("liqmap", cls=Command)
 @view_options
 @click.option("--bins", default=200, show_default=True, help="Price bins.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins (the API's limit).")
@@ -211,18 +207,14 @@ def liqmap_cmd(
     """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
     from liqmap.query import heatmap_for
     from liqmap.render import render_liquidation_map
+    from liqmap.service.params import MAX_ROWS
     from liqmap.store import store_for
 
-    try:
-        from liqmap.service.params import MAX_ROWS
-
-        query = _query(symbol, exchanges, range_, end, side, leverage, ages,
-                       n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap), max_columns=50)
-        with store_for(db_path, read_only=True) as store:
-            _check_window(store, query)
-            heatmap = heatmap_for(store, query)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    query = _query(symbol, exchanges, range_, end, side, leverage, ages,
+                   n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap), max_columns=50)
+    with store_for(db_path, read_only=True) as store:
+        _check_window(store, query)
+        heatmap = heatmap_for(store, query)
     lmap = heatmap.column(-1)
     at = int(heatmap.times[-1]) + heatmap.interval_ms
     subtitle = f"{' + '.join(heatmap.exchanges)} · as of {_utc(at)} · model estimate"

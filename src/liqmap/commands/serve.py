@@ -8,15 +8,15 @@ from typing import Any
 
 import click
 
-from liqmap.cli import db_option
-from liqmap.commands.options import config_option, current_settings
+from liqmap.commands.base import Command
+from liqmap.commands.options import config_option, current_settings, db_option
 
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-@click.command("serve")
+@click.command("serve", cls=Command)
 @config_option("serve")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -46,7 +46,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
               log_level: str, cors: tuple[str, ...] = (), allow_hosts: tuple[str, ...] = (), max_body_mb: float = 16.0,
               max_computations: int = 2, cache_mb: int = 512) -> None:
     """Serve the heatmap page at http://HOST:PORT/ and the API (documented at /docs)."""
-    from liqmap.errors import ConfigError, LiqmapError
+    from liqmap.errors import ConfigError
     from liqmap.service.limits import Limits, default_hosts
     from liqmap.store import open_store
     from liqmap.symbols import canonical, check_exchange
@@ -56,10 +56,7 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
         coins = [canonical(s) for s in _csv(symbols) or ["BTC"]]
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
-    try:
-        store = open_store(db_path)
-    except LiqmapError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = open_store(db_path)
     try:
         collector = None
         if exchanges:

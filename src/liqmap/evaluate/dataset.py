@@ -17,7 +17,7 @@ import numpy as np
 
 from liqmap.errors import DataError
 from liqmap.model.frame import MarketFrame
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 
 AGGREGATE = "aggregate"
 
@@ -81,7 +81,7 @@ def bin_prints(ts: np.ndarray, interval_ms: int, print_ts: np.ndarray, sides: np
     return out_long, out_short
 
 
-def realized_source(store: DuckDBStore, symbol: str, exchange: str, interval_ms: int) -> tuple[str, int] | None:
+def realized_source(store: Store, symbol: str, exchange: str, interval_ms: int) -> tuple[str, int] | None:
     """Which stored realized series scores bars of ``interval_ms``: ``(exchange, stored interval)``.
 
     The ``aggregate`` series (Coinglass) first, else the frame venue's own; at ``interval_ms`` itself when
@@ -98,7 +98,7 @@ def realized_source(store: DuckDBStore, symbol: str, exchange: str, interval_ms:
 
 
 def realized_bars(
-    store: DuckDBStore, symbol: str, source: tuple[str, int], start: int, end: int, interval_ms: int
+    store: Store, symbol: str, source: tuple[str, int], start: int, end: int, interval_ms: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Realized long/short USD per bar of ``interval_ms`` in ``[start, end)`` from the ``source`` series.
 
@@ -127,7 +127,7 @@ def realized_bars(
 
 
 def load_eval_data(
-    store: DuckDBStore,
+    store: Store,
     symbol: str,
     start: int,
     end: int,
@@ -166,7 +166,7 @@ def load_eval_data(
     return EvalData(frame, realized_long, realized_short, label, prints_long, prints_short, sigma)
 
 
-def trailing_sigma(store: DuckDBStore, exchange: str, symbol: str, ts: np.ndarray, interval_ms: int) -> np.ndarray:
+def trailing_sigma(store: Store, exchange: str, symbol: str, ts: np.ndarray, interval_ms: int) -> np.ndarray:
     """:func:`liqmap.analysis.reach.hourly_sigma` at the end of each bar ``ts``, from the stored bars of the
     ``VOL_WINDOW_HOURS`` before (so the estimate does not depend on how much warm-up a frame has). Bars
     flagged as bad ticks (:mod:`liqmap.model.badticks`) enter with their clipped high / low."""

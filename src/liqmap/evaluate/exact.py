@@ -20,11 +20,11 @@ from liqmap.errors import DataError
 from liqmap.model.config import ModelConfig
 from liqmap.model.exact import compare, mean_metrics, rebin
 from liqmap.query import RANGES, HeatmapQuery, heatmap_for
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical
 
 
-def estimate_vs_exact(store: DuckDBStore, symbol: str = "BTC", *, end: int | None = None, range: str = "24h",
+def estimate_vs_exact(store: Store, symbol: str = "BTC", *, end: int | None = None, range: str = "24h",
                       points: int = 6, n_bins: int = 200, config: ModelConfig | None = None,
                       model_range: str = "7d", max_age_ms: int = exactmap.DEFAULT_MAX_AGE_MS) -> dict[str, Any]:
     sym = canonical(symbol)

@@ -95,7 +95,8 @@ def scored_mask(
         mask &= ts >= start
     if end is not None:
         mask &= ts < end
-    return mask
+    result: np.ndarray = mask
+    return result
 
 
 def score(pred: Pair, realized: Pair, ts: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -129,7 +130,8 @@ class Evaluation:
     """Reach-probability reliability tables per side (for the HTML report)."""
 
     def to_json(self) -> dict[str, Any]:
-        return _clean(self.metrics)
+        result: dict[str, Any] = _clean(self.metrics)
+        return result
 
     def reliability_json(self) -> dict[str, Any]:
         return _clean(self.reliability)  # type: ignore[no-any-return]
@@ -222,7 +224,8 @@ def _prints_scores(data: EvalData, mask: np.ndarray, model: Pair, base: dict[str
 def config_summary(config: ModelConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
-    return _clean({k: v for k, v in asdict(config).items() if k != "extra"})
+    result: dict[str, Any] = _clean(asdict(config))
+    return result
 
 
 def _iso(ms: int) -> str:

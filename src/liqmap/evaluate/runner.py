@@ -40,7 +40,7 @@ def data_range(store: Store, exchange: str, symbol: str, interval_ms: int) -> tu
         ("open interest", oi, 0, "an OI series (e.g. a Coinglass regime export)"),
         ("realized liquidations", realized, interval_ms, "a Coinglass liquidation or regime export"),
     ):
-        if first is None:
+        if first is None or last is None:
             raise DataError(f"no {name} for {exchange} {coin} at {interval_ms // 60_000} min: import {hint}")
         firsts.append(int(first))
         ends.append(int(last) + end_offset)

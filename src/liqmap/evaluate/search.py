@@ -62,7 +62,7 @@ class SearchResult:
         from liqmap.evaluate.harness import _clean, _iso
 
         ranked = sorted(self.variants, key=lambda v: -v.objective)
-        return _clean(
+        report: dict[str, Any] = _clean(
             {
                 "split": _iso(self.split_ts),
                 "fit_bars": self.fit_bars,
@@ -84,6 +84,7 @@ class SearchResult:
                 ],
             }
         )
+        return report
 
 
 def _short(m: dict[str, float]) -> dict[str, float]:

@@ -29,7 +29,7 @@ import httpx
 
 from liqmap.errors import ConfigError, DataError, MalformedFileError, RateLimitError, TransportError
 from liqmap.feed.timing import Backoff, Timing, wall_ms
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical, venue_symbol
 
 ArchiveKind = Literal["klines", "metrics", "aggTrades"]
@@ -134,7 +134,7 @@ def _numeric(cell: str) -> bool:
     return True
 
 
-def import_archive(store: DuckDBStore, kind: ArchiveKind, symbol: str, data: bytes, name: str, *,
+def import_archive(store: Store, kind: ArchiveKind, symbol: str, data: bytes, name: str, *,
                    interval: str = "1m") -> tuple[int, int]:
     """Import one archive's bytes; returns (rows read, new rows stored)."""
     sym = canonical(symbol)
@@ -188,7 +188,7 @@ def import_archive(store: DuckDBStore, kind: ArchiveKind, symbol: str, data: byt
     raise ConfigError(f"unknown archive kind {kind!r}; accepted: klines, metrics, aggTrades")
 
 
-async def import_range(store: DuckDBStore, kind: ArchiveKind, symbol: str, dates: list[str], *,
+async def import_range(store: Store, kind: ArchiveKind, symbol: str, dates: list[str], *,
                        base_url: str = DEFAULT_BASE, interval: str = "1m", progress: bool = True,
                        client: httpx.AsyncClient | None = None, timing: Timing | None = None) -> ArchiveResult:
     from tqdm import tqdm
@@ -213,7 +213,7 @@ async def import_range(store: DuckDBStore, kind: ArchiveKind, symbol: str, dates
     return result
 
 
-def import_file(store: DuckDBStore, path: str | Path, kind: ArchiveKind, symbol: str, *,
+def import_file(store: Store, path: str | Path, kind: ArchiveKind, symbol: str, *,
                 interval: str = "1m") -> tuple[int, int]:
     """Import an already downloaded archive zip."""
     path = Path(path)

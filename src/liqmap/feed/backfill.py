@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from liqmap.errors import ConfigError, FeedError
 from liqmap.feed.rest import RestClient
 from liqmap.feed.timing import Timing
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical
 from liqmap.types import DAY_MS, MINUTE_MS, Instrument, MarkPrice, Record
 from liqmap.venues._spec import HistoryKind, ParseContext, VenueSpec
@@ -40,7 +40,7 @@ class BackfillResult:
 
 
 async def backfill(
-    store: DuckDBStore,
+    store: Store,
     exchange: str,
     symbol: str,
     *,
@@ -91,7 +91,7 @@ async def backfill(
     return result
 
 
-async def _metadata(store: DuckDBStore, rest: RestClient, spec: VenueSpec, vsym: str, ctx: ParseContext,
+async def _metadata(store: Store, rest: RestClient, spec: VenueSpec, vsym: str, ctx: ParseContext,
                     result: BackfillResult) -> None:
     """Instruments (contract sizes) first, then mark price (for tiers quoted in contracts), then tiers."""
     records: list[Record] = []

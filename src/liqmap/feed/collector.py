@@ -42,7 +42,7 @@ from liqmap.feed.takerflow import TakerFlow
 from liqmap.feed.timing import Backoff, Timing
 from liqmap.feed.writer import BatchWriter
 from liqmap.feed.ws import FeedHealth, WsFeed
-from liqmap.store import DuckDBStore, schema
+from liqmap.store import Store, schema
 from liqmap.types import DAY_MS, MINUTE_MS, Bar, Instrument, MarkPrice, OpenInterest, Record, Trade
 from liqmap.venues._spec import ChannelKind, HistoryKind, ParseContext, VenueSpec, symbol_of
 from liqmap.venues.registry import get_spec
@@ -73,7 +73,7 @@ class VenueRuntime:
 class Collector:
     def __init__(
         self,
-        store: DuckDBStore,
+        store: Store,
         exchanges: Sequence[str],
         symbols: Sequence[str],
         *,
@@ -228,7 +228,7 @@ class Collector:
                 feed = WsFeed(spec, endpoint, [arg for _, arg in chunk], health=venue.health, timing=self.timing,
                               backoff=self._backoff(), stale_after_s=self._stale_after(spec, chunk),
                               ping_interval_s=self.ping_interval_s,
-                              on_gap=lambda a, b, v=venue: self._on_gap(v, a, b))
+                              on_gap=functools.partial(self._on_gap, venue))
                 self._feeds.append(feed)
                 name = f"{spec.name}-{endpoint}-{i}"
                 self._spawn(self._supervise(functools.partial(self._consume, venue, feed), name, venue), name, venue)

@@ -19,7 +19,7 @@ from typing import IO, NamedTuple
 from liqmap.errors import FeedError, InvalidRecordError, MalformedFileError
 from liqmap.feed.timing import wall_ms
 from liqmap.feed.writer import salvage, write_records
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.types import Instrument, Record
 from liqmap.venues._spec import ParseContext, VenueSpec, load_json
 from liqmap.venues.registry import get_spec
@@ -98,7 +98,7 @@ class ReplayResult:
     written: dict[str, int] = field(default_factory=dict)
 
 
-def replay(path: str | Path, store: DuckDBStore | None = None, *, batch: int = 20_000,
+def replay(path: str | Path, store: Store | None = None, *, batch: int = 20_000,
            contexts: dict[str, ParseContext] | None = None) -> ReplayResult:
     """Parse a recording with the venues' parsers and write the records (idempotent)."""
     result = ReplayResult()
@@ -155,7 +155,7 @@ def parse_entry(spec: VenueSpec, ctx: ParseContext, ts_recv: int, raw: str, rest
     return records
 
 
-def load_instruments(store: DuckDBStore, ctx: ParseContext) -> None:
+def load_instruments(store: Store, ctx: ParseContext) -> None:
     """Contract sizes already in the store (recordings made before REST bodies were recorded)."""
     cols = ["symbol", "venue_symbol", "contract_size", "tick_size", "lot_size"]
     rows = store.read("instruments", columns=cols, exchange=ctx.exchange)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from liqmap.errors import StoreError
-from liqmap.store import DuckDBStore, schema
+from liqmap.store import Store, schema
 from liqmap.types import Record
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def to_columns(records: Sequence[Record]) -> dict[str, dict[str, list[Any]]]:
     return out
 
 
-def write_records(store: DuckDBStore, records: Sequence[Record]) -> dict[str, int]:
+def write_records(store: Store, records: Sequence[Record]) -> dict[str, int]:
     """``store.write`` semantics (idempotent by key; new rows per table), columnar and faster."""
     return {table: store.write_columns(table, cols) for table, cols in to_columns(records).items()}
 
@@ -70,7 +70,7 @@ class Salvage:
     rejected: list[tuple[Record, str]] = field(default_factory=list)
 
 
-def salvage(store: DuckDBStore, records: Sequence[Record], *, force: bool = False,
+def salvage(store: Store, records: Sequence[Record], *, force: bool = False,
             first_error: Exception | None = None) -> Salvage:
     """Store every record the store accepts, by bisection: a failing slice is split in halves until the
     records that fail alone are isolated (``rejected``, with the error). ``k`` bad records among ``n`` cost
@@ -111,7 +111,7 @@ def salvage(store: DuckDBStore, records: Sequence[Record], *, force: bool = Fals
 
 
 class BatchWriter:
-    def __init__(self, store: DuckDBStore, *, flush_every: int = 1000, flush_ms: int = 50,
+    def __init__(self, store: Store, *, flush_every: int = 1000, flush_ms: int = 50,
                  max_retries: int = 5, quarantine_path: str | Path | None = None) -> None:
         self.store = store
         self.max_retries = max_retries

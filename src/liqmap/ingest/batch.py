@@ -71,5 +71,5 @@ class Batch:
 def _arrow_name(annotation: object) -> str:
     for hint in typing.get_args(annotation) or (annotation,):
         if hint in _ARROW_TYPES:
-            return _ARROW_TYPES[hint]  # type: ignore[index]
+            return _ARROW_TYPES[hint]
     return "string"

@@ -11,6 +11,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -346,7 +347,7 @@ def import_leverage_tiers(
         raise MalformedFileError(str(path), f"invalid JSON: {exc.msg}", exc.lineno) from exc
     if not isinstance(data, dict):
         raise MalformedFileError(str(path), "expected a JSON object of market -> tiers", 1)
-    cols: dict[str, list] = {k: [] for k in ("symbol", "tier", "floor", "cap", "mmr", "cum", "lev")}
+    cols: dict[str, list[Any]] = {k: [] for k in ("symbol", "tier", "floor", "cap", "mmr", "cum", "lev")}
     skipped: Counter[str] = Counter()
     for market_name, tiers in data.items():
         match = re.fullmatch(r"([A-Z0-9]+)/USDT:USDT", market_name)

@@ -29,7 +29,7 @@ import numpy as np
 from liqmap.errors import BadSeriesError, DataError
 from liqmap.model.badticks import clean_frame
 from liqmap.model.frame import MarketFrame
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical
 from liqmap.types import DAY_MS
 
@@ -39,7 +39,7 @@ _BAR_COLUMNS = ["ts_event", "open", "high", "low", "close", "volume", "quote_vol
 
 
 def exchanges_with_bars(
-    store: DuckDBStore, symbol: str, start: int | None = None, end: int | None = None
+    store: Store, symbol: str, start: int | None = None, end: int | None = None
 ) -> list[str]:
     """Exchanges holding bars (perp or spot) of ``symbol`` overlapping ``[start, end)``."""
     coin = canonical(symbol)
@@ -48,7 +48,7 @@ def exchanges_with_bars(
     return [str(e) for e in store.distinct("bars", "exchange", start=start, end=end, symbol=coin)]
 
 
-def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[str, list[int]]:
+def available_intervals(store: Store, exchange: str, symbol: str) -> dict[str, list[int]]:
     """``{"perp": [intervals...], "spot": [...]}`` of stored bars, finest first."""
     coin = canonical(symbol)
     out: dict[str, list[int]] = {"perp": [], "spot": []}
@@ -59,7 +59,7 @@ def available_intervals(store: DuckDBStore, exchange: str, symbol: str) -> dict[
 
 
 def read_bars(
-    store: DuckDBStore,
+    store: Store,
     exchange: str,
     symbol: str,
     start: int,
@@ -109,7 +109,7 @@ def read_bars(
 
 
 def load_frame(
-    store: DuckDBStore,
+    store: Store,
     exchange: str,
     symbol: str,
     start: int,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gzip
 import io
 import re
@@ -236,7 +237,7 @@ class Table:
         values = self.strings(column)
         out = np.empty(len(values), dtype=np.int64)
         for i, value in enumerate(values):
-            out[i] = parse_iso_ms(value, lambda problem, i=i: self.fail(problem, i))
+            out[i] = parse_iso_ms(value, functools.partial(self.fail, row=i))
         lo, hi = PLAUSIBLE_MS
         bad = np.flatnonzero((out < lo) | (out >= hi))
         if bad.size:

@@ -24,7 +24,7 @@ from liqmap.ingest import binance, coinglass
 from liqmap.ingest.batch import Batch
 from liqmap.ingest.conflicts import differing_rows
 from liqmap.ingest.reader import CHUNK_BYTES, first_lines, iter_tables
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 
 Importer = Callable[..., Batch]
 
@@ -204,7 +204,7 @@ def iter_batches(
 
 
 def import_file(
-    store: DuckDBStore,
+    store: Store,
     path: str | Path,
     *,
     fmt: str | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 
 from liqmap.errors import DataError
 from liqmap.ingest.frames import available_intervals, read_bars
-from liqmap.store import DuckDBStore
+from liqmap.store import Store
 from liqmap.symbols import canonical, check_exchange
 
 NOT_PRICED: tuple[str, ...] = ("aggregate",)
@@ -18,7 +18,7 @@ NOT_PRICED: tuple[str, ...] = ("aggregate",)
 
 
 def candles_for(
-    store: DuckDBStore,
+    store: Store,
     symbol: str,
     start: int,
     end: int,
@@ -67,7 +67,7 @@ class Realized:
 
 
 def realized_for(
-    store: DuckDBStore,
+    store: Store,
     symbol: str,
     start: int,
     end: int,

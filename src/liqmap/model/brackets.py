@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -174,7 +175,7 @@ def maint_amounts_from_continuity(floors: Iterable[float], mmrs: Iterable[float]
     return out
 
 
-def table_from_ccxt(exchange: str, market: str, tiers: list[dict], *, source: str, as_of: str) -> BracketTable:
+def table_from_ccxt(exchange: str, market: str, tiers: list[dict[str, Any]], *, source: str, as_of: str) -> BracketTable:
     """One ccxt ``fetch_leverage_tiers`` market (``minNotional, maxNotional, maintenanceMarginRate,
     maxLeverage, info{cum}``) as a :class:`BracketTable`. ``cum`` is taken from ``info`` when present,
     otherwise from continuity."""

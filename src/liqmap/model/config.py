@@ -1,11 +1,17 @@
 """Every knob of the liquidation model, with its meaning. Defaults are chosen by evidence
-(``liqmap evaluate``; see docs/model.md for the numbers behind each choice)."""
+(``liqmap evaluate``; see docs/model.md for the numbers behind each choice).
+
+A :class:`ModelConfig` is frozen and hashable (caches key on it) and checks every field when it is built:
+a rule name outside its ``Literal`` or a value outside its range raises :class:`~liqmap.errors.ConfigError`
+there, not later in the model."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from typing import Literal
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 from liqmap.errors import ConfigError
 
@@ -13,6 +19,14 @@ EntryRule = Literal["close", "typical", "ohlc4", "vwap", "range", "triangular"]
 SideRule = Literal["taker", "symmetric", "candle", "funding"]
 CloseRule = Literal["proportional", "none"]
 AboveMaxRule = Literal["error", "cap"]
+
+RULES: dict[str, tuple[str, ...]] = {
+    "entry": get_args(EntryRule),
+    "side": get_args(SideRule),
+    "close_rule": get_args(CloseRule),
+    "above_max_leverage": get_args(AboveMaxRule),
+}
+"""The allowed values of each rule field, read from its ``Literal`` (one declaration)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +78,15 @@ class ModelConfig:
     """Relative width of the diffuse layer's band below (longs) and above (shorts) the bar's open."""
     above_max_leverage: AboveMaxRule = "cap"
     """A tier above the venue bracket's maximum leverage: "error" (ConfigError) or "cap" (model it at the max)."""
-    extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("leverage", "leverage_weights", "age_buckets_hours"):  # any sequence; kept as a tuple
+            if not isinstance(getattr(self, name), tuple):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name, allowed in RULES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name}: unknown rule {value!r}; one of {', '.join(allowed)}")
         if not self.leverage:
             raise ConfigError("leverage: at least one tier is required")
         if len(self.leverage) != len(self.leverage_weights):
@@ -78,12 +98,16 @@ class ModelConfig:
                 raise ConfigError(f"leverage: {lev}x is impossible; each tier must be > 1x and <= 200x")
         if any(w < 0 for w in self.leverage_weights) or sum(self.leverage_weights) <= 0:
             raise ConfigError("leverage_weights: must be non-negative with a positive sum")
+        if isinstance(self.entry_points, bool) or not isinstance(self.entry_points, numbers.Integral):
+            raise ConfigError(f"entry_points: must be an integer, got {self.entry_points!r}")
         if self.entry_points < 1:
             raise ConfigError(f"entry_points: must be >= 1, got {self.entry_points}")
         if not 0.0 <= self.entry_spacing < 1.0:
             raise ConfigError(f"entry_spacing: must be in [0, 1), got {self.entry_spacing}")
         if not 0.0 <= self.taker_weight <= 1.0:
             raise ConfigError(f"taker_weight: must be in [0, 1], got {self.taker_weight}")
+        if not math.isfinite(self.funding_tilt):
+            raise ConfigError(f"funding_tilt: must be finite, got {self.funding_tilt}")
         if not 0.0 <= self.turnover <= 10.0:
             raise ConfigError(f"turnover: must be in [0, 10], got {self.turnover}")
         if not 0.0 <= self.intrabar_path <= 1.0:
@@ -100,7 +124,7 @@ class ModelConfig:
             raise ConfigError("position_notional_usd: must be positive")
         if self.flat_mmr is not None and not 0.0 <= self.flat_mmr < 0.5:
             raise ConfigError(f"flat_mmr: must be in [0, 0.5), got {self.flat_mmr}")
-        if list(self.age_buckets_hours) != sorted(self.age_buckets_hours) or any(
+        if not self.age_buckets_hours or list(self.age_buckets_hours) != sorted(self.age_buckets_hours) or any(
             h <= 0 for h in self.age_buckets_hours
         ):
             raise ConfigError("age_buckets_hours: must be positive and increasing")

@@ -30,7 +30,7 @@ def diffuse_swept(config: ModelConfig, frame: MarketFrame, tier_share: float = 1
     """(long, short) USD of the diffuse layer liquidated in each bar; ``tier_share`` = the selected tiers'
     share of the weights (1 without a tier filter)."""
     n = len(frame)
-    phi = float(getattr(config, "diffuse_share", 0.0))
+    phi = float(config.diffuse_share)
     if phi <= 0.0 or n == 0:
         return np.zeros(n), np.zeros(n)
     ref = np.nan_to_num(frame.oi_before(), nan=0.0)

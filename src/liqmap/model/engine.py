@@ -90,7 +90,7 @@ def _timeline(frames: Sequence[MarketFrame]) -> tuple[int, int, np.ndarray, list
     return interval, t0, ts, offsets
 
 
-def _candles(frames: Sequence[MarketFrame], offsets: list[int], ts: np.ndarray, plan: ColumnPlan) -> dict:
+def _candles(frames: Sequence[MarketFrame], offsets: list[int], ts: np.ndarray, plan: ColumnPlan) -> dict[str, np.ndarray]:
     g = len(ts)
     o, h, lo, c = (np.full(g, np.nan) for _ in range(4))
     vol = np.zeros(g)
@@ -275,7 +275,8 @@ def advance_book(
     scale the survivors by the book factor ``S(end) / S(book.at)``, and add their own cohorts as
     :func:`warm_book` does. Equal to :func:`warm_book` over the whole history up to float rounding (tested)."""
     config = config or ModelConfig()
-    if book.births is None or book.tiers is None:
+    book_births, book_tiers = book.births, book.tiers
+    if book_births is None or book_tiers is None:
         raise ConfigError("warm: advancing a book needs its cohorts' births and tiers (a book from warm_book)")
     p = int(np.searchsorted(frame.ts, book.at))
     if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != book.at:
@@ -284,6 +285,7 @@ def advance_book(
     if p >= n:
         return book
     fresh = warm_book(frame, config, brackets=brackets, since=p)
+    assert fresh.births is not None and fresh.tiers is not None  # warm_book records both
     log_s = np.cumsum(frame_inputs(config, frame).log_keep)
     keep = float(np.exp(log_s[n - 1] - log_s[p - 1]))
     levels, values, births, tiers = [], [], [], []
@@ -294,8 +296,8 @@ def advance_book(
         alive = search.first_at_or_below(np.ones(len(level), dtype=np.int64), sign * level) >= n - p + 1
         levels.append(np.concatenate((level[alive], fresh.levels[side])))
         values.append(np.concatenate((np.asarray(book.values[side])[alive] * keep, fresh.values[side])))
-        births.append(np.concatenate((np.asarray(book.births[side])[alive], fresh.births[side])))
-        tiers.append(np.concatenate((np.asarray(book.tiers[side])[alive], fresh.tiers[side])))
+        births.append(np.concatenate((np.asarray(book_births[side])[alive], fresh.births[side])))
+        tiers.append(np.concatenate((np.asarray(book_tiers[side])[alive], fresh.tiers[side])))
     return WarmBook(
         at=int(frame.ts[-1]) + frame.interval_ms,
         levels=(levels[0], levels[1]),

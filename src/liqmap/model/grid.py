@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ def default_edges(low: float, high: float, n_bins: int, pad: float = DEFAULT_PAD
     return np.linspace(low / (1.0 + pad), high * (1.0 + pad), n_bins + 1)
 
 
-def check_edges(edges: np.ndarray | list[float]) -> np.ndarray:
+def check_edges(edges: np.ndarray | Sequence[float]) -> np.ndarray:
     arr = np.asarray(edges, dtype=np.float64)
     if arr.ndim != 1 or len(arr) < 2:
         raise ConfigError("price_edges: need a 1-D array of at least 2 bin edges")
@@ -59,7 +60,8 @@ def bin_index(levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
         i += lv >= padded[i + 2]
         idx[near] = i
     idx[(idx < 0) | (idx >= nb)] = -1
-    return idx
+    result: np.ndarray = idx
+    return result
 
 
 def uniform_edges(edges: np.ndarray) -> bool:

@@ -50,7 +50,8 @@ class FrameInputs:
     def entries(self, bars: np.ndarray, j: int) -> np.ndarray:
         """Entry prices ``(len(bars), j)`` of bars that all have ``n_points == j``."""
         if self.price is not None:
-            return self.price[bars][:, None]
+            result: np.ndarray = self.price[bars][:, None]
+            return result
         if self.triangular:
             return triangular_entries(self.low[bars], self.high[bars], self.close[bars], j)
         return range_entries(self.low[bars], self.high[bars], j)
@@ -74,15 +75,18 @@ def triangular_entries(low: np.ndarray, high: np.ndarray, close: np.ndarray, j: 
         mode_at = np.where(width > 0, (c - low) / np.where(width > 0, width, 1.0), 0.0)
     left = low[:, None] + np.sqrt(u[None, :] * (width * (c - low))[:, None])
     right = high[:, None] - np.sqrt((1.0 - u[None, :]) * (width * (high - c))[:, None])
-    return np.where(u[None, :] < mode_at[:, None], left, right)
+    result: np.ndarray = np.where(u[None, :] < mode_at[:, None], left, right)
+    return result
 
 
 def range_entries(low: np.ndarray, high: np.ndarray, j: int) -> np.ndarray:
     """``j`` equally spaced prices from low to high, shape (N, j); one point = the mid ``(h + l) / 2``."""
     if j == 1:
-        return ((high + low) / 2.0)[:, None]
+        mid: np.ndarray = ((high + low) / 2.0)[:, None]
+        return mid
     steps = np.arange(j) / (j - 1)
-    return low[:, None] + (high - low)[:, None] * steps[None, :]
+    result: np.ndarray = low[:, None] + (high - low)[:, None] * steps[None, :]
+    return result
 
 
 def points_per_bar(config: ModelConfig, high: np.ndarray, low: np.ndarray) -> np.ndarray:
@@ -91,11 +95,12 @@ def points_per_bar(config: ModelConfig, high: np.ndarray, low: np.ndarray) -> np
     if config.entry not in SPREAD_RULES:
         return np.ones(n, dtype=np.int64)
     j = config.entry_points
-    spacing = float(getattr(config, "entry_spacing", 0.0))
+    spacing = float(config.entry_spacing)
     if j == 1 or spacing <= 0.0:
         return np.full(n, j, dtype=np.int64)
     fit = np.floor((high - low) / (spacing * (high + low) / 2.0))
-    return np.clip(1.0 + fit, 1.0, float(j)).astype(np.int64)
+    result: np.ndarray = np.clip(1.0 + fit, 1.0, float(j)).astype(np.int64)
+    return result
 
 
 def bar_points(config: ModelConfig, high: float, low: float) -> int:
@@ -103,7 +108,7 @@ def bar_points(config: ModelConfig, high: float, low: float) -> int:
     if config.entry not in SPREAD_RULES:
         return 1
     j = config.entry_points
-    spacing = float(getattr(config, "entry_spacing", 0.0))
+    spacing = float(config.entry_spacing)
     if j == 1 or spacing <= 0.0:
         return j
     fit = math.floor((high - low) / (spacing * (high + low) / 2.0))
@@ -195,24 +200,9 @@ def oi_flows(config: ModelConfig, oi: np.ndarray, interval_ms: int) -> tuple[np.
     return added, log_keep + decay_log_factor(config, interval_ms)
 
 
-def check_rules(config: ModelConfig) -> None:
-    """Refuse rule names the model does not know (a typo must not silently select another rule)."""
-    allowed = {
-        "side": ("taker", "symmetric", "candle", "funding"),
-        "entry": ("close", "typical", "ohlc4", "vwap", "range", "triangular"),
-        "close_rule": ("proportional", "none"),
-        "above_max_leverage": ("error", "cap"),
-    }
-    for name, values in allowed.items():
-        value = getattr(config, name, values[0])
-        if value not in values:
-            raise ConfigError(f"{name}: unknown rule {value!r}; one of {', '.join(values)}")
-
-
 def frame_inputs(config: ModelConfig, frame: MarketFrame) -> FrameInputs:
-    check_rules(config)
     added, log_keep = oi_flows(config, frame.oi_usd, frame.interval_ms)
-    if getattr(config, "turnover", 0.0) > 0:
+    if config.turnover > 0:
         from liqmap.model.turnover import turnover_flows
 
         extra_added, extra_keep = turnover_flows(config, frame)
@@ -237,7 +227,6 @@ def level_ratios(
     from ``brackets`` (live, preferred) or the shipped tables. A venue without a table falls back to
     Binance's table for the symbol (documented; the provenance string says so).
     """
-    check_rules(config)
     tiers = config.leverage
     notional = config.position_notional_usd
     if config.flat_mmr is not None:
@@ -260,7 +249,7 @@ def level_ratios(
         note += f"{table.provenance}, bracket {bracket.tier} (mmr {mmr:g}, amount {amount:g}) at ${notional:,.0f}"
     for lev in tiers:
         over = max_lev is not None and lev > max_lev
-        if over and getattr(config, "above_max_leverage", "error") == "cap":
+        if over and config.above_max_leverage == "cap":
             continue
         check_leverage(lev, max_lev, where=f"{exchange} {symbol} at ${notional:,.0f} notional")
     ratios = np.empty((2, len(tiers)))

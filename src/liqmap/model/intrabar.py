@@ -80,13 +80,13 @@ def intrabar_swept(
     normalised over all tiers). Zero when ``intrabar_path`` or ``turnover`` is 0.
     """
     n = len(frame)
-    p = float(getattr(config, "intrabar_path", 0.0))
-    k = float(getattr(config, "turnover", 0.0))
+    p = float(config.intrabar_path)
+    k = float(config.turnover)
     if p <= 0.0 or k <= 0.0 or n == 0:
         return np.zeros(n), np.zeros(n)
     oi_start = frame.oi_before()
     volume = expected_volume_usd(frame)
-    gamma = float(getattr(config, "intrabar_range_exponent", 0.0))
+    gamma = float(config.intrabar_range_exponent)
     if gamma > 0.0:
         volume = volume * range_ratio(frame) ** gamma
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -123,7 +123,8 @@ def liq_price_mark_at_entry(
     e = np.asarray(entry, dtype=np.float64)
     lev = np.asarray(leverage, dtype=np.float64)
     amount_per_price = np.asarray(maint_amount, dtype=np.float64) / np.asarray(notional, dtype=np.float64)
-    return e * (1.0 - s / lev + s * np.asarray(mmr)) - s * e * amount_per_price
+    result: np.ndarray = e * (1.0 - s / lev + s * np.asarray(mmr)) - s * e * amount_per_price
+    return result
 
 
 def liquidation_price(

@@ -39,7 +39,7 @@ def _long_share(config: ModelConfig, frame: MarketFrame, t: int) -> float:
 
 def _turnover(config: ModelConfig, frame: MarketFrame, t: int, oi_ref: float) -> float:
     """Share of the book turned over in bar t (liqmap.model.turnover): min(0.9, k * USD volume / OI_ref)."""
-    k = float(getattr(config, "turnover", 0.0))
+    k = float(config.turnover)
     oi = float(frame.oi_usd[t])
     if k <= 0 or not (math.isfinite(oi) and math.isfinite(oi_ref) and oi_ref > 0):
         return 0.0

@@ -40,7 +40,8 @@ class Heatmap:
 
     @property
     def price_centers(self) -> np.ndarray:
-        return 0.5 * (self.price_edges[:-1] + self.price_edges[1:])
+        result: np.ndarray = 0.5 * (self.price_edges[:-1] + self.price_edges[1:])
+        return result
 
     @property
     def last_price(self) -> float:
@@ -77,7 +78,8 @@ class LiquidationMap:
 
     @property
     def price_centers(self) -> np.ndarray:
-        return 0.5 * (self.price_edges[:-1] + self.price_edges[1:])
+        result: np.ndarray = 0.5 * (self.price_edges[:-1] + self.price_edges[1:])
+        return result
 
     @classmethod
     def from_bins(

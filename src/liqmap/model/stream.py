@@ -318,8 +318,8 @@ class StreamingModel:
 
     def _add_same_bar(self, open: float, high: float, low: float) -> None:
         """Add the expected same-bar liquidations of this bar's new positions (:mod:`liqmap.model.intrabar`)."""
-        p = float(getattr(self.config, "intrabar_path", 0.0))
-        k = float(getattr(self.config, "turnover", 0.0))
+        p = float(self.config.intrabar_path)
+        k = float(self.config.turnover)
         if p <= 0.0 or k <= 0.0 or not self._age_sel[0] or not self._volumes:
             return
         oi_start = self._oi_ref  # the last known OI before this bar
@@ -328,7 +328,7 @@ class StreamingModel:
         if count <= 0 or not math.isfinite(oi_start) or oi_start <= 0:
             return  # (OI 0 at the start: nothing can turn over)
         expected = total / count
-        gamma = float(getattr(self.config, "intrabar_range_exponent", 0.0))
+        gamma = float(self.config.intrabar_range_exponent)
         if gamma > 0.0:
             mean_range = sum(self._ranges) / len(self._ranges)
             if mean_range > 0:
@@ -348,7 +348,7 @@ class StreamingModel:
 
     def _add_diffuse(self, open: float, high: float, low: float, oi_ref: float) -> None:
         """Add the diffuse layer's liquidations of this bar (:mod:`liqmap.model.diffuse`; oldest age bucket)."""
-        phi = float(getattr(self.config, "diffuse_share", 0.0))
+        phi = float(self.config.diffuse_share)
         if phi <= 0.0 or not self._age_sel[-1] or not math.isfinite(oi_ref):
             return
         band = self.config.diffuse_band * open
@@ -373,13 +373,13 @@ class StreamingModel:
                 if b >= 0:
                     row[b] += sign * v
             return
-        b = np.asarray(bins)
-        ok = b >= 0
-        np.add.at(self.view[side], b[ok], sign * np.asarray(values)[ok])
+        index = np.asarray(bins)
+        ok = index >= 0
+        np.add.at(self.view[side], index[ok], sign * np.asarray(values)[ok])
 
     def _turnover(self, oi: float, high: float, low: float, close: float, volume: float, quote: float) -> float:
         """Share of the book turned over in this bar (:mod:`liqmap.model.turnover`)."""
-        k = float(getattr(self.config, "turnover", 0.0))
+        k = float(self.config.turnover)
         ref = self._oi_ref
         if k <= 0 or not (math.isfinite(oi) and math.isfinite(ref) and ref > 0):
             return 0.0
@@ -463,9 +463,10 @@ class StreamingModel:
         for one bar (same operations in the same order), or ``entry_prices`` for single-price rules."""
         config = self.config
         if config.entry not in SPREAD_RULES:
-            return entry_prices(
+            single: list[float] = entry_prices(
                 config, *(np.array([x], dtype=np.float64) for x in (open, high, low, close, volume, quote_volume))
             )[0].tolist()
+            return single
         j = bar_points(config, high, low)
         if config.entry == "range":
             if j == 1:

@@ -31,7 +31,7 @@ TAU_MAX = 0.9
 def turnover_share(config: ModelConfig, frame: MarketFrame) -> np.ndarray:
     """``tau_t`` per bar (0 where off or unknown)."""
     n = len(frame)
-    k = float(getattr(config, "turnover", 0.0))
+    k = float(config.turnover)
     if k <= 0.0 or n == 0:
         return np.zeros(n)
     oi = frame.oi_usd

@@ -61,7 +61,7 @@ def alive_cohorts(
     def one_side(side: int) -> AliveSide:
         series, sign = (frame.low, 1.0) if side == 0 else (frame.high, -1.0)
         search = FirstTouch(sign * series)
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         swept_last = 0.0
         for n_j in np.unique(points).tolist():
             born = born_all[points == n_j]

@@ -100,9 +100,9 @@ def render_heatmap(
     ax.set_ylim(heatmap.price_edges[0], heatmap.price_edges[-1])
     ax.set_xlim(x_edges[0], x_edges[-1])
     ax.yaxis.set_major_formatter(FuncFormatter(style.format_price))
-    locator = mdates.AutoDateLocator(minticks=5, maxticks=10)
+    locator = mdates.AutoDateLocator(minticks=5, maxticks=10)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
     cax = fig.add_subplot(grid[0, 1])
     bar = fig.colorbar(mesh, cax=cax)
@@ -119,7 +119,7 @@ def render_heatmap(
         style.style_axes(low)
         _realized(low, realized, times, width)
         low.xaxis.set_major_locator(locator)
-        low.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        low.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         fig.add_subplot(grid[1, 1]).set_visible(False)
 
     heading = title or f"{heatmap.symbol} liquidation heatmap · {', '.join(heatmap.exchanges)}"

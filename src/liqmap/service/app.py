@@ -1,7 +1,7 @@
-"""The FastAPI application: page, read API, WebSocket stream, token-protected writes, plug-in routers.
+"""The FastAPI application: page, read API, WebSocket stream, token-protected writes, feature routers.
 
-``create_app(store, token=None)`` builds it; every ``liqmap/service/routes_*.py`` module exposing
-``router: APIRouter`` (analysis, alerts) is included. Heavy work runs in the thread pool (sync routes),
+``create_app(store, token=None)`` builds it; the ``liqmap/service/routes_*.py`` modules listed in
+:func:`plugin_routers` (analysis, alerts, ...) are included. Heavy work runs in the thread pool (sync routes),
 so the event loop stays free for WebSocket fan-out.
 """
 
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import pkgutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -108,7 +106,7 @@ def create_app(
     app.include_router(coinglass.router)
     app.include_router(records.router, responses=schemas.ERROR_RESPONSES)
     app.include_router(stream.router)
-    for name, router in plugin_routers(ctx.plugin_errors):
+    for name, router in plugin_routers():
         app.include_router(router, responses=schemas.ERROR_RESPONSES)
         log.info("included router %s", name)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -142,22 +140,21 @@ def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
         ctx.prewarmed.set()
 
 
-def plugin_routers(errors: dict[str, str]) -> list[tuple[str, Any]]:
-    """Every ``liqmap.service.routes_*`` module's ``router``; a broken module is reported, not fatal."""
-    import liqmap.service as package
+def plugin_routers(errors: dict[str, str] | None = None) -> list[tuple[str, APIRouter]]:
+    """The feature routers beyond the core API, listed here explicitly (a new ``routes_*`` module is added
+    to this list): a module that cannot be imported fails the server's start instead of dropping its
+    routes. ``errors`` is kept for callers that pass it; nothing is recorded in it any more."""
+    from liqmap.service import (
+        routes_accuracy,
+        routes_alerts,
+        routes_analysis,
+        routes_exact,
+        routes_series,
+        routes_store,
+    )
 
-    found = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not info.name.startswith("routes_"):
-            continue
-        module_name = f"liqmap.service.{info.name}"
-        try:
-            module = importlib.import_module(module_name)
-            found.append((module_name, module.router))
-        except Exception as exc:  # a plug-in must not take the whole server down
-            log.exception("cannot include %s", module_name)
-            errors[module_name] = f"{type(exc).__name__}: {exc}"
-    return found
+    modules = (routes_accuracy, routes_alerts, routes_analysis, routes_exact, routes_series, routes_store)
+    return [(module.__name__, module.router) for module in modules]
 
 
 def _version() -> str:

@@ -43,8 +43,10 @@ def side_grid(heatmap: Heatmap, side: str) -> np.ndarray:
     if side == "short":
         return np.asarray(heatmap.short, dtype=np.float64)
     if side == "net":
-        return np.asarray(heatmap.long, dtype=np.float64) - heatmap.short
-    return np.asarray(heatmap.long, dtype=np.float64) + heatmap.short
+        net: np.ndarray = np.asarray(heatmap.long, dtype=np.float64) - heatmap.short
+        return net
+    result: np.ndarray = np.asarray(heatmap.long, dtype=np.float64) + heatmap.short
+    return result
 
 
 def encode_array(values: np.ndarray, encoding: str) -> dict[str, Any]:

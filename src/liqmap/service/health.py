@@ -52,7 +52,7 @@ def exchange_health(ctx: Any) -> list[dict[str, Any]]:
     collector = getattr(ctx, "collector", None)
     for name, feed in (getattr(collector, "health", None) or {}).items():
         row = rows.setdefault(name, {"exchange": name, "symbols": set(), "status": "offline", "collector": None})
-        info = dataclasses.asdict(feed) if dataclasses.is_dataclass(feed) else dict(feed)
+        info = dataclasses.asdict(feed) if dataclasses.is_dataclass(feed) and not isinstance(feed, type) else dict(feed)
         row["collector"] = info
         row["status"] = feed_status(info, now)
     out = []

@@ -133,9 +133,9 @@ class Live:
             key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
             if ts > marks.get(key, -1):
                 keep[i] = True
-        for i in np.flatnonzero(keep):
-            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
-            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][i]))
+        for j in np.flatnonzero(keep):
+            key = _series_key(table, {name: rows[name][j] for name in _SERIES[table]})
+            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][j]))
         return {name: values[keep] for name, values in rows.items()}
 
     def bars_since(self, symbol: str, since: int) -> list[dict[str, Any]]:

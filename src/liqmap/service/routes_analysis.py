@@ -112,9 +112,9 @@ def get_clusters(
     clusters = describe_clusters(heatmap, params, fresh=fresh, growth_hours=hours or None, k=column, sigma=sigma)
     snapshot = heatmap.column(column)
     if as_csv:
-        rows = [c.to_dict() for c in clusters if abs(c.distance_pct) <= within]
-        fields = list(rows[0]) if rows else ["side", "price_low", "price_high", "peak_price", "usd"]
-        return csv_response(fields, ([row[f] for f in fields] for row in rows), f"{heatmap.symbol}-clusters.csv")
+        records = [c.to_dict() for c in clusters if abs(c.distance_pct) <= within]
+        fields = list(records[0]) if records else ["side", "price_low", "price_high", "peak_price", "usd"]
+        return csv_response(fields, ([row[f] for f in fields] for row in records), f"{heatmap.symbol}-clusters.csv")
     return JSONResponse({
         "symbol": heatmap.symbol,
         "exchanges": list(heatmap.exchanges),

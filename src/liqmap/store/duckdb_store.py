@@ -484,7 +484,8 @@ def _plain(array: Any) -> np.ndarray:
         if array.dtype.kind == "f":
             return array.filled(np.nan)
         if array.dtype.kind in "iu" and array.mask.any():
-            return array.astype(float).filled(np.nan)
+            result: np.ndarray = np.ma.asarray(array, dtype=np.float64).filled(np.nan)
+            return result
         return array.filled(None) if array.dtype.kind == "O" else array.data
     return np.asarray(array)
 

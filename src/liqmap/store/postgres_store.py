@@ -552,4 +552,4 @@ def _first_line(exc: BaseException) -> str:
 def _pool_timeout() -> type[BaseException]:
     from psycopg_pool import PoolTimeout
 
-    return PoolTimeout  # type: ignore[no-any-return]
+    return PoolTimeout

@@ -93,7 +93,7 @@ def sql_type(annotation: object) -> str:
     hints = typing.get_args(annotation) if isinstance(annotation, _pytypes.UnionType) else (annotation,)
     for hint in hints:
         if hint in _SQL_TYPES:
-            return _SQL_TYPES[hint]  # type: ignore[index]
+            return _SQL_TYPES[hint]
         if typing.get_origin(hint) is typing.Literal:
             return TEXT
     return TEXT

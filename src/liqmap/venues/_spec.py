@@ -329,13 +329,16 @@ def load_json(raw: str | bytes) -> Any:
         raise ParseError(f"not JSON: {exc}", raw) from None
 
 
-def _stdlib_loads() -> Callable[[str | bytes], Any]:
+def _stdlib_loads() -> Callable[[Any], Any]:
     import json
 
     return json.loads
 
 
+_loads: Callable[[Any], Any]
 try:
-    from orjson import loads as _loads
+    from orjson import loads as _orjson_loads
+
+    _loads = _orjson_loads
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     _loads = _stdlib_loads()

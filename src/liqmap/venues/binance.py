@@ -32,7 +32,9 @@ from liqmap.types import (
     Liquidation,
     MarkPrice,
     OpenInterest,
+    PriceKind,
     Record,
+    Side,
     Trade,
 )
 from liqmap.venues._spec import (
@@ -52,7 +54,7 @@ EXCHANGE = "binance"
 KLINE_INTERVALS = {MINUTE_MS: "1m", 5 * MINUTE_MS: "5m", 15 * MINUTE_MS: "15m", HOUR_MS: "1h",
                    4 * HOUR_MS: "4h", DAY_MS: "1d"}
 _INTERVAL_MS = {v: k for k, v in KLINE_INTERVALS.items()}
-_LIQ_SIDE = {"SELL": "long", "BUY": "short"}
+_LIQ_SIDE: dict[str, Side] = {"SELL": "long", "BUY": "short"}
 
 
 # -- WebSocket -----------------------------------------------------------------------------------
@@ -102,6 +104,7 @@ def _force_order(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[R
         raise ParseError(f"binance forceOrder: unknown side {o.get('S')!r}", json.dumps(msg)) from None
     filled = float(o.get("z", 0))
     avg = float(o.get("ap", 0))
+    kind: PriceKind
     if filled > 0 and avg > 0:
         price, qty, kind = avg, filled, "average"
     else:
@@ -109,7 +112,7 @@ def _force_order(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[R
     if not (price > 0 and qty > 0):  # also rejects NaN
         raise ParseError("binance forceOrder: non-positive or NaN price/quantity", json.dumps(msg))
     return [Liquidation(EXCHANGE, symbol_of(vsym), int(o["T"]), ts_recv, side, price, qty,
-                        price * qty, kind, vsym)]  # type: ignore[arg-type]
+                        price * qty, kind, vsym)]
 
 
 def _agg_trade(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[Record]:

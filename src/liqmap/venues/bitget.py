@@ -39,6 +39,7 @@ from liqmap.types import (
     MarkPrice,
     OpenInterest,
     Record,
+    Side,
     Trade,
 )
 from liqmap.venues._spec import (
@@ -61,7 +62,7 @@ PRODUCT = "USDT-FUTURES"
 KLINE_INTERVALS = {MINUTE_MS: "1m", 5 * MINUTE_MS: "5m", 15 * MINUTE_MS: "15m", 30 * MINUTE_MS: "30m",
                    HOUR_MS: "1H", 4 * HOUR_MS: "4H", 12 * HOUR_MS: "12H", DAY_MS: "1D"}
 _INTERVAL_MS = {v: k for k, v in KLINE_INTERVALS.items()}
-_LIQ_SIDE = {"buy": "long", "sell": "short"}
+_LIQ_SIDE: dict[str, Side] = {"buy": "long", "sell": "short"}
 _TAKER = {"buy": "buy", "sell": "sell"}
 
 
@@ -128,7 +129,7 @@ def _liquidations(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[
         if price <= 0 or qty <= 0:
             raise ParseError("bitget liquidation: non-positive price or amount", _text(msg))
         out.append(Liquidation(EXCHANGE, symbol_of(vsym), ms(row["ts"], "ts", row), ts_recv, side, price, qty,
-                               price * qty, "fill", vsym))  # type: ignore[arg-type]
+                               price * qty, "fill", vsym))
     return out
 
 

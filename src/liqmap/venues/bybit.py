@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from liqmap.errors import ParseError, RateLimitError, TransportError, VenueError
@@ -36,6 +37,7 @@ from liqmap.types import (
     MarkPrice,
     OpenInterest,
     Record,
+    Side,
     Trade,
 )
 from liqmap.venues._spec import (
@@ -56,7 +58,7 @@ EXCHANGE = "bybit"
 KLINE_INTERVALS = {MINUTE_MS: "1", 5 * MINUTE_MS: "5", 15 * MINUTE_MS: "15", HOUR_MS: "60", 4 * HOUR_MS: "240",
                    DAY_MS: "D"}
 _INTERVAL_MS = {v: k for k, v in KLINE_INTERVALS.items()}
-_LIQ_SIDE = {"Buy": "long", "Sell": "short"}
+_LIQ_SIDE: dict[str, Side] = {"Buy": "long", "Sell": "short"}
 TICKER_EVERY_MS = 1000
 _TAKER = {"Buy": "buy", "Sell": "sell"}
 
@@ -112,7 +114,7 @@ def _liquidations(msg: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[
         except KeyError:
             raise ParseError(f"bybit allLiquidation: unknown side {d.get('S')!r}", json.dumps(msg)) from None
         price, qty = num(d["p"], "p", msg), num(d["v"], "v", msg)
-        out.append(Liquidation(EXCHANGE, symbol_of(vsym), ms(d["T"], "T", msg), ts_recv, side, price, qty,  # type: ignore[arg-type]
+        out.append(Liquidation(EXCHANGE, symbol_of(vsym), ms(d["T"], "T", msg), ts_recv, side, price, qty,
                                price * qty, "bankruptcy", vsym))
     return out
 
@@ -224,7 +226,7 @@ def parse_klines(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> list[
                            float(row[4]), float(row[5]), ts_recv, float(row[6]), None, None, "perp", vsym))
         except (IndexError, TypeError, ValueError):
             raise ParseError(f"bybit kline: bad row {row!r}", json.dumps(row)) from None
-    out.sort(key=lambda b: b.ts_event)  # type: ignore[attr-defined]
+    out.sort(key=attrgetter("ts_event"))  # every record these build has a ts_event
     return out
 
 
@@ -234,7 +236,7 @@ def parse_oi_history(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> l
     for row in _result_list(body, "open-interest"):
         base, usd = _one_side(row, row)
         out.append(OpenInterest(EXCHANGE, sym, ms(row["timestamp"], "timestamp", row), ts_recv, base, usd, vsym))
-    out.sort(key=lambda r: r.ts_event)  # type: ignore[attr-defined]
+    out.sort(key=attrgetter("ts_event"))  # every record these build has a ts_event
     return out
 
 
@@ -244,7 +246,7 @@ def parse_funding(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> list
                 ts_recv, num(row["fundingRate"], "fundingRate", row), None, vsym)
         for row in _result_list(body, "funding/history")
     ]
-    out.sort(key=lambda r: r.ts_event)  # type: ignore[attr-defined]
+    out.sort(key=attrgetter("ts_event"))  # every record these build has a ts_event
     return out
 
 

@@ -116,7 +116,7 @@ def parse_ws(raw: str | bytes, ts_recv: int, ctx: ParseContext) -> list[Record]:
     if kind not in ("subscribed", "channel_data"):
         raise ParseError(f"dydx: unexpected message type {kind!r}", raw)
     channel = msg.get("channel")
-    contents = msg.get("contents")
+    contents: Any = msg.get("contents")
     items = contents if isinstance(contents, list) else [contents]  # batched channel_data is a list
     try:
         out: list[Record] = []
@@ -185,7 +185,8 @@ def _markets(contents: dict[str, Any], ts_recv: int, ctx: ParseContext) -> list[
 def _list(body: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get(key), list):
         raise ParseError(f"dydx: body has no {key!r} list", _text(body))
-    return body[key]
+    result: list[dict[str, Any]] = body[key]
+    return result
 
 
 def parse_candles(body: Any, market: str, ts_recv: int, ctx: ParseContext) -> list[Record]:
@@ -234,7 +235,8 @@ def parse_trades(body: Any, market: str, ts_recv: int, ctx: ParseContext) -> lis
 def _markets_map(body: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("markets"), dict):
         raise ParseError("dydx perpetualMarkets: no markets map", _text(body))
-    return body["markets"]
+    result: dict[str, dict[str, Any]] = body["markets"]
+    return result
 
 
 def parse_instruments(body: Any, market: str, ts_recv: int, ctx: ParseContext) -> list[Record]:

@@ -46,6 +46,7 @@ from liqmap.types import (
     MarkPrice,
     OpenInterest,
     Record,
+    Side,
     Trade,
 )
 from liqmap.venues._spec import (
@@ -126,7 +127,7 @@ def parse_ws(raw: str | bytes, ts_recv: int, ctx: ParseContext) -> list[Record]:
     handler = _HANDLERS.get(channel)  # type: ignore[arg-type]
     if handler is None or event not in ("update", "all"):
         raise ParseError(f"gate: unexpected channel/event {channel!r}/{event!r}", raw)
-    result = msg.get("result")
+    result: Any = msg.get("result")
     rows = result if isinstance(result, list) else [result]
     try:
         out: list[Record] = []
@@ -159,7 +160,7 @@ def _public_liquidation(row: dict[str, Any], msg: dict[str, Any], ts_recv: int,
         raise ParseError("gate public_liquidates: zero size or non-positive price", _payload_text(row))
     qty = abs(size) * ctx.contract_size(vsym)
     when = row.get("time_ms") or row["time"]
-    side = "long" if size < 0 else "short"  # order size: a sell (negative) closes a long
+    side: Side = "long" if size < 0 else "short"  # order size: a sell (negative) closes a long
     return [Liquidation(EXCHANGE, symbol_of(vsym), _ms_any(when, "time", row), ts_recv, side, price, qty,
                         price * qty, "order", vsym)]
 

@@ -103,7 +103,8 @@ def parse_ws(raw: str | bytes, ts_recv: int, ctx: ParseContext) -> list[Record]:
     msg = load_json(raw)
     if not isinstance(msg, dict) or "channel" not in msg:
         raise ParseError("hyperliquid frame without channel", raw)
-    channel, data = msg["channel"], msg.get("data")
+    channel = msg["channel"]
+    data: Any = msg.get("data")
     if channel in ("subscriptionResponse", "pong"):
         return []
     if channel == "error":
@@ -202,7 +203,8 @@ def parse_funding(body: Any, coin: str, ts_recv: int, ctx: ParseContext) -> list
 def _universe(body: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("universe"), list):
         raise ParseError(f"hyperliquid {what}: no universe", _text(body))
-    return body["universe"]
+    result: list[dict[str, Any]] = body["universe"]
+    return result
 
 
 def parse_instruments(body: Any, coin: str, ts_recv: int, ctx: ParseContext) -> list[Record]:

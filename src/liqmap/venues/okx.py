@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from liqmap.errors import ParseError, RateLimitError, TransportError, VenueError
@@ -36,6 +37,7 @@ from liqmap.types import (
     MarkPrice,
     OpenInterest,
     Record,
+    Side,
     Trade,
 )
 from liqmap.venues._spec import (
@@ -56,7 +58,7 @@ EXCHANGE = "okx"
 KLINE_INTERVALS = {MINUTE_MS: "1m", 5 * MINUTE_MS: "5m", 15 * MINUTE_MS: "15m", HOUR_MS: "1H",
                    4 * HOUR_MS: "4Hutc", DAY_MS: "1Dutc"}
 _INTERVAL_MS = {**{v: k for k, v in KLINE_INTERVALS.items()}, "4H": 4 * HOUR_MS, "1D": DAY_MS}
-_LIQ_SIDE = {"sell": "long", "buy": "short"}
+_LIQ_SIDE: dict[str, Side] = {"sell": "long", "buy": "short"}
 
 
 def subscribe(args: Sequence[str | dict[str, str]]) -> list[str]:
@@ -113,7 +115,7 @@ def _liquidations(msg: dict[str, Any], data: list[Any], ts_recv: int, ctx: Parse
             except KeyError:
                 raise ParseError(f"okx liquidation-orders: unknown side {d.get('side')!r}", json.dumps(msg)) from None
             price, qty = num(d["bkPx"], "bkPx", msg), num(d["sz"], "sz", msg) * size
-            out.append(Liquidation(EXCHANGE, symbol_of(vsym), ms(d["ts"], "ts", msg), ts_recv, side, price, qty,  # type: ignore[arg-type]
+            out.append(Liquidation(EXCHANGE, symbol_of(vsym), ms(d["ts"], "ts", msg), ts_recv, side, price, qty,
                                    price * qty, "bankruptcy", vsym))
     return out
 
@@ -210,7 +212,7 @@ def parse_oi_history(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> l
             out.append(OpenInterest(EXCHANGE, sym, int(row[0]), ts_recv, float(row[2]), float(row[3]), vsym))
         except (IndexError, TypeError, ValueError):
             raise ParseError(f"okx open-interest-history: bad row {row!r}", json.dumps(row)) from None
-    out.sort(key=lambda r: r.ts_event)  # type: ignore[attr-defined]
+    out.sort(key=attrgetter("ts_event"))  # every record these build has a ts_event
     return out
 
 
@@ -221,7 +223,7 @@ def parse_funding(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> list
         rate = row.get("realizedRate") or row["fundingRate"]
         out.append(Funding(EXCHANGE, symbol_of(row["instId"]), ms(row["fundingTime"], "fundingTime", row), ts_recv,
                            num(rate, "realizedRate", row), None, row["instId"]))
-    out.sort(key=lambda r: r.ts_event)  # type: ignore[attr-defined]
+    out.sort(key=attrgetter("ts_event"))  # every record these build has a ts_event
     return out
 
 

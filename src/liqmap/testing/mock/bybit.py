@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from liqmap.feed.mock.server import json_field_equals
+from liqmap.testing.mock.server import json_field_equals
 
 _TOPICS = ("publicTrade.", "allLiquidation.", "kline.", "tickers.")
 
@@ -67,17 +67,17 @@ class BybitDialect:
         if path == "/v5/market/open-interest":
             limit = int(params.get("limit", 50))
             a, b = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
-            rows = sorted((r for r in self.oi_history if a <= int(r["timestamp"]) <= b), key=lambda r: -int(r["timestamp"]))
-            return 200, {}, _ok({"symbol": params.get("symbol"), "category": "linear", "list": rows[:limit],
+            oi_rows = sorted((r for r in self.oi_history if a <= int(r["timestamp"]) <= b), key=lambda r: -int(r["timestamp"]))
+            return 200, {}, _ok({"symbol": params.get("symbol"), "category": "linear", "list": oi_rows[:limit],
                                  "nextPageCursor": ""})
         if path == "/v5/market/funding/history":
             if "startTime" in params and "endTime" not in params:
                 return 200, {}, {"retCode": 10001, "retMsg": "params error: endTime required", "result": {}}
             limit = int(params.get("limit", 200))
             a, b = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
-            rows = sorted((r for r in self.funding if a <= int(r["fundingRateTimestamp"]) <= b),
+            funding_rows = sorted((r for r in self.funding if a <= int(r["fundingRateTimestamp"]) <= b),
                           key=lambda r: -int(r["fundingRateTimestamp"]))
-            return 200, {}, _ok({"category": "linear", "list": rows[:limit]})
+            return 200, {}, _ok({"category": "linear", "list": funding_rows[:limit]})
         if path == "/v5/market/instruments-info":
             sym = params.get("symbol")
             return 200, {}, _ok({"category": "linear", "list": [i for i in self.instruments

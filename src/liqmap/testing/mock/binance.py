@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from liqmap.feed.mock.server import json_field_equals
+from liqmap.testing.mock.server import json_field_equals
 
 _LIMITS = {"/fapi/v1/klines": 1500, "/futures/data/openInterestHist": 500, "/fapi/v1/fundingRate": 1000}
 

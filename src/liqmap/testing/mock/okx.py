@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from liqmap.feed.mock.server import json_field_equals
+from liqmap.testing.mock.server import json_field_equals
 
 
 def _ok(data: list[Any]) -> dict[str, Any]:
@@ -60,13 +60,13 @@ class OkxDialect:
             return 200, {}, _ok(self.instruments)
         if path == "/api/v5/rubik/stat/contracts/open-interest-history":
             a, b = int(params.get("begin", 0)), int(params.get("end", 2**62))
-            rows = sorted((r for r in self.oi_history if a <= int(r[0]) <= b), key=lambda r: -int(r[0]))
-            return 200, {}, _ok(rows[: int(params.get("limit", 100))])
+            oi_rows = sorted((r for r in self.oi_history if a <= int(r[0]) <= b), key=lambda r: -int(r[0]))
+            return 200, {}, _ok(oi_rows[: int(params.get("limit", 100))])
         if path == "/api/v5/public/funding-rate-history":
             after, before = int(params.get("after", 2**62)), int(params.get("before", -1))
-            rows = sorted((r for r in self.funding if before < int(r["fundingTime"]) < after),
+            funding_rows = sorted((r for r in self.funding if before < int(r["fundingTime"]) < after),
                           key=lambda r: -int(r["fundingTime"]))
-            return 200, {}, _ok(rows[: int(params.get("limit", 100))])
+            return 200, {}, _ok(funding_rows[: int(params.get("limit", 100))])
         if path == "/api/v5/public/mark-price":
             inst = params.get("instId", "")
             return 200, {}, _ok([{"instType": "SWAP", "instId": inst, "markPx": self.marks.get(inst, "0"),

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from liqmap.feed.mock.server import json_field_equals
+from liqmap.testing.mock.server import json_field_equals
 
 EMPTY_STATE: dict[str, Any] = {
     "assetPositions": [], "crossMaintenanceMarginUsed": "0.0",
