@@ -58,9 +58,10 @@ def test_barrier_matches_a_simulated_brownian_path() -> None:
 def test_probability_falls_with_distance_and_is_symmetric(d1: float, d2: float, sigma: float, hours: float) -> None:
     near, far = sorted((d1, d2))
     p = touch_probability(100.0, np.array([100.0 * math.exp(near), 100.0 * math.exp(far)]), sigma, hours)
-    assert p[0] >= p[1] - 1e-12
+    # 1e-9: exp/log round-trips move a level by ~1 ulp, which a steep curve (sigma 1e-4) turns into ~1e-11
+    assert p[0] >= p[1] - 1e-9
     below = touch_probability(100.0, 100.0 * math.exp(-far), sigma, hours)
-    assert float(below) == pytest.approx(float(p[1]), abs=1e-12)
+    assert float(below) == pytest.approx(float(p[1]), abs=1e-9)
     assert p.min() >= 0.0 and p.max() <= 1.0
     longer = touch_probability(100.0, 100.0 * math.exp(far), sigma, 24.0)
     shorter = touch_probability(100.0, 100.0 * math.exp(far), sigma, 4.0)
