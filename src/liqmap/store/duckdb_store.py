@@ -18,14 +18,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from liqmap.errors import ConfigError, StoreError, StoreLockedError, StoreMissingError
 from liqmap.store import schema, sql
-from liqmap.store.protocol import ChangeCallbacks
+from liqmap.store.protocol import ChangeCallbacks, Lifecycle
 from liqmap.types import Record
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -41,7 +40,7 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("liqmap", appauthor=False)) / "liqmap.duckdb"
 
 
-class DuckDBStore:
+class DuckDBStore(Lifecycle):
     """Embedded DuckDB store. ``path=":memory:"`` keeps everything in memory (tests).
 
     ``memory_limit`` caps DuckDB's own memory (its buffer manager; default ``LIQMAP_DB_MEMORY`` or 2GB),
@@ -70,7 +69,7 @@ class DuckDBStore:
         self._changes = ChangeCallbacks()
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def open(self) -> DuckDBStore:
+    def open(self) -> Self:
         import duckdb
 
         if self._con is not None:
@@ -98,13 +97,6 @@ class DuckDBStore:
                 self._con.close()
                 self._con = None
 
-    def __enter__(self) -> DuckDBStore:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def connection(self) -> Any:

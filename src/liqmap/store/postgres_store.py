@@ -27,8 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -42,7 +41,7 @@ from liqmap.store.duckdb_store import (
     series_statement,
     write_records,
 )
-from liqmap.store.protocol import ChangeCallbacks
+from liqmap.store.protocol import ChangeCallbacks, Lifecycle
 from liqmap.types import Record
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def create_statements(spec: schema.Table) -> list[str]:
     return out
 
 
-class PostgresStore:
+class PostgresStore(Lifecycle):
     """PostgreSQL store (``postgresql://user:pass@host:port/db``). The constructor does no I/O."""
 
     def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 8, connect_timeout_s: float = 5.0) -> None:
@@ -102,7 +101,7 @@ class PostgresStore:
         self._duck = threading.local()
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def open(self) -> PostgresStore:
+    def open(self) -> Self:
         if self._pool is not None:
             return self
         from psycopg_pool import ConnectionPool
@@ -134,13 +133,6 @@ class PostgresStore:
             self._pool.close()
             self._pool = None
 
-    def __enter__(self) -> PostgresStore:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:

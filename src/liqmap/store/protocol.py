@@ -109,6 +109,24 @@ class Store(Protocol):
         ...
 
 
+class Lifecycle:
+    """``with store:`` opens and closes any backend (each defines ``open`` and ``close``)."""
+
+    def open(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
 class ChangeCallbacks:
     """The ``on_change`` bookkeeping shared by the backends."""
 

@@ -17,14 +17,14 @@ import contextlib
 import io
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from liqmap.errors import StoreError, StoreLockedError, StoreUnavailableError
 from liqmap.store.announce import announce_path, announced, read_announcement
 from liqmap.store.duckdb_store import DuckDBStore
+from liqmap.store.protocol import Lifecycle
 
 __all__ = ["FallbackStore", "RemoteStore", "announce_path", "announced", "read_announcement"]
 
@@ -59,7 +59,7 @@ def decode_columns(payload: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-class RemoteStore:
+class RemoteStore(Lifecycle):
     """The read side of the store interface, answered by a running server. Writes are refused."""
 
     read_only = True
@@ -71,7 +71,7 @@ class RemoteStore:
         self.timeout_s = timeout_s
         self._client: Any = None
 
-    def open(self) -> RemoteStore:
+    def open(self) -> Self:
         import httpx
 
         if self._client is None:
@@ -84,13 +84,6 @@ class RemoteStore:
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> RemoteStore:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         import httpx
@@ -160,7 +153,7 @@ class RemoteStore:
         yield self
 
 
-class FallbackStore:
+class FallbackStore(Lifecycle):
     """A read-only embedded store that reads through the server holding the file, when one does.
 
     Everything else is delegated to whichever store :meth:`open` got."""
@@ -172,7 +165,7 @@ class FallbackStore:
         self.location = str(path)
         self._inner: Any = None
 
-    def open(self) -> FallbackStore:
+    def open(self) -> Self:
         if self._inner is not None:
             return self
         try:
@@ -194,13 +187,6 @@ class FallbackStore:
             self._inner.close()
             self._inner = None
 
-    def __enter__(self) -> FallbackStore:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __getattr__(self, name: str) -> Any:
         inner = self.__dict__.get("_inner")
