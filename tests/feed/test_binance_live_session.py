@@ -207,3 +207,44 @@ async def test_open_interest_is_polled_over_rest_and_valued_at_the_streamed_mark
     valued = {v for v in oi["oi_usd"] if v == v}
     assert valued == {2500000.5 * 9.0}
     assert collector.health_snapshot()["binance"]["records"] >= 2
+
+
+async def test_restart_fetches_the_bar_that_closed_before_the_subscription() -> None:
+    """A restarted collector reads the bars missed while it was down, then subscribes. A bar that closes
+    between that REST read and the subscription comes from neither unless the bars are read again once the
+    stream flows: the mock publishes bar 5 only after answering the first klines request, and the stream
+    starts at bar 6."""
+    import asyncio
+
+    from liqmap.types import Bar
+
+    rows = vision_rows(8)
+    t0 = int(rows[0][0])
+    rest = rest_rows(rows)
+    dialect = BinanceDialect(klines=[r for i, r in enumerate(rest) if i != 5],
+                             symbols=[exchange_info_symbol("AVAXUSDT", "0.001", "1")])
+    mock = MockExchange(dialect)
+    kline_calls: list[dict[str, str]] = []
+
+    def publish_bar_5_after_the_first_read(path: str, params: dict[str, str]) -> None:
+        if path == "/fapi/v1/klines":
+            kline_calls.append(params)
+            if len(kline_calls) == 1:  # runs after this request's answer is built (no await in between)
+                asyncio.get_running_loop().call_soon(dialect.klines.insert, 5, rest[5])
+
+    mock.on_rest = publish_bar_5_after_the_first_read
+    mock.sessions.append(Session(frames=[kline_frame("AVAXUSDT", r) for r in rows[6:8]], after="hold"))
+    store = DuckDBStore(":memory:").open()
+    store.write([Bar("binance", "AVAX", MIN, int(r[0]), *(float(r[i]) for i in (1, 2, 3, 4, 5)), ts_recv=int(r[6]))
+                 for r in rows[:3]])
+    clock = FakeClock(t0 + 8 * MIN + 100)
+    async with mock:
+        collector = make_collector(store, mock, clock, channels=("klines",))
+        task = asyncio.create_task(collector.run())
+        await wait_for(lambda: len(store.read("bars")["ts_event"]) == 8, timeout_s=10)
+        collector.stop()
+        await task
+    bars = store.read("bars", exchange="binance", symbol="AVAX")
+    assert list(bars["ts_event"]) == [int(r[0]) for r in rows]
+    np.testing.assert_allclose(bars["close"], [float(r[4]) for r in rows])
+    assert len(kline_calls) == 2  # the start-up read and the one after the stream's first frame

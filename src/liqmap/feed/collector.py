@@ -53,6 +53,7 @@ DEFAULT_CHANNELS: tuple[str, ...] = ("trades", "liquidations", "klines", "mark",
 _STATE_TYPES = (MarkPrice, OpenInterest)
 QUIET_KINDS = frozenset({"liquidations", "trades"})
 QUIET_STALE_S = 600.0
+STARTUP_WAIT_S = 30.0
 _KEY_FIELDS = {rt: schema.KEYS[table] for rt, table in schema.RECORD_TABLES.items()}
 
 
@@ -301,11 +302,38 @@ class Collector:
 
     async def _startup_backfill(self, venue: VenueRuntime) -> None:
         """Fill each series from its newest stored row to now over REST (bars, open interest, funding), so
-        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``."""
+        a restart leaves no hole. A series with nothing stored yet is left to ``liqmap backfill``.
+
+        The bars of the series filled this way are read once more after the venue's streams have delivered
+        their first frame (at most :data:`STARTUP_WAIT_S` later): a bar that closed between the first read
+        and the subscription would otherwise come from neither."""
+        filled = await self._backfill_from_store(venue, self._history_kinds(venue.spec, with_funding=True),
+                                                 venue.venue_symbols)
+        bar_series = [vsym for kind, vsym in filled if kind == "klines"]
+        if bar_series and await self._streams_flowing(venue):
+            await self._backfill_from_store(venue, ["klines"], bar_series)
+
+    async def _streams_flowing(self, venue: VenueRuntime) -> bool:
+        """Wait until one of the venue's connections is up and has delivered a frame (so its subscriptions
+        are registered at the exchange); False after :data:`STARTUP_WAIT_S` or on stop."""
+        since = self.timing.now_ms()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_WAIT_S
+        while not self._stop.is_set() and loop.time() < deadline:
+            health = venue.health
+            if health.connected and health.last_message_ms is not None and health.last_message_ms >= since:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _backfill_from_store(self, venue: VenueRuntime, kinds: Sequence[HistoryKind],
+                                   venue_symbols: Sequence[str]) -> list[tuple[HistoryKind, str]]:
+        """REST from each series' newest stored row to now; returns the (kind, venue symbol) pairs fetched."""
         now = self.timing.now_ms()
-        for kind in self._history_kinds(venue.spec, with_funding=True):
+        fetched: list[tuple[HistoryKind, str]] = []
+        for kind in kinds:
             table = HISTORY_TABLES[kind]
-            for vsym in venue.venue_symbols:
+            for vsym in venue_symbols:
                 filters: dict[str, object] = {"exchange": venue.spec.name, "symbol": symbol_of(vsym)}
                 if table == "bars":
                     filters.update(interval_ms=self.kline_interval_ms, market="perp")
@@ -316,6 +344,8 @@ class Collector:
                 if table == "bars":  # also the holes a killed run left behind newer live bars
                     start = self._first_bar_hole(filters, now - self.startup_backfill_max_ms, start)
                 await self._fetch_history(venue, kind, vsym, start, now, "startup backfill", durable=True)
+                fetched.append((kind, vsym))
+        return fetched
 
     def _first_bar_hole(self, filters: dict[str, object], since: int, default: int) -> int:
         """Open time of the first missing bar after the oldest stored bar since ``since`` (``default`` when
