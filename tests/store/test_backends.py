@@ -4,7 +4,9 @@ heatmap to the bit, and clear errors when the store is absent, unreachable, held
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ from liqmap.errors import ConfigError, StoreError, StoreUnavailableError
 from liqmap.store import DuckDBStore, Store, store_for
 from liqmap.store.postgres_store import PostgresStore
 from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS, Bar, Trade
+from support.pgserver import PgServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "files"
 
@@ -141,10 +144,7 @@ def test_bad_store_urls_are_refused_with_what_is_wrong() -> None:
     assert "Traceback" not in result.output and "hunter2" not in result.output
 
 
-def test_a_server_that_goes_away_and_comes_back_loses_nothing(pg_server: object, pg_url: str) -> None:
-    from support.pgserver import PgServer
-
-    assert isinstance(pg_server, PgServer)
+def test_a_server_that_goes_away_and_comes_back_loses_nothing(pg_server: PgServer, pg_url: str) -> None:
     with PostgresStore(pg_url, connect_timeout_s=2) as store:
         store.write(_bars(1))
         pg_server.stop()
@@ -179,6 +179,48 @@ def test_a_full_disk_is_named_and_keeps_what_was_stored(tmp_path: Path) -> None:
                                      float(i), ts_recv=i, venue_symbol="x" * 200) for i in range(1440)])
         with DuckDBStore(disk / "full.duckdb", read_only=True) as reopened:
             assert len(reopened.read("bars", symbol="BTC")["ts_event"]) == 48
+
+
+def test_a_full_postgres_disk_is_named_keeps_what_was_stored_and_recovers(pg_server: PgServer) -> None:
+    """The database lives in a tablespace on a 16 MB tmpfs (WAL stays on the server's own disk, as on a
+    server whose data volume fills up): the write that does not fit fails with "disk is full", the rows
+    stored before stay readable, and once `prune` drops the old partitions writes go through again."""
+    import tempfile
+    import uuid
+
+    import psycopg
+
+    if os.environ.get("LIQMAP_TEST_PG"):
+        pytest.skip("an external server: its disk cannot be made small here")
+    folder = Path(tempfile.mkdtemp(prefix="liqmap-tiny-"))  # outside root's 0700 pytest dirs: the server reads it
+    folder.chmod(0o755)
+    with _tiny_disk(folder / "disk", "16m") as disk:
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "postgres", str(disk)], check=True)
+        name = f"full_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_server.base_url, autocommit=True) as admin:
+            admin.execute(f"CREATE TABLESPACE {name} LOCATION '{disk}'")
+            admin.execute(f'CREATE DATABASE "{name}" TABLESPACE {name}')
+        url = pg_server.base_url.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            with PostgresStore(url) as store:
+                recent = [dataclasses.replace(bar, ts_event=bar.ts_event + 90 * DAY_MS) for bar in _bars(2)]
+                store.write(recent)  # days 90-91; the old days below fill the disk
+                with pytest.raises(StoreError, match="disk is full"):
+                    for day in range(60):
+                        store.write([Bar("binance", "X", MINUTE_MS, day * DAY_MS + i * MINUTE_MS, 1.0, 2.0, 0.5,
+                                         1.5, float(i), ts_recv=i, venue_symbol="x" * 200) for i in range(1440)])
+                assert list(store.read("bars", symbol="BTC")["ts_event"]) == [b.ts_event for b in recent]
+                dropped = store.prune({"bars": 30 * DAY_MS}, now_ms=92 * DAY_MS)
+                assert dropped["bars"] > 0 and store.read("bars", symbol="X")["ts_event"].size == 0
+                later = [dataclasses.replace(bar, ts_event=bar.ts_event + 2 * DAY_MS) for bar in recent]
+                assert store.write(later) == {"bars": 48}
+                assert len(store.read("bars", symbol="BTC")["ts_event"]) == 96
+        finally:
+            with psycopg.connect(pg_server.base_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.execute(f"DROP TABLESPACE IF EXISTS {name}")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait(condition: object, timeout_s: float = 5.0) -> None:
