@@ -13,9 +13,10 @@ runs against both). What differs:
 * **Changes between processes**: each committing write bumps a row of ``liqmap_writes`` (the cheap
   :meth:`version`) and sends ``NOTIFY liqmap_changes`` in the same transaction, so every server replica's
   listener hears of a bar stored by any collector as soon as it commits.
-* **Reads** stream ``COPY (SELECT …) TO STDOUT`` as CSV into pyarrow: PostgreSQL prints doubles in their
-  shortest exact form and pyarrow parses them correctly rounded, so reads return the same bits as the
-  embedded store. Bar resampling runs the embedded store's own DuckDB statement over the rows read, so
+* **Reads** of numeric columns only (the model's inputs) stream a binary ``COPY`` decoded by numpy
+  (:mod:`liqmap.store.pgbinary`); other reads stream ``COPY (SELECT …) TO STDOUT`` as CSV into pyarrow:
+  PostgreSQL prints doubles in their shortest exact form and pyarrow parses them correctly rounded. Both
+  return the same bits as the embedded store. Bar resampling runs the embedded store's own DuckDB statement over the rows read, so
   resampled bars are identical too.
 """
 
@@ -32,7 +33,7 @@ from typing import Any, Self
 import numpy as np
 
 from liqmap.errors import ConfigError, StoreError, StoreMissingError, StoreUnavailableError
-from liqmap.store import schema, sql
+from liqmap.store import pgbinary, schema, sql
 from liqmap.store.duckdb_store import (
     arrow_table,
     resample_statement,
@@ -358,14 +359,18 @@ class PostgresStore(Lifecycle):
         wanted = sql.checked_columns(spec, columns)
         where, params = sql.where(spec, start, end, equals, mark="%s")
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        query = (f"SELECT {', '.join(wanted)} FROM {table} {where} "
+        binary = pgbinary.supports(spec, wanted)
+        selected = pgbinary.select_list(spec, wanted) if binary else wanted
+        query = (f"SELECT {', '.join(selected)} FROM {table} {where} "
                  f"ORDER BY {sql.order_by(spec, equals, descending)}{tail}")
-        return _columns(spec, wanted, self._copy_out(query, params))
+        if binary:
+            return pgbinary.decode(spec, wanted, self._copy_out(query, params, "binary"))
+        return _columns(spec, wanted, self._copy_out(query, params, "csv"))
 
-    def _copy_out(self, query: str, params: Sequence[Any]) -> bytes:
+    def _copy_out(self, query: str, params: Sequence[Any], form: str) -> bytes:
         out = io.BytesIO()
         with (self._connection() as conn, conn.cursor() as cur,
-              cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", list(params)) as copy):
+              cur.copy(f"COPY ({query}) TO STDOUT (FORMAT {form})", list(params)) as copy):
             for block in copy:
                 out.write(block)
         return out.getvalue()
