@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from liqmap.data.sample import sample_files
@@ -37,6 +40,7 @@ def main(argv: list[str]) -> None:
     from fastapi.testclient import TestClient
 
     from liqmap.calibrate import calibration_for, sigma_columns
+    from liqmap.commands.render import render_heatmap_png
     from liqmap.evaluate.harness import calibrated_scores, heatmap_predictions, run_model
     from liqmap.evaluate.reach import reach_block
     from liqmap.evaluate.runner import evaluate_store, load_for_evaluation
@@ -64,6 +68,11 @@ def main(argv: list[str]) -> None:
         show("sigma_columns (7d view, every column)", timed(lambda: sigma_columns(store, view), repeats)[0])
         show("heatmap_for 30d (the fit heatmap, computed once per version)",
              timed(lambda: heatmap_for(store, HeatmapQuery("BTC", range="30d")), repeats)[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "hm.png"
+            for mode in ("none", "auto"):  # `liqmap heatmap --png`: auto adds the 30d fit heatmap and the fit
+                show(f"heatmap PNG 7d, --calibration {mode}",
+                     timed(partial(render_heatmap_png, store, HeatmapQuery("BTC", range="7d"), png, mode), repeats)[0])
         first, cached = [], []
         for _ in range(repeats):
             with TestClient(create_app(store, prewarm_views=False)) as client:

@@ -22,21 +22,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liqmap.analysis.calibration import (
     DAY_MS,
     FALLBACK,
+    MODES,
+    NONE,
     WINDOW_DAYS,
     Calibration,
     daily_sums,
     fit,
     scale_heatmap,
 )
+from liqmap.errors import ConfigError
 from liqmap.model.badticks import BadTick, find_bad_ticks
 from liqmap.model.result import Heatmap
+
+if TYPE_CHECKING:
+    from liqmap.query import HeatmapQuery
 
 FIT_RANGE = "30d"
 """Range of the full-book heatmap whose ``swept_*`` columns give the predicted daily USD."""
@@ -102,6 +108,27 @@ def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calib
         if cal is not FALLBACK and partial is None:
             partial = cal
     return partial or FALLBACK
+
+
+def fit_query(query: HeatmapQuery) -> HeatmapQuery:
+    """The full-book view whose ``swept_*`` a view's calibration is fitted on: the view's venues, symbol,
+    end, bins and columns, :data:`FIT_RANGE` back, no leverage or age filter, both sides (the service
+    builds the same view from its ``ViewKey``: ``liqmap.service.calibration.calibration_with``)."""
+    return replace(query, range=FIT_RANGE, leverage=None, ages=None, side="both")
+
+
+def calibrated_view(store: Any, query: HeatmapQuery, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:
+    """``heatmap`` (computed for ``query``) in the USD of calibration ``mode`` (``auto`` | ``none``,
+    :data:`liqmap.analysis.calibration.MODES`) and that calibration: what the API serves for the same
+    view, for callers without the service's caches (the CLI's pictures)."""
+    if mode not in MODES:
+        raise ConfigError(f"calibration: {mode!r} is not accepted; accepted: {', '.join(MODES)}")
+    if mode == "none":
+        return heatmap, NONE
+    from liqmap.query import heatmap_for
+
+    calibration = calibration_for(store, heatmap, heatmap_for(store, fit_query(query)))
+    return scale_heatmap(heatmap, calibration), calibration
 
 
 def sigma_columns(store: Any, heatmap: Heatmap) -> np.ndarray:

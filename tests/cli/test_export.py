@@ -130,7 +130,10 @@ def test_json_on_read_commands(runner, db, tmp_path):
                                                                   "symbol = 'ETH'")[0][0]
     with DuckDBStore(db, read_only=True) as store:
         heatmap = heatmap_for(store, HeatmapQuery("BTC", range="24h", n_bins=200, max_columns=50))
-    result = runner.invoke(main, ["liqmap", "--range", "24h", "--png", str(tmp_path / "l.png"), "--json", "--db", db])
+    # raw model USD (--calibration none): the calibrated default is tested against the API in
+    # tests/service/test_png_calibration.py
+    result = runner.invoke(main, ["liqmap", "--range", "24h", "--png", str(tmp_path / "l.png"), "--json", "--db", db,
+                                  "--calibration", "none"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     snap = heatmap.column(-1)
@@ -138,7 +141,7 @@ def test_json_on_read_commands(runner, db, tmp_path):
     np.testing.assert_allclose(body["long"], snap.long, rtol=1e-12)
     np.testing.assert_allclose(body["cum_short"], snap.cum_short, rtol=1e-12)
     result = runner.invoke(main, ["heatmap", "--range", "24h", "--png", str(tmp_path / "h.png"), "--json",
-                                  "--bins", "100", "--columns", "30", "--db", db])
+                                  "--bins", "100", "--columns", "30", "--db", db, "--calibration", "none"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     with DuckDBStore(db, read_only=True) as store:

@@ -81,3 +81,15 @@ def test_b0_on_resampled_bars_matches_the_raw_minutes(evaluation) -> None:  # ty
     model = result.metrics["model"]
     assert np.isfinite([model["rho_long"], model["rho_short"], model["capture30_long"]]).all()
     assert (result.model[0][48:] > 0).any() and (result.model[1][48:] > 0).any()
+
+
+def test_the_report_names_the_bar_length_and_the_period_scored(evaluation) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from liqmap.evaluate.report import text_table
+
+    result, minutes = evaluation
+    iso = lambda ms: datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    first_scored = min(minutes) + 48 * HALF  # after the one-day warm-up
+    end = max(minutes) + MINUTE
+    assert f"bars scored: 96 bars of 30 min  period: {iso(first_scored)} .. {iso(end)}" in text_table(result.metrics)

@@ -63,6 +63,10 @@ class Calibration:
 NONE = Calibration("none", 1.0, 1.0)
 """Raw model USD (``calibration=none``)."""
 
+MODES = ("auto", "none")
+"""What a caller may ask for (API ``calibration=``, CLI ``--calibration``): ``auto`` = the view's fitted
+calibration, ``none`` = :data:`NONE` (raw model USD)."""
+
 FALLBACK = Calibration("fallback-sample", 0.0425, 0.0361, (1_768_435_200_000, 1_774_051_200_000), 65)
 """Median daily realized / predicted of the default model on the shipped sample's fit half
 (2026-01-15 .. 2026-03-20, realized = Coinglass Binance+Bybit+OKX aggregate, model = Binance BTCUSDT):

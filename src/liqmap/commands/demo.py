@@ -43,7 +43,7 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     from liqmap.commands.render import render_heatmap_png
     from liqmap.query import HeatmapQuery
 
-    path, _ = render_heatmap_png(store, HeatmapQuery("BTC", range=range_), png)
+    path, _, _ = render_heatmap_png(store, HeatmapQuery("BTC", range=range_), png)
     return path
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from liqmap.analysis.calibration import MODES
 from liqmap.commands.base import Command
 from liqmap.commands.options import db_option
 
@@ -112,13 +113,15 @@ def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, Any]:
-    """Heatmap for ``query`` with its realized liquidations, drawn to ``png``. Returns (path, heatmap)."""
+def render_heatmap_png(store: Any, query: Any, png: str | Path, calibration: str = "auto") -> tuple[Path, Any, Any]:
+    """Heatmap for ``query`` in the USD of ``calibration`` (``auto`` | ``none``, as the API's) with its
+    realized liquidations, drawn to ``png``. Returns (path, heatmap as drawn, its Calibration)."""
+    from liqmap.calibrate import calibrated_view
     from liqmap.query import heatmap_for, realized_for
     from liqmap.render import render_heatmap
 
     _check_window(store, query)
-    heatmap = heatmap_for(store, query)
+    heatmap, cal = calibrated_view(store, query, heatmap_for(store, query), calibration)
     width = heatmap.interval_ms
     start, end = int(heatmap.times[0]), int(heatmap.times[-1]) + width
     realized = realized_for(store, heatmap.symbol, start, end, exchanges=query.exchanges, interval_ms=width)
@@ -134,11 +137,17 @@ def render_heatmap_png(store: Any, query: Any, png: str | Path) -> tuple[Path, A
     if filters:
         subtitle += " · " + " · ".join(filters)
     subtitle += "".join(f" · {n}" for n in heatmap.notes if n.startswith("prices:"))
-    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle, net=query.side == "net")
-    return path, heatmap
+    path = render_heatmap(heatmap, png, realized=realized, title=title, subtitle=subtitle, net=query.side == "net",
+                          calibration=cal)
+    return path, heatmap, cal
 
 
 JSON_HELP = "Also print the numbers as JSON (the API's shape) instead of the one-line summary."
+
+calibration_option = click.option(
+    "--calibration", type=click.Choice(MODES), default="auto", show_default=True,
+    help="USD calibration, as the API's calibration=: auto (fitted on realized liquidations before the view; "
+         "named on the picture) | none (raw model USD).")
 
 
 @click.command("heatmap", cls=Command)
@@ -147,6 +156,7 @@ JSON_HELP = "Also print the numbers as JSON (the API's shape) instead of the one
 @click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins or columns (the API's limit).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@calibration_option
 def heatmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -161,6 +171,7 @@ def heatmap_cmd(
     columns: int,
     no_cap: bool,
     as_json: bool = False,
+    calibration: str = "auto",
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
     from liqmap.service.params import MAX_COLUMNS, MAX_ROWS
@@ -172,12 +183,13 @@ def heatmap_cmd(
     from liqmap.commands.progress import working
 
     with store_for(db_path, read_only=True) as store, working(f"heatmap {symbol} {range_}"):
-        path, heatmap = render_heatmap_png(store, query, png)
+        path, heatmap, cal = render_heatmap_png(store, query, png, calibration)
     if as_json:  # the non-zero cells [k, b, usd] of the side drawn, with times, price edges and candles
         from liqmap.service.encode import json_text, sparse_payload
 
         body = sparse_payload(heatmap, side="both", update_time=int(heatmap.times[-1]), view={"range": range_})
-        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body}))
+        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body,
+                              "calibration": cal.to_dict()}))
         return
     click.echo(
         f"{path}  ({len(heatmap.times)} columns x {len(heatmap.price_edges) - 1} bins, "
@@ -190,6 +202,7 @@ def heatmap_cmd(
 @click.option("--bins", default=200, show_default=True, help="Price bins.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins (the API's limit).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@calibration_option
 def liqmap_cmd(
     symbol: str,
     exchanges: str | None,
@@ -203,27 +216,32 @@ def liqmap_cmd(
     bins: int,
     no_cap: bool,
     as_json: bool = False,
+    calibration: str = "auto",
 ) -> None:
     """Render the liquidation map at the window's end: long/short notional by price + cumulative curves."""
+    from liqmap.calibrate import calibrated_view
     from liqmap.query import heatmap_for
     from liqmap.render import render_liquidation_map
     from liqmap.service.params import MAX_ROWS
     from liqmap.store import store_for
 
+    # the API's default columns (not fewer): the calibration is fitted on a view with the same columns,
+    # so the numbers equal GET /api/liqmap's for the same range and rows
     query = _query(symbol, exchanges, range_, end, side, leverage, ages,
-                   n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap), max_columns=50)
+                   n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap))
     with store_for(db_path, read_only=True) as store:
         _check_window(store, query)
-        heatmap = heatmap_for(store, query)
+        heatmap, cal = calibrated_view(store, query, heatmap_for(store, query), calibration)
     lmap = heatmap.column(-1)
     at = int(heatmap.times[-1]) + heatmap.interval_ms
     subtitle = f"{' + '.join(heatmap.exchanges)} · as of {_utc(at)} · model estimate"
-    path = render_liquidation_map(lmap, png, subtitle=subtitle)
+    path = render_liquidation_map(lmap, png, subtitle=subtitle, calibration=cal)
     if as_json:  # the GET /api/liqmap body: bins, cumulative curves, nearest clusters
         from liqmap.service.encode import json_text, liqmap_payload, local_clusters
 
         body = liqmap_payload(lmap, local_clusters(lmap), len(heatmap.times) - 1)
-        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body}))
+        click.echo(json_text({"png": str(path), "exchanges": list(heatmap.exchanges), **body,
+                              "calibration": cal.to_dict()}))
         return
     click.echo(
         f"{path}  (price {lmap.price:,.2f}; longs below ${lmap.cum_long.max():,.0f}, "

@@ -44,7 +44,7 @@ def text_table(metrics: dict[str, Any]) -> str:
         lines.append(f"{label:32}{cells}")
     period = metrics.get("period", {})
     lines.append("")
-    lines.append(f"bars scored: {metrics['bars']}  period: {period.get('start')} .. {period.get('end')}")
+    lines.append(scored_line(metrics))
     lines.append(f"realized: {period.get('realized_source')}  prices: {period.get('price_source')}")
     lines.append(_perfect_line(metrics))
     clusters = metrics.get("clusters")
@@ -58,6 +58,23 @@ def text_table(metrics: dict[str, Any]) -> str:
             )
     lines.extend(trust_lines(metrics))
     return "\n".join(lines)
+
+
+def interval_text(ms: int | None) -> str:
+    """A bar length in words: ``1 h``, ``30 min``, ``1 d``."""
+    if not ms:
+        return "unknown bars"
+    minutes = ms / 60_000
+    if minutes % 1440 == 0:
+        return f"{minutes / 1440:g} d"
+    return f"{minutes / 60:g} h" if minutes % 60 == 0 else f"{minutes:g} min"
+
+
+def scored_line(metrics: dict[str, Any]) -> str:
+    """What was scored: the number of bars, their length and the period (the issue's targets name both)."""
+    period = metrics.get("period", {})
+    return (f"bars scored: {metrics['bars']} bars of {interval_text(period.get('interval_ms'))}  "
+            f"period: {period.get('start')} .. {period.get('end')}")
 
 
 def trust_lines(metrics: dict[str, Any]) -> list[str]:
@@ -220,7 +237,7 @@ td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>liqmap evaluation</h1>
-<p>{metrics['bars']} bars scored, {html.escape(str(period['start']))} .. {html.escape(str(period['end']))};
+<p>{html.escape(scored_line(metrics))};
 realized: {html.escape(str(period['realized_source']))}; prices: {html.escape(str(period['price_source']))}.
 Each bar's prediction uses data up to the bar's start plus its high and low (docs/evaluation.md).
 {html.escape(_perfect_line(metrics))}.</p>

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from liqmap.analysis.calibration import Calibration
 
 BACKGROUND = "#0b0b18"
 PANEL = "#12121f"
@@ -80,3 +85,48 @@ def style_axes(ax: Any) -> None:
         spine.set_color(GRID)
     ax.tick_params(colors=MUTED, labelsize=8)
     ax.grid(color=GRID, linewidth=0.5, alpha=0.6)
+
+
+def utc(ms: int) -> str:
+    """Epoch ms -> ``YYYY-MM-DD HH:MM UTC``."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+CALIBRATION_SOURCES = {
+    "prints": "liquidation prints stored by the collector",
+    "coinglass": "Coinglass realized liquidations",
+    "fallback-sample": "the shipped sample's fit (no realized liquidations stored)",
+}
+
+
+def calibration_label(calibration: Calibration | None) -> str:
+    """Which dollars a picture shows, in words: the calibration's source, factors and fit days."""
+    if calibration is None or calibration.source == "none":
+        return "raw model USD (not calibrated)"
+    base = calibration.source.split("+")[0]
+    what = CALIBRATION_SOURCES.get(base, calibration.source)
+    if calibration.source != base:
+        what += " (one side from the shipped sample)"
+    fitted = ""
+    if calibration.fitted_on:
+        first, end = calibration.fitted_on
+        fitted = f", fitted {utc(first)[:10]} .. {utc(end - 1)[:10]}"
+    return (f"USD calibrated to {what}: model x {calibration.factor_long:.3g} longs, "
+            f"x {calibration.factor_short:.3g} shorts{fitted}")
+
+
+def save(fig: Any, path: str | Path, calibration: Calibration | None = None) -> Path:
+    """Write ``fig`` as a PNG (parent folders created) and close it. The PNG's text chunks name the
+    dollars it shows: ``Description`` = :func:`calibration_label`, ``Calibration`` = the calibration as
+    JSON (``Calibration.to_dict``; ``null`` for raw USD)."""
+    plt = use_agg()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "Software": "liqmap",
+        "Description": calibration_label(calibration),
+        "Calibration": json.dumps(calibration.to_dict() if calibration else None),
+    }
+    fig.savefig(out, facecolor=fig.get_facecolor(), metadata=metadata)
+    plt.close(fig)
+    return out

@@ -14,12 +14,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Query
 
-from liqmap.analysis.calibration import NONE, Calibration, scale_heatmap
+from liqmap.analysis.calibration import MODES, NONE, Calibration, scale_heatmap
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap, LiquidationMap
 from liqmap.service.params import ParamError, ViewKey
 
-MODES = ("auto", "none")
 CalibrationQ = Annotated[
     str | None, Query(description="USD calibration: auto (default: fitted on realized liquidations) | none (raw model USD)",
                       json_schema_extra={"enum": ["", *MODES, "AUTO", "NONE"]})

@@ -680,6 +680,7 @@
     }
     ctx.globalAlpha = 1; ctx.setLineDash([]);
     ctx.restore();
+    if (window.liqmapSideLayer) window.liqmapSideLayer(ctx, r, yOfP, { hovering, H });  // reach.js: P(touch) curves
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
     $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
     const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
@@ -1166,6 +1167,7 @@
   }
   $("save-png").addEventListener("click", () => { savePng(); });
   window.liqmapSavePng = savePng;
+  window.liqmapDrawSide = drawSide;  // for layers that load their data later (reach.js)
 
   // ---------- boot ----------
   window.addEventListener("resize", () => { layoutPanels(); draw(); });
