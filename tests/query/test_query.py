@@ -15,7 +15,7 @@ from liqmap.model.config import ModelConfig
 from liqmap.query import RANGES, HeatmapQuery, candles_for, heatmap_for, parse_time, realized_for
 from liqmap.store import DuckDBStore
 
-FILES = Path(__file__).resolve().parent / "fixtures" / "files"
+FILES = Path(__file__).resolve().parents[1] / "fixtures" / "files"
 H = 3_600_000
 
 
