@@ -14,7 +14,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, ModelError
-from liqmap.model.book import WarmBook, age_boundaries_bars, frame_book
+from liqmap.model.book import BookSpec, WarmBook, age_boundaries_bars, frame_book
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
@@ -211,8 +211,10 @@ def compute_heatmap(
         notes.append(note)
         jobs.append((frame, offset, ratios, frame_warm))
 
+    spec = BookSpec(config, plan, edges, tuple(tiers), tuple(age_sel))
+
     def book(job: tuple[MarketFrame, int, np.ndarray, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
-        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(0, 1), warm=job[3])
+        return frame_book(spec, job[0], job[1], job[2], warm=job[3])
 
     # Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so threads
     # of this process overlap them (one job per frame: its inputs, same-bar and diffuse terms are computed

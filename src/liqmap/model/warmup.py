@@ -60,7 +60,8 @@ def alive_cohorts(
 
     def one_side(side: int) -> AliveSide:
         series, sign = (frame.low, 1.0) if side == 0 else (frame.high, -1.0)
-        search = FirstTouch(sign * series)
+        values = np.ascontiguousarray(sign * series)
+        search = None if compiled else FirstTouch(values)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         swept_last = 0.0
         for n_j in np.unique(points).tolist():
@@ -68,10 +69,9 @@ def alive_cohorts(
             share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
             entries = inputs.entries(born, n_j)
             levels = entries[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
-            if compiled:  # the same sweep bars, one compiled pass
+            if search is None:  # the same sweep bars, one compiled pass
                 sweep = np.empty(levels.shape, dtype=np.int64)
-                first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix,
-                              sweep)
+                first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, values, sweep)
             else:
                 sweep = group_sweeps(search, born, sign * levels)
             now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
