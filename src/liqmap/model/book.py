@@ -35,7 +35,7 @@ from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import roll_forward, side_events, use_numba
+from liqmap.model.kernel import roll_forward, scale_blocks, side_events, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -223,6 +223,11 @@ class FrameJob:
         return np.ascontiguousarray(self.frame.low if side == 0 else -self.frame.high)
 
     @cached_property
+    def blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
+        return scale_blocks(self.log_s, self.log_s_col)
+
+    @cached_property
     def searches(self) -> dict[int, FirstTouch]:
         """The numpy path's sparse tables, per side (built on first use)."""
         return {side: FirstTouch(self.values(side)) for side in self.spec.sides}
@@ -297,7 +302,7 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
             np.ones(len(b), dtype=np.int64), np.ascontiguousarray(levels[:, :, 0]), values, np.ones(1), np.ones(1),
             job.values(side), sign, spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of,
-            job.start_factor,
+            job.start_factor, *job.blocks,
         )
         return
     sweep = group_sweeps(job.searches[side], b, sign * levels)
@@ -330,7 +335,7 @@ def _add_born_compiled(job: FrameJob, born: np.ndarray) -> None:
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, entries,
             inputs.added[born] * share / points, np.ascontiguousarray(job.tier_ratios[side]), spec.weights,
             job.values(side), 1.0 if side == 0 else -1.0, spec.edges, uniform, job.log_s, job.log_s_col,
-            job.col_of, job.start_factor,
+            job.col_of, job.start_factor, *job.blocks,
         )
 
 

@@ -150,6 +150,7 @@ def _side_events_py(
     births: np.ndarray, n_points: np.ndarray, entries: np.ndarray, w_bar: np.ndarray, ratios: np.ndarray,
     weights: np.ndarray, values: np.ndarray, sign: float, edges: np.ndarray, uniform: bool,
     log_s: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, start_factor: np.ndarray,
+    block: np.ndarray, rel: np.ndarray, col_block: np.ndarray, col_rel: np.ndarray,
 ) -> None:
     """Add the events of cohorts ``(i, tier k, entry j < n_points[i])`` of one side into ``grid`` (flat
     ``(K, row)``) and ``swept`` (flat): born in bar ``births[i]`` (non-decreasing) at ``entries[i, j]``
@@ -159,7 +160,11 @@ def _side_events_py(
     sweep bar is the first ``t > b`` with ``values[t] <= sign * l``, read from the record stack of the
     bars after ``b`` (births are visited from the last to the first, the stack grows as they go). Events:
     ``+w0 S(col(b))/S(b)`` at the birth column, ``-w0 S(col(t))/S(b)`` at the sweep column, swept USD
-    ``w0 S(t - 1)/S(b)`` in the sweep column (``grid_base`` / ``swept_base``: this side's offsets)."""
+    ``w0 S(t - 1)/S(b)`` in the sweep column (``grid_base`` / ``swept_base``: this side's offsets).
+
+    The ratios ``S(x)/S(b) = exp(log S(x) - log S(b))`` are products of per-bar factors where both bars
+    lie in the same block of :func:`scale_blocks` (``rel(x) / rel(b)``, no ``exp`` per cohort), else
+    the ``exp`` itself."""
     n = values.shape[0]
     nb = edges.shape[0] - 1
     scale = nb / (edges[nb] - edges[0])
@@ -173,6 +178,8 @@ def _side_events_py(
             size = record_push(values, stack_value, stack_bar, size, nxt)
             nxt -= 1
         lb = log_s[b]
+        block_b = block[b]
+        inv_b = 1.0 / rel[b]
         birth_at = col_of[b] * row + grid_base
         f_birth = start_factor[b]
         for k in range(ratios.shape[0]):
@@ -184,12 +191,38 @@ def _side_events_py(
                 idx = bin_of(level, edges, uniform, scale)
                 if t < n:
                     c_end = col_of[t]
-                    swept[swept_base + c_end] += w0 * np.exp(log_s[t - 1] - lb)
+                    if block[t - 1] == block_b:
+                        swept[swept_base + c_end] += w0 * (rel[t - 1] * inv_b)
+                    else:
+                        swept[swept_base + c_end] += w0 * np.exp(log_s[t - 1] - lb)
                     if idx >= 0:
                         grid[birth_at + idx] += w0 * f_birth
-                        grid[c_end * row + grid_base + idx] -= w0 * np.exp(log_s_col[c_end] - lb)
+                        if col_block[c_end] == block_b:
+                            grid[c_end * row + grid_base + idx] -= w0 * (col_rel[c_end] * inv_b)
+                        else:
+                            grid[c_end * row + grid_base + idx] -= w0 * np.exp(log_s_col[c_end] - lb)
                 elif idx >= 0:
                     grid[birth_at + idx] += w0 * f_birth
+
+
+BLOCK_LOG = 32.0
+"""Log-range of one block of :func:`scale_blocks`: ``rel`` stays within ``(e^-32, 1]``."""
+
+
+def scale_blocks(log_s: np.ndarray, log_s_col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(block, rel, col_block, col_rel)``: the bars (columns) split by their ``log S`` into blocks of
+    :data:`BLOCK_LOG` below ``log S(0)``, ``k = floor((log S(0) - log S(x)) / BLOCK_LOG)``, and
+    ``rel(x) = exp(log S(x) - R_k)`` with ``R_k = log S(0) - k BLOCK_LOG``, so for two bars of one block
+
+        S(x) / S(b) = exp(log S(x) - log S(b)) = rel(x) / rel(b)
+
+    (no overflow or underflow: ``rel`` lies in ``(e^-BLOCK_LOG, 1]``; equal up to rounding)."""
+    top = log_s[0] if len(log_s) else 0.0
+    block = np.floor((top - log_s) / BLOCK_LOG)
+    col_block = np.floor((top - log_s_col) / BLOCK_LOG)
+    rel = np.exp(log_s - (top - block * BLOCK_LOG))
+    col_rel = np.exp(log_s_col - (top - col_block * BLOCK_LOG))
+    return block.astype(np.int64), rel, col_block.astype(np.int64), col_rel
 
 
 def _first_touches_py(
