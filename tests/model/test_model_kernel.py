@@ -165,3 +165,39 @@ def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs
         got = np.empty_like(want)
         first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table[0, :-1].copy(), got)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kernel_used", ["numba", "numpy"])
+@pytest.mark.parametrize("ages", [None, ["<4h", "1d-7d"]])
+def test_one_thread_and_two_threads_give_bit_identical_heatmaps(
+    monkeypatch: pytest.MonkeyPatch, kernel_used: str, ages: list[str] | None
+) -> None:
+    """Threads only change which frame or side runs when; each frame's arrays are summed in frame order,
+    so the numbers are the same to the last bit (both sides of a frame, warm books, age filters)."""
+    from liqmap.model import engine
+
+    rng = np.random.default_rng(11)
+    frames = []
+    for exchange, start in (("binance", 0), ("okx", 40 * HOUR_MS), ("bybit", 0)):
+        n = 700 if exchange != "okx" else 500
+        close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+        open_ = np.concatenate(([100.0], close[:-1]))
+        frames.append(MarketFrame(
+            exchange=exchange, symbol="BTC", interval_ms=HOUR_MS, ts=start + HOUR_MS * np.arange(n), open=open_,
+            high=np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, n))),
+            low=np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, n))), close=close,
+            volume=rng.lognormal(0, 0.5, n), oi_usd=1e8 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+            taker_buy_volume=np.full(n, np.nan),
+        ))
+    config = ModelConfig()
+    warm = [warm_book(f.slice(0, 200), config) if f.exchange == "bybit" else None for f in frames]
+    monkeypatch.setattr(engine, "SMALL_RUN_BARS", 0)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(engine, "THREADS", threads)
+        with kernel(kernel_used):
+            runs.append(compute_heatmap(frames, config, n_bins=300, ages=ages, warm=warm))
+    one, two = runs
+    for name in ("long", "short", "swept_long", "swept_short"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert float(one.long.max()) > 0 and float(one.swept_short.sum()) > 0

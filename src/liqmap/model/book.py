@@ -193,22 +193,42 @@ class FrameJob:
     grid: _Events
     swept: _Events
     compiled: bool
+    warm: WarmBook | None
+    p: int
+    """The first bar after the warm book (0 without one): cohorts are born in ``born >= p``."""
+    born: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
+    entries: tuple[np.ndarray, np.ndarray] | None
+    """The compiled path's ``(n_points, entries)`` of the born bars (entries padded to the widest bar)."""
 
     @classmethod
-    def build(cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray) -> FrameJob:
+    def build(
+        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None
+    ) -> FrameJob:
         n = len(frame)
         plan = spec.plan
+        compiled = use_numba()
         inputs = frame_inputs(spec.config, frame)
         log_s = np.cumsum(inputs.log_keep)
         log_s_col = np.where(plan.last_bar < offset, log_s[0], log_s[np.clip(plan.last_bar - offset, 0, n - 1)])
         col_of = plan.col_of_bar[offset : offset + n]
+        p = 0 if warm is None else _warm_start(spec, frame, warm)
+        born = np.flatnonzero(inputs.added > 0)
+        born = born[born >= p]
         return cls(
             spec=spec, frame=frame, inputs=inputs, ratios=ratios, tier_ratios=ratios[:, list(spec.tiers)], log_s=log_s,
             log_s_col=log_s_col, col_of=col_of, start_factor=np.exp(log_s_col[col_of] - log_s),
             boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
             grid=_Events(plan.n_columns * spec.row), swept=_Events(len(spec.sides) * plan.n_columns),
-            compiled=use_numba(),
+            compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
+            entries=_padded_entries(inputs, born) if compiled and spec.all_ages else None,
         )
+
+    @property
+    def per_side(self) -> bool:
+        """The sides can be computed apart (by two threads): the compiled path, every age bucket."""
+        return self.entries is not None
 
     @property
     def n(self) -> int:
@@ -221,11 +241,6 @@ class FrameJob:
     def values(self, side: int) -> np.ndarray:
         """The touching series in the search's sign convention (touch = value ``<=`` sign x level)."""
         return np.ascontiguousarray(self.frame.low if side == 0 else -self.frame.high)
-
-    @cached_property
-    def blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
-        return scale_blocks(self.log_s, self.log_s_col)
 
     @cached_property
     def searches(self) -> dict[int, FirstTouch]:
@@ -251,17 +266,27 @@ def frame_book(
     filter their age counts from their real birth (``warm.births``, needed then), as in the one long run.
 
     Then the columns are rolled forward, ``X_k = X_{k-1} S_k / S_{k-1} + U_k`` (every ratio ``<= 1``)."""
-    job = FrameJob.build(spec, frame, offset, ratios)
-    born = np.flatnonzero(job.inputs.added > 0)
-    if warm is not None:
-        p = _warm_start(spec, frame, warm)
-        born = born[born >= p]
-        for slot, side in enumerate(spec.sides):
-            _add_warm_side(job, warm, p, slot, side)
-    if spec.all_ages and job.compiled:
-        _add_born_compiled(job, born)
-    else:
-        _add_born_numpy(job, born)
+    job = FrameJob.build(spec, frame, offset, ratios, warm)
+    add_sides(job, tuple(range(len(spec.sides))))
+    return finish(job)
+
+
+def add_sides(job: FrameJob, slots: tuple[int, ...]) -> None:
+    """The cohorts (warm and born) of the sides at ``slots`` into the job's sums; sides computed apart
+    (:attr:`FrameJob.per_side`) write disjoint elements, so two threads may run two sides at once."""
+    spec = job.spec
+    for slot in slots:
+        if job.warm is not None:
+            _add_warm_side(job, job.warm, job.p, slot, spec.sides[slot])
+        if job.per_side:
+            _add_born_compiled(job, slot)
+    if not job.per_side:
+        _add_born_numpy(job, job.born, slots)
+
+
+def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bar terms added, the columns rolled forward: ``(K, S, B)`` book and ``(S, K)`` swept."""
+    spec = job.spec
     _add_bar_terms(job)
     out = job.grid.result().reshape(job.k_cols, spec.row)
     if job.compiled:
@@ -318,28 +343,34 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     _add_aged(job, slot, birth, sweep.ravel(), values, lb, levels.ravel(), p - 1)
 
 
-def _add_born_compiled(job: FrameJob, born: np.ndarray) -> None:
-    """Every cohort born in ``born`` (every age bucket): one compiled record-stack pass per side."""
-    spec, inputs = job.spec, job.inputs
-    if not len(born):
-        return
+def _padded_entries(inputs: FrameInputs, born: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_points, entries)`` of the born bars: entries ``(len(born), max J)``, row ``i`` valid up to
+    ``n_points[i]`` (each group of bars with the same ``J`` from :meth:`FrameInputs.entries`)."""
     points = inputs.n_points[born]
-    entries = np.zeros((len(born), int(points.max())))
+    entries = np.zeros((len(born), int(points.max(initial=1))))
     for n_j in np.unique(points).tolist():
         rows = np.flatnonzero(points == n_j)
         entries[rows, :n_j] = inputs.entries(born[rows], n_j)
-    uniform = uniform_edges(spec.edges)
-    for slot, side in enumerate(spec.sides):
-        share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
-        side_events(
-            job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, entries,
-            inputs.added[born] * share / points, np.ascontiguousarray(job.tier_ratios[side]), spec.weights,
-            job.values(side), 1.0 if side == 0 else -1.0, spec.edges, uniform, job.log_s, job.log_s_col,
-            job.col_of, job.start_factor, *job.blocks,
-        )
+    return points, entries
 
 
-def _add_born_numpy(job: FrameJob, born: np.ndarray) -> None:
+def _add_born_compiled(job: FrameJob, slot: int) -> None:
+    """Every cohort born in ``job.born`` on one side (every age bucket): one compiled record-stack pass."""
+    spec, inputs, born = job.spec, job.inputs, job.born
+    if not len(born) or job.entries is None:
+        return
+    points, entries = job.entries
+    side = spec.sides[slot]
+    share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
+    side_events(
+        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, entries,
+        inputs.added[born] * share / points, np.ascontiguousarray(job.tier_ratios[side]), spec.weights,
+        job.values(side), 1.0 if side == 0 else -1.0, spec.edges, uniform_edges(spec.edges), job.log_s,
+        job.log_s_col, job.col_of, job.start_factor, *job.blocks,
+    )
+
+
+def _add_born_numpy(job: FrameJob, born: np.ndarray, slots: tuple[int, ...]) -> None:
     """The numpy path (the oracle; and any ``ages`` filter): chunks of bars with the same entry points."""
     spec, inputs = job.spec, job.inputs
     points = inputs.n_points[born]
@@ -350,7 +381,8 @@ def _add_born_numpy(job: FrameJob, born: np.ndarray) -> None:
         for c0 in range(0, len(born_j), chunk):
             b = born_j[c0 : c0 + chunk]
             entries = inputs.entries(b, n_j)
-            for slot, side in enumerate(spec.sides):
+            for slot in slots:
+                side = spec.sides[slot]
                 share = inputs.long_share[b] if side == 0 else 1.0 - inputs.long_share[b]
                 w_bar = inputs.added[b] * share / n_j
                 levels = entries[:, None, :] * job.tier_ratios[side][None, :, None]  # (nb, T, J)
