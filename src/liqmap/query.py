@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -282,30 +283,22 @@ def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> in
     return intervals[-1]
 
 
+LOAD_THREADS = 2
+"""Exchanges whose frames are read at once (DuckDB and numpy release the GIL while they work)."""
+
+
 def load_frames(store: Store, view: View) -> list[MarketFrame]:
     """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
     frames: list[MarketFrame] = []
     errors: list[str] = []
-    for exchange in view.exchanges:
-        stored = available_intervals(store, exchange, view.symbol)
-        try:
-            frame = load_frame(
-                store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest",
-                stored=stored,
-            )
-        except DataError as exc:
-            errors.append(str(exc))
-            continue
-        if frame.ts[0] > view.start:
-            earlier, _ = read_bars(
-                store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms, stored=stored
-            )
-            if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
-                raise BadSeriesError(
-                    f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
-                    "choose a shorter range or an end before the gap"
-                )
-        frames.append(frame)
+    workers = min(LOAD_THREADS, len(view.exchanges))
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        run = map if pool is None else pool.map
+        for loaded in run(lambda exchange: _load_exchange(store, view, exchange), view.exchanges):
+            if isinstance(loaded, str):
+                errors.append(loaded)
+            else:
+                frames.append(loaded)
     if not frames:
         raise DataError("; ".join(errors) or f"no usable data for {view.symbol}")
     first = max(int(f.ts[0]) for f in frames)
@@ -317,6 +310,28 @@ def load_frames(store: Store, view: View) -> list[MarketFrame]:
         i, j = np.searchsorted(f.ts, [first, last + 1])
         out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
     return cross_venue_clip(out)[0]  # a wick far beyond every other venue's (liqmap.model.badticks)
+
+
+def _load_exchange(store: Store, view: View, exchange: str) -> MarketFrame | str:
+    """The exchange's frame over the view (its latest contiguous run), or why it has none (a gap inside
+    the window raises)."""
+    stored = available_intervals(store, exchange, view.symbol)
+    try:
+        frame = load_frame(
+            store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest", stored=stored,
+        )
+    except DataError as exc:
+        return str(exc)
+    if frame.ts[0] > view.start:
+        earlier, _ = read_bars(
+            store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms, stored=stored
+        )
+        if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
+            raise BadSeriesError(
+                f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
+                "choose a shorter range or an end before the gap"
+            )
+    return frame
 
 
 def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:
