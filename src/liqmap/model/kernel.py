@@ -245,6 +245,42 @@ def _first_touches_py(
                 out[i, k, j] = record_touch(stack_value, stack_bar, size, sign * (entries[i, j] * ratios[k]), n)
 
 
+def _alive_py(
+    births: np.ndarray, n_points: np.ndarray, entries: np.ndarray, ratios: np.ndarray, weights: np.ndarray,
+    values: np.ndarray, sign: float, w_now: np.ndarray, w_last: np.ndarray, out_birth: np.ndarray,
+    out_level: np.ndarray, out_value: np.ndarray, out_tier: np.ndarray,
+) -> tuple[int, float]:
+    """The cohorts ``(i, tier k, entry j < n_points[i])`` of one side never swept up to the last bar
+    ``n - 1`` (the record-stack search of :func:`side_events`), written from the last birth to the first,
+    each bar's in (tier, entry) order: birth bar, level ``entries[i, j] * ratios[k]``, USD at the last bar
+    ``w_now[i] * weights[k]``, tier. Returns their count and the USD swept in the last bar,
+    ``sum w_last[i] * weights[k]`` over the cohorts swept there."""
+    n = values.shape[0]
+    stack_value = np.empty(n)
+    stack_bar = np.empty(n, dtype=np.int64)
+    size = 0
+    nxt = n - 1
+    count = 0
+    swept_last = 0.0
+    for i in range(births.shape[0] - 1, -1, -1):
+        while nxt > births[i]:
+            size = record_push(values, stack_value, stack_bar, size, nxt)
+            nxt -= 1
+        for k in range(ratios.shape[0]):
+            for j in range(n_points[i]):
+                level = entries[i, j] * ratios[k]
+                t = record_touch(stack_value, stack_bar, size, sign * level, n)
+                if t >= n:
+                    out_birth[count] = births[i]
+                    out_level[count] = level
+                    out_value[count] = w_now[i] * weights[k]
+                    out_tier[count] = k
+                    count += 1
+                elif t == n - 1:
+                    swept_last += w_last[i] * weights[k]
+    return count, swept_last
+
+
 def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
     """In place on ``grid`` (K, R): ``X[k] = X[k-1] * exp(log_s_col[k] - log_s_col[k-1]) + U[k]``."""
     for k in range(1, grid.shape[0]):
@@ -264,6 +300,7 @@ if HAVE_NUMBA:
     bin_of: Any = _jit(_bin_of_py)
     side_events: Any = _jit(_side_events_py)
     first_touches: Any = _jit(_first_touches_py)
+    alive: Any = _jit(_alive_py)
     roll_forward: Any = _jit(_roll_forward_py)
 else:  # pragma: no cover
     record_push = _record_push_py
@@ -271,4 +308,5 @@ else:  # pragma: no cover
     bin_of = _bin_of_py
     side_events = _side_events_py
     first_touches = _first_touches_py
+    alive = _alive_py
     roll_forward = _roll_forward_py

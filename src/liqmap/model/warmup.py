@@ -15,8 +15,8 @@ import numpy as np
 from liqmap.model.book import group_sweeps
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
-from liqmap.model.inputs import frame_inputs
-from liqmap.model.kernel import first_touches, use_numba
+from liqmap.model.inputs import FrameInputs, frame_inputs
+from liqmap.model.kernel import alive, use_numba
 from liqmap.model.sweep import FirstTouch
 
 
@@ -55,40 +55,21 @@ def alive_cohorts(
     log_s = np.cumsum(inputs.log_keep)
     born_all = np.flatnonzero(inputs.added > 0)
     born_all = born_all[born_all >= since]
-    compiled = use_numba()
     points = inputs.n_points[born_all]
+    # per born bar: the book factor from the birth to the last bar, and to the bar before it where the
+    # age there is selected (the USD swept in the last bar)
+    keep_now = np.exp(log_s[n - 1] - log_s[born_all])
+    keep_before, selected = np.zeros(len(born_all)), np.zeros(len(born_all), dtype=bool)
+    if n >= 2:
+        keep_before = np.exp(log_s[n - 2] - log_s[born_all])
+        selected = age_selected[np.searchsorted(boundaries, n - 2 - born_all, side="right")]
+    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected)
+    compiled = use_numba()
 
     def one_side(side: int) -> AliveSide:
-        series, sign = (frame.low, 1.0) if side == 0 else (frame.high, -1.0)
-        values = np.ascontiguousarray(sign * series)
-        search = None if compiled else FirstTouch(values)
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        swept_last = 0.0
-        for n_j in np.unique(points).tolist():
-            born = born_all[points == n_j]
-            share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
-            entries = inputs.entries(born, n_j)
-            levels = entries[:, None, :] * ratios[side][None, :, None]  # (bars, T, J)
-            if search is None:  # the same sweep bars, one compiled pass
-                sweep = np.empty(levels.shape, dtype=np.int64)
-                first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, values, sweep)
-            else:
-                sweep = group_sweeps(search, born, sign * levels)
-            now = inputs.added[born] * share / n_j * np.exp(log_s[n - 1] - log_s[born])
-            value = np.broadcast_to((now[:, None] * weights[None, :])[:, :, None], levels.shape)
-            if n >= 2:
-                last = sweep == n - 1
-                ages = np.searchsorted(boundaries, n - 2 - born, side="right")
-                before = inputs.added[born] * share / n_j * np.exp(log_s[n - 2] - log_s[born]) * age_selected[ages]
-                swept_last += float(((before[:, None] * weights[None, :])[:, :, None] * last).sum())
-            alive = sweep >= n
-            tier = np.broadcast_to(np.arange(levels.shape[1])[None, :, None], levels.shape)
-            parts.append((np.broadcast_to(born[:, None, None], levels.shape)[alive], levels[alive], value[alive],
-                          tier[alive]))
-        birth = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        level = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-        value = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
-        tier = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        values = np.ascontiguousarray(frame.low if side == 0 else -frame.high)
+        found = _alive_compiled(spec, side, values) if compiled else _alive_numpy(spec, side, values)
+        birth, level, value, tier, swept_last = found
         key = -level if side == 0 else level
         order = np.lexsort((key, birth))
         level = level[order]
@@ -103,3 +84,72 @@ def alive_cohorts(
     with ThreadPoolExecutor(2) as pool:
         long, short = pool.map(one_side, (0, 1))
     return long, short
+
+
+@dataclass(frozen=True, eq=False)
+class _AliveSpec:
+    """The born bars of :func:`alive_cohorts` and their book factors (shared by both sides)."""
+
+    inputs: FrameInputs
+    born: np.ndarray
+    points: np.ndarray
+    ratios: np.ndarray
+    weights: np.ndarray
+    keep_now: np.ndarray
+    keep_before: np.ndarray
+    selected: np.ndarray
+
+    def usd(self, side: int, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Per born bar (``rows``) and unit tier weight: a cohort's USD at the last bar, and at the bar
+        before it when that age is selected (else 0): ``added x share / J x S(end) / S(b)``."""
+        born = self.born[rows]
+        share = self.inputs.long_share[born] if side == 0 else 1.0 - self.inputs.long_share[born]
+        opened = self.inputs.added[born] * share / self.points[rows]
+        return opened * self.keep_now[rows], opened * self.keep_before[rows] * self.selected[rows]
+
+
+Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
+"""Alive cohorts of one side (birth, level, value, tier) and the USD swept in the last bar."""
+
+
+def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
+    """One compiled record-stack pass over every born bar (:func:`liqmap.model.kernel.alive`)."""
+    inputs, born, points = spec.inputs, spec.born, spec.points
+    entries = np.zeros((len(born), int(points.max(initial=1))))
+    for n_j in np.unique(points).tolist():
+        rows = np.flatnonzero(points == n_j)
+        entries[rows, :n_j] = inputs.entries(born[rows], n_j)
+    size = int(points.sum()) * len(spec.weights)
+    birth, level = np.empty(size, dtype=np.int64), np.empty(size)
+    value, tier = np.empty(size), np.empty(size, dtype=np.int64)
+    now, before = spec.usd(side)
+    count, swept_last = alive(
+        born, points, entries, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
+        1.0 if side == 0 else -1.0, now, before, birth, level, value, tier,
+    )
+    return birth[:count], level[:count], value[:count], tier[:count], float(swept_last)
+
+
+def _alive_numpy(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
+    """The numpy path (the oracle): sparse-table sweeps of each group of bars with the same entry points."""
+    inputs, born_all, points, n = spec.inputs, spec.born, spec.points, len(values)
+    search = FirstTouch(values)
+    sign = 1.0 if side == 0 else -1.0
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    swept_last = 0.0
+    for n_j in np.unique(points).tolist():
+        rows = np.flatnonzero(points == n_j)
+        born = born_all[rows]
+        levels = inputs.entries(born, n_j)[:, None, :] * spec.ratios[side][None, :, None]  # (bars, T, J)
+        sweep = group_sweeps(search, born, sign * levels)
+        now, before = spec.usd(side, rows)
+        value = np.broadcast_to((now[:, None] * spec.weights[None, :])[:, :, None], levels.shape)
+        swept_last += float(((before[:, None] * spec.weights[None, :])[:, :, None] * (sweep == n - 1)).sum())
+        alive_now = sweep >= n
+        tier = np.broadcast_to(np.arange(levels.shape[1])[None, :, None], levels.shape)
+        parts.append((np.broadcast_to(born[:, None, None], levels.shape)[alive_now], levels[alive_now],
+                      value[alive_now], tier[alive_now]))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), swept_last
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]), swept_last)
