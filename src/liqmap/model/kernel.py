@@ -9,10 +9,10 @@ same arithmetic in one pass per side of a frame, with no temporaries:
   ``v`` = low for longs, ``-high`` for shorts) and is pushed, so the stack holds, bottom to top,
   increasing ``v`` at decreasing bars (amortised O(1) per bar);
 * sweep bar of level ``l = entry * ratio[side, tier]`` = the first ``t > b`` with ``v[t] <= sign * l``
-  = the topmost stack entry with ``v <= sign * l``: a finger search from the top (galloping 1, 2, 4, ...
-  entries, then bisection), ``O(log d)`` reads for a touch ``d`` records away, in the stack's hot top
-  (no sparse table, no per-bar sort of the keys); never touched when the bottom (the suffix minimum)
-  is above the key;
+  = the topmost stack entry with ``v <= sign * l``: a finger search from the previous cohort's answer
+  (the top for a bar's first cohort; galloping 1, 2, 4, ... entries, then bisection), ``O(log d)`` reads
+  for an answer ``d`` entries from the finger, in the stack's hot top (no sparse table, no per-bar sort
+  of the keys); never touched when the bottom (the suffix minimum) is above the key;
 * bin ``= searchsorted(edges, l, "right") - 1`` (an arithmetic guess on uniform edges, corrected
   against the edges, so exactly the bin numpy gives);
 * events: ``+w0 S(col(b))/S(b)`` at the birth column, ``-w0 S(col(t))/S(b)`` at the sweep column, swept
@@ -90,31 +90,40 @@ def _record_push_py(values: np.ndarray, stack_value: np.ndarray, stack_bar: np.n
     return size + 1
 
 
-def _record_touch_py(stack_value: np.ndarray, stack_bar: np.ndarray, size: int, key: float, never: int) -> int:
-    """The first bar of the stack with value ``<= key`` (``never`` when none): the topmost such entry,
-    found by galloping down from the top (1, 2, 4, ... entries) and bisecting the last step, so a touch
-    ``d`` records away costs ``O(log d)`` reads of the stack's hot top."""
+def _record_find_py(stack_value: np.ndarray, size: int, key: float, finger: int) -> int:
+    """The position of the topmost stack entry with value ``<= key`` (the first bar touched), -1 when
+    none. A finger search from position ``finger`` (``< size``; the previous answer, or the top): gallop
+    1, 2, 4, ... entries up or down from it, then bisect the last step, so an answer ``d`` entries from
+    the finger costs ``O(log d)`` reads (levels of one bar lie close together)."""
     if size == 0 or stack_value[0] > key:
-        return never
+        return -1
     top = size - 1
-    if stack_value[top] <= key:
-        return int(stack_bar[top])
-    hi = top  # invariant: stack_value[hi] > key >= stack_value[lo]
     step = 1
-    lo = top - step
-    while lo > 0 and stack_value[lo] > key:
-        hi = lo
-        step <<= 1
-        lo = top - step
-    if lo < 0:
-        lo = 0
+    if stack_value[finger] <= key:  # at or above the finger: val[lo] <= key < val[hi] (hi = top + 1: none)
+        lo = finger
+        hi = finger + step
+        while hi <= top and stack_value[hi] <= key:
+            lo = hi
+            step <<= 1
+            hi = finger + step
+        if hi > top:
+            hi = top + 1
+    else:  # below the finger
+        hi = finger
+        lo = finger - step
+        while lo > 0 and stack_value[lo] > key:
+            hi = lo
+            step <<= 1
+            lo = finger - step
+        if lo < 0:
+            lo = 0
     while hi - lo > 1:
         mid = (lo + hi) >> 1
         if stack_value[mid] <= key:
             lo = mid
         else:
             hi = mid
-    return int(stack_bar[lo])
+    return lo
 
 
 def _bin_of_py(level: float, edges: np.ndarray, uniform: bool, scale: float) -> int:
@@ -182,12 +191,17 @@ def _side_events_py(
         inv_b = 1.0 / rel[b]
         birth_at = col_of[b] * row + grid_base
         f_birth = start_factor[b]
+        finger = size - 1
         for k in range(ratios.shape[0]):
             w0 = w_bar[i] * weights[k]
             ratio = ratios[k]
             for j in range(n_points[i]):
                 level = entries[i, j] * ratio
-                t = record_touch(stack_value, stack_bar, size, sign * level, n)
+                pos = record_find(stack_value, size, sign * level, finger)
+                t = n
+                if pos >= 0:
+                    t = stack_bar[pos]
+                    finger = pos
                 idx = bin_of(level, edges, uniform, scale)
                 if t < n:
                     c_end = col_of[t]
@@ -240,9 +254,14 @@ def _first_touches_py(
         while nxt > births[i]:
             size = record_push(values, stack_value, stack_bar, size, nxt)
             nxt -= 1
+        finger = size - 1
         for k in range(ratios.shape[0]):
             for j in range(entries.shape[1]):
-                out[i, k, j] = record_touch(stack_value, stack_bar, size, sign * (entries[i, j] * ratios[k]), n)
+                pos = record_find(stack_value, size, sign * (entries[i, j] * ratios[k]), finger)
+                out[i, k, j] = n
+                if pos >= 0:
+                    out[i, k, j] = stack_bar[pos]
+                    finger = pos
 
 
 def _alive_py(
@@ -266,10 +285,15 @@ def _alive_py(
         while nxt > births[i]:
             size = record_push(values, stack_value, stack_bar, size, nxt)
             nxt -= 1
+        finger = size - 1
         for k in range(ratios.shape[0]):
             for j in range(n_points[i]):
                 level = entries[i, j] * ratios[k]
-                t = record_touch(stack_value, stack_bar, size, sign * level, n)
+                pos = record_find(stack_value, size, sign * level, finger)
+                t = n
+                if pos >= 0:
+                    t = stack_bar[pos]
+                    finger = pos
                 if t >= n:
                     out_birth[count] = births[i]
                     out_level[count] = level
@@ -296,7 +320,7 @@ def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
 if HAVE_NUMBA:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     record_push: Any = _jit(_record_push_py)
-    record_touch: Any = _jit(_record_touch_py)
+    record_find: Any = _jit(_record_find_py)
     bin_of: Any = _jit(_bin_of_py)
     side_events: Any = _jit(_side_events_py)
     first_touches: Any = _jit(_first_touches_py)
@@ -304,7 +328,7 @@ if HAVE_NUMBA:
     roll_forward: Any = _jit(_roll_forward_py)
 else:  # pragma: no cover
     record_push = _record_push_py
-    record_touch = _record_touch_py
+    record_find = _record_find_py
     bin_of = _bin_of_py
     side_events = _side_events_py
     first_touches = _first_touches_py
