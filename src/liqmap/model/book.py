@@ -222,7 +222,7 @@ class FrameJob:
             boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
             grid=_Events(plan.n_columns * spec.row), swept=_Events(len(spec.sides) * plan.n_columns),
             compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
-            entries=_padded_entries(inputs, born) if compiled and spec.all_ages else None,
+            entries=inputs.padded_entries(born) if compiled and spec.all_ages else None,
         )
 
     @property
@@ -341,17 +341,6 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     lb = np.full(len(values), job.log_s[p - 1])  # values are given at the end of bar p - 1
     # present from bar p - 1 (the book's time) at the earliest
     _add_aged(job, slot, birth, sweep.ravel(), values, lb, levels.ravel(), p - 1)
-
-
-def _padded_entries(inputs: FrameInputs, born: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_points, entries)`` of the born bars: entries ``(len(born), max J)``, row ``i`` valid up to
-    ``n_points[i]`` (each group of bars with the same ``J`` from :meth:`FrameInputs.entries`)."""
-    points = inputs.n_points[born]
-    entries = np.zeros((len(born), int(points.max(initial=1))))
-    for n_j in np.unique(points).tolist():
-        rows = np.flatnonzero(points == n_j)
-        entries[rows, :n_j] = inputs.entries(born[rows], n_j)
-    return points, entries
 
 
 def _add_born_compiled(job: FrameJob, slot: int) -> None:

@@ -56,6 +56,16 @@ class FrameInputs:
             return triangular_entries(self.low[bars], self.high[bars], self.close[bars], j)
         return range_entries(self.low[bars], self.high[bars], j)
 
+    def padded_entries(self, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n_points, entries)`` of ``bars``: entries ``(len(bars), max J)``, row ``i`` valid up to
+        ``n_points[i]`` (each group of bars with the same ``J`` from :meth:`entries`; zeros after)."""
+        points = self.n_points[bars]
+        out = np.zeros((len(bars), int(points.max(initial=1))))
+        for j in np.unique(points).tolist():
+            rows = np.flatnonzero(points == j)
+            out[rows, :j] = self.entries(bars[rows], j)
+        return points, out
+
 
 SPREAD_RULES = ("range", "triangular")
 

@@ -63,8 +63,9 @@ def alive_cohorts(
     if n >= 2:
         keep_before = np.exp(log_s[n - 2] - log_s[born_all])
         selected = age_selected[np.searchsorted(boundaries, n - 2 - born_all, side="right")]
-    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected)
     compiled = use_numba()
+    entries = inputs.padded_entries(born_all)[1] if compiled else np.zeros((0, 0))
+    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected, entries)
 
     def one_side(side: int) -> AliveSide:
         values = np.ascontiguousarray(frame.low if side == 0 else -frame.high)
@@ -98,6 +99,8 @@ class _AliveSpec:
     keep_now: np.ndarray
     keep_before: np.ndarray
     selected: np.ndarray
+    entries: np.ndarray
+    """The compiled path's entries of the born bars (:meth:`FrameInputs.padded_entries`; empty otherwise)."""
 
     def usd(self, side: int, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Per born bar (``rows``) and unit tier weight: a cohort's USD at the last bar, and at the bar
@@ -114,11 +117,8 @@ Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 
 def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
     """One compiled record-stack pass over every born bar (:func:`liqmap.model.kernel.alive`)."""
-    inputs, born, points = spec.inputs, spec.born, spec.points
-    entries = np.zeros((len(born), int(points.max(initial=1))))
-    for n_j in np.unique(points).tolist():
-        rows = np.flatnonzero(points == n_j)
-        entries[rows, :n_j] = inputs.entries(born[rows], n_j)
+    born, points = spec.born, spec.points
+    entries = spec.entries
     size = int(points.sum()) * len(spec.weights)
     birth, level = np.empty(size, dtype=np.int64), np.empty(size)
     value, tier = np.empty(size), np.empty(size, dtype=np.int64)
