@@ -21,8 +21,8 @@
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
    the 7-day view of the same five venues of 1-minute bars (38 days stored); N new 1-minute bars (one per
-   venue, with OI) are POSTed one by one; for every update the delay until each client has its heatmap
-   message (p50 / p99 / max), messages lost, resyncs. The server extends the view from its live state
+   venue, with OI) are POSTed one by one; for every update the delay until each client has its ``update``
+   frame with the heatmap columns (p50 / p99 / max), frames lost, resyncs. The server extends the view from its live state
    (liqmap.liveviews) instead of recomputing it.
 """
 
@@ -151,7 +151,8 @@ async def ws_clients(
     last_oi: list[float], pause: float,
 ) -> None:
     """``clients`` WebSocket clients subscribe to ``view``; ``updates`` POSTs of one new 1-minute bar (and OI)
-    on every venue, ``pause`` s apart; the delay from each POST to the heatmap message at each client."""
+    on every venue, ``pause`` s apart; the delay from each POST to the ``update`` frame carrying the heatmap
+    columns at each client."""
     import httpx
     import websockets
 
@@ -172,10 +173,10 @@ async def ws_clients(
                     subscribed += 1
                     if subscribed == clients:
                         ready.set()
-                elif kind in ("heatmap", "reload"):
+                elif kind == "update" and ("heatmap" in msg or "reload" in msg):
                     received[i][msg["data_version"]] = time.perf_counter()
-                elif kind == "bars" and msg["bars"][-1][0] == -1:
-                    return
+                    if "reload" in msg:
+                        kinds[i]["reload"] = kinds[i].get("reload", 0) + 1
 
     tasks = [asyncio.create_task(client(i)) for i in range(clients)]
     await asyncio.wait_for(ready.wait(), 60)
@@ -213,10 +214,14 @@ async def ws_clients(
     delays.sort()
     resyncs = sum(k.get("resync", 0) for k in kinds)
     reloads = sum(k.get("reload", 0) for k in kinds)
+    totals: dict[str, int] = {}
+    for k in kinds:
+        for name, count in k.items():
+            totals[name] = totals.get(name, 0) + count
     print(f"  {updates} updates x {clients} clients: delivered {len(delays)}, lost {lost}, resyncs {resyncs}, "
-          f"reload notices {reloads}")
+          f"reload notices {reloads}; frames received by kind: {totals}")
     if delays:
-        print(f"  POST -> heatmap message at every client: p50 {statistics.median(delays):.0f} ms, "
+        print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
 

@@ -8,6 +8,11 @@ view's time-aligned columns (the last column may grow, new columns are appended,
 window's start drop off), and carries the books forward every :data:`ADVANCE_BARS` bars
 (:func:`~liqmap.model.engine.advance_book`).
 
+A view whose bars are resampled from finer stored bars (a 30-day view at 5 minutes over 1-minute bars)
+holds complete buckets only (:func:`liqmap.ingest.frames.read_bars`): its end is taken down to a multiple
+of its interval (as bars of every venue open at multiples of their interval), so a new 1-minute bar that
+completes no bucket leaves the view as it is, and one that completes a bucket extends it by that bar.
+
 The columns are recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
 when the price ladder (the window's lowest low or highest high moved) or the column grouping changed; the
 state's books carry on. The state itself is rebuilt when the warm-up start (a new UTC day of the
@@ -83,7 +88,7 @@ class LiveViews:
         with self._guard:
             lock = self._locks.setdefault(query, threading.Lock())
         with lock:
-            view = resolve_view(store, query)  # type: ignore[arg-type]
+            view = complete_bars(resolve_view(store, query))  # type: ignore[arg-type]
             with self._guard:
                 state = self._states.get(query)
             heatmap = None
@@ -203,6 +208,12 @@ class LiveViews:
         state.view, state.heatmap = view, heatmap
         state.bar_ts, state.lows, state.highs = bar_ts, lows, highs
         return heatmap
+
+
+def complete_bars(view: View) -> View:
+    """``view`` ending at its last complete bar: ``end`` taken down to a multiple of the interval (the
+    same frames, hence the same heatmap: a resampled bucket still filling is not a bar yet)."""
+    return dataclasses.replace(view, end=view.end - view.end % view.interval_ms)
 
 
 def _same(a: View, b: View) -> bool:

@@ -108,3 +108,25 @@ def test_a_new_high_beyond_the_ladder_recomputes_the_columns(store: DuckDBStore)
         write(store, exchange, more, 1.0 - 0.4 * i)
     assert_close(live.heatmap(store, query), heatmap_for(store, query))
     assert live.extended == 2 and live.rebased == 1
+
+
+def test_a_resampled_view_waits_for_complete_buckets_and_equals_the_full_recompute(store: DuckDBStore) -> None:
+    """A 5-minute view over 1-minute bars (the calibration's 30-day view is one): a minute that completes
+    no bucket leaves the state as it is, one that completes a bucket extends it; always = heatmap_for."""
+    query = HeatmapQuery("BTC", range="24h", warmup_days=2, n_bins=300, max_columns=100, interval_ms=5 * MINUTE_MS)
+    live = LiveViews()
+    assert_close(live.heatmap(store, query), heatmap_for(store, query))
+    end = START + DAYS * DAY_MS
+    more = bars(23, end, 9, spikes=False)
+    at = 0
+    for size in [1, 1, 1, 1, 1, 2, 7, 1, 8]:
+        part = {k: v[at : at + size] for k, v in more.items()}
+        for i, exchange in enumerate(EXCHANGES):
+            write(store, exchange, part, 1.0 - 0.4 * i)
+        at += size
+        got = live.heatmap(store, query)
+        if at >= 5:  # the newest complete bucket is in
+            assert got.candles["close"][-1] == more["close"][at // 5 * 5 - 1]
+        assert_close(got, heatmap_for(store, query))
+    assert live.rebuilt == 1 and live.rebased == 0
+    assert live.extended == 4  # buckets completed by the chunks ending at minutes 5, 14, 15 and 23

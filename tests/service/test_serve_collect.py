@@ -30,6 +30,15 @@ async def _until(ws, kind: str, timeout: float = 15.0) -> dict:
                 return message
 
 
+async def _section(ws, kind: str) -> dict:
+    """The first entry of a record section (``bars``, ``liquidations``) in the next ``update`` frames."""
+    async with asyncio.timeout(15.0):
+        while True:
+            update = await _until(ws, "update")
+            if update[kind]:
+                return update[kind][0]
+
+
 async def test_collector_in_process_feeds_the_page(store):
     t0 = (int(time.time() * 1000) // MIN - 1) * MIN  # the last closed minute: a feed that is on time
     kline = [str(t0), "77100.0", "77250.5", "77010.0", "77200.0", "12.5", str(t0 + MIN - 1), "964000.0", "812",
@@ -58,8 +67,8 @@ async def test_collector_in_process_feeds_the_page(store):
                         await asyncio.sleep(0.05)
                 await mock.push(kline_frame("BTCUSDT", kline))
                 await mock.push(force_order_frame(forced))
-                bars = await _until(ws, "bars")
-                prints = await _until(ws, "liquidations")
+                bars = await _section(ws, "bars")
+                prints = await _section(ws, "liquidations")
             async with httpx.AsyncClient(base_url=url) as http:
                 health = {r["exchange"]: r for r in (await http.get("api/exchanges")).json()["exchanges"]}
         finally:

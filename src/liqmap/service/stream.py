@@ -8,9 +8,10 @@ Client → server (JSON text)::
      "bars_since": <ms of the client's newest bar: the bars stored after it are sent at once (resume)>}
     {"type": "ping"}
 
-Server → client: ``hello``, ``subscribed``, ``bars``, ``liquidations``, ``liquidation_bars``,
-``heatmap`` (new/changed columns; see :func:`liqmap.service.live.column_update`), ``reload``,
-``version``, ``health``, ``resync``, ``error``, ``pong``.
+Server → client: ``hello``, ``subscribed``, ``update`` (one per data version: the new bars, prints and
+realized aggregates, and the view's new/changed columns or a reload notice; see
+:func:`liqmap.service.live.update_frame`; also the bars a resuming client missed), ``health``, ``resync``,
+``error``, ``pong``.
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ async def stream(ws: WebSocket) -> None:
 
 
 async def _resume(ctx: Any, client: Client, text: str) -> None:
-    """After a subscription that names ``bars_since``, the bars stored since then (a reconnecting client)."""
+    """After a subscription that names ``bars_since``, an ``update`` frame with the bars stored since then
+    (a reconnecting client)."""
     since = json.loads(text).get("bars_since")
     if isinstance(since, int) and not isinstance(since, bool) and client.symbol is not None:
-        for message in await asyncio.to_thread(ctx.live.bars_since, client.symbol, since):
-            ctx.hub.send(client, message)
+        ctx.hub.send_text(await asyncio.to_thread(ctx.live.resume, client.symbol, since), [client])
 
 
 def handle_message(ctx: Any, client: Client, text: str) -> dict[str, Any] | None:

@@ -867,42 +867,57 @@
     };
   }
   function onLive(msg, t0) {
-    const d = state.data, seen = window.liqmapStats.messages;
+    const seen = window.liqmapStats.messages;
     seen[msg.type] = (seen[msg.type] || 0) + 1;
     switch (msg.type) {
-      case "heatmap": if (d && !state.candleOnly) { mergeColumns(msg); refreshSeries(); liveDrawn(t0, "heatmap"); } break;
-      case "bars":
-        if (d && msg.symbol === state.params.symbol && msg.bars.length) {
-          const last = msg.bars[msg.bars.length - 1];
-          d.lastPrice = last[4];
-          refreshSeries();
-          liveDrawn(t0);
-        }
-        break;
-      case "liquidations":
-        if (state.realized && msg.symbol === state.params.symbol) {
-          const ex = state.params.exchanges;
-          for (const p of msg.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
-          state.realizedStamp = (state.realizedStamp || 0) + 1;
-          liveDrawn(t0);
-        }
-        break;
-      case "liquidation_bars":
-        if (state.realized && msg.symbol === state.params.symbol) {
-          for (const row of msg.bars) {
-            let series = state.realized.bars.find((s) => s.exchange === row[1]);
-            if (!series) { series = { exchange: row[1], ts: [], long_usd: [], short_usd: [] }; state.realized.bars.push(series); }
-            const i = series.ts.indexOf(row[0]);
-            if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
-          }
-          state.realizedStamp = (state.realizedStamp || 0) + 1;
-          liveDrawn(t0);
-        }
-        break;
+      case "update": onUpdate(msg, t0); break;
       case "health": state.health = msg.exchanges; renderHealth(); break;
-      case "reload": case "resync": loadHeatmap({ keepView: true }); break;
+      case "resync": loadHeatmap({ keepView: true }); break;
       default: break;
     }
+  }
+  // One frame per data version: the new bars, prints and realized aggregates, and the view's new columns
+  // (or a reload notice); drawn once.
+  function onUpdate(msg, t0) {
+    const d = state.data, symbol = state.params.symbol;
+    let series = false;  // new bars or columns: the panels' series are reloaded too
+    if (d) {
+      for (const entry of msg.bars) {
+        if (entry.symbol === symbol && entry.bars.length) { d.lastPrice = entry.bars[entry.bars.length - 1][4]; series = true; }
+      }
+    }
+    const prints = state.realized ? mergeRealized(msg, symbol) : false;
+    let kind = "other";
+    if (msg.heatmap && d && !state.candleOnly) {
+      mergeColumns({ ...msg.heatmap, data_version: msg.data_version });
+      kind = "heatmap";
+      series = true;
+    } else if (msg.reload) {
+      loadHeatmap({ keepView: true });
+    }
+    if (series) refreshSeries();
+    if (series || prints) liveDrawn(t0, kind);
+  }
+  function mergeRealized(msg, symbol) {
+    let changed = false;
+    const ex = state.params.exchanges;
+    for (const entry of msg.liquidations) {
+      if (entry.symbol !== symbol) continue;
+      for (const p of entry.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
+      changed = true;
+    }
+    for (const entry of msg.liquidation_bars) {
+      if (entry.symbol !== symbol) continue;
+      for (const row of entry.bars) {
+        let series = state.realized.bars.find((s) => s.exchange === row[1]);
+        if (!series) { series = { exchange: row[1], ts: [], long_usd: [], short_usd: [] }; state.realized.bars.push(series); }
+        const i = series.ts.indexOf(row[0]);
+        if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
+      }
+      changed = true;
+    }
+    if (changed) state.realizedStamp = (state.realizedStamp || 0) + 1;
+    return changed;
   }
   function liveDrawn(t0, kind = "other") {
     draw();
