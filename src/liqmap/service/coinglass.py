@@ -44,6 +44,7 @@ from liqmap.service.context import ServiceContext
 from liqmap.service.encode import price_decimals, usd
 from liqmap.service.params import ParamError, parse_ts
 from liqmap.symbols import EXCHANGES, canonical, venue_symbol
+from liqmap.viewspec import VIEW
 
 PREFIX = "/api/futures/liquidation"
 
@@ -52,7 +53,7 @@ EXCHANGE_NAMES: dict[str, str] = {
     "binance": "Binance", "bybit": "Bybit", "okx": "OKX", "bitget": "Bitget", "gate": "Gate",
     "hyperliquid": "Hyperliquid", "dydx": "dYdX",
 }
-HEATMAP_RANGES: tuple[str, ...] = ("12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
+HEATMAP_RANGES: tuple[str, ...] = tuple(VIEW.ranges)  # the native views, by the same names
 MAP_RANGES: tuple[str, ...] = ("1d", "7d", "30d")
 HISTORY_INTERVALS: dict[str, int] = {
     "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
