@@ -117,3 +117,17 @@ def test_ctrl_c_stops_the_server_cleanly(db: str, tmp_path: Path) -> None:
     assert "Aborted!" not in out and "Traceback" not in out, out
     assert "liqmap stopped." in out
     assert proc.returncode == 0, out
+
+
+def test_picture_options_are_the_view_declaration() -> None:
+    from liqmap.commands.render import heatmap_cmd, liqmap_cmd
+    from liqmap.viewspec import VIEW
+
+    for command in (heatmap_cmd, liqmap_cmd):
+        options = {p.name: p for p in command.params}
+        assert list(options["range_"].type.choices) == ["12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y"]
+        assert list(options["side"].type.choices) == ["both", "long", "short", "net"]
+        assert (options["range_"].default, options["side"].default) == ("7d", "both")
+    heatmap_options = {p.name: p.default for p in heatmap_cmd.params}
+    assert (heatmap_options["bins"], heatmap_options["columns"]) == (VIEW.rows.default, VIEW.columns.default) == (
+        500, 1000)

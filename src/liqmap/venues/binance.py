@@ -40,6 +40,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -231,6 +232,8 @@ def _kline_params(vsym: str, start: int, end: int, limit: int) -> dict[str, Any]
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Binance",
+    instruments=InstrumentNames("{base}USDT"),
     rest_url="https://fapi.binance.com",
     # Since 2026-04-23 regular market streams live under /market (reference §1.2.1).
     ws_urls={"public": "wss://fstream.binance.com/market/stream"},
