@@ -381,18 +381,23 @@ def _width(rows: Sequence[Sequence[str]], least: int) -> None:
 
 
 def _column(rows: Sequence[Sequence[str]], index: int, kind: type[float] | type[int], *, i_name: str) -> np.ndarray:
-    """Column ``index`` of ``rows`` as float64 / int64; ParseError naming the column and row otherwise."""
+    """Column ``index`` of ``rows`` as float64 / int64 (in one pass; cell by cell only to name the first bad
+    one); ParseError naming the column and row otherwise."""
     dtype = np.float64 if kind is float else np.int64
-    out = np.empty(len(rows), dtype=dtype)
-    for i, row in enumerate(rows):
-        try:
-            out[i] = kind(row[index])
-        except (ValueError, OverflowError):
-            raise ParseError(f"{i_name}: {row[index]!r} is not {'a number' if kind is float else 'an integer'}",
-                             row=i) from None
+    cells = [row[index] for row in rows]
+    try:
+        out: np.ndarray = np.fromiter(map(kind, cells), dtype=dtype, count=len(cells))
+    except (ValueError, OverflowError):
+        out = np.empty(len(cells), dtype=dtype)
+        for i, cell in enumerate(cells):
+            try:
+                out[i] = kind(cell)
+            except (ValueError, OverflowError):
+                what = "a number" if kind is float else "an integer"
+                raise ParseError(f"{i_name}: {cell!r} is not {what}", row=i) from None
     if kind is float and not np.isfinite(out).all():
         i = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise ParseError(f"{i_name}: {rows[i][index]!r} is not a number", row=i)
+        raise ParseError(f"{i_name}: {cells[i]!r} is not a number", row=i)
     return out
 
 
