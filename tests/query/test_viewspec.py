@@ -72,3 +72,11 @@ def test_a_request_view_is_a_query() -> None:
         parse_view(symbol="BTC", exchanges=None, range_=None, end=None, leverage=None, age=None, rows=2001,
                    columns=None, tiers=(), labels=())
     assert str(refused.value) == "parameter 'rows': 2001 is out of range; accepted: an integer from 10 to 2000"
+
+
+def test_the_server_key_is_a_subset_of_the_query() -> None:
+    from dataclasses import fields
+
+    key = [f.name for f in fields(ViewKey)]
+    assert key == ["symbol", "exchanges", "range", "end", "leverage", "ages", "n_bins", "max_columns"]
+    assert set(key) <= {f.name for f in fields(HeatmapQuery)}

@@ -10,7 +10,7 @@ import click
 
 from liqmap.analysis.calibration import MODES
 from liqmap.commands.base import Command
-from liqmap.commands.options import db_option
+from liqmap.commands.options import db_option, range_option
 from liqmap.viewspec import VIEW
 
 
@@ -39,8 +39,7 @@ def view_options(func: Any) -> Any:
         click.option("--leverage", default=None, help="Only these leverage tiers, e.g. 25,50,100."),
         click.option("--ages", default=None, help="Only these position-age buckets, e.g. '<4h,4h-1d'."),
         click.option("--side", type=click.Choice(VIEW.sides), default=VIEW.default_side, show_default=True),
-        click.option("--range", "range_", type=click.Choice(list(VIEW.ranges)), default=VIEW.default_range,
-                     show_default=True),
+        range_option(),
         click.option("--png", "png", type=click.Path(dir_okay=False), required=True, help="Output PNG."),
         db_option,
     ]

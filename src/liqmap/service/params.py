@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from liqmap.errors import ConfigError
@@ -211,7 +211,8 @@ class ViewKey:
     """A normalised heatmap view as the server caches it: the fields of
     :class:`liqmap.query.HeatmapQuery` that determine the computed Heatmap (side excluded: every side is
     derived from the same long/short grids), hashable, with the API's parameter names
-    (:meth:`as_params`). :meth:`query` is the HeatmapQuery it stands for."""
+    (:meth:`as_params`). Every field is the HeatmapQuery field of the same name; :meth:`query` is the
+    HeatmapQuery it stands for."""
 
     symbol: str
     exchanges: tuple[str, ...] | None
@@ -227,9 +228,7 @@ class ViewKey:
         the computed grids)."""
         from liqmap.query import HeatmapQuery
 
-        return HeatmapQuery(symbol=self.symbol, exchanges=self.exchanges, range=self.range, end=self.end,
-                            side=VIEW.default_side, leverage=self.leverage, ages=self.ages, n_bins=self.n_bins,
-                            max_columns=self.max_columns)
+        return HeatmapQuery(**{f.name: getattr(self, f.name) for f in fields(self)}, side=VIEW.default_side)
 
     def as_params(self) -> dict[str, object]:
         return {
