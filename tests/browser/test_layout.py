@@ -144,3 +144,21 @@ def test_hovering_keeps_the_title_saying_what_the_map_is(browser, server, viewpo
     assert "USD by price · calibrated to Coinglass" in title and "UTC (hover)" in title
     assert page.liqmap_errors == []
     page.context.close()
+
+
+def test_a_panel_taking_room_leaves_the_map_drawn_at_its_new_size(browser, server):
+    """A module's panel appended to #ext-panels shrinks the liquidation map: the map is drawn again at its
+    new size (no stretched bitmap), with the same title."""
+    page = _open(browser, server, DESKTOP)
+    size = "(() => { const c = document.getElementById('liqmap'), r = window.devicePixelRatio;" \
+           " return [c.height, Math.round(c.clientHeight * r)]; })()"
+    before = page.evaluate(size)
+    assert before[0] == before[1]
+    page.evaluate("""(() => { const p = document.createElement('div'); p.style.height = '120px';
+      document.getElementById('ext-panels').appendChild(p); })()""")
+    page.wait_for_function(f"(() => {{ const [h, css] = {size}; return h === css && h < {before[0]}; }})()")
+    after = page.evaluate(size)
+    assert before[1] - 121 <= after[1] <= before[1] - 120  # the panel's 120 px (± a rounded pixel)
+    assert "USD by price · calibrated to Coinglass" in page.inner_text("#liqmap-title")
+    assert page.liqmap_errors == []
+    page.context.close()
