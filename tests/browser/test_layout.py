@@ -162,3 +162,20 @@ def test_a_panel_taking_room_leaves_the_map_drawn_at_its_new_size(browser, serve
     assert "USD by price · calibrated to Coinglass" in page.inner_text("#liqmap-title")
     assert page.liqmap_errors == []
     page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1024, "height": 640}, {"width": 844, "height": 390}],
+                         ids=["small-laptop", "phone-landscape"])
+def test_a_short_window_makes_the_screen_taller_not_the_panel_overlap(browser, server, viewport: dict[str, int]):
+    """Below the charts' minimum heights the chart screen grows past the window (the page scrolls): the
+    heatmap keeps its 300 px and the accuracy panel starts under the legend and the liquidation map."""
+    page = _open(browser, server, viewport)
+    b = page.evaluate(BOXES)
+    assert b["heatmap"]["h"] >= 300
+    assert b["screen"]["h"] > viewport["height"]
+    for part in ("heatmap", "panels", "legend", "liqmap", "stats", "exact"):
+        assert b[part]["bottom"] <= b["screen"]["bottom"] + 0.5, (part, b[part])
+    assert b["accuracy"]["y"] >= b["screen"]["bottom"] - 0.5
+    assert b["scrollWidth"] <= viewport["width"]
+    assert page.liqmap_errors == []
+    page.context.close()
