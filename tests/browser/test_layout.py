@@ -177,5 +177,10 @@ def test_a_short_window_makes_the_screen_taller_not_the_panel_overlap(browser, s
         assert b[part]["bottom"] <= b["screen"]["bottom"] + 0.5, (part, b[part])
     assert b["accuracy"]["y"] >= b["screen"]["bottom"] - 0.5
     assert b["scrollWidth"] <= viewport["width"]
+    # A phone held sideways gets the phone's layout: the controls in the drawer, the map under the heatmap.
+    sideways = viewport["height"] < 500
+    assert page.locator("#menu-btn").is_visible() == sideways
+    assert page.locator("#range button").first.is_visible() == (not sideways)
+    assert (b["liqmap"]["y"] >= b["legend"]["bottom"]) == sideways
     assert page.liqmap_errors == []
     page.context.close()
