@@ -201,3 +201,19 @@ def test_one_thread_and_two_threads_give_bit_identical_heatmaps(
     for name in ("long", "short", "swept_long", "swept_short"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
     assert float(one.long.max()) > 0 and float(one.swept_short.sum()) > 0
+
+
+@SETTINGS
+@given(frame=random_frames(max_bars=200), knobs=configs, since=st.integers(0, 40))
+def test_compiled_warm_books_equal_the_numpy_books(frame: MarketFrame, knobs: dict, since: int) -> None:
+    """kernel.alive: the same cohorts, in the same order (birth, key, then tier and entry), same values."""
+    config = ModelConfig(**knobs, above_max_leverage="cap")
+    since = min(since, len(frame) - 1)
+    with kernel("numpy"):
+        want = warm_book(frame, config, since=since)
+    with kernel("numba"):
+        got = warm_book(frame, config, since=since)
+    assert got.at == want.at
+    for name in ("levels", "values", "births", "tiers"):
+        for side in (0, 1):
+            np.testing.assert_array_equal(getattr(got, name)[side], getattr(want, name)[side], err_msg=name)

@@ -270,10 +270,13 @@ def _alive_py(
     out_level: np.ndarray, out_value: np.ndarray, out_tier: np.ndarray,
 ) -> tuple[int, float]:
     """The cohorts ``(i, tier k, entry j < n_points[i])`` of one side never swept up to the last bar
-    ``n - 1`` (the record-stack search of :func:`side_events`), written from the last birth to the first,
-    each bar's in (tier, entry) order: birth bar, level ``entries[i, j] * ratios[k]``, USD at the last bar
-    ``w_now[i] * weights[k]``, tier. Returns their count and the USD swept in the last bar,
-    ``sum w_last[i] * weights[k]`` over the cohorts swept there."""
+    ``n - 1`` (the record-stack search of :func:`side_events`): birth bar, level ``entries[i, j] *
+    ratios[k]``, USD at the last bar ``w_now[i] * weights[k]``, tier. Returns their count and the USD
+    swept in the last bar, ``sum w_last[i] * weights[k]`` over the cohorts swept there.
+
+    Written from the last birth to the first, each bar's by key ``-sign * level`` descending, equal keys
+    in reverse (tier, entry) order: reversed, the rows are ordered by (birth, key) with ties in (tier,
+    entry) order, as a stable sort of the (tier, entry) rows gives."""
     n = values.shape[0]
     stack_value = np.empty(n)
     stack_bar = np.empty(n, dtype=np.int64)
@@ -286,6 +289,7 @@ def _alive_py(
             size = record_push(values, stack_value, stack_bar, size, nxt)
             nxt -= 1
         finger = size - 1
+        start = count
         for k in range(ratios.shape[0]):
             for j in range(n_points[i]):
                 level = entries[i, j] * ratios[k]
@@ -294,14 +298,22 @@ def _alive_py(
                 if pos >= 0:
                     t = stack_bar[pos]
                     finger = pos
-                if t >= n:
-                    out_birth[count] = births[i]
-                    out_level[count] = level
-                    out_value[count] = w_now[i] * weights[k]
-                    out_tier[count] = k
-                    count += 1
-                elif t == n - 1:
-                    swept_last += w_last[i] * weights[k]
+                if t < n:
+                    if t == n - 1:
+                        swept_last += w_last[i] * weights[k]
+                    continue
+                # insertion into the bar's rows, key descending, a later row before an equal key
+                d = count
+                while d > start and -sign * out_level[d - 1] <= -sign * level:
+                    out_level[d] = out_level[d - 1]
+                    out_value[d] = out_value[d - 1]
+                    out_tier[d] = out_tier[d - 1]
+                    d -= 1
+                out_birth[count] = births[i]
+                out_level[d] = level
+                out_value[d] = w_now[i] * weights[k]
+                out_tier[d] = k
+                count += 1
     return count, swept_last
 
 

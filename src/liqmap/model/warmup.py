@@ -70,13 +70,10 @@ def alive_cohorts(
     def one_side(side: int) -> AliveSide:
         values = np.ascontiguousarray(frame.low if side == 0 else -frame.high)
         found = _alive_compiled(spec, side, values) if compiled else _alive_numpy(spec, side, values)
-        birth, level, value, tier, swept_last = found
-        key = -level if side == 0 else level
-        order = np.lexsort((key, birth))
-        level = level[order]
+        birth, level, value, tier, swept_last = found  # ordered by (birth, key)
         bins = np.searchsorted(edges, level, side="right") - 1
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
-        return AliveSide(birth[order], key[order], bins, value[order], swept_last, tier[order])
+        return AliveSide(birth, -level if side == 0 else level, bins, value, swept_last, tier)
 
     # The two sides are independent and numpy releases the GIL in its array loops: a thread each (not
     # for a few bars, e.g. a live step, where starting the threads costs more than the work).
@@ -112,7 +109,8 @@ class _AliveSpec:
 
 
 Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
-"""Alive cohorts of one side (birth, level, value, tier) and the USD swept in the last bar."""
+"""Alive cohorts of one side (birth, level, value, tier), ordered by (birth, key) with ties in (tier,
+entry) order, and the USD swept in the last bar."""
 
 
 def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
@@ -127,7 +125,9 @@ def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
         born, points, entries, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
         1.0 if side == 0 else -1.0, now, before, birth, level, value, tier,
     )
-    return birth[:count], level[:count], value[:count], tier[:count], float(swept_last)
+    # the kernel writes the last birth first, each bar's rows by key descending: reversed, in order
+    rows = slice(count - 1, None, -1) if count else slice(0, 0)
+    return birth[rows].copy(), level[rows].copy(), value[rows].copy(), tier[rows].copy(), float(swept_last)
 
 
 def _alive_numpy(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
@@ -151,5 +151,7 @@ def _alive_numpy(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
                       value[alive_now], tier[alive_now]))
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), swept_last
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]), swept_last)
+    birth, level = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    order = np.lexsort((-level if side == 0 else level, birth))
+    return (birth[order], level[order], np.concatenate([p[2] for p in parts])[order],
+            np.concatenate([p[3] for p in parts])[order], swept_last)
