@@ -122,8 +122,13 @@ class _Events:
     fast path; ``np.bincount`` was measured slower there, its full-size output costs more than the scatter),
     ``np.bincount`` into small arrays (the swept series)."""
 
-    def __init__(self, size: int) -> None:
-        self.out = np.zeros(size)
+    def __init__(self, size: int, reuse: np.ndarray | None = None) -> None:
+        """``reuse``: an array of ``size`` no longer needed, zeroed and filled again (no fresh pages)."""
+        if reuse is not None and reuse.shape == (size,):
+            reuse.fill(0.0)
+            self.out = reuse
+        else:
+            self.out = np.zeros(size)
         self.small = size <= SMALL_EVENTS
 
     def add(self, idx: np.ndarray, val: np.ndarray) -> None:
@@ -204,8 +209,10 @@ class FrameJob:
 
     @classmethod
     def build(
-        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None
+        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None,
+        reuse: np.ndarray | None = None,
     ) -> FrameJob:
+        """``reuse``: a finished job's flat grid to fill again (a run's later frames)."""
         n = len(frame)
         plan = spec.plan
         compiled = use_numba()
@@ -220,7 +227,7 @@ class FrameJob:
             spec=spec, frame=frame, inputs=inputs, ratios=ratios, tier_ratios=ratios[:, list(spec.tiers)], log_s=log_s,
             log_s_col=log_s_col, col_of=col_of, start_factor=np.exp(log_s_col[col_of] - log_s),
             boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
-            grid=_Events(plan.n_columns * spec.row), swept=_Events(len(spec.sides) * plan.n_columns),
+            grid=_Events(plan.n_columns * spec.row, reuse), swept=_Events(len(spec.sides) * plan.n_columns),
             compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
             entries=inputs.padded_entries(born) if compiled and spec.all_ages else None,
         )

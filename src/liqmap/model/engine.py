@@ -251,21 +251,33 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
     """Every frame's book summed: ``(K, S, B)`` and swept ``(S, K)``.
 
     Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so
-    ``workers`` threads of this process overlap them, in three steps: each frame's per-bar arrays
-    (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side apart when the path allows
-    it, so two threads share even one frame), then its per-bar terms and roll-forward. Every frame's
-    arrays are summed in frame order, so the numbers do not depend on ``workers``."""
+    ``workers`` threads of this process overlap them, in waves of ``workers`` frames and three steps:
+    each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side
+    apart when the path allows it, so two threads share even one frame), then its per-bar terms and
+    roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
+    touches ``workers + 1`` grids of fresh memory, not one per frame), so the numbers do not depend on
+    ``workers``."""
+    total: np.ndarray | None = None
+    swept: np.ndarray | None = None
+    spare: list[np.ndarray] = []
+    slots = tuple(range(len(spec.sides)))
+    wave = max(1, workers)
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         run = map if pool is None else pool.map
-        jobs = list(run(lambda t: FrameJob.build(spec, t.frame, t.offset, t.ratios, t.warm), tasks))
-        slots = tuple(range(len(spec.sides)))
-        parts = [(job, (slot,)) for job in jobs for slot in slots] if jobs[0].per_side else [(j, slots) for j in jobs]
-        list(run(lambda part: add_sides(*part), parts))
-        results = list(run(finish, jobs))
-    total, swept = results[0]
-    for grid, frame_swept in results[1:]:
-        total += grid
-        swept += frame_swept
+        for first in range(0, len(tasks), wave):
+            batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
+            jobs = list(run(lambda b: FrameJob.build(spec, b[0].frame, b[0].offset, b[0].ratios, b[0].warm, b[1]),
+                            batch))
+            parts = [(job, (slot,)) for job in jobs for slot in slots] if jobs[0].per_side else [(j, slots) for j in jobs]
+            list(run(lambda part: add_sides(*part), parts))
+            for job, (grid, frame_swept) in zip(jobs, run(finish, jobs), strict=True):
+                if total is None or swept is None:
+                    total, swept = grid, frame_swept
+                    continue
+                total += grid
+                swept += frame_swept
+                spare.append(job.grid.out)
+    assert total is not None and swept is not None
     return total, swept
 
 
