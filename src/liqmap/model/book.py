@@ -19,6 +19,11 @@ cache-sized):
 
 The per-bar closed-form terms of swept USD (same-bar liquidations, :mod:`liqmap.model.intrabar`; the diffuse
 layer, :mod:`liqmap.model.diffuse`) are added to each bar's column.
+
+That is the numpy path (the oracle, and any ``ages`` filter). With every age bucket selected the compiled
+kernel (:mod:`liqmap.model.kernel`) does steps 1-3 in one pass per side over a record stack of the bars.
+A run's settings are a :class:`BookSpec`, a frame's arrays a :class:`FrameJob`: :func:`frame_book` =
+:meth:`FrameJob.build`, :func:`add_sides`, :func:`finish` (the engine runs the steps on threads).
 """
 
 from __future__ import annotations
