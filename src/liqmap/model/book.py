@@ -40,7 +40,7 @@ from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import roll_forward, scale_blocks, side_events, use_numba
+from liqmap.model.kernel import ENTRY_GIVEN, roll_forward, scale_blocks, side_events, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -209,8 +209,8 @@ class FrameJob:
     born: np.ndarray
     blocks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
-    entries: tuple[np.ndarray, np.ndarray] | None
-    """The compiled path's ``(n_points, entries)`` of the born bars (entries padded to the widest bar)."""
+    points: np.ndarray | None
+    """The compiled path's entry points per born bar (None on the numpy path)."""
 
     @classmethod
     def build(
@@ -234,13 +234,13 @@ class FrameJob:
             boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
             grid=_Events(plan.n_columns * spec.row, reuse), swept=_Events(len(spec.sides) * plan.n_columns),
             compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
-            entries=inputs.padded_entries(born) if compiled and spec.all_ages else None,
+            points=inputs.n_points[born] if compiled and spec.all_ages else None,
         )
 
     @property
     def per_side(self) -> bool:
         """The sides can be computed apart (by two threads): the compiled path, every age bucket."""
-        return self.entries is not None
+        return self.points is not None
 
     @property
     def n(self) -> int:
@@ -337,8 +337,8 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     if spec.all_ages and job.compiled:
         side_events(
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
-            np.ones(len(b), dtype=np.int64), np.ascontiguousarray(levels[:, :, 0]), values, np.ones(1), np.ones(1),
-            job.values(side), sign, spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of,
+            np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
+            *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of,
             job.start_factor, *job.blocks,
         )
         return
@@ -357,17 +357,17 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
 
 def _add_born_compiled(job: FrameJob, slot: int) -> None:
     """Every cohort born in ``job.born`` on one side (every age bucket): one compiled record-stack pass."""
-    spec, inputs, born = job.spec, job.inputs, job.born
-    if not len(born) or job.entries is None:
+    spec, inputs, born, points = job.spec, job.inputs, job.born, job.points
+    if not len(born) or points is None:
         return
-    points, entries = job.entries
     side = spec.sides[slot]
     share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
+    rule, *prices = inputs.entry_rule()
     side_events(
-        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, entries,
-        inputs.added[born] * share / points, np.ascontiguousarray(job.tier_ratios[side]), spec.weights,
-        job.values(side), 1.0 if side == 0 else -1.0, spec.edges, uniform_edges(spec.edges), job.log_s,
-        job.log_s_col, job.col_of, job.start_factor, *job.blocks,
+        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, rule,
+        np.empty((0, 0)), *prices, inputs.added[born] * share / points,
+        np.ascontiguousarray(job.tier_ratios[side]), spec.weights, job.values(side), 1.0 if side == 0 else -1.0,
+        spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
     )
 
 

@@ -64,8 +64,7 @@ def alive_cohorts(
         keep_before = np.exp(log_s[n - 2] - log_s[born_all])
         selected = age_selected[np.searchsorted(boundaries, n - 2 - born_all, side="right")]
     compiled = use_numba()
-    entries = inputs.padded_entries(born_all)[1] if compiled else np.zeros((0, 0))
-    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected, entries)
+    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected)
 
     def one_side(side: int) -> AliveSide:
         values = np.ascontiguousarray(frame.low if side == 0 else -frame.high)
@@ -96,8 +95,6 @@ class _AliveSpec:
     keep_now: np.ndarray
     keep_before: np.ndarray
     selected: np.ndarray
-    entries: np.ndarray
-    """The compiled path's entries of the born bars (:meth:`FrameInputs.padded_entries`; empty otherwise)."""
 
     def usd(self, side: int, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Per born bar (``rows``) and unit tier weight: a cohort's USD at the last bar, and at the bar
@@ -116,13 +113,13 @@ entry) order, and the USD swept in the last bar."""
 def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
     """One compiled record-stack pass over every born bar (:func:`liqmap.model.kernel.alive`)."""
     born, points = spec.born, spec.points
-    entries = spec.entries
+    rule, *prices = spec.inputs.entry_rule()
     size = int(points.sum()) * len(spec.weights)
     birth, level = np.empty(size, dtype=np.int64), np.empty(size)
     value, tier = np.empty(size), np.empty(size, dtype=np.int64)
     now, before = spec.usd(side)
     count, swept_last = alive(
-        born, points, entries, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
+        born, points, rule, *prices, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
         1.0 if side == 0 else -1.0, now, before, birth, level, value, tier,
     )
     # the kernel writes the last birth first, each bar's rows by key descending: reversed, in order
