@@ -305,7 +305,8 @@ def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
         roll_forward(out, job.log_s_col)
     else:
         _roll_forward(out, job.log_s_col)
-    return out.reshape(job.k_cols, len(spec.sides), spec.n_bins), job.swept.result().reshape(len(spec.sides), job.k_cols)
+    n_sides = len(spec.sides)
+    return out.reshape(job.k_cols, n_sides, spec.n_bins), job.swept.result().reshape(n_sides, job.k_cols)
 
 
 def _warm_start(spec: BookSpec, frame: MarketFrame, warm: WarmBook) -> int:
@@ -338,8 +339,8 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
         side_events(
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
             np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
-            *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of,
-            job.start_factor, *job.blocks,
+            *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges,
+            uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
         )
         return
     sweep = group_sweeps(job.searches[side], b, sign * levels)

@@ -268,7 +268,8 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
             batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
             jobs = list(run(lambda b: FrameJob.build(spec, b[0].frame, b[0].offset, b[0].ratios, b[0].warm, b[1]),
                             batch))
-            parts = [(job, (slot,)) for job in jobs for slot in slots] if jobs[0].per_side else [(j, slots) for j in jobs]
+            per_side = jobs[0].per_side
+            parts = [(job, (slot,)) for job in jobs for slot in slots] if per_side else [(j, slots) for j in jobs]
             list(run(lambda part: add_sides(*part), parts))
             for job, (grid, frame_swept) in zip(jobs, run(finish, jobs), strict=True):
                 if total is None or swept is None:
