@@ -215,17 +215,19 @@ def _side_events_py(
     stack_bar = np.empty(n, dtype=np.int64)
     size = 0
     nxt = n - 1
+    finger = 0
     for i in range(births.shape[0] - 1, -1, -1):
         b = births[i]
-        while nxt > b:
-            size = record_push(values, stack_value, stack_bar, size, nxt)
-            nxt -= 1
+        if nxt > b:  # a new stack: search from its top (rows of one bar, e.g. a warm book's, keep the finger)
+            while nxt > b:
+                size = record_push(values, stack_value, stack_bar, size, nxt)
+                nxt -= 1
+            finger = size - 1
         lb = log_s[b]
         block_b = block[b]
         inv_b = 1.0 / rel[b]
         birth_at = col_of[b] * row + grid_base
         f_birth = start_factor[b]
-        finger = size - 1
         n_j = n_points[i]
         for j in range(n_j):
             points[j] = entry(rule, entries, i, b, j, n_j, price, low, high, close)
