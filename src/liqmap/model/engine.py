@@ -21,6 +21,7 @@ from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import frame_inputs, level_ratios
+from liqmap.model.kernel import shown, use_numba
 from liqmap.model.result import Heatmap
 from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
@@ -288,6 +289,13 @@ def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
     USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
     "non-empty bin" means the same here and in StreamingModel, which applies the same rule)."""
+    if use_numba():  # the same comparisons in one compiled pass per column
+        long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
+        low, high = shown(total, RESIDUE, long, short)
+        scale = max(high, -low, 1.0)
+        if low < -1e-6 * scale:
+            raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
+        return long, short
     long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
     low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
     scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)

@@ -374,6 +374,33 @@ def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
                 grid[k, r] += grid[k - 1, r] * ratio
 
 
+def _shown_py(total: np.ndarray, residue: float, long: np.ndarray, short: np.ndarray) -> tuple[float, float]:
+    """``long`` / ``short`` (K, B) from the summed book ``total`` (K, 2, B) in two passes per column:
+    ``max(x, 0)``, then bins ``<= residue x`` the column's largest (both sides) set to 0. Returns the
+    smallest and the largest raw value (0 included), for the caller's negative-notional check."""
+    lowest = 0.0
+    highest = 0.0
+    for k in range(total.shape[0]):
+        top = 0.0
+        for b in range(total.shape[2]):
+            x = total[k, 0, b]
+            y = total[k, 1, b]
+            lowest = min(lowest, x, y)
+            highest = max(highest, x, y)
+            x = x if x > 0.0 else 0.0
+            y = y if y > 0.0 else 0.0
+            long[k, b] = x
+            short[k, b] = y
+            top = max(top, x, y)
+        cut = residue * top
+        for b in range(total.shape[2]):
+            if long[k, b] <= cut:
+                long[k, b] = 0.0
+            if short[k, b] <= cut:
+                short[k, b] = 0.0
+    return lowest, highest
+
+
 if HAVE_NUMBA:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     record_push: Any = _jit(_record_push_py)
@@ -384,6 +411,7 @@ if HAVE_NUMBA:
     first_touches: Any = _jit(_first_touches_py)
     alive: Any = _jit(_alive_py)
     roll_forward: Any = _jit(_roll_forward_py)
+    shown: Any = _jit(_shown_py)
 else:  # pragma: no cover
     record_push = _record_push_py
     record_find = _record_find_py
@@ -393,3 +421,4 @@ else:  # pragma: no cover
     first_touches = _first_touches_py
     alive = _alive_py
     roll_forward = _roll_forward_py
+    shown = _shown_py
