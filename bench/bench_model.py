@@ -284,8 +284,10 @@ def main() -> None:
         m = args.reference_bars
         small = f0.slice(0, m)
         t0 = time.perf_counter()
-        want = reference_heatmap([small], config, n_bins=200)
+        edges = np.linspace(float(small.low.min()) * 0.9, float(small.high.max()) * 1.1, 201)
+        want = reference_heatmap([small], config, price_edges=edges)
         ref_s = time.perf_counter() - t0
+        compute_heatmap([small], config, price_edges=want.price_edges)  # the compiled kernel's cache loaded
         got, walls, _ = timed(compute_heatmap, [small], config, price_edges=want.price_edges, repeat=3)
         print(f"\nreference (pure Python, per position): {ref_s:.2f} s for {m} bars x 1 venue; engine on the "
               f"same slice {span(walls, 1e3)} ms ({ref_s / min(walls):,.0f}x); same numbers: "
