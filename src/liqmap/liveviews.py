@@ -318,13 +318,13 @@ def _fold(old: Heatmap, step: Heatmap, first: int, width_ms: int, start: int) ->
     long_all = np.concatenate((head_long, np.asarray(long_rows).reshape(-1, old.long.shape[1])))
     short_all = np.concatenate((head_short, np.asarray(short_rows).reshape(-1, old.short.shape[1])))
     time_arr = np.asarray(times, dtype=np.int64)
-    keep = time_arr >= start
-    return dataclasses.replace(
+    drop = int(np.searchsorted(time_arr, start))  # columns are in time order: the kept ones are a suffix
+    return dataclasses.replace(  # slices, not masks: the grids (MBs) are copied once, by the concatenation
         old,
-        times=time_arr[keep],
-        long=long_all[keep],
-        short=short_all[keep],
-        swept_long=np.asarray(swept_long)[keep],
-        swept_short=np.asarray(swept_short)[keep],
-        candles={name: np.asarray(values)[keep] for name, values in candles.items()},
+        times=time_arr[drop:],
+        long=long_all[drop:],
+        short=short_all[drop:],
+        swept_long=np.asarray(swept_long)[drop:],
+        swept_short=np.asarray(swept_short)[drop:],
+        candles={name: np.asarray(values)[drop:] for name, values in candles.items()},
     )
