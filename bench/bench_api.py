@@ -183,6 +183,7 @@ async def ws_clients(
     print(f"  {clients} clients connected and subscribed")
     delays: list[float] = []
     sent: dict[int, float] = {}
+    answered: list[float] = []  # POST round trips: the store write, the live step, every frame queued
     async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
         for u in range(updates):
             ts = next_bar + u * MINUTE
@@ -197,6 +198,7 @@ async def ws_clients(
                                                  "oi_usd": last_oi[v] * (1 + 1e-4 * (u + 1))})
             t0 = time.perf_counter()
             r = await http.post("/api/records", json=records)
+            answered.append((time.perf_counter() - t0) * 1000)
             version = r.json()["data_version"]
             sent[version] = t0
             await asyncio.sleep(pause)
@@ -221,6 +223,8 @@ async def ws_clients(
     print(f"  {updates} updates x {clients} clients: delivered {len(delays)}, lost {lost}, resyncs {resyncs}, "
           f"reload notices {reloads}; frames received by kind: {totals}")
     if delays:
+        print(f"  POST answered (store write + live step + frames queued for every client): median "
+              f"{statistics.median(answered):.0f} ms, max {max(answered):.0f} ms")
         print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
