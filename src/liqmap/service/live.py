@@ -41,6 +41,12 @@ _SERIES: dict[str, tuple[str, ...]] = {
     "liquidations": ("exchange", "symbol"),
     "liquidation_bars": ("exchange", "symbol", "interval_ms"),
 }
+_PUSHED_COLUMNS: dict[str, list[str]] = {
+    "bars": ["ts_event", "exchange", "symbol", "interval_ms", "open", "high", "low", "close", "volume"],
+    "liquidations": ["ts_event", "exchange", "symbol", "side", "price", "usd"],
+    "liquidation_bars": ["ts_event", "exchange", "symbol", "interval_ms", "long_usd", "short_usd"],
+}
+"""The columns an update carries of each pushed table (with its series columns)."""
 LOOKBACK_MS = 6 * 3_600_000
 RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
@@ -137,9 +143,11 @@ class Live:
         are not replayed (clients reload)."""
         marks = seen.setdefault(table, {})
         start = max(marks.values()) - LOOKBACK_MS + 1 if marks else None
-        rows = self.store.read(table, start=start, **equals)
+        rows = self.store.read(table, start=start, columns=_PUSHED_COLUMNS[table], **equals)
         columns = [rows[name].tolist() for name in _SERIES[table]]
-        keys = [_series_key(table, values) for values in zip(*columns, strict=True)]
+        normal: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # a few series among hours of rows: key each once
+        keys = [normal.get(values) or normal.setdefault(values, _series_key(table, values))
+                for values in zip(*columns, strict=True)]
         times = rows["ts_event"].tolist()
         keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
         for key, ts, new in zip(keys, times, keep.tolist(), strict=True):
