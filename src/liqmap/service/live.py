@@ -41,6 +41,12 @@ _SERIES: dict[str, tuple[str, ...]] = {
     "liquidations": ("exchange", "symbol"),
     "liquidation_bars": ("exchange", "symbol", "interval_ms"),
 }
+_PUSHED_COLUMNS: dict[str, list[str]] = {
+    "bars": ["ts_event", "exchange", "symbol", "interval_ms", "open", "high", "low", "close", "volume"],
+    "liquidations": ["ts_event", "exchange", "symbol", "side", "price", "usd"],
+    "liquidation_bars": ["ts_event", "exchange", "symbol", "interval_ms", "long_usd", "short_usd"],
+}
+"""The columns an update carries of each pushed table (with its series columns)."""
 LOOKBACK_MS = 6 * 3_600_000
 RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
@@ -50,8 +56,9 @@ series: ``exchange, symbol, interval_ms, bars``; ``liquidations``: ``symbol, pri
 ``symbol, bars``)."""
 
 
-def _series_key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(str(row[name]) if name != "interval_ms" else int(row[name]) for name in _SERIES[table])
+def _series_key(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The series of a row of ``table`` from its values of the :data:`_SERIES` columns (in that order)."""
+    return tuple(int(v) if name == "interval_ms" else str(v) for name, v in zip(_SERIES[table], values, strict=True))
 
 
 class Live:
@@ -124,7 +131,7 @@ class Live:
         for table in PUSHED:
             for row in self.store.series(table):
                 if row.get("market", "perp") == "perp":
-                    seen[table][_series_key(table, row)] = int(row["last"])
+                    seen[table][_series_key(table, tuple(row[name] for name in _SERIES[table]))] = int(row["last"])
         return seen
 
     def _unseen(self, table: str, seen: Seen, **equals: Any) -> dict[str, np.ndarray]:
@@ -136,15 +143,16 @@ class Live:
         are not replayed (clients reload)."""
         marks = seen.setdefault(table, {})
         start = max(marks.values()) - LOOKBACK_MS + 1 if marks else None
-        rows = self.store.read(table, start=start, **equals)
-        keep = np.zeros(len(rows["ts_event"]), dtype=bool)
-        for i, ts in enumerate(rows["ts_event"].tolist()):
-            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
-            if ts > marks.get(key, -1):
-                keep[i] = True
-        for j in np.flatnonzero(keep):
-            key = _series_key(table, {name: rows[name][j] for name in _SERIES[table]})
-            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][j]))
+        rows = self.store.read(table, start=start, columns=_PUSHED_COLUMNS[table], **equals)
+        columns = [rows[name].tolist() for name in _SERIES[table]]
+        normal: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # a few series among hours of rows: key each once
+        keys = [normal.get(values) or normal.setdefault(values, _series_key(table, values))
+                for values in zip(*columns, strict=True)]
+        times = rows["ts_event"].tolist()
+        keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
+        for key, ts, new in zip(keys, times, keep.tolist(), strict=True):
+            if new:
+                marks[key] = max(marks.get(key, -1), int(ts))
         return {name: values[keep] for name, values in rows.items()}
 
     async def check(self) -> bool:
