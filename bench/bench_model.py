@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,14 +188,39 @@ def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.N
     per_venue = {ex: timed(load_frame, store, ex, "BTC", view.warmup_start, view.end, view.interval_ms,
                            on_gap="latest", repeat=repeat)[1] for ex in view.exchanges}
     _, load_walls, load_cpus = timed(load_frames, store, view, repeat=repeat)
-    hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
+    with compute_timer() as model:
+        hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
     venues = ", ".join(f"{ex} {span(w, 1e3, '.0f')}" for ex, w in per_venue.items())
     print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, {name:5}: "
           f"{span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs ({load()}); grid "
           f"{hm.long.shape[0]} x {hm.long.shape[1]}; the process's first call {first:.2f} s\n"
           f"      parts: load_frame per venue (one at a time) {venues} ms; load_frames (all, 2 threads) "
-          f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; model and the rest "
-          f"~{(min(walls) - min(load_walls)) * 1e3:.0f} ms wall at best")
+          f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; compute_heatmap "
+          f"{span(model[0], 1e3, '.0f')} ms wall, {span(model[1], 1e3, '.0f')} ms CPU")
+
+
+@contextmanager
+def compute_timer() -> Iterator[tuple[list[float], list[float]]]:
+    """Within the block, the wall and process CPU of every compute_heatmap call (heatmap_for's model)."""
+    from liqmap.model import engine
+
+    walls: list[float] = []
+    cpus: list[float] = []
+    inner = engine.compute_heatmap
+
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+
+    engine.compute_heatmap = measured
+    try:
+        yield walls, cpus
+    finally:
+        engine.compute_heatmap = inner
 
 
 def api_views(store: Any, end: int, args: argparse.Namespace, days: int = 4) -> None:
