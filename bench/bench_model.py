@@ -139,6 +139,7 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
     """Both kernels on ``frames``: wall and CPU ranges, ratio, and the largest difference of the heatmaps."""
     updates = sum(len(f) for f in frames)
     results = {}
+    compute_heatmap(frames[:1], config, n_bins=args.bins, max_columns=args.columns)  # the kernel's cache loaded
     for name in ("numba", "numpy"):
         with kernel(name):
             hm, walls, cpus = timed(compute_heatmap, frames, config, n_bins=args.bins, max_columns=args.columns,
