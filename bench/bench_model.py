@@ -156,26 +156,6 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
           f"largest difference {diff:.1e} of the array's largest value")
 
 
-def through_query(args: argparse.Namespace) -> None:
-    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues, in parts;
-    then the web API's 7-day view (heatmap_for with the server's warm-up books)."""
-    from liqmap.store import DuckDBStore
-
-    end = 1_780_272_000_000 + 122 * 86_400_000
-    with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "bench.duckdb").open()
-        t0 = time.perf_counter()
-        write_store(store, 122, end, venues=args.exchanges)
-        print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
-              f"{time.perf_counter() - t0:.1f} s")
-        for warmup in (30.0, 0.0):
-            for name in ("numba", "numpy"):
-                with kernel(name):
-                    query_parts(store, end, warmup, name, args, repeat=args.repeat if name == "numba" else 1)
-        api_views(store, end, args)
-        store.close()
-
-
 def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.Namespace, repeat: int) -> None:
     """One 90-day query: each venue's load_frame alone, load_frames (all venues, two threads, the
     cross-venue clip), the whole heatmap_for (wall and CPU); model = whole - load_frames."""
@@ -247,6 +227,26 @@ def api_views(store: Any, end: int, args: argparse.Namespace, days: int = 4) -> 
           f"new UTC day {span(fresh[0], 1e3, '.0f')} ms wall ({span(fresh[1], 1e3, '.0f')} ms CPU); "
           f"new view, books cached {span(cached[0], 1e3, '.0f')} ms wall ({span(cached[1], 1e3, '.0f')} ms CPU) "
           f"({load()})")
+
+
+def through_query(args: argparse.Namespace) -> None:
+    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues, in parts;
+    then the web API's 7-day view (heatmap_for with the server's warm-up books)."""
+    from liqmap.store import DuckDBStore
+
+    end = 1_780_272_000_000 + 122 * 86_400_000
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "bench.duckdb").open()
+        t0 = time.perf_counter()
+        write_store(store, 122, end, venues=args.exchanges)
+        print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
+              f"{time.perf_counter() - t0:.1f} s")
+        for warmup in (30.0, 0.0):
+            for name in ("numba", "numpy"):
+                with kernel(name):
+                    query_parts(store, end, warmup, name, args, repeat=args.repeat if name == "numba" else 1)
+        api_views(store, end, args)
+        store.close()
 
 
 def incremental(label: str, frame: MarketFrame, config: ModelConfig, edges: np.ndarray, bars: int) -> None:
