@@ -348,6 +348,7 @@ def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = 
         leverage=query.leverage,
         ages=query.ages,
         warm=warm,
+        lead_until=view.start,  # the warm-up's columns would be cropped: one column for all of them
     )
     spot = [f.exchange for f in frames if f.price_source == "spot"]
     if spot:

@@ -237,3 +237,29 @@ def test_compiled_shown_grid_equals_the_numpy_one() -> None:
         np.testing.assert_array_equal(a, b)
     assert want[0][7, 2] == 0.0 and want[1][5, 4] == 0.0 and want[0][3].sum() == 0.0
     assert (want[0] > 0).sum() > 300
+
+
+@pytest.mark.parametrize("kernel_used", ["numba", "numpy"])
+@pytest.mark.parametrize("group", [1, 5])
+def test_a_leading_warm_up_column_leaves_the_later_columns_unchanged(kernel_used: str, group: int) -> None:
+    """compute_heatmap(lead_until=...): one column for the bars a caller crops, the others as before."""
+    rng = np.random.default_rng(2)
+    n = 400
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    frame = MarketFrame(
+        exchange="binance", symbol="BTC", interval_ms=HOUR_MS, ts=HOUR_MS * np.arange(n), open=open_,
+        high=np.maximum(open_, close) * 1.003, low=np.minimum(open_, close) * 0.997, close=close,
+        volume=np.ones(n), oi_usd=1e8 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+    )
+    start = 157 * HOUR_MS
+    with kernel(kernel_used):
+        full = compute_heatmap([frame], ModelConfig(), n_bins=120, column_group=group)
+        lead = compute_heatmap([frame], ModelConfig(), price_edges=full.price_edges, column_group=group,
+                               lead_until=start)
+    keep = full.times >= start
+    assert lead.times[0] == 0 and lead.times[1:].tolist() == full.times[keep].tolist()
+    for name in ("long", "short", "swept_long", "swept_short"):
+        want, got = getattr(full, name)[keep], getattr(lead, name)[1:]
+        assert np.abs(got - want).max() <= 1e-12 * max(1.0, float(np.abs(want).max())), name
+    assert float(full.long[keep].max()) > 0

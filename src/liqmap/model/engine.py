@@ -161,6 +161,7 @@ def compute_heatmap(
     ages: Sequence[str | int] | None = None,
     brackets: BracketBook | None = None,
     warm: Sequence[WarmBook | None] | None = None,
+    lead_until: int | None = None,
 ) -> Heatmap:
     """Heatmap of modelled liquidation notional summed over ``frames`` (one per exchange, same symbol).
 
@@ -176,6 +177,9 @@ def compute_heatmap(
     and ranges feed later bars' inputs (give at least ``VOLUME_LOOKBACK + 1`` bars and a finite OI), no
     position opens in them, and their columns are not meaningful (crop them). An ``ages`` filter ages the
     warm cohorts from their births (``WarmBook.births``; a book without them refuses the filter).
+
+    ``lead_until`` (ms): the bars before the first column boundary at or after it form one leading
+    column, for a caller that crops them (a warm-up); the later columns are unchanged (up to rounding).
     """
     config = config or ModelConfig()
     frames = [frames] if isinstance(frames, MarketFrame) else list(frames)
@@ -188,7 +192,7 @@ def compute_heatmap(
     age_sel = select_ages(config, ages)
     interval, _t0, ts, offsets = _timeline(frames)
     edges = _price_edges(frames, price_edges, n_bins)
-    plan = column_plan(ts, interval, max_columns, column_group)
+    plan = column_plan(ts, interval, max_columns, column_group, lead_until)
     n_bins = len(edges) - 1
     if plan.n_columns * 2 * n_bins * 8 > MAX_GRID_BYTES:
         raise ConfigError(
