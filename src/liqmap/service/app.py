@@ -28,7 +28,7 @@ from liqmap.service.hub import Hub
 from liqmap.service.limits import Limits
 from liqmap.service.limits import install as install_limits
 from liqmap.service.live import Live
-from liqmap.service.params import ParamError, ViewKey
+from liqmap.service.params import ParamError, parse_view
 from liqmap.service.views import ComputeFn, HeatmapCache
 
 log = logging.getLogger(__name__)
@@ -128,18 +128,19 @@ def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
     """Compute the page's default view (7d, all exchanges) of the first symbols in the background, so
     the first visitor does not wait for the model; then every other range of the first symbol, which
     also leaves each range's warm-up book of the day (liqmap.warmbooks) for later data and views."""
-    from liqmap.query import RANGES
+    from liqmap.viewspec import VIEW
 
     try:
         held = sorted({s["symbol"] for s in ctx.store.inventory() if s["table"] == "bars"})[:symbols]
     except LiqmapError:
         ctx.prewarmed.set()
         return
-    views = [(symbol, "7d") for symbol in held] + [(held[0], r) for r in RANGES if r != "7d"] if held else []
+    first = VIEW.default_range
+    views = [(symbol, first) for symbol in held] + [(held[0], r) for r in VIEW.ranges if r != first] if held else []
     try:
         for symbol, range_ in views:
-            key = ViewKey(symbol=symbol, exchanges=None, range=range_, end=None, leverage=None, ages=None,
-                          n_bins=500, max_columns=1000)
+            key = parse_view(symbol=symbol, exchanges=None, range_=range_, end=None, leverage=None, age=None,
+                             rows=None, columns=None, tiers=ctx.config.leverage, labels=ctx.config.age_labels)
             try:
                 ctx.cache.get(key, ctx.version)
             except Exception:  # nothing to warm for this view (no usable data): a request will say why

@@ -31,13 +31,13 @@ from liqmap.service.params import (
     ENCODINGS,
     MAX_COLUMNS,
     MAX_ROWS,
-    SIDES,
     ViewKey,
     parse_ages,
     parse_choice,
     parse_exchanges,
     parse_leverage,
     parse_range,
+    parse_side,
     parse_symbol,
 )
 
@@ -142,7 +142,7 @@ def parse_subscription(ctx: Any, message: dict[str, Any]) -> tuple[ViewKey, str,
         n_bins=integer("rows", 10, MAX_ROWS, 500),
         max_columns=integer("columns", 10, MAX_COLUMNS, 1000),
     )
-    side = parse_choice(text("side"), SIDES, "side", "both")
+    side = parse_side(text("side"))
     encoding = parse_choice(text("encoding"), ENCODINGS, "encoding", "u16")
     return view, side, encoding
 

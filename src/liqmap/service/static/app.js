@@ -7,7 +7,7 @@
   const DPR = () => Math.max(1, window.devicePixelRatio || 1);
   const MARGIN = { left: 6, right: 68, top: 8, bottom: 24 };
   const { LUT_SEQ, PAL_SEQ, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters, diverging, rgba,
-    humanAge } = window.LiqmapUtil;
+    humanAge, calibrationName, calibrationNote } = window.LiqmapUtil;
   // Long / short colours: the CSS variables of /api/palette.css (liqmap.render.style.LONG_COLOR / SHORT_COLOR),
   // so the page, the PNG renders, the net view and the Pine export share one palette.
   const cssVar = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -112,7 +112,7 @@
         times: hm.times, edges: hm.price_edges, edgesHash: hm.price_edges_hash, K: grid.K, B: grid.B,
         grid: grid.values, long: long.values, short: short.values, candles: hm.candles, interval: hm.interval_ms,
         side: hm.side, lastPrice: hm.last_price, view: hm.view, binSize: hm.bin_size,
-        version: hm.data_version, exchanges: hm.exchanges,
+        version: hm.data_version, exchanges: hm.exchanges, calibration: hm.calibration,
       };
       if (!keepView || !prev || prev.K !== state.data.K) resetView();
       // The previous view's realized bubbles and panel series belong to other columns: drop them now, not
@@ -399,6 +399,7 @@
     ctx.textAlign = "left"; ctx.fillText(net ? `${fmtUsd(-vmax)} shorts` : "$0", x0, 18);
     ctx.textAlign = "center"; ctx.fillText(net ? "0" : fmtUsd(vmax / 2), x0 + bw / 2, 18);
     ctx.textAlign = "right"; ctx.fillText(`${net ? "longs " : "≥"}${fmtUsd(vmax)}`, x0 + bw, 18);
+    $("legend-note").textContent = calibrationNote(state.data.calibration);
   }
 
   // ---------- main chart ----------
@@ -606,13 +607,21 @@
     const below = norm.filter((x) => x.price <= price).sort((a, b) => b.price - a.price).slice(0, 3);
     return { above, below, source: "api" };
   }
+  // The map's title: what it is (USD by price), which calibration its dollars carry, which column it shows.
+  function sideTitle(what, when) {
+    const t = $("liqmap-title");
+    t.replaceChildren();
+    const line = (cls, text) => { const e = document.createElement("div"); e.className = cls; e.textContent = text; t.append(e); };
+    line("t1", `Liquidation map · USD by price${what ? ` · ${what}` : ""}`);
+    if (when) line("t2", when);
+  }
   function drawSide() {
     const canvas = $("liqmap"), ctx = fitCanvas(canvas), W = canvas.clientWidth, H = canvas.clientHeight;
     ctx.fillStyle = "#120c1f"; ctx.fillRect(0, 0, W, H);
     const d = state.data;
     if (!d || !d.K || !state.view) return;
     if (state.candleOnly) {
-      $("liqmap-title").textContent = "Liq. map · needs open interest";
+      sideTitle("needs open interest", "");
       $("side-stats").innerHTML = `<div>No OI stored for ${state.params.symbol}:</div><div>no model, candles only.</div>`;
       return;
     }
@@ -682,7 +691,7 @@
     ctx.restore();
     if (window.liqmapSideLayer) window.liqmapSideLayer(ctx, r, yOfP, { hovering, H });  // reach.js: P(touch) curves
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
-    $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
+    sideTitle(calibrationName(d.calibration), `${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`);
     const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
     const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
