@@ -76,11 +76,12 @@ def create_app(
         unsubscribe = store.on_change(live.notify)
         # The OpenAPI description (which the unknown-parameter check reads; ~0.5 s to build) first, in a
         # thread, then the views: the first requests wait for neither on the event loop.
-        warm = asyncio.create_task(_start_up(app, ctx, prewarm_views), name="liqmap-prewarm")
+        warm = asyncio.create_task(_start_up(app, ctx), name="liqmap-prewarm") if prewarm_views else None
         try:
             yield
         finally:
-            warm.cancel()
+            if warm is not None:
+                warm.cancel()
             unsubscribe()
             await live.stop()
             # What the runner tied to this server's life (the announcement beside an embedded store file):
@@ -117,11 +118,10 @@ def create_app(
     return app
 
 
-async def _start_up(app: FastAPI, ctx: ServiceContext, views: bool) -> None:
-    """Background start-up work: the OpenAPI description, then (``views``) :func:`prewarm`."""
+async def _start_up(app: FastAPI, ctx: ServiceContext) -> None:
+    """Background start-up work: the OpenAPI description, then :func:`prewarm`."""
     await asyncio.to_thread(app.openapi)
-    if views:
-        await asyncio.to_thread(prewarm, ctx)
+    await asyncio.to_thread(prewarm, ctx)
 
 
 def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
