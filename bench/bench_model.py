@@ -14,8 +14,7 @@ Headline figures use the default model, ``ModelConfig()`` (printed).
    load_frame, load_frames, the whole call); then the web API's 7-day view of the five venues on a
    new UTC day and as a new view with the day's warm-up books cached.
 4. Synthetic 1-minute bars (the series the issue's baseline was measured on), both kernels.
-5. Incremental: StreamingModel warm-started from history, then per-bar latency (median, p99).
-6. Baseline: the per-position reference implementation on a small slice.
+5. Baseline: the per-position reference implementation on a small slice.
 Every figure is printed with the load average: the machine is shared, so wall times vary with it.
 """
 
@@ -35,7 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap
+from liqmap.model import MarketFrame, ModelConfig, compute_heatmap
 from liqmap.model.kernel import kernel
 from liqmap.model.reference import reference_heatmap
 
@@ -249,27 +248,6 @@ def through_query(args: argparse.Namespace) -> None:
         store.close()
 
 
-def incremental(label: str, frame: MarketFrame, config: ModelConfig, edges: np.ndarray, bars: int) -> None:
-    n = len(frame)
-    warm = n - bars
-    t0 = time.perf_counter()
-    model = StreamingModel.from_history(config, frame.slice(0, warm), edges)
-    warm_s = time.perf_counter() - t0
-    live = model.live_cohorts
-    lat = []
-    for i in range(warm, n):
-        s = time.perf_counter()
-        model.update(
-            int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
-            frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
-        )
-        lat.append(time.perf_counter() - s)
-    lat_ms = np.array(lat) * 1e3
-    print(f"incremental{label} (1 exchange, {len(edges) - 1} bins, warm start from {warm:,} bars in {warm_s:.2f} s, "
-          f"{live:,} live cohorts): median {np.median(lat_ms):.3f} ms, p99 {np.percentile(lat_ms, 99):.3f} ms, "
-          f"max {lat_ms.max():.1f} ms per 1-minute bar over {bars} bars")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=90)
@@ -277,10 +255,9 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stream-bars", type=int, default=2000)
     parser.add_argument("--reference-bars", type=int, default=300)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: compile,real,query,synthetic,"
-                        "stream,reference")
+                        "reference")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     config = ModelConfig()
@@ -304,9 +281,6 @@ def main() -> None:
         print(f"\nsynthetic 1-minute bars (the issue's baseline series): {len(synthetic)} venues x {args.days} d")
         full_recompute("synthetic", synthetic, config, args)
     f0 = frames[0]
-    if "stream" not in skip:
-        edges = np.linspace(float(f0.low.min()) * 0.85, float(f0.high.max()) * 1.15, args.bins + 1)
-        incremental(" (defaults, real 1m, StreamingModel)", f0, config, edges, args.stream_bars)
     if "reference" not in skip:
         m = args.reference_bars
         small = f0.slice(0, m)

@@ -2,7 +2,7 @@
 
 This module validates the request, lays the frames on one timeline, picks the grid and the columns,
 and sums the exchanges; the per-frame cohort book lives in :mod:`liqmap.model.book`. The per-bar loop
-exists only in :mod:`liqmap.model.stream` (live) and :mod:`liqmap.model.reference` (test oracle).
+exists only in :mod:`liqmap.model.reference` (the test oracle).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Warm start of the streaming model from history, vectorised (the batch engine's cohort machinery).
+"""Warm start from history, vectorised (the batch engine's cohort machinery).
 
 Replaying 90 days of 1-minute bars one by one takes seconds; computing which cohorts are still alive
-after the last bar, and what they weigh then, takes the batch engine a fraction of that. The result is
-the same state ``StreamingModel.update`` would have reached (tested).
+after the last bar, and what they weigh then, takes the batch engine a fraction of that. The warm book
+(:func:`liqmap.model.engine.warm_book`) continues exactly as the batch engine over the whole history
+(tests/model/test_model_warm_start.py, test_model_advance.py).
 """
 
 from __future__ import annotations
