@@ -144,3 +144,38 @@ def test_hovering_keeps_the_title_saying_what_the_map_is(browser, server, viewpo
     assert "USD by price · calibrated to Coinglass" in title and "UTC (hover)" in title
     assert page.liqmap_errors == []
     page.context.close()
+
+
+def test_a_panel_taking_room_leaves_the_map_drawn_at_its_new_size(browser, server):
+    """A module's panel appended to #ext-panels shrinks the liquidation map: the map is drawn again at its
+    new size (no stretched bitmap), with the same title."""
+    page = _open(browser, server, DESKTOP)
+    size = "(() => { const c = document.getElementById('liqmap'), r = window.devicePixelRatio;" \
+           " return [c.height, Math.round(c.clientHeight * r)]; })()"
+    before = page.evaluate(size)
+    assert before[0] == before[1]
+    page.evaluate("""(() => { const p = document.createElement('div'); p.style.height = '120px';
+      document.getElementById('ext-panels').appendChild(p); })()""")
+    page.wait_for_function(f"(() => {{ const [h, css] = {size}; return h === css && h < {before[0]}; }})()")
+    after = page.evaluate(size)
+    assert before[1] - 121 <= after[1] <= before[1] - 120  # the panel's 120 px (± a rounded pixel)
+    assert "USD by price · calibrated to Coinglass" in page.inner_text("#liqmap-title")
+    assert page.liqmap_errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1024, "height": 640}, {"width": 844, "height": 390}],
+                         ids=["small-laptop", "phone-landscape"])
+def test_a_short_window_makes_the_screen_taller_not_the_panel_overlap(browser, server, viewport: dict[str, int]):
+    """Below the charts' minimum heights the chart screen grows past the window (the page scrolls): the
+    heatmap keeps its 300 px and the accuracy panel starts under the legend and the liquidation map."""
+    page = _open(browser, server, viewport)
+    b = page.evaluate(BOXES)
+    assert b["heatmap"]["h"] >= 300
+    assert b["screen"]["h"] > viewport["height"]
+    for part in ("heatmap", "panels", "legend", "liqmap", "stats", "exact"):
+        assert b[part]["bottom"] <= b["screen"]["bottom"] + 0.5, (part, b[part])
+    assert b["accuracy"]["y"] >= b["screen"]["bottom"] - 0.5
+    assert b["scrollWidth"] <= viewport["width"]
+    assert page.liqmap_errors == []
+    page.context.close()

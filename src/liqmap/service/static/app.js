@@ -608,20 +608,25 @@
     return { above, below, source: "api" };
   }
   // The map's title: what it is (USD by price), which calibration its dollars carry, which column it shows.
-  function sideTitle(what, when) {
-    const t = $("liqmap-title");
+  // Written before the map is measured: its lines take the canvas's room.
+  function sideTitle() {
+    const d = state.data, t = $("liqmap-title"), hovering = state.hover != null;
+    if (!d || !d.K) return;
+    const what = state.candleOnly ? "needs open interest" : calibrationName(d.calibration);
+    const k = hovering ? state.hover.k : d.K - 1;
+    const when = state.candleOnly ? "" : `${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
     t.replaceChildren();
     const line = (cls, text) => { const e = document.createElement("div"); e.className = cls; e.textContent = text; t.append(e); };
     line("t1", `Liquidation map · USD by price${what ? ` · ${what}` : ""}`);
     if (when) line("t2", when);
   }
   function drawSide() {
+    sideTitle();
     const canvas = $("liqmap"), ctx = fitCanvas(canvas), W = canvas.clientWidth, H = canvas.clientHeight;
     ctx.fillStyle = "#120c1f"; ctx.fillRect(0, 0, W, H);
     const d = state.data;
     if (!d || !d.K || !state.view) return;
     if (state.candleOnly) {
-      sideTitle("needs open interest", "");
       $("side-stats").innerHTML = `<div>No OI stored for ${state.params.symbol}:</div><div>no model, candles only.</div>`;
       return;
     }
@@ -691,7 +696,6 @@
     ctx.restore();
     if (window.liqmapSideLayer) window.liqmapSideLayer(ctx, r, yOfP, { hovering, H });  // reach.js: P(touch) curves
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
-    sideTitle(calibrationName(d.calibration), `${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`);
     const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
     const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
@@ -1195,6 +1199,17 @@
 
   // ---------- boot ----------
   window.addEventListener("resize", () => { layoutPanels(); draw(); });
+  // fitScreen: a chart canvas whose box changed without a window resize (a title, a stats line or a panel of
+  // #ext-panels took or gave room) is drawn again at its new size instead of stretched.
+  function fitScreen(entries) {
+    const dpr = DPR(), stale = (c) => c.width !== Math.round(c.clientWidth * dpr) || c.height !== Math.round(c.clientHeight * dpr);
+    const ids = new Set(entries.filter((e) => stale(e.target)).map((e) => e.target.id));
+    if (ids.has("heatmap")) draw(); else if (ids.has("liqmap")) drawSide();
+  }
+  if (window.ResizeObserver) {
+    const observer = new ResizeObserver(fitScreen);
+    for (const id of ["heatmap", "liqmap"]) observer.observe($(id));
+  }
   async function boot(attempt = 0) {
     layoutPanels();
     try {
