@@ -14,8 +14,7 @@ Headline figures use the default model, ``ModelConfig()`` (printed).
    load_frame, load_frames, the whole call); then the web API's 7-day view of the five venues on a
    new UTC day and as a new view with the day's warm-up books cached.
 4. Synthetic 1-minute bars (the series the issue's baseline was measured on), both kernels.
-5. Incremental: StreamingModel warm-started from history, then per-bar latency (median, p99).
-6. Baseline: the per-position reference implementation on a small slice.
+5. Baseline: the per-position reference implementation on a small slice.
 Every figure is printed with the load average: the machine is shared, so wall times vary with it.
 """
 
@@ -28,13 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from liqmap.model import MarketFrame, ModelConfig, StreamingModel, compute_heatmap
+from liqmap.model import MarketFrame, ModelConfig, compute_heatmap
 from liqmap.model.kernel import kernel
 from liqmap.model.reference import reference_heatmap
 
@@ -138,6 +138,7 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
     """Both kernels on ``frames``: wall and CPU ranges, ratio, and the largest difference of the heatmaps."""
     updates = sum(len(f) for f in frames)
     results = {}
+    compute_heatmap(frames[:1], config, n_bins=args.bins, max_columns=args.columns)  # the kernel's cache loaded
     for name in ("numba", "numpy"):
         with kernel(name):
             hm, walls, cpus = timed(compute_heatmap, frames, config, n_bins=args.bins, max_columns=args.columns,
@@ -154,26 +155,6 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
           f"largest difference {diff:.1e} of the array's largest value")
 
 
-def through_query(args: argparse.Namespace) -> None:
-    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues, in parts;
-    then the web API's 7-day view (heatmap_for with the server's warm-up books)."""
-    from liqmap.store import DuckDBStore
-
-    end = 1_780_272_000_000 + 122 * 86_400_000
-    with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "bench.duckdb").open()
-        t0 = time.perf_counter()
-        write_store(store, 122, end, venues=args.exchanges)
-        print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
-              f"{time.perf_counter() - t0:.1f} s")
-        for warmup in (30.0, 0.0):
-            for name in ("numba", "numpy"):
-                with kernel(name):
-                    query_parts(store, end, warmup, name, args, repeat=args.repeat if name == "numba" else 1)
-        api_views(store, end, args)
-        store.close()
-
-
 def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.Namespace, repeat: int) -> None:
     """One 90-day query: each venue's load_frame alone, load_frames (all venues, two threads, the
     cross-venue clip), the whole heatmap_for (wall and CPU); model = whole - load_frames."""
@@ -187,14 +168,39 @@ def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.N
     per_venue = {ex: timed(load_frame, store, ex, "BTC", view.warmup_start, view.end, view.interval_ms,
                            on_gap="latest", repeat=repeat)[1] for ex in view.exchanges}
     _, load_walls, load_cpus = timed(load_frames, store, view, repeat=repeat)
-    hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
+    with compute_timer() as model:
+        hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
     venues = ", ".join(f"{ex} {span(w, 1e3, '.0f')}" for ex, w in per_venue.items())
     print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, {name:5}: "
           f"{span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs ({load()}); grid "
           f"{hm.long.shape[0]} x {hm.long.shape[1]}; the process's first call {first:.2f} s\n"
           f"      parts: load_frame per venue (one at a time) {venues} ms; load_frames (all, 2 threads) "
-          f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; model and the rest "
-          f"~{(min(walls) - min(load_walls)) * 1e3:.0f} ms wall at best")
+          f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; compute_heatmap "
+          f"{span(model[0], 1e3, '.0f')} ms wall, {span(model[1], 1e3, '.0f')} ms CPU")
+
+
+@contextmanager
+def compute_timer() -> Iterator[tuple[list[float], list[float]]]:
+    """Within the block, the wall and process CPU of every compute_heatmap call (heatmap_for's model)."""
+    from liqmap.model import engine
+
+    walls: list[float] = []
+    cpus: list[float] = []
+    inner = engine.compute_heatmap
+
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+
+    engine.compute_heatmap = measured
+    try:
+        yield walls, cpus
+    finally:
+        engine.compute_heatmap = inner
 
 
 def api_views(store: Any, end: int, args: argparse.Namespace, days: int = 4) -> None:
@@ -222,25 +228,24 @@ def api_views(store: Any, end: int, args: argparse.Namespace, days: int = 4) -> 
           f"({load()})")
 
 
-def incremental(label: str, frame: MarketFrame, config: ModelConfig, edges: np.ndarray, bars: int) -> None:
-    n = len(frame)
-    warm = n - bars
-    t0 = time.perf_counter()
-    model = StreamingModel.from_history(config, frame.slice(0, warm), edges)
-    warm_s = time.perf_counter() - t0
-    live = model.live_cohorts
-    lat = []
-    for i in range(warm, n):
-        s = time.perf_counter()
-        model.update(
-            int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
-            frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
-        )
-        lat.append(time.perf_counter() - s)
-    lat_ms = np.array(lat) * 1e3
-    print(f"incremental{label} (1 exchange, {len(edges) - 1} bins, warm start from {warm:,} bars in {warm_s:.2f} s, "
-          f"{live:,} live cohorts): median {np.median(lat_ms):.3f} ms, p99 {np.percentile(lat_ms, 99):.3f} ms, "
-          f"max {lat_ms.max():.1f} ms per 1-minute bar over {bars} bars")
+def through_query(args: argparse.Namespace) -> None:
+    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues, in parts;
+    then the web API's 7-day view (heatmap_for with the server's warm-up books)."""
+    from liqmap.store import DuckDBStore
+
+    end = 1_780_272_000_000 + 122 * 86_400_000
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "bench.duckdb").open()
+        t0 = time.perf_counter()
+        write_store(store, 122, end, venues=args.exchanges)
+        print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
+              f"{time.perf_counter() - t0:.1f} s")
+        for warmup in (30.0, 0.0):
+            for name in ("numba", "numpy"):
+                with kernel(name):
+                    query_parts(store, end, warmup, name, args, repeat=args.repeat if name == "numba" else 1)
+        api_views(store, end, args)
+        store.close()
 
 
 def main() -> None:
@@ -250,10 +255,9 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stream-bars", type=int, default=2000)
     parser.add_argument("--reference-bars", type=int, default=300)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: compile,real,query,synthetic,"
-                        "stream,reference")
+                        "reference")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     config = ModelConfig()
@@ -277,15 +281,14 @@ def main() -> None:
         print(f"\nsynthetic 1-minute bars (the issue's baseline series): {len(synthetic)} venues x {args.days} d")
         full_recompute("synthetic", synthetic, config, args)
     f0 = frames[0]
-    if "stream" not in skip:
-        edges = np.linspace(float(f0.low.min()) * 0.85, float(f0.high.max()) * 1.15, args.bins + 1)
-        incremental(" (defaults, real 1m, StreamingModel)", f0, config, edges, args.stream_bars)
     if "reference" not in skip:
         m = args.reference_bars
         small = f0.slice(0, m)
         t0 = time.perf_counter()
-        want = reference_heatmap([small], config, n_bins=200)
+        edges = np.linspace(float(small.low.min()) * 0.9, float(small.high.max()) * 1.1, 201)
+        want = reference_heatmap([small], config, price_edges=edges)
         ref_s = time.perf_counter() - t0
+        compute_heatmap([small], config, price_edges=want.price_edges)  # the compiled kernel's cache loaded
         got, walls, _ = timed(compute_heatmap, [small], config, price_edges=want.price_edges, repeat=3)
         print(f"\nreference (pure Python, per position): {ref_s:.2f} s for {m} bars x 1 venue; engine on the "
               f"same slice {span(walls, 1e3)} ms ({ref_s / min(walls):,.0f}x); same numbers: "

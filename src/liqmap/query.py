@@ -68,7 +68,7 @@ AUTO_MODEL_BARS = 60_000
 """Automatic intervals keep the modelled bars (warm-up included) within this."""
 MAX_MODEL_BARS = 200_000
 """A forced ``interval_ms`` giving more modelled bars (warm-up included) is refused: 90 days of 1-minute
-bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~1-2 s CPU on 5 venues with the
+bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~0.7-1 s CPU on 5 venues with the
 compiled kernel, docs/model.md)."""
 WARMUP_INTERVAL_MS = 15 * MINUTE_MS
 """Suggested opt-in ``HeatmapQuery.warmup_interval_ms``: the warm-up before the window is modelled at this
@@ -252,14 +252,17 @@ def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> in
 
 
 LOAD_THREADS = 2
-"""Exchanges whose frames are read at once (DuckDB and numpy release the GIL while they work)."""
+"""Exchanges whose frames are read at once (DuckDB and numpy release the GIL while they work)..."""
+THREADED_LOAD_BARS = 2_000
+"""... when a frame spans at least this many bars (a live step's few bars stay on the calling thread)."""
 
 
 def load_frames(store: Store, view: View) -> list[MarketFrame]:
     """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
     frames: list[MarketFrame] = []
     errors: list[str] = []
-    workers = min(LOAD_THREADS, len(view.exchanges))
+    bars = (view.end - view.warmup_start) // view.interval_ms
+    workers = min(LOAD_THREADS, len(view.exchanges)) if bars >= THREADED_LOAD_BARS else 1
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         run = map if pool is None else pool.map
         for loaded in run(lambda exchange: _load_exchange(store, view, exchange), view.exchanges):
@@ -345,6 +348,7 @@ def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = 
         leverage=query.leverage,
         ages=query.ages,
         warm=warm,
+        lead_until=view.start,  # the warm-up's columns would be cropped: one column for all of them
     )
     spot = [f.exchange for f in frames if f.price_source == "spot"]
     if spot:

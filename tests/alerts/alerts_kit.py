@@ -83,43 +83,27 @@ def sample_store() -> Any:
 
 
 EDGES = np.arange(50_000.0, 110_001.0, 100.0)
-_WARM: dict[tuple[int, int, int], tuple[Any, Any, int]] = {}
+_REPLAYS: dict[tuple[int, int, int], tuple[Any, Any, int]] = {}
 WARMUP_START = ms("2026-01-05")
 
 
 def replay_bars(store: Any, start: int, end: int) -> tuple[Any, Iterator[tuple[Any, float, float]]]:
-    """Warm a StreamingModel on the 30 days before ``start``; then yield ``(snapshot, high, low)`` per bar
-    of ``[start - 1 bar, end)`` (the first is the baseline the rules start from)."""
-    import copy
-
+    """The batch engine's per-bar columns from ``WARMUP_START`` (30 days of warm-up before ``start``); yields
+    ``(snapshot, high, low)`` per bar of ``[start - 1 bar, end)`` (the first is the baseline the rules start
+    from). Column ``k`` is the book at the end of bar ``k``, as the live server's snapshot after that bar."""
     from liqmap.ingest.frames import load_frame
-    from liqmap.model import ModelConfig, StreamingModel
+    from liqmap.model import ModelConfig, compute_heatmap
 
     key = (id(store), start, end)
-    if key not in _WARM:
+    if key not in _REPLAYS:
         frame = load_frame(store, "binance", "BTC", WARMUP_START, end, HOUR_MS)
-        warm = StreamingModel(ModelConfig(), "binance", "BTC", EDGES, interval_ms=HOUR_MS)
-        first = int(np.searchsorted(frame.ts, start)) - 1
-        for i in range(first):
-            warm.update(
-                int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
-                frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
-                quote_volume=frame.quote_volume[i],
-            )
-        _WARM[key] = (frame, warm, first)
-    frame, warm, first = _WARM[key]
-    model = copy.deepcopy(warm)  # every replay starts from the same warmed-up book
-
-    def step(i: int) -> Any:
-        return model.update(
-            int(frame.ts[i]), frame.open[i], frame.high[i], frame.low[i], frame.close[i], frame.volume[i],
-            frame.oi_usd[i], taker_buy_volume=frame.taker_buy_volume[i], funding=frame.funding[i],
-            quote_volume=frame.quote_volume[i],
-        )
+        heatmap = compute_heatmap([frame], ModelConfig(), price_edges=EDGES)
+        _REPLAYS[key] = (frame, heatmap, int(np.searchsorted(frame.ts, start)) - 1)
+    frame, heatmap, first = _REPLAYS[key]
 
     def bars() -> Iterator[tuple[Any, float, float]]:
         for i in range(first, len(frame)):
-            yield step(i).to_map(), float(frame.high[i]), float(frame.low[i])
+            yield heatmap.column(i), float(frame.high[i]), float(frame.low[i])
 
     return frame, bars()
 

@@ -1,5 +1,5 @@
 """End to end on real data: the shipped sample (Binance BTCUSDT 1h + Coinglass OI) replayed bar by bar
-through the live path: StreamingModel -> snapshot -> clusters -> rules -> store -> cooldown -> a real
+through the live path: the model's per-bar snapshot -> clusters -> rules -> store -> cooldown -> a real
 webhook receiver on 127.0.0.1.
 
 The stretch is 2026-02-04 00:00 .. 24:00 UTC, the day BTC broke down from ~76k toward 72k (the crash to
@@ -134,7 +134,8 @@ def test_sweeps_fire_once_each_with_the_right_content(store, receiver) -> None:
 
 
 def test_batch_engine_columns_give_the_same_alerts(store) -> None:
-    """The replay through StreamingModel and through the batch engine's per-bar columns agree."""
+    """The replay through ``AlertEngine.on_snapshot`` and ``heatmap_updates`` + ``AlertEngine.evaluate`` over the
+    batch engine's per-bar columns agree."""
     from alerts_kit import EDGES, WARMUP_START
 
     from liqmap.alerts.engine import heatmap_updates
@@ -146,11 +147,11 @@ def test_batch_engine_columns_give_the_same_alerts(store) -> None:
     engine = AlertEngine([parse_rule(r) for r in (SWEEP, SETUP, FLAP)])
     start = int(np.searchsorted(heatmap.times, START)) - 1
     batch = [a for u in heatmap_updates(heatmap, start=start) for a in engine.evaluate(u)]
-    _, _, streamed, _ = _run(store, [SWEEP, SETUP, FLAP], [])
+    _, _, replayed, _ = _run(store, [SWEEP, SETUP, FLAP], [])
     assert [(a.rule_id, a.kind, a.ts, a.level_price) for a in batch] == [
-        (d.alert.rule_id, d.alert.kind, d.alert.ts, d.alert.level_price) for d in streamed
+        (d.alert.rule_id, d.alert.kind, d.alert.ts, d.alert.level_price) for d in replayed
     ]
-    assert [a.usd for a in batch] == pytest.approx([d.alert.usd for d in streamed], rel=1e-9)
+    assert [a.usd for a in batch] == pytest.approx([d.alert.usd for d in replayed], rel=1e-9)
 
 
 def test_failing_receiver_gets_the_alert_exactly_once(store, receiver) -> None:

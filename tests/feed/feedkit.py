@@ -61,9 +61,14 @@ class ThreadedMock:
         return self.mock
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.mock.close(), self._loop).result(10)  # type: ignore[attr-defined]
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        try:
+            asyncio.run_coroutine_threadsafe(self.mock.close(), self._loop).result(10)  # type: ignore[attr-defined]
+            asyncio.run_coroutine_threadsafe(self._loop.shutdown_asyncgens(), self._loop).result(10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()  # its self-pipe sockets, else a ResourceWarning at garbage collection
 
 
 def liquidation_print(k: int, ts: int) -> str:

@@ -181,6 +181,7 @@ def test_archive_download_and_import_klines_metrics_aggtrades(tmp_path: Path) ->
         assert r4.exit_code == 0, r4.output
     finally:
         server.shutdown()
+        server.server_close()
     rows = vision_rows(120)
     with DuckDBStore(db, read_only=True) as store:
         bars = store.read("bars", symbol="AVAX")

@@ -26,7 +26,7 @@ def _read(name: str, columns: tuple[int, ...]) -> np.ndarray:
     path = SAMPLE.joinpath(name)
     if not path.is_file():
         pytest.skip(f"shipped sample {name} not present")
-    with gzip.open(path.open("rb"), "rt") as fh:
+    with path.open("rb") as raw, gzip.open(raw, "rt") as fh:
         return np.genfromtxt(fh, delimiter=",", skip_header=1, usecols=columns)
 
 

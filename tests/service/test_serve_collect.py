@@ -30,13 +30,15 @@ async def _until(ws, kind: str, timeout: float = 15.0) -> dict:
                 return message
 
 
-async def _section(ws, kind: str) -> dict:
-    """The first entry of a record section (``bars``, ``liquidations``) in the next ``update`` frames."""
+async def _sections(ws, *kinds: str) -> dict[str, dict]:
+    """The first entry of each record section (``bars``, ``liquidations``) in the next ``update`` frames
+    (one frame may carry several)."""
+    found: dict[str, dict] = {}
     async with asyncio.timeout(15.0):
-        while True:
+        while len(found) < len(kinds):
             update = await _until(ws, "update")
-            if update[kind]:
-                return update[kind][0]
+            found.update({kind: update[kind][0] for kind in kinds if update[kind] and kind not in found})
+    return found
 
 
 async def test_collector_in_process_feeds_the_page(store):
@@ -67,8 +69,8 @@ async def test_collector_in_process_feeds_the_page(store):
                         await asyncio.sleep(0.05)
                 await mock.push(kline_frame("BTCUSDT", kline))
                 await mock.push(force_order_frame(forced))
-                bars = await _section(ws, "bars")
-                prints = await _section(ws, "liquidations")
+                sections = await _sections(ws, "bars", "liquidations")
+                bars, prints = sections["bars"], sections["liquidations"]
             async with httpx.AsyncClient(base_url=url) as http:
                 health = {r["exchange"]: r for r in (await http.get("api/exchanges")).json()["exchanges"]}
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +25,7 @@ from liqmap.model.exact import compare, leverage_mix, mean_metrics, rebin
 from liqmap.model.frame import MarketFrame
 from liqmap.model.hl_margin import account_liquidation_prices
 from liqmap.model.hl_replay import Account, Fill, Ledger, LiquidationEvent, PricePath, rebuild
+from liqmap.model.result import Heatmap
 
 
 def _ms(text: str) -> int:
@@ -98,6 +100,87 @@ def prior_document(folder: Path, split: str = "2023-04-16") -> dict[str, object]
             "total_variation": round(tv, 4)}
 
 
+def _hourly_candles(coin_fills: list[Fill], start: int, n: int) -> tuple[np.ndarray, ...]:
+    """OHLC and volume (summed ``|size|``) of the fills in each hour from ``start``; an hour without fills
+    repeats the last close with volume 0."""
+    hour = 3_600_000
+    o, h, lo, c, v = (np.full(n, np.nan) for _ in range(5))
+    for f in coin_fills:
+        k = (f.ts - start) // hour
+        if np.isnan(o[k]):
+            o[k] = h[k] = lo[k] = f.price
+            v[k] = 0.0
+        h[k], lo[k], c[k] = max(h[k], f.price), min(lo[k], f.price), f.price
+        v[k] += abs(f.size)
+    for k in range(n):
+        if np.isnan(o[k]):
+            o[k] = h[k] = lo[k] = c[k] = c[k - 1]
+            v[k] = 0.0
+    return o, h, lo, c, v
+
+
+_Exact = tuple[np.ndarray, np.ndarray, np.ndarray]  # liquidation prices, position USD, is-long
+
+
+def _exact_levels(accounts: dict[str, Account], coin: str, end: int, marks: dict[str, float],
+                  mmr: float) -> _Exact:
+    """Every account's ``coin`` position at ``end``: its cross-margin liquidation price
+    (:func:`account_liquidation_prices`, max leverage ``1 / (2 mmr)``), USD value and side."""
+    liq, usd, longs = [], [], []
+    for user, a in accounts.items():
+        if coin not in a.size:
+            continue
+        rows = a.snapshots(user, end, marks, "cross")
+        for r, p in zip(rows, account_liquidation_prices(rows, default_max_leverage=1 / (2 * mmr)), strict=True):
+            if r.symbol == coin and p is not None:
+                liq.append(p)
+                usd.append(r.position_value)
+                longs.append(r.size > 0)
+    return np.array(liq), np.array(usd), np.array(longs, dtype=bool)
+
+
+def _replay_hours(fills: list[Fill], ledger: list[Ledger], coin: str, start: int, close: np.ndarray,
+                  due: Callable[[int, int], bool], mmr: float) -> tuple[np.ndarray, dict[int, _Exact]]:
+    """Fills and ledger updates in time order, hour by hour: the OI at each hour's end (rebuilt long size x
+    close) and the exact levels at the hours ``k`` where ``due(k, end)``."""
+    hour, n = 3_600_000, len(close)
+    events: list[tuple[int, int, Fill | Ledger]] = sorted(
+        [(f.ts, 1, f) for f in fills] + [(g.ts, 0, g) for g in ledger], key=lambda e: (e[0], e[1]))
+    accounts: dict[str, Account] = {}
+    marks: dict[str, float] = {}
+    oi = np.zeros(n)
+    exact_at: dict[int, _Exact] = {}
+    i = 0
+    for k in range(n):
+        end = start + (k + 1) * hour
+        while i < len(events) and events[i][0] < end:
+            ts, _, ev = events[i]
+            acct = accounts.setdefault(ev.user, Account())
+            if isinstance(ev, Fill):
+                acct.apply_fill(ev.coin, ev.size, ev.price, ts)
+                marks[ev.coin] = ev.price
+            else:
+                acct.cash += ev.delta_usd
+            i += 1
+        oi[k] = sum(max(a.size.get(coin, 0.0), 0.0) for a in accounts.values()) * close[k]
+        if due(k, end):
+            exact_at[k] = _exact_levels(accounts, coin, end, marks, mmr)
+    return oi, exact_at
+
+
+def _compare_point(heat: Heatmap, k: int, exact: _Exact, price: float,
+                   n_bins: int) -> dict[str, dict[str, float | None]]:
+    """:func:`compare` of column ``k`` against the exact levels on ``n_bins`` bins over price +-30 %."""
+    liq_a, usd_a, long_a = exact
+    edges = np.linspace(price * 0.7, price * 1.3, n_bins + 1)
+    ex_long, _ = np.histogram(liq_a[long_a], bins=edges, weights=usd_a[long_a])
+    ex_short, _ = np.histogram(liq_a[~long_a], bins=edges, weights=usd_a[~long_a])
+    est_long = rebin(heat.long[k], heat.price_edges, edges)
+    est_short = rebin(heat.short[k], heat.price_edges, edges)
+    return compare(est_long, est_short, ex_long.astype(float), ex_short.astype(float),
+                   0.5 * (edges[:-1] + edges[1:]), price)
+
+
 def estimate_vs_reconstruction(folder: Path, coin: str = "ETH", *, config: ModelConfig | None = None,
                                every_hours: int = 24, warmup_days: int = 14, n_bins: int = 200,
                                mmr: float = 0.0075, since: str | None = None) -> dict[str, Any]:
@@ -118,68 +201,24 @@ def estimate_vs_reconstruction(folder: Path, coin: str = "ETH", *, config: Model
         raise DataError(f"no {coin} fills in {folder}")
     start = coin_fills[0].ts // hour * hour
     n = (coin_fills[-1].ts // hour * hour - start) // hour + 1
-    o, h, lo, c, v = (np.full(n, np.nan) for _ in range(5))
-    for f in coin_fills:
-        k = (f.ts - start) // hour
-        if np.isnan(o[k]):
-            o[k] = h[k] = lo[k] = f.price
-            v[k] = 0.0
-        h[k], lo[k], c[k] = max(h[k], f.price), min(lo[k], f.price), f.price
-        v[k] += abs(f.size)
-    for k in range(n):
-        if np.isnan(o[k]):
-            o[k] = h[k] = lo[k] = c[k] = c[k - 1]
-            v[k] = 0.0
-    events: list[tuple[int, int, Fill | Ledger]] = sorted(
-        [(f.ts, 1, f) for f in fills] + [(g.ts, 0, g) for g in ledger], key=lambda e: (e[0], e[1]))
-    accounts: dict[str, Account] = {}
-    marks: dict[str, float] = {}
-    oi = np.zeros(n)
-    exact_at: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    i = 0
-    for k in range(n):
-        end = start + (k + 1) * hour
-        while i < len(events) and events[i][0] < end:
-            ts, _, ev = events[i]
-            acct = accounts.setdefault(ev.user, Account())
-            if isinstance(ev, Fill):
-                acct.apply_fill(ev.coin, ev.size, ev.price, ts)
-                marks[ev.coin] = ev.price
-            else:
-                acct.cash += ev.delta_usd
-            i += 1
-        oi[k] = sum(max(a.size.get(coin, 0.0), 0.0) for a in accounts.values()) * c[k]
-        due = since is None or end > _ms(f"{since}T00:00:00Z")
-        if due and k >= warmup_days * 24 and (k + 1) % every_hours == 0:
-            liq, usd, longs = [], [], []
-            for user, a in accounts.items():
-                if coin not in a.size:
-                    continue
-                rows = a.snapshots(user, end, marks, "cross")
-                for r, p in zip(rows, account_liquidation_prices(rows, default_max_leverage=1 / (2 * mmr)),
-                                strict=True):
-                    if r.symbol == coin and p is not None:
-                        liq.append(p)
-                        usd.append(r.position_value)
-                        longs.append(r.size > 0)
-            exact_at[k] = (np.array(liq), np.array(usd), np.array(longs, dtype=bool))
+    o, h, lo, c, v = _hourly_candles(coin_fills, start, n)
+    since_ms = None if since is None else _ms(f"{since}T00:00:00Z")
+
+    def due(k: int, end: int) -> bool:
+        return (since_ms is None or end > since_ms) and k >= warmup_days * 24 and (k + 1) % every_hours == 0
+
+    oi, exact_at = _replay_hours(fills, ledger, coin, start, c, due, mmr)
     frame = MarketFrame("hyperliquid", coin, hour, start + hour * np.arange(n), o, h, lo, c, v, oi,
                         oi_source="rebuilt non-MM accounts (long side)")
     wide = np.linspace(float(lo.min()) / 2.0, float(h.max()) * 2.0, 4001)
     heat = compute_heatmap(frame, config or ModelConfig(), price_edges=wide)
     points: list[dict[str, Any]] = []
-    for k, (liq_a, usd_a, long_a) in exact_at.items():
-        if not len(liq_a):
+    for k, exact in exact_at.items():
+        if not len(exact[0]):
             continue
         price = float(c[k])
-        edges = np.linspace(price * 0.7, price * 1.3, n_bins + 1)
-        ex_long, _ = np.histogram(liq_a[long_a], bins=edges, weights=usd_a[long_a])
-        ex_short, _ = np.histogram(liq_a[~long_a], bins=edges, weights=usd_a[~long_a])
-        est_long = rebin(heat.long[k], heat.price_edges, edges)
-        est_short = rebin(heat.short[k], heat.price_edges, edges)
-        m = compare(est_long, est_short, ex_long.astype(float), ex_short.astype(float),
-                    0.5 * (edges[:-1] + edges[1:]), price)
-        points.append({"at": int(start + (k + 1) * hour), "price": price, "exact_usd": float(usd_a.sum()),
+        m = _compare_point(heat, k, exact, price, n_bins)
+        points.append({"at": int(start + (k + 1) * hour), "price": price, "exact_usd": float(exact[1].sum()),
                        **m})
     mean = mean_metrics(points)
     return {"coin": coin, "points": points, "mean": mean, "bars": int(n), "start": int(start),

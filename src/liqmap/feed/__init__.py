@@ -32,5 +32,6 @@ Every batch is handed out **after** it is durably stored, in the event loop::
     collector.stop(); await task                # flushes what is buffered
 
 Batches mix record types (Bar, Trade, Liquidation, MarkPrice, OpenInterest, Instrument); a model update
-typically reacts to closed ``Bar`` records (``StreamingModel.update``) and liquidations.
+typically reacts to closed ``Bar`` records (the server's live views advance their books by them) and
+liquidations.
 """

@@ -108,6 +108,67 @@ def read_bars(
     return {name: np.empty(0) for name in _BAR_COLUMNS}, "perp"
 
 
+def _contiguous(bars: dict[str, np.ndarray], exchange: str, coin: str, interval_ms: int,
+                on_gap: GapPolicy) -> dict[str, np.ndarray]:
+    """The bars without a gap: refused with the first gap named (``on_gap="raise"``) or only the bars after
+    the last gap."""
+    ts = bars["ts_event"].astype(np.int64)
+    gaps = np.flatnonzero(np.diff(ts) != interval_ms)
+    if not gaps.size:
+        return bars
+    if on_gap == "raise":
+        g = int(gaps[0])
+        raise BadSeriesError(
+            f"{exchange} {coin}: {gaps.size} gap(s) in the bars; the first after ts={int(ts[g])} "
+            f"(next bar at {int(ts[g + 1])}); choose a window without gaps"
+        )
+    first = int(gaps[-1]) + 1
+    return {k: v[first:] for k, v in bars.items()}
+
+
+def _oi_at_bar_ends(store: Store, exchange: str, coin: str, ts: np.ndarray, ends: np.ndarray,
+                    close: np.ndarray) -> np.ndarray:
+    """OI in USD at each bar's end: the last value stamped in ``(ts, end]`` (``oi_usd``, else ``oi_base x
+    close``), NaN where none."""
+    oi = store.read(
+        "open_interest",
+        start=int(ts[0]) + 1,
+        end=int(ends[-1]) + 1,
+        columns=["ts_event", "oi_usd", "oi_base"],
+        exchange=exchange,
+        symbol=coin,
+    )
+    if not len(oi["ts_event"]):
+        return np.full(len(ts), np.nan)
+    value = np.where(np.isfinite(oi["oi_usd"].astype(float)), oi["oi_usd"].astype(float), np.nan)
+    oi_ts = oi["ts_event"].astype(np.int64)
+    j = np.searchsorted(oi_ts, ends, side="right") - 1
+    inside = (j >= 0) & (oi_ts[np.clip(j, 0, None)] > ts)
+    picked = value[np.clip(j, 0, None)]
+    base = oi["oi_base"].astype(float)[np.clip(j, 0, None)]
+    picked = np.where(np.isfinite(picked), picked, base * close)
+    return np.where(inside, picked, np.nan)
+
+
+def _funding_at_bar_ends(store: Store, exchange: str, coin: str, ts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The funding rate in force at each bar's end: the last one stamped at or before it and at most
+    ``FUNDING_MAX_AGE_MS`` old, NaN otherwise."""
+    fund = store.read(
+        "funding",
+        start=int(ts[0]) - FUNDING_MAX_AGE_MS,
+        end=int(ends[-1]) + 1,
+        columns=["ts_event", "rate"],
+        exchange=exchange,
+        symbol=coin,
+    )
+    if not len(fund["ts_event"]):
+        return np.full(len(ts), np.nan)
+    f_ts = fund["ts_event"].astype(np.int64)
+    j = np.searchsorted(f_ts, ends, side="right") - 1
+    fresh = (j >= 0) & (ends - f_ts[np.clip(j, 0, None)] <= FUNDING_MAX_AGE_MS)
+    return np.where(fresh, fund["rate"].astype(float)[np.clip(j, 0, None)], np.nan)
+
+
 def load_frame(
     store: Store,
     exchange: str,
@@ -125,60 +186,15 @@ def load_frame(
     if stored is None:
         stored = available_intervals(store, exchange, coin)
     bars, price_source = read_bars(store, exchange, coin, start, end, interval_ms, stored=stored)
-    ts = bars["ts_event"].astype(np.int64)
-    if len(ts) == 0:
+    if len(bars["ts_event"]) == 0:
         raise DataError(
             f"no {interval_ms // 60_000}m bars of {exchange} {coin} in the window; stored bar intervals "
             f"(minutes): perp {[i // 60_000 for i in stored['perp']]}, spot {[i // 60_000 for i in stored['spot']]}"
         )
-    gaps = np.flatnonzero(np.diff(ts) != interval_ms)
-    if gaps.size:
-        if on_gap == "raise":
-            g = int(gaps[0])
-            raise BadSeriesError(
-                f"{exchange} {coin}: {gaps.size} gap(s) in the bars; the first after ts={int(ts[g])} "
-                f"(next bar at {int(ts[g + 1])}); choose a window without gaps"
-            )
-        first = int(gaps[-1]) + 1
-        ts = ts[first:]
-        bars = {k: v[first:] for k, v in bars.items()}
+    bars = _contiguous(bars, exchange, coin, interval_ms, on_gap)
+    ts = bars["ts_event"].astype(np.int64)
     ends = ts + interval_ms
     close = bars["close"].astype(np.float64)
-
-    oi = store.read(
-        "open_interest",
-        start=int(ts[0]) + 1,
-        end=int(ends[-1]) + 1,
-        columns=["ts_event", "oi_usd", "oi_base"],
-        exchange=exchange,
-        symbol=coin,
-    )
-    oi_usd = np.full(len(ts), np.nan)
-    if len(oi["ts_event"]):
-        value = np.where(np.isfinite(oi["oi_usd"].astype(float)), oi["oi_usd"].astype(float), np.nan)
-        oi_ts = oi["ts_event"].astype(np.int64)
-        j = np.searchsorted(oi_ts, ends, side="right") - 1
-        inside = (j >= 0) & (oi_ts[np.clip(j, 0, None)] > ts)
-        picked = value[np.clip(j, 0, None)]
-        base = oi["oi_base"].astype(float)[np.clip(j, 0, None)]
-        picked = np.where(np.isfinite(picked), picked, base * close)
-        oi_usd = np.where(inside, picked, np.nan)
-
-    funding = np.full(len(ts), np.nan)
-    fund = store.read(
-        "funding",
-        start=int(ts[0]) - FUNDING_MAX_AGE_MS,
-        end=int(ends[-1]) + 1,
-        columns=["ts_event", "rate"],
-        exchange=exchange,
-        symbol=coin,
-    )
-    if len(fund["ts_event"]):
-        f_ts = fund["ts_event"].astype(np.int64)
-        j = np.searchsorted(f_ts, ends, side="right") - 1
-        fresh = (j >= 0) & (ends - f_ts[np.clip(j, 0, None)] <= FUNDING_MAX_AGE_MS)
-        funding = np.where(fresh, fund["rate"].astype(float)[np.clip(j, 0, None)], np.nan)
-
     frame = MarketFrame(
         exchange=exchange,
         symbol=coin,
@@ -189,10 +205,10 @@ def load_frame(
         low=bars["low"].astype(float),
         close=close,
         volume=bars["volume"].astype(float),
-        oi_usd=oi_usd,
+        oi_usd=_oi_at_bar_ends(store, exchange, coin, ts, ends, close),
         taker_buy_volume=bars["taker_buy_volume"].astype(float),
         quote_volume=bars["quote_volume"].astype(float),
-        funding=funding,
+        funding=_funding_at_bar_ends(store, exchange, coin, ts, ends),
         price_source=price_source,
         oi_source=f"{exchange} open_interest at bar end",
     )

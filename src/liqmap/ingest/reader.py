@@ -16,7 +16,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -274,6 +274,33 @@ def parse_iso_ms(value: str, fail: Callable[[str], Exception]) -> int:
     return round(moment.timestamp() * 1000)
 
 
+def _text_chunks(path: str | Path, has_header: bool, chunk_bytes: int | None) -> Generator[bytes, None, None]:
+    """The file's bytes after the header line (and a UTF-8 BOM) in blocks of about ``chunk_bytes``, each cut
+    at its last newline (the tail goes with the next block); blocks of only white space are skipped. With
+    ``chunk_bytes=None`` a file over :data:`MAX_WHOLE_BYTES` is refused."""
+    block = chunk_bytes or MAX_WHOLE_BYTES + 1
+    consumed = 0
+    with open_binary(path) as stream:
+        rest = stream.readline().removeprefix(b"\xef\xbb\xbf")
+        while has_header and not rest.strip():
+            rest = stream.readline()
+        if has_header:
+            rest = b""  # the header line, read above
+        while True:
+            data = stream.read(block)
+            consumed += len(data)
+            if chunk_bytes is None and consumed > MAX_WHOLE_BYTES:
+                raise MalformedFileError(str(path), f"larger than {MAX_WHOLE_BYTES} bytes, the limit for this "
+                                                    "format (read whole, not streamed): split the file")
+            text = rest + data
+            cut = len(text) if not data else text.rfind(b"\n") + 1
+            chunk, rest = text[:cut], text[cut:]
+            if chunk.strip():
+                yield chunk
+            if not data:
+                break
+
+
 def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
                 chunk_bytes: int | None = CHUNK_BYTES) -> Iterator[Table]:
     """The file's rows in consecutive chunks of about ``chunk_bytes`` of text (None: one table for the
@@ -312,44 +339,27 @@ def iter_tables(path: str | Path, *, has_header: bool, width: int | None = None,
         "convert_options": pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
     }
-    block = chunk_bytes or MAX_WHOLE_BYTES + 1
-    total = consumed = 0
+    total = 0
     whole: list[Table] = []
-    with open_binary(path) as stream:
-        rest = stream.readline().removeprefix(b"\xef\xbb\xbf")
-        while has_header and not rest.strip():
-            rest = stream.readline()
-        if has_header:
-            rest = b""  # the header line, read above
-        while True:
-            data = stream.read(block)
-            consumed += len(data)
-            if chunk_bytes is None and consumed > MAX_WHOLE_BYTES:
-                raise MalformedFileError(str(path), f"larger than {MAX_WHOLE_BYTES} bytes, the limit for this "
-                                                    "format (read whole, not streamed): split the file")
-            text = rest + data
-            cut = len(text) if not data else text.rfind(b"\n") + 1
-            chunk, rest = text[:cut], text[cut:]
-            if chunk.strip():
-                try:
-                    batch = pacsv.read_csv(io.BytesIO(chunk), **options)
-                except pa.ArrowInvalid as exc:
-                    problem = "not a text file (invalid UTF-8)" if "UTF8" in str(exc) else f"cannot parse: {exc}"
-                    raise MalformedFileError(str(path), problem) from exc
-                if invalid:
-                    found, row_text = invalid[0]
-                    raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or "
-                                                        "garbled row?)", _line_of_text(path, row_text))
-                if batch.num_rows:
-                    columns = tuple(pc.utf8_trim_whitespace(batch.column(i).combine_chunks()) for i in range(ncols))
-                    table = Table(str(path), header, columns, total, None, locate)
-                    total += batch.num_rows
-                    if chunk_bytes is not None:
-                        yield table
-                    else:
-                        whole.append(table)
-            if not data:
-                break
+    with contextlib.closing(_text_chunks(path, has_header, chunk_bytes)) as chunks:  # the file closes on any exit
+        for chunk in chunks:
+            try:
+                batch = pacsv.read_csv(io.BytesIO(chunk), **options)
+            except pa.ArrowInvalid as exc:
+                problem = "not a text file (invalid UTF-8)" if "UTF8" in str(exc) else f"cannot parse: {exc}"
+                raise MalformedFileError(str(path), problem) from exc
+            if invalid:
+                found, row_text = invalid[0]
+                raise MalformedFileError(str(path), f"expected {ncols} columns, found {found} (truncated or "
+                                                    "garbled row?)", _line_of_text(path, row_text))
+            if batch.num_rows:
+                columns = tuple(pc.utf8_trim_whitespace(batch.column(i).combine_chunks()) for i in range(ncols))
+                table = Table(str(path), header, columns, total, None, locate)
+                total += batch.num_rows
+                if chunk_bytes is not None:
+                    yield table
+                else:
+                    whole.append(table)
     if total == 0:
         raise MalformedFileError(str(path), "no data rows")
     if chunk_bytes is None:

@@ -1,7 +1,9 @@
 """The liquidation model: pure numpy, no I/O, no clock (docs/model.md).
 
-Public API: :class:`MarketFrame` in, :func:`compute_heatmap` (batch) or :class:`StreamingModel` (live)
-out as :class:`Heatmap` / :class:`LiveColumn`; :class:`LiquidationMap` is one column's snapshot.
+Public API: :class:`MarketFrame` in, :func:`compute_heatmap` out as :class:`Heatmap`;
+:class:`LiquidationMap` is one column's snapshot. Live views continue a warm book bar by bar
+(:func:`liqmap.model.engine.warm_book`, :func:`liqmap.model.engine.advance_book`); the per-bar
+:mod:`liqmap.model.reference` is the test oracle.
 Liquidation prices per venue formula family and the margin-bracket tables are exported too.
 """
 
@@ -24,7 +26,6 @@ from liqmap.model.liquidation import (
     liquidation_price,
 )
 from liqmap.model.result import Heatmap, LiquidationMap
-from liqmap.model.stream import LiveColumn, StreamingModel
 
 __all__ = [
     "EXCHANGE_FAMILY",
@@ -33,10 +34,8 @@ __all__ = [
     "BracketTable",
     "Heatmap",
     "LiquidationMap",
-    "LiveColumn",
     "MarketFrame",
     "ModelConfig",
-    "StreamingModel",
     "check_leverage",
     "compute_heatmap",
     "level_ratio",

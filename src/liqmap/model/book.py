@@ -19,6 +19,11 @@ cache-sized):
 
 The per-bar closed-form terms of swept USD (same-bar liquidations, :mod:`liqmap.model.intrabar`; the diffuse
 layer, :mod:`liqmap.model.diffuse`) are added to each bar's column.
+
+That is the numpy path (the oracle, and any ``ages`` filter). With every age bucket selected the compiled
+kernel (:mod:`liqmap.model.kernel`) does steps 1-3 in one pass per side over a record stack of the bars.
+A run's settings are a :class:`BookSpec`, a frame's arrays a :class:`FrameJob`: :func:`frame_book` =
+:meth:`FrameJob.build`, :func:`add_sides`, :func:`finish` (the engine runs the steps on threads).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import roll_forward, scale_blocks, side_events, use_numba
+from liqmap.model.kernel import ENTRY_GIVEN, roll_forward, scale_blocks, side_events, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -122,8 +127,13 @@ class _Events:
     fast path; ``np.bincount`` was measured slower there, its full-size output costs more than the scatter),
     ``np.bincount`` into small arrays (the swept series)."""
 
-    def __init__(self, size: int) -> None:
-        self.out = np.zeros(size)
+    def __init__(self, size: int, reuse: np.ndarray | None = None) -> None:
+        """``reuse``: an array of ``size`` no longer needed, zeroed and filled again (no fresh pages)."""
+        if reuse is not None and reuse.shape == (size,):
+            reuse.fill(0.0)
+            self.out = reuse
+        else:
+            self.out = np.zeros(size)
         self.small = size <= SMALL_EVENTS
 
     def add(self, idx: np.ndarray, val: np.ndarray) -> None:
@@ -199,13 +209,15 @@ class FrameJob:
     born: np.ndarray
     blocks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
-    entries: tuple[np.ndarray, np.ndarray] | None
-    """The compiled path's ``(n_points, entries)`` of the born bars (entries padded to the widest bar)."""
+    points: np.ndarray | None
+    """The compiled path's entry points per born bar (None on the numpy path)."""
 
     @classmethod
     def build(
-        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None
+        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None,
+        reuse: np.ndarray | None = None,
     ) -> FrameJob:
+        """``reuse``: a finished job's flat grid to fill again (a run's later frames)."""
         n = len(frame)
         plan = spec.plan
         compiled = use_numba()
@@ -220,15 +232,15 @@ class FrameJob:
             spec=spec, frame=frame, inputs=inputs, ratios=ratios, tier_ratios=ratios[:, list(spec.tiers)], log_s=log_s,
             log_s_col=log_s_col, col_of=col_of, start_factor=np.exp(log_s_col[col_of] - log_s),
             boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
-            grid=_Events(plan.n_columns * spec.row), swept=_Events(len(spec.sides) * plan.n_columns),
+            grid=_Events(plan.n_columns * spec.row, reuse), swept=_Events(len(spec.sides) * plan.n_columns),
             compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
-            entries=inputs.padded_entries(born) if compiled and spec.all_ages else None,
+            points=inputs.n_points[born] if compiled and spec.all_ages else None,
         )
 
     @property
     def per_side(self) -> bool:
         """The sides can be computed apart (by two threads): the compiled path, every age bucket."""
-        return self.entries is not None
+        return self.points is not None
 
     @property
     def n(self) -> int:
@@ -293,7 +305,8 @@ def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
         roll_forward(out, job.log_s_col)
     else:
         _roll_forward(out, job.log_s_col)
-    return out.reshape(job.k_cols, len(spec.sides), spec.n_bins), job.swept.result().reshape(len(spec.sides), job.k_cols)
+    n_sides = len(spec.sides)
+    return out.reshape(job.k_cols, n_sides, spec.n_bins), job.swept.result().reshape(n_sides, job.k_cols)
 
 
 def _warm_start(spec: BookSpec, frame: MarketFrame, warm: WarmBook) -> int:
@@ -325,9 +338,9 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     if spec.all_ages and job.compiled:
         side_events(
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
-            np.ones(len(b), dtype=np.int64), np.ascontiguousarray(levels[:, :, 0]), values, np.ones(1), np.ones(1),
-            job.values(side), sign, spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of,
-            job.start_factor, *job.blocks,
+            np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
+            *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges,
+            uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
         )
         return
     sweep = group_sweeps(job.searches[side], b, sign * levels)
@@ -345,17 +358,17 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
 
 def _add_born_compiled(job: FrameJob, slot: int) -> None:
     """Every cohort born in ``job.born`` on one side (every age bucket): one compiled record-stack pass."""
-    spec, inputs, born = job.spec, job.inputs, job.born
-    if not len(born) or job.entries is None:
+    spec, inputs, born, points = job.spec, job.inputs, job.born, job.points
+    if not len(born) or points is None:
         return
-    points, entries = job.entries
     side = spec.sides[slot]
     share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
+    rule, *prices = inputs.entry_rule()
     side_events(
-        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, entries,
-        inputs.added[born] * share / points, np.ascontiguousarray(job.tier_ratios[side]), spec.weights,
-        job.values(side), 1.0 if side == 0 else -1.0, spec.edges, uniform_edges(spec.edges), job.log_s,
-        job.log_s_col, job.col_of, job.start_factor, *job.blocks,
+        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, rule,
+        np.empty((0, 0)), *prices, inputs.added[born] * share / points,
+        np.ascontiguousarray(job.tier_ratios[side]), spec.weights, job.values(side), 1.0 if side == 0 else -1.0,
+        spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
     )
 
 

@@ -2,7 +2,7 @@
 
 This module validates the request, lays the frames on one timeline, picks the grid and the columns,
 and sums the exchanges; the per-frame cohort book lives in :mod:`liqmap.model.book`. The per-bar loop
-exists only in :mod:`liqmap.model.stream` (live) and :mod:`liqmap.model.reference` (test oracle).
+exists only in :mod:`liqmap.model.reference` (the test oracle).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import frame_inputs, level_ratios
+from liqmap.model.kernel import shown, use_numba
 from liqmap.model.result import Heatmap
 from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
@@ -160,6 +161,7 @@ def compute_heatmap(
     ages: Sequence[str | int] | None = None,
     brackets: BracketBook | None = None,
     warm: Sequence[WarmBook | None] | None = None,
+    lead_until: int | None = None,
 ) -> Heatmap:
     """Heatmap of modelled liquidation notional summed over ``frames`` (one per exchange, same symbol).
 
@@ -175,6 +177,9 @@ def compute_heatmap(
     and ranges feed later bars' inputs (give at least ``VOLUME_LOOKBACK + 1`` bars and a finite OI), no
     position opens in them, and their columns are not meaningful (crop them). An ``ages`` filter ages the
     warm cohorts from their births (``WarmBook.births``; a book without them refuses the filter).
+
+    ``lead_until`` (ms): the bars before the first column boundary at or after it form one leading
+    column, for a caller that crops them (a warm-up); the later columns are unchanged (up to rounding).
     """
     config = config or ModelConfig()
     frames = [frames] if isinstance(frames, MarketFrame) else list(frames)
@@ -187,7 +192,7 @@ def compute_heatmap(
     age_sel = select_ages(config, ages)
     interval, _t0, ts, offsets = _timeline(frames)
     edges = _price_edges(frames, price_edges, n_bins)
-    plan = column_plan(ts, interval, max_columns, column_group)
+    plan = column_plan(ts, interval, max_columns, column_group, lead_until)
     n_bins = len(edges) - 1
     if plan.n_columns * 2 * n_bins * 8 > MAX_GRID_BYTES:
         raise ConfigError(
@@ -251,21 +256,34 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
     """Every frame's book summed: ``(K, S, B)`` and swept ``(S, K)``.
 
     Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so
-    ``workers`` threads of this process overlap them, in three steps: each frame's per-bar arrays
-    (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side apart when the path allows
-    it, so two threads share even one frame), then its per-bar terms and roll-forward. Every frame's
-    arrays are summed in frame order, so the numbers do not depend on ``workers``."""
+    ``workers`` threads of this process overlap them, in waves of ``workers`` frames and three steps:
+    each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side
+    apart when the path allows it, so two threads share even one frame), then its per-bar terms and
+    roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
+    touches ``workers + 1`` grids of fresh memory, not one per frame), so the numbers do not depend on
+    ``workers``."""
+    total: np.ndarray | None = None
+    swept: np.ndarray | None = None
+    spare: list[np.ndarray] = []
+    slots = tuple(range(len(spec.sides)))
+    wave = max(1, workers)
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         run = map if pool is None else pool.map
-        jobs = list(run(lambda t: FrameJob.build(spec, t.frame, t.offset, t.ratios, t.warm), tasks))
-        slots = tuple(range(len(spec.sides)))
-        parts = [(job, (slot,)) for job in jobs for slot in slots] if jobs[0].per_side else [(j, slots) for j in jobs]
-        list(run(lambda part: add_sides(*part), parts))
-        results = list(run(finish, jobs))
-    total, swept = results[0]
-    for grid, frame_swept in results[1:]:
-        total += grid
-        swept += frame_swept
+        for first in range(0, len(tasks), wave):
+            batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
+            jobs = list(run(lambda b: FrameJob.build(spec, b[0].frame, b[0].offset, b[0].ratios, b[0].warm, b[1]),
+                            batch))
+            per_side = jobs[0].per_side
+            parts = [(job, (slot,)) for job in jobs for slot in slots] if per_side else [(j, slots) for j in jobs]
+            list(run(lambda part: add_sides(*part), parts))
+            for job, (grid, frame_swept) in zip(jobs, run(finish, jobs), strict=True):
+                if total is None or swept is None:
+                    total, swept = grid, frame_swept
+                    continue
+                total += grid
+                swept += frame_swept
+                spare.append(job.grid.out)
+    assert total is not None and swept is not None
     return total, swept
 
 
@@ -275,6 +293,13 @@ def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
     USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
     "non-empty bin" means the same here and in StreamingModel, which applies the same rule)."""
+    if use_numba():  # the same comparisons in one compiled pass per column
+        long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
+        low, high = shown(total, RESIDUE, long, short)
+        scale = max(high, -low, 1.0)
+        if low < -1e-6 * scale:
+            raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
+        return long, short
     long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
     low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
     scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)

@@ -1,6 +1,6 @@
 """Positions opened and liquidated inside the same bar (the book never holds them at a column end).
 
-Part of the model's swept USD in all three engines (batch ``book.py``, ``StreamingModel``, the reference), so
+Part of the model's swept USD in both engines (batch ``book.py`` and the per-bar reference), so
 the served heatmap's ``swept_long/short`` and the evaluation's prediction are the same numbers.
 
 The engine's book is the state at bar ends, and a position born in bar ``t`` can be swept from bar

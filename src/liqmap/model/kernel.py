@@ -154,16 +154,49 @@ def _bin_of_py(level: float, edges: np.ndarray, uniform: bool, scale: float) -> 
     return -1 if idx >= nb else idx
 
 
+ENTRY_GIVEN, ENTRY_PRICE, ENTRY_TRIANGULAR, ENTRY_RANGE = 0, 1, 2, 3
+"""How the kernels get entry ``j`` of ``J`` of a row ``i`` born in bar ``b``: ``entries[i, j]``; the
+bar's single price ``price[b]``; the triangular or the range rule of :mod:`liqmap.model.inputs` on the
+bar's low / high / close (the same arithmetic per element, so the same prices)."""
+
+
+def _entry_py(
+    rule: int, entries: np.ndarray, i: int, b: int, j: int, n_j: int, price: np.ndarray, low: np.ndarray,
+    high: np.ndarray, close: np.ndarray,
+) -> float:
+    """Entry ``j`` of ``n_j`` (``ENTRY_*``). Triangular, with ``u = (j + 1/2) / n_j``, ``c`` the close
+    clipped to the bar and ``w = high - low``: ``low + sqrt(u w (c - low))`` when ``u < (c - low) / w``,
+    else ``high - sqrt((1 - u) w (high - c))``; range: ``low + w j / (n_j - 1)`` (the mid when ``n_j = 1``)."""
+    if rule == ENTRY_GIVEN:
+        return float(entries[i, j])
+    if rule == ENTRY_PRICE:
+        return float(price[b])
+    lo = low[b]
+    hi = high[b]
+    width = hi - lo
+    if rule == ENTRY_RANGE:
+        if n_j == 1:
+            return float((hi + lo) / 2.0)
+        return float(lo + width * (j / (n_j - 1)))
+    c = min(max(close[b], lo), hi)
+    u = (j + 0.5) / n_j
+    mode_at = (c - lo) / width if width > 0 else 0.0
+    if u < mode_at:
+        return float(lo + np.sqrt(u * (width * (c - lo))))
+    return float(hi - np.sqrt((1.0 - u) * (width * (hi - c))))
+
+
 def _side_events_py(
     grid: np.ndarray, swept: np.ndarray, grid_base: int, swept_base: int, row: int,
-    births: np.ndarray, n_points: np.ndarray, entries: np.ndarray, w_bar: np.ndarray, ratios: np.ndarray,
+    births: np.ndarray, n_points: np.ndarray, rule: int, entries: np.ndarray, price: np.ndarray, low: np.ndarray,
+    high: np.ndarray, close: np.ndarray, w_bar: np.ndarray, ratios: np.ndarray,
     weights: np.ndarray, values: np.ndarray, sign: float, edges: np.ndarray, uniform: bool,
     log_s: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, start_factor: np.ndarray,
     block: np.ndarray, rel: np.ndarray, col_block: np.ndarray, col_rel: np.ndarray,
 ) -> None:
     """Add the events of cohorts ``(i, tier k, entry j < n_points[i])`` of one side into ``grid`` (flat
-    ``(K, row)``) and ``swept`` (flat): born in bar ``births[i]`` (non-decreasing) at ``entries[i, j]``
-    with USD ``w0 = w_bar[i] * weights[k]`` and level ``l = entries[i, j] * ratios[k]``.
+    ``(K, row)``) and ``swept`` (flat): born in bar ``b = births[i]`` (non-decreasing) at entry ``e_j``
+    (:func:`entry` by ``rule``) with USD ``w0 = w_bar[i] * weights[k]`` and level ``l = e_j * ratios[k]``.
 
     ``values`` = ``sign`` x the touching series (low for longs, ``sign`` +1; ``-high`` for shorts): the
     sweep bar is the first ``t > b`` with ``values[t] <= sign * l``, read from the record stack of the
@@ -177,26 +210,32 @@ def _side_events_py(
     n = values.shape[0]
     nb = edges.shape[0] - 1
     scale = nb / (edges[nb] - edges[0])
+    points = np.empty(max(1, int(n_points.max())) if n_points.shape[0] else 1)
     stack_value = np.empty(n)
     stack_bar = np.empty(n, dtype=np.int64)
     size = 0
     nxt = n - 1
+    finger = 0
     for i in range(births.shape[0] - 1, -1, -1):
         b = births[i]
-        while nxt > b:
-            size = record_push(values, stack_value, stack_bar, size, nxt)
-            nxt -= 1
+        if nxt > b:  # a new stack: search from its top (rows of one bar, e.g. a warm book's, keep the finger)
+            while nxt > b:
+                size = record_push(values, stack_value, stack_bar, size, nxt)
+                nxt -= 1
+            finger = size - 1
         lb = log_s[b]
         block_b = block[b]
         inv_b = 1.0 / rel[b]
         birth_at = col_of[b] * row + grid_base
         f_birth = start_factor[b]
-        finger = size - 1
+        n_j = n_points[i]
+        for j in range(n_j):
+            points[j] = entry(rule, entries, i, b, j, n_j, price, low, high, close)
         for k in range(ratios.shape[0]):
             w0 = w_bar[i] * weights[k]
             ratio = ratios[k]
-            for j in range(n_points[i]):
-                level = entries[i, j] * ratio
+            for j in range(n_j):
+                level = points[j] * ratio
                 pos = record_find(stack_value, size, sign * level, finger)
                 t = n
                 if pos >= 0:
@@ -265,16 +304,22 @@ def _first_touches_py(
 
 
 def _alive_py(
-    births: np.ndarray, n_points: np.ndarray, entries: np.ndarray, ratios: np.ndarray, weights: np.ndarray,
+    births: np.ndarray, n_points: np.ndarray, rule: int, price: np.ndarray, low: np.ndarray, high: np.ndarray,
+    close: np.ndarray, ratios: np.ndarray, weights: np.ndarray,
     values: np.ndarray, sign: float, w_now: np.ndarray, w_last: np.ndarray, out_birth: np.ndarray,
     out_level: np.ndarray, out_value: np.ndarray, out_tier: np.ndarray,
 ) -> tuple[int, float]:
     """The cohorts ``(i, tier k, entry j < n_points[i])`` of one side never swept up to the last bar
-    ``n - 1`` (the record-stack search of :func:`side_events`), written from the last birth to the first,
-    each bar's in (tier, entry) order: birth bar, level ``entries[i, j] * ratios[k]``, USD at the last bar
-    ``w_now[i] * weights[k]``, tier. Returns their count and the USD swept in the last bar,
-    ``sum w_last[i] * weights[k]`` over the cohorts swept there."""
+    ``n - 1`` (the record-stack search of :func:`side_events`, entries by ``rule``): birth bar, level
+    ``e_j * ratios[k]``, USD at the last bar ``w_now[i] * weights[k]``, tier. Returns their count and the USD
+    swept in the last bar, ``sum w_last[i] * weights[k]`` over the cohorts swept there.
+
+    Written from the last birth to the first, each bar's by key ``-sign * level`` descending, equal keys
+    in reverse (tier, entry) order: reversed, the rows are ordered by (birth, key) with ties in (tier,
+    entry) order, as a stable sort of the (tier, entry) rows gives."""
     n = values.shape[0]
+    points = np.empty(max(1, int(n_points.max())) if n_points.shape[0] else 1)
+    none = np.empty((0, 0))
     stack_value = np.empty(n)
     stack_bar = np.empty(n, dtype=np.int64)
     size = 0
@@ -286,22 +331,34 @@ def _alive_py(
             size = record_push(values, stack_value, stack_bar, size, nxt)
             nxt -= 1
         finger = size - 1
+        start = count
+        n_j = n_points[i]
+        for j in range(n_j):
+            points[j] = entry(rule, none, i, births[i], j, n_j, price, low, high, close)
         for k in range(ratios.shape[0]):
-            for j in range(n_points[i]):
-                level = entries[i, j] * ratios[k]
+            for j in range(n_j):
+                level = points[j] * ratios[k]
                 pos = record_find(stack_value, size, sign * level, finger)
                 t = n
                 if pos >= 0:
                     t = stack_bar[pos]
                     finger = pos
-                if t >= n:
-                    out_birth[count] = births[i]
-                    out_level[count] = level
-                    out_value[count] = w_now[i] * weights[k]
-                    out_tier[count] = k
-                    count += 1
-                elif t == n - 1:
-                    swept_last += w_last[i] * weights[k]
+                if t < n:
+                    if t == n - 1:
+                        swept_last += w_last[i] * weights[k]
+                    continue
+                # insertion into the bar's rows, key descending, a later row before an equal key
+                d = count
+                while d > start and -sign * out_level[d - 1] <= -sign * level:
+                    out_level[d] = out_level[d - 1]
+                    out_value[d] = out_value[d - 1]
+                    out_tier[d] = out_tier[d - 1]
+                    d -= 1
+                out_birth[count] = births[i]
+                out_level[d] = level
+                out_value[d] = w_now[i] * weights[k]
+                out_tier[d] = k
+                count += 1
     return count, swept_last
 
 
@@ -317,20 +374,51 @@ def _roll_forward_py(grid: np.ndarray, log_s_col: np.ndarray) -> None:
                 grid[k, r] += grid[k - 1, r] * ratio
 
 
+def _shown_py(total: np.ndarray, residue: float, long: np.ndarray, short: np.ndarray) -> tuple[float, float]:
+    """``long`` / ``short`` (K, B) from the summed book ``total`` (K, 2, B) in two passes per column:
+    ``max(x, 0)``, then bins ``<= residue x`` the column's largest (both sides) set to 0. Returns the
+    smallest and the largest raw value (0 included), for the caller's negative-notional check."""
+    lowest = 0.0
+    highest = 0.0
+    for k in range(total.shape[0]):
+        top = 0.0
+        for b in range(total.shape[2]):
+            x = total[k, 0, b]
+            y = total[k, 1, b]
+            lowest = min(lowest, x, y)
+            highest = max(highest, x, y)
+            x = x if x > 0.0 else 0.0
+            y = y if y > 0.0 else 0.0
+            long[k, b] = x
+            short[k, b] = y
+            top = max(top, x, y)
+        cut = residue * top
+        for b in range(total.shape[2]):
+            if long[k, b] <= cut:
+                long[k, b] = 0.0
+            if short[k, b] <= cut:
+                short[k, b] = 0.0
+    return lowest, highest
+
+
 if HAVE_NUMBA:
     _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     record_push: Any = _jit(_record_push_py)
     record_find: Any = _jit(_record_find_py)
+    entry: Any = _jit(_entry_py)
     bin_of: Any = _jit(_bin_of_py)
     side_events: Any = _jit(_side_events_py)
     first_touches: Any = _jit(_first_touches_py)
     alive: Any = _jit(_alive_py)
     roll_forward: Any = _jit(_roll_forward_py)
+    shown: Any = _jit(_shown_py)
 else:  # pragma: no cover
     record_push = _record_push_py
     record_find = _record_find_py
+    entry = _entry_py
     bin_of = _bin_of_py
     side_events = _side_events_py
     first_touches = _first_touches_py
     alive = _alive_py
     roll_forward = _roll_forward_py
+    shown = _shown_py

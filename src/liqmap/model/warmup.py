@@ -1,8 +1,9 @@
-"""Warm start of the streaming model from history, vectorised (the batch engine's cohort machinery).
+"""Warm start from history, vectorised (the batch engine's cohort machinery).
 
 Replaying 90 days of 1-minute bars one by one takes seconds; computing which cohorts are still alive
-after the last bar, and what they weigh then, takes the batch engine a fraction of that. The result is
-the same state ``StreamingModel.update`` would have reached (tested).
+after the last bar, and what they weigh then, takes the batch engine a fraction of that. The warm book
+(:func:`liqmap.model.engine.warm_book`) continues exactly as the batch engine over the whole history
+(tests/model/test_model_warm_start.py, test_model_advance.py).
 """
 
 from __future__ import annotations
@@ -64,19 +65,15 @@ def alive_cohorts(
         keep_before = np.exp(log_s[n - 2] - log_s[born_all])
         selected = age_selected[np.searchsorted(boundaries, n - 2 - born_all, side="right")]
     compiled = use_numba()
-    entries = inputs.padded_entries(born_all)[1] if compiled else np.zeros((0, 0))
-    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected, entries)
+    spec = _AliveSpec(inputs, born_all, points, ratios, weights, keep_now, keep_before, selected)
 
     def one_side(side: int) -> AliveSide:
         values = np.ascontiguousarray(frame.low if side == 0 else -frame.high)
         found = _alive_compiled(spec, side, values) if compiled else _alive_numpy(spec, side, values)
-        birth, level, value, tier, swept_last = found
-        key = -level if side == 0 else level
-        order = np.lexsort((key, birth))
-        level = level[order]
+        birth, level, value, tier, swept_last = found  # ordered by (birth, key)
         bins = np.searchsorted(edges, level, side="right") - 1
         bins[(bins < 0) | (bins >= len(edges) - 1)] = -1
-        return AliveSide(birth[order], key[order], bins, value[order], swept_last, tier[order])
+        return AliveSide(birth, -level if side == 0 else level, bins, value, swept_last, tier)
 
     # The two sides are independent and numpy releases the GIL in its array loops: a thread each (not
     # for a few bars, e.g. a live step, where starting the threads costs more than the work).
@@ -99,8 +96,6 @@ class _AliveSpec:
     keep_now: np.ndarray
     keep_before: np.ndarray
     selected: np.ndarray
-    entries: np.ndarray
-    """The compiled path's entries of the born bars (:meth:`FrameInputs.padded_entries`; empty otherwise)."""
 
     def usd(self, side: int, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Per born bar (``rows``) and unit tier weight: a cohort's USD at the last bar, and at the bar
@@ -112,22 +107,25 @@ class _AliveSpec:
 
 
 Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
-"""Alive cohorts of one side (birth, level, value, tier) and the USD swept in the last bar."""
+"""Alive cohorts of one side (birth, level, value, tier), ordered by (birth, key) with ties in (tier,
+entry) order, and the USD swept in the last bar."""
 
 
 def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
     """One compiled record-stack pass over every born bar (:func:`liqmap.model.kernel.alive`)."""
     born, points = spec.born, spec.points
-    entries = spec.entries
+    rule, *prices = spec.inputs.entry_rule()
     size = int(points.sum()) * len(spec.weights)
     birth, level = np.empty(size, dtype=np.int64), np.empty(size)
     value, tier = np.empty(size), np.empty(size, dtype=np.int64)
     now, before = spec.usd(side)
     count, swept_last = alive(
-        born, points, entries, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
+        born, points, rule, *prices, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
         1.0 if side == 0 else -1.0, now, before, birth, level, value, tier,
     )
-    return birth[:count], level[:count], value[:count], tier[:count], float(swept_last)
+    # the kernel writes the last birth first, each bar's rows by key descending: reversed, in order
+    rows = slice(count - 1, None, -1) if count else slice(0, 0)
+    return birth[rows].copy(), level[rows].copy(), value[rows].copy(), tier[rows].copy(), float(swept_last)
 
 
 def _alive_numpy(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
@@ -151,5 +149,7 @@ def _alive_numpy(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
                       value[alive_now], tier[alive_now]))
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), swept_last
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]), swept_last)
+    birth, level = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    order = np.lexsort((-level if side == 0 else level, birth))
+    return (birth[order], level[order], np.concatenate([p[2] for p in parts])[order],
+            np.concatenate([p[3] for p in parts])[order], swept_last)

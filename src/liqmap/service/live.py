@@ -41,6 +41,12 @@ _SERIES: dict[str, tuple[str, ...]] = {
     "liquidations": ("exchange", "symbol"),
     "liquidation_bars": ("exchange", "symbol", "interval_ms"),
 }
+_PUSHED_COLUMNS: dict[str, list[str]] = {
+    "bars": ["ts_event", "exchange", "symbol", "interval_ms", "open", "high", "low", "close", "volume"],
+    "liquidations": ["ts_event", "exchange", "symbol", "side", "price", "usd"],
+    "liquidation_bars": ["ts_event", "exchange", "symbol", "interval_ms", "long_usd", "short_usd"],
+}
+"""The columns an update carries of each pushed table (with its series columns)."""
 LOOKBACK_MS = 6 * 3_600_000
 RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
@@ -50,8 +56,9 @@ series: ``exchange, symbol, interval_ms, bars``; ``liquidations``: ``symbol, pri
 ``symbol, bars``)."""
 
 
-def _series_key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(str(row[name]) if name != "interval_ms" else int(row[name]) for name in _SERIES[table])
+def _series_key(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The series of a row of ``table`` from its values of the :data:`_SERIES` columns (in that order)."""
+    return tuple(int(v) if name == "interval_ms" else str(v) for name, v in zip(_SERIES[table], values, strict=True))
 
 
 class Live:
@@ -124,7 +131,7 @@ class Live:
         for table in PUSHED:
             for row in self.store.series(table):
                 if row.get("market", "perp") == "perp":
-                    seen[table][_series_key(table, row)] = int(row["last"])
+                    seen[table][_series_key(table, tuple(row[name] for name in _SERIES[table]))] = int(row["last"])
         return seen
 
     def _unseen(self, table: str, seen: Seen, **equals: Any) -> dict[str, np.ndarray]:
@@ -136,15 +143,16 @@ class Live:
         are not replayed (clients reload)."""
         marks = seen.setdefault(table, {})
         start = max(marks.values()) - LOOKBACK_MS + 1 if marks else None
-        rows = self.store.read(table, start=start, **equals)
-        keep = np.zeros(len(rows["ts_event"]), dtype=bool)
-        for i, ts in enumerate(rows["ts_event"].tolist()):
-            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
-            if ts > marks.get(key, -1):
-                keep[i] = True
-        for j in np.flatnonzero(keep):
-            key = _series_key(table, {name: rows[name][j] for name in _SERIES[table]})
-            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][j]))
+        rows = self.store.read(table, start=start, columns=_PUSHED_COLUMNS[table], **equals)
+        columns = [rows[name].tolist() for name in _SERIES[table]]
+        normal: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # a few series among hours of rows: key each once
+        keys = [normal.get(values) or normal.setdefault(values, _series_key(table, values))
+                for values in zip(*columns, strict=True)]
+        times = rows["ts_event"].tolist()
+        keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
+        for key, ts, new in zip(keys, times, keep.tolist(), strict=True):
+            if new:
+                marks[key] = max(marks.get(key, -1), int(ts))
         return {name: values[keep] for name, values in rows.items()}
 
     async def check(self) -> bool:
@@ -156,18 +164,23 @@ class Live:
             return await self._check()
 
     async def _check(self) -> bool:
-        signature = await asyncio.to_thread(self._read_signature)
-        if signature == self._signature:
+        signature, records, seen = await asyncio.to_thread(self._changes, {t: dict(m) for t, m in self._seen.items()})
+        if records is None:
             return False
-        self._signature = signature
+        self._signature, self._seen = signature, seen
         with self._lock:
             self.version += 1
         self.last_change_ms = _now_ms()
-        records, seen = await asyncio.to_thread(self._new_records, {t: dict(m) for t, m in self._seen.items()})
-        self._seen = seen
         await self.push(records)
         self.last_push_ms = time.perf_counter()
         return True
+
+    def _changes(self, seen: Seen) -> tuple[tuple[Any, ...], dict[str, Sections] | None, Seen]:
+        """The store's signature and, when it moved, the new records (one trip to a worker thread)."""
+        signature = self._read_signature()
+        if signature == self._signature:
+            return signature, None, seen
+        return (signature, *self._new_records(seen))
 
     def _new_records(self, seen: Seen) -> tuple[dict[str, Sections], Seen]:
         """Per symbol, the record sections of an update (:data:`PUSHED`) with the rows not pushed yet."""
@@ -209,26 +222,28 @@ class Live:
         for symbol, clients in plain.items():
             self.hub.send_text(update_frame(version, _records_for(records, symbol)), clients)
         for (view, side, encoding, last_time, edges), clients in groups.items():
-            section, newest = await self._view_section(view, side, encoding, last_time, edges)
-            self.hub.send_text(update_frame(version, _records_for(records, view.symbol), section), clients)
+            text, newest = await asyncio.to_thread(self._view_frame, version, _records_for(records, view.symbol),
+                                                   view, side, encoding, last_time, edges)
+            self.hub.send_text(text, clients)
             if newest is not None:
                 for client in clients:
                     client.last_time = newest
 
-    async def _view_section(self, view: ViewKey, side: str, encoding: str, last_time: int | None,
-                            edges: str | None) -> tuple[dict[str, Any], int | None]:
-        """The view's part of an update (``heatmap`` columns, ``reload`` or ``error``) and its newest column."""
+    def _view_frame(self, version: int, records: Sections, view: ViewKey, side: str, encoding: str,
+                    last_time: int | None, edges: str | None) -> tuple[str, int | None]:
+        """In a worker thread: the frame of the clients of one view (its columns, ``reload`` or ``error``
+        after the records) and the view's newest column."""
         try:
-            heatmap = await asyncio.to_thread(self.cache.get, view, self.version)
+            heatmap = self.cache.get(view, version)
             # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
-            cal = await asyncio.to_thread(calibration_with, self, self.store, self.cache, self.version, view, heatmap)
+            cal = calibration_with(self, self.store, self.cache, version, view, heatmap)
             heatmap = scale_heatmap(heatmap, cal)
         except Exception as exc:
-            return {"error": f"heatmap update failed: {exc}"}, None
+            return update_frame(version, records, {"error": f"heatmap update failed: {exc}"}), None
         section = column_update(heatmap, side=side, encoding=encoding, last_time=last_time, edges_hash=edges)
         if "heatmap" in section:
             section["heatmap"]["calibration"] = cal.to_dict()
-        return section, (int(heatmap.times[-1]) if len(heatmap.times) else None)
+        return update_frame(version, records, section), (int(heatmap.times[-1]) if len(heatmap.times) else None)
 
     def resume(self, symbol: str, since: int) -> str:
         """An ``update`` frame with the stored perpetual bars of ``symbol`` newer than ``since`` (the newest

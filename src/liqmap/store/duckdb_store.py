@@ -285,7 +285,9 @@ class DuckDBStore(Lifecycle):
         time_column = spec.time_column or ""
         by_time = limit is None and not descending and order == time_column != ""
         fetched = [*wanted, time_column] if by_time and time_column not in wanted else wanted
-        statement = f"SELECT {', '.join(fetched)} FROM {table} {where}" + ("" if by_time else f" ORDER BY {order}{tail}")
+        statement = f"SELECT {', '.join(fetched)} FROM {table} {where}"
+        if not by_time:
+            statement += f" ORDER BY {order}{tail}"
         import duckdb
 
         try:
