@@ -169,3 +169,28 @@ def test_a_reconnecting_client_gets_the_bars_it_missed(client, store):
         _receive_until(ws, "subscribed")
         (missed,) = _receive_until(ws, "update")["bars"]
     assert missed["exchange"] == "okx" and [row[0] for row in missed["bars"]] == [last + 2 * HOUR, last + 3 * HOUR]
+
+
+def test_one_frame_per_view_shared_by_its_clients(client, store):
+    """Clients of one view get the same ``update`` text (serialised once); a client that subscribed to
+    nothing gets the records of the version without columns."""
+    last = _last_bar(store)
+    with client.websocket_connect("/api/stream") as a, client.websocket_connect("/api/stream") as b, \
+            client.websocket_connect("/api/stream") as idle:
+        for ws in (a, b):
+            ws.receive_json()
+            ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "last_time": last}))
+            _receive_until(ws, "subscribed")
+        idle.receive_json()
+        r = client.post("/api/records", json=_new_bar_records(last), headers={"X-Liqmap-Token": "secret-token"})
+        texts = []
+        for ws in (a, b):
+            while json.loads(text := ws.receive_text())["type"] != "update":
+                pass
+            texts.append(text)
+        plain = _receive_until(idle, "update")
+    assert texts[0] == texts[1]
+    frame = json.loads(texts[0])
+    assert frame["data_version"] == plain["data_version"] == r.json()["data_version"]
+    assert frame["heatmap"]["times"] == [last, last + HOUR]
+    assert "heatmap" not in plain and plain["bars"] == frame["bars"] and plain["liquidations"] == frame["liquidations"]
