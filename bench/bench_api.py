@@ -21,8 +21,8 @@
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
    the 7-day view of the same five venues of 1-minute bars (38 days stored); N new 1-minute bars (one per
-   venue, with OI) are POSTed one by one; for every update the delay until each client has its heatmap
-   message (p50 / p99 / max), messages lost, resyncs. The server extends the view from its live state
+   venue, with OI) are POSTed one by one; for every update the delay until each client has its ``update``
+   frame with the heatmap columns (p50 / p99 / max), frames lost, resyncs. The server extends the view from its live state
    (liqmap.liveviews) instead of recomputing it.
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -146,12 +147,22 @@ def bench_heatmap(repeat: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def ws_clients(
     url: str, clients: int, updates: int, token: str, view: dict[str, object], next_bar: int, last_close: float,
-    last_oi: list[float], pause: float,
+    last_oi: list[float], pause: float, server_pid: int,
 ) -> None:
     """``clients`` WebSocket clients subscribe to ``view``; ``updates`` POSTs of one new 1-minute bar (and OI)
-    on every venue, ``pause`` s apart; the delay from each POST to the heatmap message at each client."""
+    on every venue, ``pause`` s apart; the delay from each POST to the ``update`` frame carrying the heatmap
+    columns at each client."""
     import httpx
     import websockets
 
@@ -172,16 +183,18 @@ async def ws_clients(
                     subscribed += 1
                     if subscribed == clients:
                         ready.set()
-                elif kind in ("heatmap", "reload"):
+                elif kind == "update" and ("heatmap" in msg or "reload" in msg):
                     received[i][msg["data_version"]] = time.perf_counter()
-                elif kind == "bars" and msg["bars"][-1][0] == -1:
-                    return
+                    if "reload" in msg:
+                        kinds[i]["reload"] = kinds[i].get("reload", 0) + 1
 
     tasks = [asyncio.create_task(client(i)) for i in range(clients)]
     await asyncio.wait_for(ready.wait(), 60)
     print(f"  {clients} clients connected and subscribed")
     delays: list[float] = []
     sent: dict[int, float] = {}
+    answered: list[float] = []  # POST round trips: the store write, the live step, every frame queued
+    cpu0 = process_cpu_s(server_pid)
     async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
         for u in range(updates):
             ts = next_bar + u * MINUTE
@@ -196,9 +209,11 @@ async def ws_clients(
                                                  "oi_usd": last_oi[v] * (1 + 1e-4 * (u + 1))})
             t0 = time.perf_counter()
             r = await http.post("/api/records", json=records)
+            answered.append((time.perf_counter() - t0) * 1000)
             version = r.json()["data_version"]
             sent[version] = t0
             await asyncio.sleep(pause)
+    cpu = process_cpu_s(server_pid) - cpu0
     await asyncio.sleep(2.0)
     lost = 0
     for per_client in received:
@@ -213,10 +228,17 @@ async def ws_clients(
     delays.sort()
     resyncs = sum(k.get("resync", 0) for k in kinds)
     reloads = sum(k.get("reload", 0) for k in kinds)
+    totals: dict[str, int] = {}
+    for k in kinds:
+        for name, count in k.items():
+            totals[name] = totals.get(name, 0) + count
     print(f"  {updates} updates x {clients} clients: delivered {len(delays)}, lost {lost}, resyncs {resyncs}, "
-          f"reload notices {reloads}")
+          f"reload notices {reloads}; frames received by kind: {totals}")
     if delays:
-        print(f"  POST -> heatmap message at every client: p50 {statistics.median(delays):.0f} ms, "
+        print(f"  POST answered (store write + live step + frames queued for every client): median "
+              f"{statistics.median(answered):.0f} ms, max {max(answered):.0f} ms; server CPU per update "
+              f"{cpu * 1000 / updates:.0f} ms (its process time over the updates, all threads)")
+        print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
 
@@ -248,7 +270,7 @@ def bench_ws(clients: int, updates: int, pause: float) -> None:
         first = httpx.get(f"{server.url}/api/heatmap", params=params, timeout=60).json()
         view = {**params, "side": "both", "encoding": "u16", "last_time": first["times"][-1]}
         asyncio.run(ws_clients(server.url, clients, updates, "bench", view, end, float(last[0][1]["close"][-1]),
-                               [float(s["oi"][-1]) for _, s in last], pause))
+                               [float(s["oi"][-1]) for _, s in last], pause, server.proc.pid))
     finally:
         if server is not None:
             server.stop()

@@ -10,7 +10,9 @@ Headline figures use the default model, ``ModelConfig()`` (printed).
    1-minute klines, chained and varied per venue) x D days into a B-bin grid, compiled kernel and numpy
    path (same numbers: the largest difference is printed), wall and CPU per run, repeated.
 3. The same through the public query API (``heatmap_for`` + ``HeatmapQuery``, forced 1-minute bars) on a
-   DuckDB store holding those bars, with the 30-day warm-up and without.
+   DuckDB store holding those bars, with the 30-day warm-up and without, in parts (each venue's
+   load_frame, load_frames, the whole call); then the web API's 7-day view of the five venues on a
+   new UTC day and as a new view with the day's warm-up books cached.
 4. Synthetic 1-minute bars (the series the issue's baseline was measured on), both kernels.
 5. Baseline: the per-position reference implementation on a small slice.
 Every figure is printed with the load average: the machine is shared, so wall times vary with it.
@@ -25,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,6 +138,7 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
     """Both kernels on ``frames``: wall and CPU ranges, ratio, and the largest difference of the heatmaps."""
     updates = sum(len(f) for f in frames)
     results = {}
+    compute_heatmap(frames[:1], config, n_bins=args.bins, max_columns=args.columns)  # the kernel's cache loaded
     for name in ("numba", "numpy"):
         with kernel(name):
             hm, walls, cpus = timed(compute_heatmap, frames, config, n_bins=args.bins, max_columns=args.columns,
@@ -151,9 +155,82 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
           f"largest difference {diff:.1e} of the array's largest value")
 
 
-def through_query(args: argparse.Namespace) -> None:
-    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues."""
+def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.Namespace, repeat: int) -> None:
+    """One 90-day query: each venue's load_frame alone, load_frames (all venues, two threads, the
+    cross-venue clip), the whole heatmap_for (wall and CPU); model = whole - load_frames."""
+    from liqmap.ingest.frames import load_frame
+    from liqmap.query import HeatmapQuery, heatmap_for, load_frames, resolve_view
+
+    query = HeatmapQuery("BTC", range=f"{args.days}d", end=end, interval_ms=60_000, n_bins=args.bins,
+                         max_columns=args.columns, warmup_days=warmup)
+    view = resolve_view(store, query)
+    first = timed(heatmap_for, store, query, repeat=1)[1][0]  # loads the compiled kernel's cache once
+    per_venue = {ex: timed(load_frame, store, ex, "BTC", view.warmup_start, view.end, view.interval_ms,
+                           on_gap="latest", repeat=repeat)[1] for ex in view.exchanges}
+    _, load_walls, load_cpus = timed(load_frames, store, view, repeat=repeat)
+    with compute_timer() as model:
+        hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
+    venues = ", ".join(f"{ex} {span(w, 1e3, '.0f')}" for ex, w in per_venue.items())
+    print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, {name:5}: "
+          f"{span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs ({load()}); grid "
+          f"{hm.long.shape[0]} x {hm.long.shape[1]}; the process's first call {first:.2f} s\n"
+          f"      parts: load_frame per venue (one at a time) {venues} ms; load_frames (all, 2 threads) "
+          f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; compute_heatmap "
+          f"{span(model[0], 1e3, '.0f')} ms wall, {span(model[1], 1e3, '.0f')} ms CPU")
+
+
+@contextmanager
+def compute_timer() -> Iterator[tuple[list[float], list[float]]]:
+    """Within the block, the wall and process CPU of every compute_heatmap call (heatmap_for's model)."""
+    from liqmap.model import engine
+
+    walls: list[float] = []
+    cpus: list[float] = []
+    inner = engine.compute_heatmap
+
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+
+    engine.compute_heatmap = measured
+    try:
+        yield walls, cpus
+    finally:
+        engine.compute_heatmap = inner
+
+
+def api_views(store: Any, end: int, args: argparse.Namespace, days: int = 4) -> None:
+    """The /api/heatmap model path: a 7-day 1-minute view of every venue through heatmap_for with the
+    server's WarmBooks, on a new UTC day (the day's warm-up books built) and as a new view of a day
+    whose books are cached (the HTTP encoding is not included)."""
     from liqmap.query import HeatmapQuery, heatmap_for
+    from liqmap.warmbooks import WarmBooks
+
+    day = 86_400_000
+    fresh: tuple[list[float], list[float]] = ([], [])
+    cached: tuple[list[float], list[float]] = ([], [])
+    for d in range(days):
+        books = WarmBooks()
+        view_end = end - d * day - 5 * 3_600_000
+        for out, at in ((fresh, view_end), (cached, view_end - 7 * 60_000)):
+            query = HeatmapQuery("BTC", range="7d", end=at, interval_ms=60_000)
+            c0, t0 = time.process_time(), time.perf_counter()
+            heatmap_for(store, query, books=books)
+            out[0].append(time.perf_counter() - t0)
+            out[1].append(time.process_time() - c0)
+    print(f"  /api/heatmap model path, 7d x 1m x {args.exchanges} venues (heatmap_for + WarmBooks), {days} days: "
+          f"new UTC day {span(fresh[0], 1e3, '.0f')} ms wall ({span(fresh[1], 1e3, '.0f')} ms CPU); "
+          f"new view, books cached {span(cached[0], 1e3, '.0f')} ms wall ({span(cached[1], 1e3, '.0f')} ms CPU) "
+          f"({load()})")
+
+
+def through_query(args: argparse.Namespace) -> None:
+    """heatmap_for(HeatmapQuery(range=90d, interval_ms=1m)) on a DuckDB store of the five venues, in parts;
+    then the web API's 7-day view (heatmap_for with the server's warm-up books)."""
     from liqmap.store import DuckDBStore
 
     end = 1_780_272_000_000 + 122 * 86_400_000
@@ -164,15 +241,10 @@ def through_query(args: argparse.Namespace) -> None:
         print(f"  store: {args.exchanges} venues x 122 days of 1-minute bars + 5-minute OI written in "
               f"{time.perf_counter() - t0:.1f} s")
         for warmup in (30.0, 0.0):
-            query = HeatmapQuery("BTC", range=f"{args.days}d", end=end, interval_ms=60_000, n_bins=args.bins,
-                                 max_columns=args.columns, warmup_days=warmup)
             for name in ("numba", "numpy"):
                 with kernel(name):
-                    hm, walls, cpus = timed(heatmap_for, store, query,
-                                            repeat=args.repeat if name == "numba" else 1)
-                print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, "
-                      f"{name:5}: {span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs "
-                      f"({load()}); grid {hm.long.shape[0]} x {hm.long.shape[1]}")
+                    query_parts(store, end, warmup, name, args, repeat=args.repeat if name == "numba" else 1)
+        api_views(store, end, args)
         store.close()
 
 
@@ -213,8 +285,10 @@ def main() -> None:
         m = args.reference_bars
         small = f0.slice(0, m)
         t0 = time.perf_counter()
-        want = reference_heatmap([small], config, n_bins=200)
+        edges = np.linspace(float(small.low.min()) * 0.9, float(small.high.max()) * 1.1, 201)
+        want = reference_heatmap([small], config, price_edges=edges)
         ref_s = time.perf_counter() - t0
+        compute_heatmap([small], config, price_edges=want.price_edges)  # the compiled kernel's cache loaded
         got, walls, _ = timed(compute_heatmap, [small], config, price_edges=want.price_edges, repeat=3)
         print(f"\nreference (pure Python, per position): {ref_s:.2f} s for {m} bars x 1 venue; engine on the "
               f"same slice {span(walls, 1e3)} ms ({ref_s / min(walls):,.0f}x); same numbers: "
@@ -222,4 +296,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

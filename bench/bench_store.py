@@ -253,10 +253,11 @@ async def end_to_end(server: PgServer, n: int = 40) -> None:
         async def read_ws() -> None:
             while len(received) < n:
                 message = json.loads(await ws.recv())
-                if message.get("type") == "bars":
+                if message.get("type") == "update":
                     now = time.time()
-                    for row in message["bars"]:
-                        received.setdefault(int(row[0]), now)
+                    for series in message["bars"]:
+                        for row in series["bars"]:
+                            received.setdefault(int(row[0]), now)
 
         await asyncio.wait_for(asyncio.gather(read_writer(), read_ws()), timeout=120)
         await ws.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def venue_series(n: int, venues: int = 5) -> list[tuple[str, dict[str, np.ndarra
     return out
 
 
-def minute_frames(days: int, venues: int = 5, start_ms: int = 1_780_272_000_000) -> list:
+def minute_frames(days: int, venues: int = 5, start_ms: int = 1_780_272_000_000) -> list[Any]:
     """MarketFrames of ``days`` x 1-minute bars on ``venues`` venues (OI at every bar)."""
     from liqmap.model import MarketFrame
 

@@ -86,16 +86,33 @@ def _realized_sources(store: Any, symbol: str, exchanges: tuple[str, ...], start
                    _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
 
 
-def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
-    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: the same venues and symbol,
-    full book, ending with ``heatmap`` and reaching :data:`FIT_RANGE` back."""
+REALIZED_TABLES = ("liquidations", "liquidation_bars")
+"""The tables a calibration reads (besides the heatmaps): a cache of calibrations keys on their data version."""
+
+
+def predicted_days(heatmap: Heatmap, fit_heatmap: Heatmap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(days, long, short)``: the model's liquidated USD per complete UTC day before the day of ``heatmap``'s
+    last column, from ``fit_heatmap``'s ``swept_*`` (the predicted side of :func:`calibration_for`)."""
     end = int(heatmap.times[-1])
     days, p_long = daily_sums(fit_heatmap.times, fit_heatmap.swept_long)
     _, p_short = daily_sums(fit_heatmap.times, fit_heatmap.swept_short)
     keep = days < end // DAY_MS * DAY_MS
-    days, p_long, p_short = days[keep], p_long[keep], p_short[keep]
+    return days[keep], p_long[keep], p_short[keep]
+
+
+def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
+    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: the same venues and symbol,
+    full book, ending with ``heatmap`` and reaching :data:`FIT_RANGE` back."""
+    return calibration_on(store, heatmap, *predicted_days(heatmap, fit_heatmap))
+
+
+def calibration_on(store: Any, heatmap: Heatmap, days: np.ndarray, p_long: np.ndarray,
+                   p_short: np.ndarray) -> Calibration:
+    """:func:`calibration_for` from the predicted days (:func:`predicted_days`): the result depends on them,
+    the day of ``heatmap``'s last column, its symbol and venues, and the rows of :data:`REALIZED_TABLES`."""
     if days.size == 0:
         return FALLBACK
+    end = int(heatmap.times[-1])
     start = int(days[max(0, days.size - WINDOW_DAYS)])
     # The first source with enough days wins (a collector that started yesterday does not override a
     # month of Coinglass bars); a source covering one side only is completed by the fallback.

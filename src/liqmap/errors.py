@@ -116,10 +116,12 @@ class VenueError(FeedError):
 
 
 class ParseError(FeedError):
-    """A payload the parser cannot decode. Never a reason to reconnect: count, log with payload, skip."""
+    """A payload the parser cannot decode. Never a reason to reconnect: count, log with payload, skip.
+    ``row``: the offending row's index when the payload is a table (a file's rows)."""
 
-    def __init__(self, message: str, payload: bytes | str | None = None) -> None:
+    def __init__(self, message: str, payload: bytes | str | None = None, *, row: int | None = None) -> None:
         self.payload = payload
+        self.row = row
         super().__init__(message)
 
 

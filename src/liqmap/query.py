@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,12 +44,12 @@ from liqmap.model.grid import column_group
 from liqmap.model.result import Heatmap
 from liqmap.store import Store
 from liqmap.symbols import canonical, check_exchange
-from liqmap.types import DAY_MS, HOUR_MS, MINUTE_MS
+from liqmap.types import DAY_MS, MINUTE_MS
+from liqmap.viewspec import RANGES, STANDARD_INTERVALS, VIEW
 from liqmap.warmbooks import WarmBooks, build_books
 
 __all__ = [
     "RANGES",
-    "SIDES",
     "HeatmapQuery",
     "Realized",
     "View",
@@ -61,33 +62,13 @@ __all__ = [
     "resolve_view",
 ]
 
-RANGES: dict[str, int] = {
-    "12h": 12 * HOUR_MS,
-    "24h": 24 * HOUR_MS,
-    "3d": 3 * DAY_MS,
-    "7d": 7 * DAY_MS,
-    "30d": 30 * DAY_MS,
-    "90d": 90 * DAY_MS,
-    "180d": 180 * DAY_MS,
-    "1y": 365 * DAY_MS,
-}
-SIDES: tuple[str, ...] = ("both", "long", "short", "net")
-STANDARD_INTERVALS: tuple[int, ...] = (
-    MINUTE_MS,
-    5 * MINUTE_MS,
-    15 * MINUTE_MS,
-    30 * MINUTE_MS,
-    HOUR_MS,
-    4 * HOUR_MS,
-    DAY_MS,
-)
 PRICE_MARGIN = 0.06
 """Price bins reach this fraction of the window's mid price beyond its lowest low and highest high."""
 AUTO_MODEL_BARS = 60_000
 """Automatic intervals keep the modelled bars (warm-up included) within this."""
 MAX_MODEL_BARS = 200_000
 """A forced ``interval_ms`` giving more modelled bars (warm-up included) is refused: 90 days of 1-minute
-bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~1-2 s CPU on 5 venues with the
+bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~0.7-1 s CPU on 5 venues with the
 compiled kernel, docs/model.md)."""
 WARMUP_INTERVAL_MS = 15 * MINUTE_MS
 """Suggested opt-in ``HeatmapQuery.warmup_interval_ms``: the warm-up before the window is modelled at this
@@ -107,7 +88,8 @@ column of a 1,000-column view, so sweeps still see sub-column lows and highs).""
 
 @dataclass(frozen=True)
 class HeatmapQuery:
-    """One heatmap view. Every field is validated on construction (ConfigError names the field).
+    """One heatmap view. Every field is validated on construction (ConfigError names the field), against
+    the one view declaration :data:`liqmap.viewspec.VIEW` (ranges, sides, intervals, size limits).
 
     * ``symbol``: user vocabulary (``BTC``) or a venue name (``BTCUSDT``); stored canonical.
     * ``exchanges``: exchanges to sum; ``None`` = every exchange with bars of the symbol.
@@ -123,13 +105,13 @@ class HeatmapQuery:
 
     symbol: str
     exchanges: tuple[str, ...] | None = None
-    range: str = "7d"
+    range: str = VIEW.default_range
     end: int | None = None
-    side: str = "both"
+    side: str = VIEW.default_side
     leverage: tuple[float, ...] | None = None
     ages: tuple[str, ...] | None = None
-    n_bins: int = 500
-    max_columns: int = 1000
+    n_bins: int = VIEW.rows.default
+    max_columns: int = VIEW.columns.default
     config: ModelConfig | None = None
     warmup_days: float = 30.0
     interval_ms: int | None = None
@@ -143,12 +125,10 @@ class HeatmapQuery:
             if not names:
                 raise ConfigError("exchanges: empty; pass None for all exchanges with data")
             set_(self, "exchanges", tuple(dict.fromkeys(check_exchange(e) for e in names)))
-        if self.range not in RANGES:
-            raise ConfigError(f"range: {self.range!r} is not accepted; accepted: {', '.join(RANGES)}")
+        VIEW.check_range(self.range)
         if self.end is not None and (not isinstance(self.end, int | np.integer) or self.end <= 0):
             raise ConfigError(f"end: expected a positive integer time in ms or None, got {self.end!r}")
-        if self.side not in SIDES:
-            raise ConfigError(f"side: {self.side!r} is not accepted; accepted: {', '.join(SIDES)}")
+        VIEW.check_side(self.side)
         config = self.model_config
         if self.leverage is not None:
             tiers = tuple(
@@ -170,22 +150,11 @@ class HeatmapQuery:
                     f"ages: {unknown_ages or 'empty'} not known; accepted: {', '.join(config.age_labels)}"
                 )
             set_(self, "ages", ages)
-        if not (isinstance(self.n_bins, int) and 10 <= self.n_bins <= 5000):
-            raise ConfigError(f"n_bins: expected an integer in [10, 5000], got {self.n_bins!r}")
-        if not (isinstance(self.max_columns, int) and 2 <= self.max_columns <= 20_000):
-            raise ConfigError(f"max_columns: expected an integer in [2, 20000], got {self.max_columns!r}")
-        if not (0 <= float(self.warmup_days) <= 365):
-            raise ConfigError(f"warmup_days: expected 0..365 days, got {self.warmup_days!r}")
-        if self.interval_ms is not None and self.interval_ms not in STANDARD_INTERVALS:
-            raise ConfigError(
-                f"interval_ms: {self.interval_ms!r} not accepted; accepted: None (automatic) or "
-                f"{', '.join(str(i) for i in STANDARD_INTERVALS)}"
-            )
-        if self.warmup_interval_ms is not None and self.warmup_interval_ms not in STANDARD_INTERVALS:
-            raise ConfigError(
-                f"warmup_interval_ms: {self.warmup_interval_ms!r} not accepted; accepted: None or "
-                f"{', '.join(str(i) for i in STANDARD_INTERVALS)}"
-            )
+        VIEW.check_n_bins(self.n_bins)
+        VIEW.check_max_columns(self.max_columns)
+        VIEW.check_warmup_days(self.warmup_days)
+        VIEW.check_interval("interval_ms", self.interval_ms, "None (automatic)")
+        VIEW.check_interval("warmup_interval_ms", self.warmup_interval_ms, "None")
 
     @property
     def model_config(self) -> ModelConfig:
@@ -282,30 +251,25 @@ def _pick_interval(intervals: Sequence[int], span_ms: int, window_ms: int) -> in
     return intervals[-1]
 
 
+LOAD_THREADS = 2
+"""Exchanges whose frames are read at once (DuckDB and numpy release the GIL while they work)..."""
+THREADED_LOAD_BARS = 2_000
+"""... when a frame spans at least this many bars (a live step's few bars stay on the calling thread)."""
+
+
 def load_frames(store: Store, view: View) -> list[MarketFrame]:
     """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
     frames: list[MarketFrame] = []
     errors: list[str] = []
-    for exchange in view.exchanges:
-        stored = available_intervals(store, exchange, view.symbol)
-        try:
-            frame = load_frame(
-                store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest",
-                stored=stored,
-            )
-        except DataError as exc:
-            errors.append(str(exc))
-            continue
-        if frame.ts[0] > view.start:
-            earlier, _ = read_bars(
-                store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms, stored=stored
-            )
-            if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
-                raise BadSeriesError(
-                    f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
-                    "choose a shorter range or an end before the gap"
-                )
-        frames.append(frame)
+    bars = (view.end - view.warmup_start) // view.interval_ms
+    workers = min(LOAD_THREADS, len(view.exchanges)) if bars >= THREADED_LOAD_BARS else 1
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        run = map if pool is None else pool.map
+        for loaded in run(lambda exchange: _load_exchange(store, view, exchange), view.exchanges):
+            if isinstance(loaded, str):
+                errors.append(loaded)
+            else:
+                frames.append(loaded)
     if not frames:
         raise DataError("; ".join(errors) or f"no usable data for {view.symbol}")
     first = max(int(f.ts[0]) for f in frames)
@@ -317,6 +281,28 @@ def load_frames(store: Store, view: View) -> list[MarketFrame]:
         i, j = np.searchsorted(f.ts, [first, last + 1])
         out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
     return cross_venue_clip(out)[0]  # a wick far beyond every other venue's (liqmap.model.badticks)
+
+
+def _load_exchange(store: Store, view: View, exchange: str) -> MarketFrame | str:
+    """The exchange's frame over the view (its latest contiguous run), or why it has none (a gap inside
+    the window raises)."""
+    stored = available_intervals(store, exchange, view.symbol)
+    try:
+        frame = load_frame(
+            store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest", stored=stored,
+        )
+    except DataError as exc:
+        return str(exc)
+    if frame.ts[0] > view.start:
+        earlier, _ = read_bars(
+            store, exchange, view.symbol, view.warmup_start, int(frame.ts[0]), view.interval_ms, stored=stored
+        )
+        if len(earlier["ts_event"]) and earlier["ts_event"][-1] >= view.start:
+            raise BadSeriesError(
+                f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
+                "choose a shorter range or an end before the gap"
+            )
+    return frame
 
 
 def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:
@@ -362,6 +348,7 @@ def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = 
         leverage=query.leverage,
         ages=query.ages,
         warm=warm,
+        lead_until=view.start,  # the warm-up's columns would be cropped: one column for all of them
     )
     spot = [f.exchange for f in frames if f.price_source == "spot"]
     if spot:

@@ -3,6 +3,9 @@
 liqmap covers USDT-margined linear perpetuals (USDC on Hyperliquid/dYdX). A user may type the base
 asset (``btc``), a venue name (``BTCUSDT``, ``BTC-USDT-SWAP``, ``BTC_USDT``) or a ccxt unified name
 (``BTC/USDT:USDT``); :func:`canonical` turns all of them into ``"BTC"``.
+
+Venue-neutral: the exchanges are the registry's (:data:`liqmap.venues.registry.VENUES`) and each venue's
+instrument names its spec's (``VenueSpec.instruments``); nothing here names a venue.
 """
 
 from __future__ import annotations
@@ -10,23 +13,14 @@ from __future__ import annotations
 import re
 
 from liqmap.errors import UnknownSymbolError
+from liqmap.venues.registry import VENUES, get_spec
 
-EXCHANGES: tuple[str, ...] = ("binance", "bybit", "okx", "bitget", "gate", "hyperliquid", "dydx")
-
-# Venue instrument name templates for the USDT (or USD) linear perpetual of a base asset.
-_VENUE_TEMPLATES: dict[str, str] = {
-    "binance": "{base}USDT",
-    "bybit": "{base}USDT",
-    "okx": "{base}-USDT-SWAP",
-    "bitget": "{base}USDT",
-    "gate": "{base}_USDT",
-    "hyperliquid": "{base}",
-    "dydx": "{base}-USD",
-}
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
+"""Every exchange liqmap has a venue module for, in the registry's order."""
 
 _BASE = re.compile(r"^[A-Z0-9]{1,15}$")
-# Hyperliquid names 1000-multiplied coins with a lower-case k ("kPEPE" is the 1000PEPE of other venues).
-_HYPERLIQUID_THOUSAND = re.compile(r"^k(?P<base>[A-Z0-9]+)$")
+# A lower-case k before an upper-case name is a 1000-multiplied coin ("kPEPE" = 1000PEPE, Hyperliquid's).
+_THOUSAND = re.compile(r"^k(?P<base>[A-Z0-9]+)$")
 # Order matters: strip the longest decorations first.
 _STRIP_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^(?P<base>[A-Z0-9]+)/(USDT|USDC|USD):(USDT|USDC|USD)$"),  # ccxt unified
@@ -43,7 +37,7 @@ def canonical(symbol: str) -> str:
     ('BTC', 'BTC', 'ETH', 'SOL')
     """
     stripped = symbol.strip()
-    thousand = _HYPERLIQUID_THOUSAND.match(stripped)
+    thousand = _THOUSAND.match(stripped)
     if thousand:
         return "1000" + thousand.group("base")
     text = stripped.upper()
@@ -62,22 +56,14 @@ def canonical(symbol: str) -> str:
 
 
 def venue_symbol(exchange: str, symbol: str) -> str:
-    """Return ``exchange``'s instrument name for the perpetual of ``symbol`` (any accepted spelling)."""
-    try:
-        template = _VENUE_TEMPLATES[exchange]
-    except KeyError:
-        raise UnknownSymbolError(
-            f"unknown exchange {exchange!r}; accepted: {', '.join(EXCHANGES)}"
-        ) from None
-    base = canonical(symbol)
-    if exchange == "hyperliquid" and base.startswith("1000") and len(base) > 4:
-        return "k" + base[4:]
-    return template.format(base=base)
+    """Return ``exchange``'s instrument name for the perpetual of ``symbol`` (any accepted spelling), as
+    the venue's spec declares it (``VenueSpec.instruments``)."""
+    return get_spec(check_exchange(exchange)).venue_symbol(symbol)
 
 
 def check_exchange(exchange: str) -> str:
     """Return the exchange name normalised to lower case, or raise naming the accepted ones."""
     name = exchange.strip().lower()
-    if name not in _VENUE_TEMPLATES:
-        raise UnknownSymbolError(f"unknown exchange {exchange!r}; accepted: {', '.join(EXCHANGES)}")
+    if name not in VENUES:
+        raise UnknownSymbolError(f"unknown exchange {exchange!r}; accepted: {', '.join(VENUES)}")
     return name

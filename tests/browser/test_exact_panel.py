@@ -66,3 +66,20 @@ def test_exact_panel_draws_longs_and_shorts_with_coverage(browser, exact_server)
     assert "2 accounts" in text and "10.0 % of HL OI" in text
     assert errors == []
     page.close()
+
+
+def test_drawn_exact_panel_leaves_the_chart_screen_whole(browser, exact_server) -> None:  # type: ignore[no-untyped-def]
+    """With positions to draw, the panel's two canvases sit side by side under the liquidation map, and the
+    map keeps the heatmap's price rows within the 1366x900 window."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(exact_server.url + "/")
+    page.wait_for_function("document.getElementById('exact-panel')?.dataset.state === 'drawn'", timeout=15_000)
+    page.wait_for_function("document.body.dataset.firstDraw === '1'", timeout=15_000)
+    boxes = page.evaluate("""['heatmap', 'liqmap', 'exact-map', 'exact-heat', 'exact-coverage'].map((id) => {
+      const b = document.getElementById(id).getBoundingClientRect(); return [b.x, b.y, b.right, b.bottom]; })""")
+    heatmap, liqmap, exact_map, exact_heat, coverage = boxes
+    assert exact_map[1] == exact_heat[1] and exact_map[2] <= exact_heat[0]  # side by side
+    assert exact_map[3] - exact_map[1] >= 100 and coverage[3] <= 900
+    assert liqmap[3] >= heatmap[3] - 24  # down to the heatmap plot's bottom (app.js MARGIN.bottom)
+    assert page.evaluate("document.getElementById('exact-coverage').textContent").startswith("2 accounts")
+    page.close()

@@ -230,7 +230,13 @@ def test_desktop_layout_price_tag_crosshair_and_palette(browser, server, output_
     assert len(lines) == 4
     assert all(line["h"] < 20 and not line["over"] for line in lines), lines
     assert lines[-1]["bottom"] <= DESKTOP["height"]
-    assert page.evaluate("document.documentElement.scrollHeight") <= DESKTOP["height"]
+    # The chart screen fits the window (the heatmap whole without scrolling); the accuracy panel follows it,
+    # at the fold (tests/browser/test_layout.py checks the layout at both sizes).
+    screen = page.locator("#screen").bounding_box()
+    heatmap = page.locator("#heatmap").bounding_box()
+    assert screen["y"] == 0 and screen["height"] == DESKTOP["height"]
+    assert heatmap["y"] + heatmap["height"] <= DESKTOP["height"]
+    assert page.locator("#accuracy-panel").bounding_box()["y"] == DESKTOP["height"]
     # Current-price tag on the price axis, in the price colour.
     geo = page.evaluate("""(() => { const c = document.getElementById('heatmap'), v = window.liqmap.view;
       return {w: c.clientWidth, h: c.clientHeight, y0: v.y0, y1: v.y1, last: window.liqmap.data.lastPrice}; })()""")

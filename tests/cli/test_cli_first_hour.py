@@ -117,3 +117,29 @@ def test_ctrl_c_stops_the_server_cleanly(db: str, tmp_path: Path) -> None:
     assert "Aborted!" not in out and "Traceback" not in out, out
     assert "liqmap stopped." in out
     assert proc.returncode == 0, out
+
+
+def test_picture_options_are_the_view_declaration() -> None:
+    from liqmap.commands.render import heatmap_cmd, liqmap_cmd
+    from liqmap.viewspec import VIEW
+
+    for command in (heatmap_cmd, liqmap_cmd):
+        options = {p.name: p for p in command.params}
+        assert list(options["range_"].type.choices) == ["12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y"]
+        assert list(options["side"].type.choices) == ["both", "long", "short", "net"]
+        assert (options["range_"].default, options["side"].default) == ("7d", "both")
+    heatmap_options = {p.name: p.default for p in heatmap_cmd.params}
+    assert (heatmap_options["bins"], heatmap_options["columns"]) == (VIEW.rows.default, VIEW.columns.default) == (
+        500, 1000)
+
+
+def test_every_range_option_offers_the_declared_ranges() -> None:
+    from liqmap.commands.alerts import run_cmd
+    from liqmap.commands.demo import demo_cmd
+    from liqmap.commands.export import export_cmd
+    from liqmap.commands.levels import levels_cmd
+
+    for command, default in ((levels_cmd, "7d"), (export_cmd, "7d"), (run_cmd, "3d"), (demo_cmd, "7d")):
+        option = next(p for p in command.params if p.name == "range_")
+        assert list(option.type.choices) == ["12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y"], command.name
+        assert option.default == default

@@ -35,3 +35,15 @@ def test_columns_group_bars_on_absolute_time_boundaries() -> None:
     assert plan.first_bar.tolist() == [0, 1, 4, 7] and plan.last_bar.tolist() == [0, 3, 6, 9]
     assert plan.col_of_bar.tolist() == [0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert column_plan(ts, 60_000, None).n_columns == 10
+
+
+def test_bars_before_the_lead_boundary_share_one_leading_column() -> None:
+    ts = 60_000 * np.arange(5, 15)
+    # boundary at or after minute 10 for groups of 3: minute 12; minutes 5-11 form the leading column
+    plan = column_plan(ts, 60_000, None, group=3, lead_until=10 * 60_000)
+    assert plan.first_bar.tolist() == [0, 7] and plan.last_bar.tolist() == [6, 9]
+    # one bar per column: the bars before minute 9 share the first
+    single = column_plan(ts, 60_000, None, group=1, lead_until=9 * 60_000)
+    assert single.first_bar.tolist() == [0, 4, 5, 6, 7, 8, 9] and single.last_bar.tolist()[0] == 3
+    # a boundary before the first bar changes nothing
+    assert column_plan(ts, 60_000, None, group=3, lead_until=0).first_bar.tolist() == [0, 1, 4, 7]

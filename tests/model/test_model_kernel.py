@@ -163,5 +163,103 @@ def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs
         entries = inputs.entries(born, n_j)
         want = group_sweeps(search, born, sign * entries[:, None, :] * ratios[side][None, :, None])
         got = np.empty_like(want)
-        first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table, search.suffix, got)
+        first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table[0, :-1].copy(), got)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kernel_used", ["numba", "numpy"])
+@pytest.mark.parametrize("ages", [None, ["<4h", "1d-7d"]])
+def test_one_thread_and_two_threads_give_bit_identical_heatmaps(
+    monkeypatch: pytest.MonkeyPatch, kernel_used: str, ages: list[str] | None
+) -> None:
+    """Threads only change which frame or side runs when; each frame's arrays are summed in frame order,
+    so the numbers are the same to the last bit (both sides of a frame, warm books, age filters)."""
+    from liqmap.model import engine
+
+    rng = np.random.default_rng(11)
+    frames = []
+    for exchange, start in (("binance", 0), ("okx", 40 * HOUR_MS), ("bybit", 0)):
+        n = 700 if exchange != "okx" else 500
+        close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+        open_ = np.concatenate(([100.0], close[:-1]))
+        frames.append(MarketFrame(
+            exchange=exchange, symbol="BTC", interval_ms=HOUR_MS, ts=start + HOUR_MS * np.arange(n), open=open_,
+            high=np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, n))),
+            low=np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, n))), close=close,
+            volume=rng.lognormal(0, 0.5, n), oi_usd=1e8 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+            taker_buy_volume=np.full(n, np.nan),
+        ))
+    config = ModelConfig()
+    warm = [warm_book(f.slice(0, 200), config) if f.exchange == "bybit" else None for f in frames]
+    monkeypatch.setattr(engine, "SMALL_RUN_BARS", 0)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(engine, "THREADS", threads)
+        with kernel(kernel_used):
+            runs.append(compute_heatmap(frames, config, n_bins=300, ages=ages, warm=warm))
+    one, two = runs
+    for name in ("long", "short", "swept_long", "swept_short"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert float(one.long.max()) > 0 and float(one.swept_short.sum()) > 0
+
+
+@SETTINGS
+@given(frame=random_frames(max_bars=200), knobs=configs, since=st.integers(0, 40))
+def test_compiled_warm_books_equal_the_numpy_books(frame: MarketFrame, knobs: dict, since: int) -> None:
+    """kernel.alive: the same cohorts, in the same order (birth, key, then tier and entry), same values."""
+    config = ModelConfig(**knobs, above_max_leverage="cap")
+    since = min(since, len(frame) - 1)
+    with kernel("numpy"):
+        want = warm_book(frame, config, since=since)
+    with kernel("numba"):
+        got = warm_book(frame, config, since=since)
+    assert got.at == want.at
+    for name in ("levels", "values", "births", "tiers"):
+        for side in (0, 1):
+            np.testing.assert_array_equal(getattr(got, name)[side], getattr(want, name)[side], err_msg=name)
+
+
+def test_compiled_shown_grid_equals_the_numpy_one() -> None:
+    """engine._shown: clamping at 0 and the residue rule give the same bits on both paths."""
+    from liqmap.model.engine import RESIDUE, _shown
+
+    rng = np.random.default_rng(5)
+    total = rng.lognormal(0.0, 3.0, (40, 2, 30)) * (rng.random((40, 2, 30)) < 0.7)
+    total[3, 0, :] = 0.0
+    total[5, 1, 4] = -1e-9  # rounding below zero
+    total[7, 0, 2] = total[7].max() * RESIDUE  # exactly at the residue cut
+    total[9, 1, 3] = total[9].max() * RESIDUE * 0.5
+    with kernel("numpy"):
+        want = _shown(total.copy())
+    with kernel("numba"):
+        got = _shown(total.copy())
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert want[0][7, 2] == 0.0 and want[1][5, 4] == 0.0 and want[0][3].sum() == 0.0
+    assert (want[0] > 0).sum() > 300
+
+
+@pytest.mark.parametrize("kernel_used", ["numba", "numpy"])
+@pytest.mark.parametrize("group", [1, 5])
+def test_a_leading_warm_up_column_leaves_the_later_columns_unchanged(kernel_used: str, group: int) -> None:
+    """compute_heatmap(lead_until=...): one column for the bars a caller crops, the others as before."""
+    rng = np.random.default_rng(2)
+    n = 400
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    frame = MarketFrame(
+        exchange="binance", symbol="BTC", interval_ms=HOUR_MS, ts=HOUR_MS * np.arange(n), open=open_,
+        high=np.maximum(open_, close) * 1.003, low=np.minimum(open_, close) * 0.997, close=close,
+        volume=np.ones(n), oi_usd=1e8 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+    )
+    start = 157 * HOUR_MS
+    with kernel(kernel_used):
+        full = compute_heatmap([frame], ModelConfig(), n_bins=120, column_group=group)
+        lead = compute_heatmap([frame], ModelConfig(), price_edges=full.price_edges, column_group=group,
+                               lead_until=start)
+    keep = full.times >= start
+    assert lead.times[0] == 0 and lead.times[1:].tolist() == full.times[keep].tolist()
+    for name in ("long", "short", "swept_long", "swept_short"):
+        want, got = getattr(full, name)[keep], getattr(lead, name)[1:]
+        assert np.abs(got - want).max() <= 1e-12 * max(1.0, float(np.abs(want).max())), name
+    assert float(full.long[keep].max()) > 0

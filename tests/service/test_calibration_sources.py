@@ -3,6 +3,7 @@ exists, Coinglass bars otherwise (a day of prints does not override them), the s
 
 from __future__ import annotations
 
+import dataclasses
 from statistics import median
 
 import pytest
@@ -48,3 +49,24 @@ def test_no_realized_liquidations_gives_the_sample_fallback(store) -> None:
     view = heatmap_for(store, HeatmapQuery("BTC", range="7d"))
     fit = heatmap_for(store, HeatmapQuery("BTC", range="30d"))
     assert calibration_for(store, view, fit) is FALLBACK
+
+
+def test_the_service_cache_follows_the_realized_rows(store) -> None:
+    """The service keeps calibrations across data versions (a new bar changes nothing they read), keyed on
+    the predicted days and the realized tables' data version: new prints give the new calibration."""
+    from liqmap.service.calibration import calibration_with
+    from liqmap.service.params import ViewKey
+    from liqmap.service.views import HeatmapCache
+
+    class Owner:
+        pass
+
+    owner, cache = Owner(), HeatmapCache(store)
+    key = ViewKey(symbol="BTC", exchanges=None, range="7d", end=None, leverage=None, ages=None, n_bins=500,
+                  max_columns=1000)
+    view = cache.get(key, 1)
+    fit = cache.get(dataclasses.replace(key, range="30d"), 1)  # the service's own fit view
+    assert calibration_with(owner, store, cache, 1, key, view) == calibration_for(store, view, fit)
+    store.write(_prints(view, 7, 1e6))
+    cal = calibration_with(owner, store, cache, 1, key, view)
+    assert cal.source == "prints" and cal == calibration_for(store, view, fit)

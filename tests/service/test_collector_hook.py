@@ -48,11 +48,12 @@ def test_writer_hook_pushes_and_health_is_reported(store):
                 Liquidation("binance", "BTC", LAST_BAR + HOUR + 5_000, now, "long", 76950.0, 1.5, 115425.0),
             ]
             client.portal.call(writer.put, records)
-            kinds = {}
+            kinds: dict[str, dict] = {}  # the newest entry of each record section of the update frames
             deadline = time.monotonic() + 10
             while ("bars" not in kinds or "liquidations" not in kinds) and time.monotonic() < deadline:
                 message = ws.receive_json()
-                kinds[message["type"]] = message
+                if message["type"] == "update":
+                    kinds.update({kind: message[kind][-1] for kind in ("bars", "liquidations") if message[kind]})
         client.portal.call(writer.close)
     assert kinds["bars"]["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77500.0, 76900.0, 77400.0, 321.0]
     assert kinds["liquidations"]["prints"] == [[LAST_BAR + HOUR + 5_000, "binance", "long", 76950.0, 115425.0]]

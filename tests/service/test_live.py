@@ -1,5 +1,6 @@
-"""Live updates over WS /api/stream: a new bar written to the store reaches subscribed clients as bars and
-heatmap columns equal to the model's output at the new data version."""
+"""Live updates over WS /api/stream: a new bar written to the store reaches subscribed clients as one
+``update`` frame carrying the bars and the heatmap columns equal to the model's output at the new data
+version."""
 
 from __future__ import annotations
 
@@ -51,11 +52,15 @@ def test_new_bar_reaches_subscribers_as_model_columns(client, store, assert_same
         assert subscribed["view"]["range"] == "24h"
         r = client.post("/api/records", json=_new_bar_records(LAST_BAR), headers={"X-Liqmap-Token": "secret-token"})
         assert r.status_code == 200, r.text
-        bars = _receive_until(ws, "bars")
-        assert bars["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77900.0, 76800.0, 77650.5, 1234.5]
-        prints = _receive_until(ws, "liquidations")
-        assert prints["prints"] == [[LAST_BAR + HOUR + 60_000, "binance", "short", 77800.0, 2 * 77800.0]]
-        update = _receive_until(ws, "heatmap")
+        frame = _receive_until(ws, "update")  # one frame of the new data version: bars, prints, columns
+    assert frame["data_version"] == r.json()["data_version"]
+    (bars,) = frame["bars"]
+    assert (bars["exchange"], bars["symbol"], bars["interval_ms"]) == ("binance", "BTC", HOUR)
+    assert bars["bars"][-1] == [LAST_BAR + HOUR, 77030.3, 77900.0, 76800.0, 77650.5, 1234.5]
+    (prints,) = frame["liquidations"]
+    assert prints["prints"] == [[LAST_BAR + HOUR + 60_000, "binance", "short", 77800.0, 2 * 77800.0]]
+    assert frame["liquidation_bars"] == []
+    update = frame["heatmap"]
     after = heatmap_for(store, HeatmapQuery("BTC", range="24h"))
     assert int(after.times[-1]) == LAST_BAR + HOUR
     assert update["times"] == [LAST_BAR, LAST_BAR + HOUR]
@@ -79,7 +84,7 @@ def test_reload_when_the_price_ladder_changes(client, store):
         records = _new_bar_records(_last_bar(store))
         records["bars"][0]["high"] = 99000.0  # far outside the window's range: a new price ladder
         client.post("/api/records", json=records, headers={"X-Liqmap-Token": "secret-token"})
-        assert _receive_until(ws, "reload")["reason"] == "price ladder changed"
+        assert _receive_until(ws, "update")["reload"]["reason"] == "price ladder changed"
 
 
 def test_bad_subscriptions_get_errors_not_disconnects(client):
@@ -144,9 +149,9 @@ def test_a_venue_that_commits_late_is_still_pushed(client, store):
         _receive_until(ws, "subscribed")
         client.post("/api/records", json={"bars": [{**bar, "exchange": "binance", "ts_event": last + 2 * HOUR}]},
                     headers=token)
-        assert _receive_until(ws, "bars")["bars"][-1][0] == last + 2 * HOUR
+        assert _receive_until(ws, "update")["bars"][-1]["bars"][-1][0] == last + 2 * HOUR
         client.post("/api/records", json={"bars": [{**bar, "exchange": "okx", "ts_event": last + HOUR}]}, headers=token)
-        late = _receive_until(ws, "bars")
+        (late,) = _receive_until(ws, "update")["bars"]
     assert late["exchange"] == "okx" and late["bars"] == [[last + HOUR, 1.0, 2.0, 0.5, 1.5, 3.0]]
 
 
@@ -162,5 +167,30 @@ def test_a_reconnecting_client_gets_the_bars_it_missed(client, store):
         ws.receive_json()
         ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "bars_since": last + HOUR}))
         _receive_until(ws, "subscribed")
-        missed = _receive_until(ws, "bars")
+        (missed,) = _receive_until(ws, "update")["bars"]
     assert missed["exchange"] == "okx" and [row[0] for row in missed["bars"]] == [last + 2 * HOUR, last + 3 * HOUR]
+
+
+def test_one_frame_per_view_shared_by_its_clients(client, store):
+    """Clients of one view get the same ``update`` text (serialised once); a client that subscribed to
+    nothing gets the records of the version without columns."""
+    last = _last_bar(store)
+    with client.websocket_connect("/api/stream") as a, client.websocket_connect("/api/stream") as b, \
+            client.websocket_connect("/api/stream") as idle:
+        for ws in (a, b):
+            ws.receive_json()
+            ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "last_time": last}))
+            _receive_until(ws, "subscribed")
+        idle.receive_json()
+        r = client.post("/api/records", json=_new_bar_records(last), headers={"X-Liqmap-Token": "secret-token"})
+        texts = []
+        for ws in (a, b):
+            while json.loads(text := ws.receive_text())["type"] != "update":
+                pass
+            texts.append(text)
+        plain = _receive_until(idle, "update")
+    assert texts[0] == texts[1]
+    frame = json.loads(texts[0])
+    assert frame["data_version"] == plain["data_version"] == r.json()["data_version"]
+    assert frame["heatmap"]["times"] == [last, last + HOUR]
+    assert "heatmap" not in plain and plain["bars"] == frame["bars"] and plain["liquidations"] == frame["liquidations"]

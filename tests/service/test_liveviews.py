@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from liqmap.liveviews import LiveViews
+from liqmap.liveviews import LiveViews, StepReads
 from liqmap.query import HeatmapQuery, heatmap_for
 from liqmap.store import DuckDBStore
-from liqmap.types import DAY_MS, MINUTE_MS
+from liqmap.types import DAY_MS, MINUTE_MS, Bar
 
 START = 1_779_667_200_000 - 4 * DAY_MS
 DAYS = 4
@@ -108,3 +108,50 @@ def test_a_new_high_beyond_the_ladder_recomputes_the_columns(store: DuckDBStore)
         write(store, exchange, more, 1.0 - 0.4 * i)
     assert_close(live.heatmap(store, query), heatmap_for(store, query))
     assert live.extended == 2 and live.rebased == 1
+
+
+def test_a_resampled_view_waits_for_complete_buckets_and_equals_the_full_recompute(store: DuckDBStore) -> None:
+    """A 5-minute view over 1-minute bars (the calibration's 30-day view is one): a minute that completes
+    no bucket leaves the state as it is, one that completes a bucket extends it; always = heatmap_for."""
+    query = HeatmapQuery("BTC", range="24h", warmup_days=2, n_bins=300, max_columns=100, interval_ms=5 * MINUTE_MS)
+    live = LiveViews()
+    assert_close(live.heatmap(store, query), heatmap_for(store, query))
+    end = START + DAYS * DAY_MS
+    more = bars(23, end, 9, spikes=False)
+    at = 0
+    for size in [1, 1, 1, 1, 1, 2, 7, 1, 8]:
+        part = {k: v[at : at + size] for k, v in more.items()}
+        for i, exchange in enumerate(EXCHANGES):
+            write(store, exchange, part, 1.0 - 0.4 * i)
+        at += size
+        got = live.heatmap(store, query)
+        if at >= 5:  # the newest complete bucket is in
+            assert got.candles["close"][-1] == more["close"][at // 5 * 5 - 1]
+        assert_close(got, heatmap_for(store, query))
+    assert live.rebuilt == 1 and live.rebased == 0
+    assert live.extended == 4  # buckets completed by the chunks ending at minutes 5, 14, 15 and 23
+
+
+def test_step_reads_answer_each_exchange_as_the_store_does(store: DuckDBStore) -> None:
+    """One read per table for the live step: every per-exchange read the frame loader makes gets the
+    store's own rows, columns and dtypes (also with a column NULL on one exchange only)."""
+    end = START + DAYS * DAY_MS
+    store.write([Bar("okx", "BTC", MINUTE_MS, end, 90_000.0, 90_100.0, 89_900.0, 90_050.0, 3.0, end + MINUTE_MS,
+                     market="perp", venue_symbol="BTC-USDT-SWAP")])  # no taker volume: NULL on okx only
+    reads = StepReads(store, "BTC", end - 90 * MINUTE_MS, end + MINUTE_MS)
+    bar_columns = ["ts_event", "open", "high", "low", "close", "volume", "quote_volume", "taker_buy_volume"]
+    for exchange in EXCHANGES:
+        for table, columns, span in (("bars", bar_columns, (end - 64 * MINUTE_MS, end + MINUTE_MS)),
+                                     ("open_interest", ["ts_event", "oi_usd", "oi_base"], (end - 30 * MINUTE_MS, end + 1))):
+            equals = {"exchange": exchange, "symbol": "BTC"}
+            if table == "bars":
+                equals.update(market="perp", interval_ms=MINUTE_MS)
+            got = reads.read(table, start=span[0], end=span[1], columns=columns, **equals)
+            want = store.read(table, start=span[0], end=span[1], columns=columns, **equals)
+            assert list(got) == columns
+            for name in columns:
+                assert got[name].dtype == want[name].dtype, (exchange, table, name)
+                np.testing.assert_array_equal(got[name], want[name])
+    assert np.isnan(reads.read("bars", start=end, end=end + MINUTE_MS, columns=["taker_buy_volume"], exchange="okx",
+                               symbol="BTC", market="perp", interval_ms=MINUTE_MS)["taker_buy_volume"]).all()
+    assert sorted(reads._rows) == ["bars", "open_interest"]  # one read of each table served every exchange

@@ -143,9 +143,10 @@ class WsClient:
                     while not stop.is_set():
                         with contextlib.suppress(TimeoutError):
                             message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
-                            if message.get("type") == "bars" and message.get("symbol") == self.symbol:
-                                for row in message["bars"]:
-                                    self.got[(message["exchange"], int(row[0]))] += 1
+                            for series in message.get("bars", []) if message.get("type") == "update" else []:
+                                if series["symbol"] == self.symbol:
+                                    for row in series["bars"]:
+                                        self.got[(series["exchange"], int(row[0]))] += 1
             except (OSError, websockets.WebSocketException, TimeoutError):
                 self.reconnects += 1
                 await asyncio.sleep(0.2)

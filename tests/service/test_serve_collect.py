@@ -30,6 +30,17 @@ async def _until(ws, kind: str, timeout: float = 15.0) -> dict:
                 return message
 
 
+async def _sections(ws, *kinds: str) -> dict[str, dict]:
+    """The first entry of each record section (``bars``, ``liquidations``) in the next ``update`` frames
+    (one frame may carry several)."""
+    found: dict[str, dict] = {}
+    async with asyncio.timeout(15.0):
+        while len(found) < len(kinds):
+            update = await _until(ws, "update")
+            found.update({kind: update[kind][0] for kind in kinds if update[kind] and kind not in found})
+    return found
+
+
 async def test_collector_in_process_feeds_the_page(store):
     t0 = (int(time.time() * 1000) // MIN - 1) * MIN  # the last closed minute: a feed that is on time
     kline = [str(t0), "77100.0", "77250.5", "77010.0", "77200.0", "12.5", str(t0 + MIN - 1), "964000.0", "812",
@@ -58,8 +69,8 @@ async def test_collector_in_process_feeds_the_page(store):
                         await asyncio.sleep(0.05)
                 await mock.push(kline_frame("BTCUSDT", kline))
                 await mock.push(force_order_frame(forced))
-                bars = await _until(ws, "bars")
-                prints = await _until(ws, "liquidations")
+                sections = await _sections(ws, "bars", "liquidations")
+                bars, prints = sections["bars"], sections["liquidations"]
             async with httpx.AsyncClient(base_url=url) as http:
                 health = {r["exchange"]: r for r in (await http.get("api/exchanges")).json()["exchanges"]}
         finally:

@@ -128,6 +128,21 @@ def test_rows_sharing_a_timestamp_come_back_in_key_order(backend_store: Store) -
         ("BTC", 59000.0), ("BTC", 60000.0), ("ETH", 3000.0), ("SOL", 150.0)]
 
 
+def test_one_series_written_out_of_order_comes_back_in_time_order(backend_store: Store) -> None:
+    """Every key column but time fixed (the model's reads): ordered by time whatever the write order."""
+    with nullcontext(backend_store) as store:
+        for batch in ([7, 2, 9], [0, 5], [8, 1, 3]):
+            store.write([_bar(i, close=100.0 + i) for i in batch])
+        bars = store.read("bars", columns=["close"], exchange="binance", market="perp", symbol="BTC",
+                          interval_ms=HOUR_MS)
+        spanned = store.read("bars", start=2 * HOUR_MS, end=8 * HOUR_MS, columns=["ts_event", "close"],
+                             exchange="binance", market="perp", symbol="BTC", interval_ms=HOUR_MS)
+    assert bars["close"].tolist() == [100.0 + i for i in (0, 1, 2, 3, 5, 7, 8, 9)]
+    assert list(bars) == ["close"]
+    assert spanned["ts_event"].tolist() == [i * HOUR_MS for i in (2, 3, 5, 7)]
+    assert spanned["close"].tolist() == [102.0, 103.0, 105.0, 107.0]
+
+
 def test_distinct_values_use_the_same_filters_as_read(backend_store: Store) -> None:
     with nullcontext(backend_store) as store:
         store.write([_bar(i) for i in range(3)])

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from liqmap.commands.base import Group
-from liqmap.commands.options import db_option
+from liqmap.commands.options import db_option, range_option
 
 
 def _store(db_path: str | None, *, read_only: bool = False) -> Any:
@@ -149,7 +149,7 @@ def history_cmd(symbol: str | None, rule_id: str | None, limit: int, as_json: bo
               help="TOML file with [delivery] targets and [[rules]] (added to the stored rules).")
 @click.option("--symbol", "symbols", multiple=True, help="Symbols to watch (default: those of the rules).")
 @click.option("--exchanges", default=None, help="Comma-separated exchange set (default: all with data).")
-@click.option("--range", "range_", default="3d", show_default=True, help="Heatmap view the rules read.")
+@range_option("3d", help="Heatmap view the rules read.")
 @click.option("--bar", type=click.Choice(["1m", "5m", "15m", "30m", "1h", "4h", "1d"]), default=None,
               help="Evaluate on every bar of this size (default: the finest giving <= 1000 bars in --range).")
 @click.option("--notify", multiple=True, help="Extra target URL for every rule; repeatable.")

@@ -15,8 +15,7 @@ from typing import Any
 import click
 
 from liqmap.commands.base import Command
-from liqmap.commands.options import db_option
-from liqmap.query import RANGES
+from liqmap.commands.options import db_option, range_option
 
 
 def load_sample(store: Any, echo: Any = click.echo, progress: bool = True) -> dict[str, int]:
@@ -56,14 +55,7 @@ def render_demo(store: Any, png: Path, range_: str = "7d") -> Path:
     default=None,
     help="Where to write the heatmap (default: demo-heatmap.png next to the database).",
 )
-@click.option(
-    "--range",
-    "range_",
-    type=click.Choice(list(RANGES)),
-    default="7d",
-    show_default=True,
-    help="Window of the picture (the sample holds 2026-01-01 .. 2026-05-24).",
-)
+@range_option(help="Window of the picture (the sample holds 2026-01-01 .. 2026-05-24).")
 @click.option(
     "--no-serve",
     is_flag=True,

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from liqmap.commands.base import Command
-from liqmap.commands.options import db_option
+from liqmap.commands.options import db_option, range_option
 
 TABLES: dict[str, str] = {"candles": "bars", "oi": "open_interest", "funding": "funding", "prints": "liquidations"}
 KINDS: tuple[str, ...] = (*TABLES, "heatmap", "levels")
@@ -65,7 +65,7 @@ def export_columns(store: Any, kind: str, *, symbol: str, exchanges: tuple[str, 
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")
-@click.option("--range", "range_", default="7d", show_default=True, help="heatmap / levels: the view range.")
+@range_option(help="heatmap / levels: the view range.")
 @click.option("--start", default=None, help="Series: first time, ISO-8601 UTC or epoch ms (default: all).")
 @click.option("--end", default=None, help="Window end, ISO-8601 UTC or epoch ms (default: latest data).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from liqmap.commands.base import Command
-from liqmap.commands.options import db_option
+from liqmap.commands.options import db_option, range_option
 
 
 def _usd(value: float) -> str:
@@ -99,7 +99,7 @@ def format_plan(plan: Any) -> str:
 @click.command("levels", cls=Command)
 @click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ...")
 @click.option("--exchanges", default=None, help="Comma-separated; default: all with data.")
-@click.option("--range", "range_", default="7d", show_default=True, help="View range: 12h, 24h, 3d, 7d, 30d ...")
+@range_option()
 @click.option("--within", default=10.0, show_default=True, type=float, help="Distance from price, in %.")
 @click.option("--growth-hours", default=24.0, show_default=True, type=float, help="Growth look-back (0 = off).")
 @click.option("--fresh-age", default="<4h", show_default=True, help="Age bucket counted as fresh ('' = off).")

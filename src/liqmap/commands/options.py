@@ -1,5 +1,5 @@
-"""Options shared by several commands: ``--db`` (the store) and ``--config FILE`` (the service config,
-:mod:`liqmap.settings`)."""
+"""Options shared by several commands: ``--db`` (the store), ``--config FILE`` (the service config,
+:mod:`liqmap.settings`) and ``--range`` (a view's range, from :data:`liqmap.viewspec.VIEW`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from liqmap.errors import ConfigError
 from liqmap.settings import CONFIG_ENV, Settings
+from liqmap.viewspec import VIEW
 
 F = TypeVar("F", bound=Callable[..., Any])
 SETTINGS_KEY = "liqmap.settings"
@@ -24,6 +25,12 @@ db_option = click.option(
     help="The store: a DuckDB file (default: the user data dir's liqmap.duckdb, or $LIQMAP_DB), or a "
          "postgresql://user:pass@host:port/db URL shared by many processes.",
 )
+
+
+def range_option(default: str = VIEW.default_range, help: str = "View range.") -> Callable[[F], F]:
+    """``--range`` (parameter ``range_``): one of the view declaration's ranges (12h ... 1y)."""
+    return click.option("--range", "range_", type=click.Choice(list(VIEW.ranges)), default=default,
+                        show_default=True, help=help)
 
 
 def config_option(command: str) -> Callable[[F], F]:

@@ -10,7 +10,8 @@ import click
 
 from liqmap.analysis.calibration import MODES
 from liqmap.commands.base import Command
-from liqmap.commands.options import db_option
+from liqmap.commands.options import db_option, range_option
+from liqmap.viewspec import VIEW
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -27,9 +28,8 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 
 def view_options(func: Any) -> Any:
-    """Options shared by the picture commands (they map 1:1 onto HeatmapQuery fields)."""
-    from liqmap.query import RANGES, SIDES
-
+    """Options shared by the picture commands (they map 1:1 onto HeatmapQuery fields; the choices and
+    defaults are the view declaration's, :data:`liqmap.viewspec.VIEW`)."""
     options = [
         click.option("--symbol", default="BTC", show_default=True, help="BTC, BTCUSDT, BTC-USDT-SWAP, ..."),
         click.option("--exchanges", default=None, help="Comma-separated; default: all with data."),
@@ -38,8 +38,8 @@ def view_options(func: Any) -> Any:
         ),
         click.option("--leverage", default=None, help="Only these leverage tiers, e.g. 25,50,100."),
         click.option("--ages", default=None, help="Only these position-age buckets, e.g. '<4h,4h-1d'."),
-        click.option("--side", type=click.Choice(SIDES), default="both", show_default=True),
-        click.option("--range", "range_", type=click.Choice(list(RANGES)), default="7d", show_default=True),
+        click.option("--side", type=click.Choice(VIEW.sides), default=VIEW.default_side, show_default=True),
+        range_option(),
         click.option("--png", "png", type=click.Path(dir_okay=False), required=True, help="Output PNG."),
         db_option,
     ]
@@ -73,8 +73,9 @@ def _query(
 
 
 def _capped(value: int, limit: int, name: str, no_cap: bool) -> int:
-    """The API's bound on picture sizes (2,000 x 2,000: liqmap.service.params) applies here too, unless
-    ``--no-cap``: a 5,000 x 20,000 view over 1y took minutes and gigabytes."""
+    """The API's bound on picture sizes (``VIEW.rows.api_hi`` x ``VIEW.columns.api_hi``,
+    :mod:`liqmap.viewspec`) applies here too, unless ``--no-cap``: a 5,000 x 20,000 view over 1y took
+    minutes and gigabytes."""
     if no_cap or value <= limit:
         return value
     click.echo(f"note: {name} {value} capped to {limit} (the API's limit); add --no-cap to render "
@@ -84,7 +85,6 @@ def _capped(value: int, limit: int, name: str, no_cap: bool) -> int:
 
 def _check_window(store: Any, query: Any) -> None:
     """A window outside the stored data gets a message saying where the data is (not a model error)."""
-    from liqmap.query import RANGES
     from liqmap.symbols import canonical
 
     if query.end is None:
@@ -93,7 +93,7 @@ def _check_window(store: Any, query: Any) -> None:
     if not rows:
         return
     first, last = min(r["first"] for r in rows), max(r["last"] for r in rows)
-    start = query.end - RANGES[query.range]
+    start = query.end - VIEW.ranges[query.range]
     if start > last or query.end <= first:
         raise click.ClickException(
             f"--end {_utc(query.end)}: no {canonical(query.symbol)} bars in the {query.range} window before it; "
@@ -152,8 +152,8 @@ calibration_option = click.option(
 
 @click.command("heatmap", cls=Command)
 @view_options
-@click.option("--bins", default=500, show_default=True, help="Price bins.")
-@click.option("--columns", default=1000, show_default=True, help="Time columns at most.")
+@click.option("--bins", default=VIEW.rows.default, show_default=True, help="Price bins.")
+@click.option("--columns", default=VIEW.columns.default, show_default=True, help="Time columns at most.")
 @click.option("--no-cap", is_flag=True, help="Allow more than 2,000 bins or columns (the API's limit).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @calibration_option
@@ -174,11 +174,10 @@ def heatmap_cmd(
     calibration: str = "auto",
 ) -> None:
     """Render the liquidation heatmap with candles and realized liquidations to a PNG."""
-    from liqmap.service.params import MAX_COLUMNS, MAX_ROWS
     from liqmap.store import store_for
 
-    bins = _capped(bins, MAX_ROWS, "--bins", no_cap)
-    columns = _capped(columns, MAX_COLUMNS, "--columns", no_cap)
+    bins = _capped(bins, VIEW.rows.api_hi, "--bins", no_cap)
+    columns = _capped(columns, VIEW.columns.api_hi, "--columns", no_cap)
     query = _query(symbol, exchanges, range_, end, side, leverage, ages, n_bins=bins, max_columns=columns)
     from liqmap.commands.progress import working
 
@@ -222,13 +221,12 @@ def liqmap_cmd(
     from liqmap.calibrate import calibrated_view
     from liqmap.query import heatmap_for
     from liqmap.render import render_liquidation_map
-    from liqmap.service.params import MAX_ROWS
     from liqmap.store import store_for
 
     # the API's default columns (not fewer): the calibration is fitted on a view with the same columns,
     # so the numbers equal GET /api/liqmap's for the same range and rows
     query = _query(symbol, exchanges, range_, end, side, leverage, ages,
-                   n_bins=_capped(bins, MAX_ROWS, "--bins", no_cap))
+                   n_bins=_capped(bins, VIEW.rows.api_hi, "--bins", no_cap))
     with store_for(db_path, read_only=True) as store:
         _check_window(store, query)
         heatmap, cal = calibrated_view(store, query, heatmap_for(store, query), calibration)

@@ -10,7 +10,9 @@ Layout (binance/binance-public-data README)::
 
 Each zip has a ``.CHECKSUM`` sidecar (sha256, ``"<hex>  <name>"``) that is verified when served. Newer
 CSVs carry a header row, older ones do not: detected by whether the first cell is numeric. A 404 means
-"not published (yet)" and is reported, not raised. Rows are written column-wise (``write_columns``).
+"not published (yet)" and is reported, not raised. The CSVs are parsed by the pure parsers of
+:mod:`liqmap.venues.binance` (klines: the checks ``liqmap import`` makes) and validated like every record;
+rows are written column-wise (``write_columns``). This module only downloads and unzips.
 """
 
 from __future__ import annotations
@@ -20,17 +22,27 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
-from liqmap.errors import ConfigError, DataError, MalformedFileError, RateLimitError, TransportError
+from liqmap.errors import (
+    BadSeriesError,
+    ConfigError,
+    DataError,
+    MalformedFileError,
+    ParseError,
+    RateLimitError,
+    TransportError,
+)
 from liqmap.feed.timing import Backoff, Timing, wall_ms
 from liqmap.store import Store
 from liqmap.symbols import canonical, venue_symbol
+from liqmap.types import Bar, OpenInterest, Trade
+from liqmap.validation import column_problem
+from liqmap.venues import binance
 
 ArchiveKind = Literal["klines", "metrics", "aggTrades"]
 DEFAULT_BASE = "https://data.binance.vision"
@@ -110,20 +122,36 @@ async def download(client: httpx.AsyncClient, url: str, *, timing: Timing | None
     raise last
 
 
-def read_zip(data: bytes, name: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, row)`` of the CSV inside an archive, header row skipped."""
+@dataclass(frozen=True)
+class ZipCsv:
+    """The CSV inside an archive: its header (None for older files without one), its data rows and each
+    row's 1-based line number."""
+
+    header: list[str] | None
+    rows: list[list[str]]
+    lines: list[int]
+
+
+def read_zip(data: bytes, name: str) -> ZipCsv:
+    """The CSV inside an archive; a first row whose first cell is not a number is its header."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         member = next(n for n in archive.namelist() if n.endswith(".csv"))
         text = archive.read(member).decode("utf-8")
     except (zipfile.BadZipFile, StopIteration, UnicodeDecodeError) as exc:
         raise MalformedFileError(name, f"not a data.binance.vision zip with a CSV ({exc})") from None
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row:
             continue
         if number == 1 and not _numeric(row[0]):
-            continue  # header row (newer files)
-        yield number, row
+            header = row  # newer files
+            continue
+        rows.append(row)
+        lines.append(number)
+    return ZipCsv(header, rows, lines)
 
 
 def _numeric(cell: str) -> bool:
@@ -134,58 +162,51 @@ def _numeric(cell: str) -> bool:
     return True
 
 
+_TABLES: dict[str, tuple[str, type]] = {"klines": ("bars", Bar), "metrics": ("open_interest", OpenInterest),
+                                        "aggTrades": ("trades", Trade)}
+
+
 def import_archive(store: Store, kind: ArchiveKind, symbol: str, data: bytes, name: str, *,
                    interval: str = "1m") -> tuple[int, int]:
-    """Import one archive's bytes; returns (rows read, new rows stored)."""
+    """Import one archive's bytes; returns (rows read, new rows stored).
+
+    The rows are parsed by the same pure parsers as ``liqmap import`` (:mod:`liqmap.venues.binance`: one
+    bar interval per file, equal to ``interval``; duplicate bars; prices bracketing) and pass the one
+    record validation (:func:`liqmap.validation.column_problem`) before anything is written."""
+    if kind not in _TABLES:
+        raise ConfigError(f"unknown archive kind {kind!r}; accepted: klines, metrics, aggTrades")
+    if kind == "klines" and interval not in _INTERVALS:
+        raise ConfigError(f"unknown kline interval {interval!r}; accepted: {', '.join(_INTERVALS)}")
     sym = canonical(symbol)
     vsym = venue_symbol("binance", sym)
     recv = wall_ms()
-    cols: dict[str, list[Any]]
-    line = 0
+    found = read_zip(data, name)
+    cols: dict[str, Any]
     try:
         if kind == "klines":
-            if interval not in _INTERVALS:
-                raise ConfigError(f"unknown kline interval {interval!r}; accepted: {', '.join(_INTERVALS)}")
-            cols = {c: [] for c in ("ts_event", "open", "high", "low", "close", "volume", "quote_volume", "trades",
-                                    "taker_buy_volume")}
-            for line_no, r in read_zip(data, name):
-                line = line_no
-                ts = int(r[0])
-                cols["ts_event"].append(ts // 1000 if ts > 10**14 else ts)  # µs guard (spot archives from 2025)
-                for i, c in ((1, "open"), (2, "high"), (3, "low"), (4, "close"), (5, "volume"), (7, "quote_volume"),
-                             (9, "taker_buy_volume")):
-                    cols[c].append(float(r[i]))
-                cols["trades"].append(int(r[8]))
-            n = len(cols["ts_event"])
-            cols.update(exchange=["binance"] * n, symbol=[sym] * n, interval_ms=[_INTERVALS[interval]] * n,
-                        ts_recv=[recv] * n, market=["perp"] * n, venue_symbol=[vsym] * n)
-            return n, store.write_columns("bars", cols)
-        if kind == "metrics":
-            cols = {"ts_event": [], "oi_base": [], "oi_usd": []}
-            for line_no, r in read_zip(data, name):
-                line = line_no
-                when = dt.datetime.strptime(r[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
-                cols["ts_event"].append(int(when.timestamp() * 1000))
-                cols["oi_base"].append(float(r[2]))
-                cols["oi_usd"].append(float(r[3]))
-            n = len(cols["ts_event"])
-            cols.update(exchange=["binance"] * n, symbol=[sym] * n, ts_recv=[recv] * n, venue_symbol=[vsym] * n)
-            return n, store.write_columns("open_interest", cols)
-        if kind == "aggTrades":
-            cols = {"trade_id": [], "price": [], "quantity": [], "ts_event": [], "taker_side": []}
-            for line_no, r in read_zip(data, name):
-                line = line_no
-                cols["trade_id"].append(r[0])
-                cols["price"].append(float(r[1]))
-                cols["quantity"].append(float(r[2]))
-                cols["ts_event"].append(int(r[5]))
-                cols["taker_side"].append("sell" if r[6].strip().lower() == "true" else "buy")
-            n = len(cols["ts_event"])
-            cols.update(exchange=["binance"] * n, symbol=[sym] * n, ts_recv=[recv] * n, venue_symbol=[vsym] * n)
-            return n, store.write_columns("trades", cols)
-    except (IndexError, ValueError) as exc:
+            checked, bars = binance.vision_klines(found.rows, found.header, expected_ms=_INTERVALS[interval],
+                                                  where=lambda i: f"line {found.lines[i]}")
+            cols = {key: values[checked.keep] for key, values in bars.items()}
+            cols.update(interval_ms=checked.interval_ms, market="perp")
+        elif kind == "metrics":
+            cols = dict(binance.vision_metrics(found.rows))
+        else:
+            cols = binance.vision_agg_trades(found.rows)
+    except ParseError as exc:
+        line = found.lines[exc.row] if exc.row is not None else None
         raise MalformedFileError(name, f"bad {kind} row ({exc})", line) from None
-    raise ConfigError(f"unknown archive kind {kind!r}; accepted: klines, metrics, aggTrades")
+    n = len(cols["ts_event"])
+    cols.update(exchange="binance", symbol=sym, ts_recv=recv, venue_symbol=vsym)
+    table, record_type = _TABLES[kind]
+    problem = column_problem(record_type, cols)
+    if problem is not None:
+        raise BadSeriesError(f"{name}: {problem}")
+    return n, store.write_columns(table, {key: _full(value, n) for key, value in cols.items()})
+
+
+def _full(value: Any, n: int) -> Any:
+    """A column, or a constant repeated ``n`` times."""
+    return [value] * n if isinstance(value, str | int | float) else value
 
 
 async def import_range(store: Store, kind: ArchiveKind, symbol: str, dates: list[str], *,

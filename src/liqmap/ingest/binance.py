@@ -15,28 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from liqmap.errors import MalformedFileError, UnknownSymbolError
+from liqmap.errors import MalformedFileError, ParseError, UnknownSymbolError
 from liqmap.ingest.batch import Batch
 from liqmap.ingest.reader import Table, first_lines, interval_from_name, read_table, read_text
 from liqmap.symbols import canonical
 from liqmap.types import Bar, Funding, Liquidation, MarginTier, Trade
+from liqmap.venues.binance import VISION_KLINE_COLUMNS, check_klines
 
 EXCHANGE = "binance"
 
-VISION_KLINE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
 CAMEL_KLINE_COLUMNS = (
     "openTime",
     "open",
@@ -97,42 +84,19 @@ def _klines(
     close_ms: np.ndarray,
 ) -> Batch:
     base, venue = symbol_from_name(path, symbol)
-    steps = close_ms - open_ms + 1
-    values, counts = np.unique(steps, return_counts=True)
-    interval = int(values[counts.argmax()])
-    odd = np.flatnonzero(steps != interval)
-    if odd.size:
-        raise table.fail(
-            f"bar length {int(steps[odd[0]])} ms differs from the file's {interval} ms", int(odd[0])
-        )
-    named = interval_from_name(path.name)
-    if named is not None and named != interval:
-        raise MalformedFileError(
-            str(path), f"file name says {named} ms bars but close-open times give {interval} ms"
-        )
-    # Exact duplicate rows (seen at month boundaries of merged exports) are dropped; two different
-    # rows for one bar are a conflict we refuse to resolve silently.
-    order = np.argsort(open_ms, kind="stable")
-    keep = np.ones(len(order), dtype=bool)
-    dup = np.flatnonzero(np.diff(open_ms[order]) == 0)
-    for j in dup:
-        a, b = order[j], order[j + 1]
-        if table.row(a) != table.row(b):
-            raise table.fail(
-                f"two different rows for the bar opening at {int(open_ms[a])} (see line {table.line(a)})",
-                int(b),
-            )
-        keep[b] = False
-    idx = np.sort(np.flatnonzero(keep))
-    o, h, lo, c = (table.floats(k)[idx] for k in (1, 2, 3, 4))
-    bad = (np.minimum.reduce([o, h, lo, c]) <= 0) | (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
-    if bad.any():
-        raise table.fail(
-            "prices non-positive or high/low do not bracket open/close", int(idx[np.argmax(bad)])
-        )
+    ohlc = (table.floats(1), table.floats(2), table.floats(3), table.floats(4))
+    try:
+        checked = check_klines(open_ms, close_ms, ohlc, lambda a, b: table.row(a) == table.row(b),
+                               expected_ms=interval_from_name(path.name), where=lambda i: f"line {table.line(i)}")
+    except ParseError as exc:
+        if exc.row is None:
+            raise MalformedFileError(str(path), str(exc)) from None
+        raise table.fail(str(exc), exc.row) from None
+    idx, interval = checked.keep, checked.interval_ms
+    o, h, lo, c = (column[idx] for column in ohlc)
     batch = Batch(fmt, len(table))
-    if dup.size:
-        batch.notes.append(f"dropped {dup.size} exact duplicate row(s)")
+    if checked.duplicates:
+        batch.notes.append(f"dropped {checked.duplicates} exact duplicate row(s)")
     batch.add(
         Bar,
         len(idx),

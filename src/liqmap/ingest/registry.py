@@ -25,6 +25,7 @@ from liqmap.ingest.batch import Batch
 from liqmap.ingest.conflicts import differing_rows
 from liqmap.ingest.reader import CHUNK_BYTES, first_lines, iter_tables
 from liqmap.store import Store
+from liqmap.venues.binance import VISION_KLINE_COLUMNS
 
 Importer = Callable[..., Batch]
 
@@ -76,7 +77,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "binance-vision-klines",
             "data.binance.vision kline CSV (open_time,... or no header)",
-            lambda p, ls: _header_is(binance.VISION_KLINE_COLUMNS)(p, ls) or _rows_match(_VISION_ROW)(p, ls),
+            lambda p, ls: _header_is(VISION_KLINE_COLUMNS)(p, ls) or _rows_match(_VISION_ROW)(p, ls),
             binance.import_vision_klines,
             binance.vision_layout,
         ),

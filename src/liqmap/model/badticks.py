@@ -55,14 +55,16 @@ class BadTick:
                 "clipped": self.clipped}
 
 
-def _trailing_median(values: np.ndarray, window: int) -> np.ndarray:
-    """``median(values[t-window : t])`` ignoring NaN (NaN when no earlier value)."""
-    n = values.size
-    out = np.full(n, np.nan)
-    if n < 2:
+def _trailing_median(values: np.ndarray, window: int, at: np.ndarray) -> np.ndarray:
+    """``median(values[t-window : t])`` ignoring NaN at the bars ``t`` in ``at`` (NaN when no earlier value).
+
+    Only at the bars asked for: a wick is judged against the scale only when it exceeds ``MIN_LOG_WICK``
+    (a handful of bars), so the median of every window is never formed."""
+    out = np.full(len(at), np.nan)
+    if values.size < 2 or not len(at):
         return out
     padded = np.concatenate((np.full(window, np.nan), values))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[:n]  # windows[t] = values[t-window:t]
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[at]  # windows[i] = values[t-window:t]
     has = np.isfinite(windows).any(axis=1)
     if has.any():
         out[has] = np.nanmedian(windows[has], axis=1)
@@ -81,10 +83,14 @@ def implausible_wicks(
         w_down = np.log(body_lo / lo)
         rng = np.log(h / lo)
     rng = np.where(np.isfinite(rng) & (rng > 0), rng, np.nan)
+    up, down = np.nan_to_num(w_up, nan=0.0), np.nan_to_num(w_down, nan=0.0)
+    # limit >= min_log_wick: only a wick beyond it needs the trailing scale
+    candidates = np.flatnonzero((up > min_log_wick) | (down > min_log_wick))
     # The scale must not be inflated by the bad bars themselves: use ranges with the wicks clipped.
-    scale = _trailing_median(np.minimum(rng, np.log(body_hi / body_lo) + 2 * min_log_wick), window)
-    limit = np.maximum(min_log_wick, k * np.nan_to_num(scale, nan=0.0))
-    return np.nan_to_num(w_up, nan=0.0) > limit, np.nan_to_num(w_down, nan=0.0) > limit
+    scale = _trailing_median(np.minimum(rng, np.log(body_hi / body_lo) + 2 * min_log_wick), window, candidates)
+    limit = np.full(len(up), min_log_wick)
+    limit[candidates] = np.maximum(min_log_wick, k * np.nan_to_num(scale, nan=0.0))
+    return up > limit, down > limit
 
 
 def clip_bad_ticks(

@@ -19,11 +19,17 @@ cache-sized):
 
 The per-bar closed-form terms of swept USD (same-bar liquidations, :mod:`liqmap.model.intrabar`; the diffuse
 layer, :mod:`liqmap.model.diffuse`) are added to each bar's column.
+
+That is the numpy path (the oracle, and any ``ages`` filter). With every age bucket selected the compiled
+kernel (:mod:`liqmap.model.kernel`) does steps 1-3 in one pass per side over a record stack of the bars.
+A run's settings are a :class:`BookSpec`, a frame's arrays a :class:`FrameJob`: :func:`frame_book` =
+:meth:`FrameJob.build`, :func:`add_sides`, :func:`finish` (the engine runs the steps on threads).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -32,9 +38,9 @@ from liqmap.model.config import ModelConfig
 from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
-from liqmap.model.inputs import frame_inputs
+from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import add_cohorts, roll_forward, use_numba
+from liqmap.model.kernel import ENTRY_GIVEN, roll_forward, scale_blocks, side_events, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -121,8 +127,13 @@ class _Events:
     fast path; ``np.bincount`` was measured slower there, its full-size output costs more than the scatter),
     ``np.bincount`` into small arrays (the swept series)."""
 
-    def __init__(self, size: int) -> None:
-        self.out = np.zeros(size)
+    def __init__(self, size: int, reuse: np.ndarray | None = None) -> None:
+        """``reuse``: an array of ``size`` no longer needed, zeroed and filled again (no fresh pages)."""
+        if reuse is not None and reuse.shape == (size,):
+            reuse.fill(0.0)
+            self.out = reuse
+        else:
+            self.out = np.zeros(size)
         self.small = size <= SMALL_EVENTS
 
     def add(self, idx: np.ndarray, val: np.ndarray) -> None:
@@ -137,22 +148,126 @@ class _Events:
         return self.out
 
 
-def frame_book(
-    config: ModelConfig,
-    frame: MarketFrame,
-    offset: int,
-    plan: ColumnPlan,
-    edges: np.ndarray,
-    ratios: np.ndarray,
-    tiers: list[int],
-    ages: list[int],
-    sides: tuple[int, ...] = (0, 1),
-    warm: WarmBook | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """This frame's book ``(K, S, B)`` per column and swept USD ``(S, K)`` of ``sides`` (0 long, 1 short;
-    ``S = len(sides)``), restricted to ``tiers``/``ages``.
+@dataclass(frozen=True, eq=False)
+class BookSpec:
+    """The settings every frame of one run shares: model settings, columns, price grid, the selected tiers
+    (indices into ``config.leverage``) and age buckets, the sides computed (0 long, 1 short)."""
 
-    ``offset`` is the frame's first bar on the global timeline of ``plan``. Swept USD includes the
+    config: ModelConfig
+    plan: ColumnPlan
+    edges: np.ndarray
+    tiers: tuple[int, ...]
+    ages: tuple[int, ...]
+    sides: tuple[int, ...] = (0, 1)
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.edges) - 1
+
+    @property
+    def row(self) -> int:
+        """Values per column of the flat grid: ``len(sides) * n_bins``."""
+        return len(self.sides) * self.n_bins
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.asarray(self.config.normalised_weights)[list(self.tiers)]
+
+    @property
+    def n_buckets(self) -> int:
+        return len(self.config.age_buckets_hours) + 1
+
+    @property
+    def all_ages(self) -> bool:
+        return list(self.ages) == list(range(self.n_buckets))
+
+
+@dataclass(frozen=True, eq=False)
+class FrameJob:
+    """One frame's per-bar arrays on the run's columns (shared by both sides, the born and the warm
+    cohorts) and the event sums it fills. ``log_s`` = cumulative log book factor ``log S``;
+    ``log_s_col[k]`` = ``log S`` at column ``k``'s last bar (held before the frame's first / after its
+    last bar); ``start_factor[b] = S(col(b)) / S(b) <= 1``; ``ratios`` (2, T) of every tier of
+    ``config.leverage``, ``tier_ratios`` of the selected ones."""
+
+    spec: BookSpec
+    frame: MarketFrame
+    inputs: FrameInputs
+    ratios: np.ndarray
+    tier_ratios: np.ndarray
+    log_s: np.ndarray
+    log_s_col: np.ndarray
+    col_of: np.ndarray
+    start_factor: np.ndarray
+    boundaries: np.ndarray
+    grid: _Events
+    swept: _Events
+    compiled: bool
+    warm: WarmBook | None
+    p: int
+    """The first bar after the warm book (0 without one): cohorts are born in ``born >= p``."""
+    born: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    """The compiled kernel's scale blocks (:func:`liqmap.model.kernel.scale_blocks`)."""
+    points: np.ndarray | None
+    """The compiled path's entry points per born bar (None on the numpy path)."""
+
+    @classmethod
+    def build(
+        cls, spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None,
+        reuse: np.ndarray | None = None,
+    ) -> FrameJob:
+        """``reuse``: a finished job's flat grid to fill again (a run's later frames)."""
+        n = len(frame)
+        plan = spec.plan
+        compiled = use_numba()
+        inputs = frame_inputs(spec.config, frame)
+        log_s = np.cumsum(inputs.log_keep)
+        log_s_col = np.where(plan.last_bar < offset, log_s[0], log_s[np.clip(plan.last_bar - offset, 0, n - 1)])
+        col_of = plan.col_of_bar[offset : offset + n]
+        p = 0 if warm is None else _warm_start(spec, frame, warm)
+        born = np.flatnonzero(inputs.added > 0)
+        born = born[born >= p]
+        return cls(
+            spec=spec, frame=frame, inputs=inputs, ratios=ratios, tier_ratios=ratios[:, list(spec.tiers)], log_s=log_s,
+            log_s_col=log_s_col, col_of=col_of, start_factor=np.exp(log_s_col[col_of] - log_s),
+            boundaries=age_boundaries_bars(spec.config, frame.interval_ms),
+            grid=_Events(plan.n_columns * spec.row, reuse), swept=_Events(len(spec.sides) * plan.n_columns),
+            compiled=compiled, warm=warm, p=p, born=born, blocks=scale_blocks(log_s, log_s_col),
+            points=inputs.n_points[born] if compiled and spec.all_ages else None,
+        )
+
+    @property
+    def per_side(self) -> bool:
+        """The sides can be computed apart (by two threads): the compiled path, every age bucket."""
+        return self.points is not None
+
+    @property
+    def n(self) -> int:
+        return len(self.frame)
+
+    @property
+    def k_cols(self) -> int:
+        return self.spec.plan.n_columns
+
+    def values(self, side: int) -> np.ndarray:
+        """The touching series in the search's sign convention (touch = value ``<=`` sign x level)."""
+        return np.ascontiguousarray(self.frame.low if side == 0 else -self.frame.high)
+
+    @cached_property
+    def searches(self) -> dict[int, FirstTouch]:
+        """The numpy path's sparse tables, per side (built on first use)."""
+        return {side: FirstTouch(self.values(side)) for side in self.spec.sides}
+
+
+def frame_book(
+    spec: BookSpec, frame: MarketFrame, offset: int, ratios: np.ndarray, warm: WarmBook | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """This frame's book ``(K, S, B)`` per column and swept USD ``(S, K)`` of ``spec.sides`` (0 long,
+    1 short; ``S = len(sides)``), restricted to ``spec.tiers`` / ``spec.ages``; ``ratios`` (2, T) of
+    every tier of ``config.leverage``.
+
+    ``offset`` is the frame's first bar on the global timeline of ``spec.plan``. Swept USD includes the
     same-bar term of :mod:`liqmap.model.intrabar` (positions opened and liquidated inside one bar; they
     are age 0, so they count when the first age bucket is selected) and the diffuse layer of
     :mod:`liqmap.model.diffuse` (oldest age bucket).
@@ -160,158 +275,152 @@ def frame_book(
     ``warm``: the book at the end of bar ``p - 1`` (``warm.at``); bars ``< p`` are *context* only (their
     OI, volumes and ranges feed the inputs of later bars, no cohort is born in them) and the warm cohorts
     are cohorts whose USD is given at the end of bar ``p - 1``, swept from bar ``p`` on. With an ``ages``
-    filter their age counts from their real birth (``warm.births``, needed then), as in the one long run."""
-    n = len(frame)
-    k_cols = plan.n_columns
-    n_bins = len(edges) - 1
-    n_sides = len(sides)
-    row = n_sides * n_bins
-    inputs = frame_inputs(config, frame)
-    log_s = np.cumsum(inputs.log_keep)
-    # log S at each column's last bar, in this frame's terms (held before its first / after its last bar)
-    log_s_col = np.where(plan.last_bar < offset, log_s[0], log_s[np.clip(plan.last_bar - offset, 0, n - 1)])
-    col_of = plan.col_of_bar[offset : offset + n]
-    start_factor = np.exp(log_s_col[col_of] - log_s)  # <= 1: a cohort's USD at its birth column / w0
-    boundaries = age_boundaries_bars(config, frame.interval_ms)
-    n_buckets = len(boundaries) + 1
-    all_ages = list(ages) == list(range(n_buckets))
-    runs = age_runs(ages)
-    lo_all = np.concatenate(([0], boundaries))
-    hi_all = np.concatenate((boundaries, [NEVER]))
+    filter their age counts from their real birth (``warm.births``, needed then), as in the one long run.
 
-    grid = _Events(k_cols * row)
-    swept = _Events(n_sides * k_cols)
-    born = np.flatnonzero(inputs.added > 0)
-    weights = np.asarray(config.normalised_weights)[tiers]
-    sel_ratios = ratios[:, tiers]
-    searches = {side: FirstTouch(frame.low if side == 0 else -frame.high) for side in sides}
-    compiled = use_numba()
-    uniform = uniform_edges(edges)
-    if warm is not None:
-        p = int(np.searchsorted(frame.ts, warm.at))
-        if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != warm.at:
-            raise ConfigError(
-                f"warm: {frame.exchange} {frame.symbol} has no bar ending at the warm book's time {warm.at}"
-            )
-        if not all_ages and warm.births is None:
-            raise ConfigError("ages: this warm book keeps no cohort births; drop the ages filter or rebuild it")
-        for side in sides:
-            count = len(warm.levels[side])
-            for name in ("values", "births", "tiers"):
-                column = getattr(warm, name)
-                if column is not None and len(column[side]) != count:
-                    raise ConfigError(f"warm: {len(column[side])} {name} for {count} cohorts on side {side}")
-        born = born[born >= p]
-        for slot, side in enumerate(sides):
-            keep = slice(None) if warm.tiers is None else np.isin(warm.tiers[side], tiers)
-            levels = np.asarray(warm.levels[side], dtype=np.float64)[keep][:, None, None]
-            if not len(levels):
-                continue
-            values = np.asarray(warm.values[side], dtype=np.float64)[keep]
-            b = np.full(len(levels), p - 1, dtype=np.int64)
-            if all_ages and compiled:
-                add_cohorts(
-                    grid.out, swept.out, slot * n_bins, slot * k_cols, row, b, np.ascontiguousarray(levels[:, :, 0]), np.ones(1),
-                    1.0 if side == 0 else -1.0, values, np.ones(1), edges, uniform,
-                    searches[side].table, searches[side].suffix, log_s, log_s_col, col_of, start_factor,
-                )
-                continue
-            sweep = group_sweeps(searches[side], b, (1.0 if side == 0 else -1.0) * levels)
-            if all_ages:
-                _add_all_ages(
-                    grid, swept, slot, n_sides, b, levels, sweep, values,
-                    np.ones(1), edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
-                )
-                continue
-            assert warm.births is not None
-            births_ms = np.asarray(warm.births[side], dtype=np.int64)[keep]
-            # age in this frame's bars from the real birth (negative: born before the frame's first bar)
-            birth = (births_ms - int(frame.ts[0])) // frame.interval_ms
-            sweep = sweep.ravel()
-            lb = np.full(len(values), log_s[p - 1])  # values are given at the end of bar p - 1
-            _add_swept(swept, slot, k_cols, birth, sweep, values, lb, log_s, col_of, boundaries, ages, False, n)
-            bins = bin_index(levels.ravel(), edges)
-            inside = bins >= 0
-            if not inside.any():
-                continue
-            birth, sweep, values, lb = birth[inside], sweep[inside], values[inside], lb[inside]
-            flat = slot * n_bins + bins[inside]
-            for first, last in runs:  # present from bar p - 1 (the book's time) at the earliest
-                _add_segment(
-                    grid, row, lb, np.maximum(birth + lo_all[first], p - 1), np.minimum(birth + hi_all[last], sweep),
-                    values, flat, log_s_col, col_of, n, k_cols,
-                )
+    Then the columns are rolled forward, ``X_k = X_{k-1} S_k / S_{k-1} + U_k`` (every ratio ``<= 1``)."""
+    job = FrameJob.build(spec, frame, offset, ratios, warm)
+    add_sides(job, tuple(range(len(spec.sides))))
+    return finish(job)
+
+
+def add_sides(job: FrameJob, slots: tuple[int, ...]) -> None:
+    """The cohorts (warm and born) of the sides at ``slots`` into the job's sums; sides computed apart
+    (:attr:`FrameJob.per_side`) write disjoint elements, so two threads may run two sides at once."""
+    spec = job.spec
+    for slot in slots:
+        if job.warm is not None:
+            _add_warm_side(job, job.warm, job.p, slot, spec.sides[slot])
+        if job.per_side:
+            _add_born_compiled(job, slot)
+    if not job.per_side:
+        _add_born_numpy(job, job.born, slots)
+
+
+def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bar terms added, the columns rolled forward: ``(K, S, B)`` book and ``(S, K)`` swept."""
+    spec = job.spec
+    _add_bar_terms(job)
+    out = job.grid.result().reshape(job.k_cols, spec.row)
+    if job.compiled:
+        roll_forward(out, job.log_s_col)
+    else:
+        _roll_forward(out, job.log_s_col)
+    n_sides = len(spec.sides)
+    return out.reshape(job.k_cols, n_sides, spec.n_bins), job.swept.result().reshape(n_sides, job.k_cols)
+
+
+def _warm_start(spec: BookSpec, frame: MarketFrame, warm: WarmBook) -> int:
+    """``p``: the frame's first bar after the warm book's time (checked against the book's arrays)."""
+    p = int(np.searchsorted(frame.ts, warm.at))
+    if p < 1 or int(frame.ts[p - 1]) + frame.interval_ms != warm.at:
+        raise ConfigError(f"warm: {frame.exchange} {frame.symbol} has no bar ending at the warm book's time {warm.at}")
+    if not spec.all_ages and warm.births is None:
+        raise ConfigError("ages: this warm book keeps no cohort births; drop the ages filter or rebuild it")
+    for side in spec.sides:
+        count = len(warm.levels[side])
+        for name in ("values", "births", "tiers"):
+            column = getattr(warm, name)
+            if column is not None and len(column[side]) != count:
+                raise ConfigError(f"warm: {len(column[side])} {name} for {count} cohorts on side {side}")
+    return p
+
+
+def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) -> None:
+    """The warm book's cohorts of ``side``: given at the end of bar ``p - 1``, swept from bar ``p`` on."""
+    spec = job.spec
+    keep = slice(None) if warm.tiers is None else np.isin(warm.tiers[side], spec.tiers)
+    levels = np.asarray(warm.levels[side], dtype=np.float64)[keep][:, None, None]
+    if not len(levels):
+        return
+    values = np.asarray(warm.values[side], dtype=np.float64)[keep]
+    b = np.full(len(levels), p - 1, dtype=np.int64)
+    sign = 1.0 if side == 0 else -1.0
+    if spec.all_ages and job.compiled:
+        side_events(
+            job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
+            np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
+            *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges,
+            uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
+        )
+        return
+    sweep = group_sweeps(job.searches[side], b, sign * levels)
+    if spec.all_ages:
+        _add_all_ages(job, slot, b, levels, sweep, values, np.ones(1))
+        return
+    assert warm.births is not None
+    births_ms = np.asarray(warm.births[side], dtype=np.int64)[keep]
+    # age in this frame's bars from the real birth (negative: born before the frame's first bar)
+    birth = (births_ms - int(job.frame.ts[0])) // job.frame.interval_ms
+    lb = np.full(len(values), job.log_s[p - 1])  # values are given at the end of bar p - 1
+    # present from bar p - 1 (the book's time) at the earliest
+    _add_aged(job, slot, birth, sweep.ravel(), values, lb, levels.ravel(), p - 1)
+
+
+def _add_born_compiled(job: FrameJob, slot: int) -> None:
+    """Every cohort born in ``job.born`` on one side (every age bucket): one compiled record-stack pass."""
+    spec, inputs, born, points = job.spec, job.inputs, job.born, job.points
+    if not len(born) or points is None:
+        return
+    side = spec.sides[slot]
+    share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
+    rule, *prices = inputs.entry_rule()
+    side_events(
+        job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, rule,
+        np.empty((0, 0)), *prices, inputs.added[born] * share / points,
+        np.ascontiguousarray(job.tier_ratios[side]), spec.weights, job.values(side), 1.0 if side == 0 else -1.0,
+        spec.edges, uniform_edges(spec.edges), job.log_s, job.log_s_col, job.col_of, job.start_factor, *job.blocks,
+    )
+
+
+def _add_born_numpy(job: FrameJob, born: np.ndarray, slots: tuple[int, ...]) -> None:
+    """The numpy path (the oracle; and any ``ages`` filter): chunks of bars with the same entry points."""
+    spec, inputs = job.spec, job.inputs
     points = inputs.n_points[born]
+    weights = spec.weights
     for n_j in np.unique(points).tolist():
         born_j = born[points == n_j]
-        if all_ages and compiled:  # one compiled pass per side over every cohort of these bars
-            entries = inputs.entries(born_j, n_j)
-            for slot, side in enumerate(sides):
-                share = inputs.long_share[born_j] if side == 0 else 1.0 - inputs.long_share[born_j]
-                add_cohorts(
-                    grid.out, swept.out, slot * n_bins, slot * k_cols, row, born_j, entries,
-                    np.ascontiguousarray(sel_ratios[side]), 1.0 if side == 0 else -1.0,
-                    inputs.added[born_j] * share / n_j, weights, edges, uniform,
-                    searches[side].table, searches[side].suffix, log_s, log_s_col, col_of, start_factor,
-                )
-            continue
-        chunk = max(1, CHUNK_COHORTS // (len(tiers) * n_j))
+        chunk = max(1, CHUNK_COHORTS // (len(spec.tiers) * n_j))
         for c0 in range(0, len(born_j), chunk):
             b = born_j[c0 : c0 + chunk]
             entries = inputs.entries(b, n_j)
-            for slot, side in enumerate(sides):
+            for slot in slots:
+                side = spec.sides[slot]
                 share = inputs.long_share[b] if side == 0 else 1.0 - inputs.long_share[b]
                 w_bar = inputs.added[b] * share / n_j
-                levels = entries[:, None, :] * sel_ratios[side][None, :, None]  # (nb, T, J)
+                levels = entries[:, None, :] * job.tier_ratios[side][None, :, None]  # (nb, T, J)
                 sign = 1.0 if side == 0 else -1.0
-                sweep = group_sweeps(searches[side], b, sign * levels)
-                if all_ages:
-                    _add_all_ages(
-                        grid, swept, slot, n_sides, b, levels, sweep, w_bar, weights,
-                        edges, log_s, log_s_col, col_of, start_factor, n, k_cols, n_bins,
-                    )
+                sweep = group_sweeps(job.searches[side], b, sign * levels)
+                if spec.all_ages:
+                    _add_all_ages(job, slot, b, levels, sweep, w_bar, weights)
                     continue
                 shape = levels.shape
                 w0 = np.broadcast_to((w_bar[:, None] * weights[None, :])[:, :, None], shape).ravel()
                 birth = np.broadcast_to(b[:, None, None], shape).ravel()
-                sweep = sweep.ravel()
-                bins = bin_index(levels.ravel(), edges)
-                lb = log_s[birth]
-                _add_swept(swept, slot, k_cols, birth, sweep, w0, lb, log_s, col_of, boundaries, ages, all_ages, n)
-                inside = bins >= 0
-                if not inside.any():
-                    continue
-                birth, sweep, w0, lb = birth[inside], sweep[inside], w0[inside], lb[inside]
-                flat = slot * n_bins + bins[inside]
-                for first, last in runs:  # presence split at the boundaries of the selected age buckets
-                    _add_segment(
-                        grid, row, lb, birth + lo_all[first], np.minimum(birth + hi_all[last], sweep), w0,
-                        flat, log_s_col, col_of, n, k_cols,
-                    )
-    if 0 in ages:
-        same_bar = intrabar_swept(config, frame, ratios, tiers)
-        for slot, side in enumerate(sides):
-            swept.add(slot * k_cols + col_of, same_bar[side])
-    if n_buckets - 1 in ages:  # the diffuse layer: positions older than the history, in the oldest bucket
-        diffuse = diffuse_swept(config, frame, float(weights.sum()))
-        for slot, side in enumerate(sides):
-            swept.add(slot * k_cols + col_of, diffuse[side])
-    out = grid.result().reshape(k_cols, row)
-    if compiled:
-        roll_forward(out, log_s_col)
-    else:
-        _roll_forward(out, log_s_col)
-    return out.reshape(k_cols, n_sides, n_bins), swept.result().reshape(n_sides, k_cols)
+                _add_aged(job, slot, birth, sweep.ravel(), w0, job.log_s[birth], levels.ravel(), None)
+
+
+def _add_bar_terms(job: FrameJob) -> None:
+    """Closed-form per-bar swept USD: the same-bar term (age 0) and the diffuse layer (oldest bucket)."""
+    spec = job.spec
+    if 0 in spec.ages:
+        same_bar = intrabar_swept(spec.config, job.frame, job.ratios, list(spec.tiers))
+        for slot, side in enumerate(spec.sides):
+            job.swept.add(slot * job.k_cols + job.col_of, same_bar[side])
+    if spec.n_buckets - 1 in spec.ages:  # the diffuse layer: positions older than the history
+        diffuse = diffuse_swept(spec.config, job.frame, float(spec.weights.sum()))
+        for slot, side in enumerate(spec.sides):
+            job.swept.add(slot * job.k_cols + job.col_of, diffuse[side])
 
 
 def _add_all_ages(
-    grid: _Events, swept: _Events, slot: int, n_sides: int, b: np.ndarray, levels: np.ndarray, sweep: np.ndarray,
-    w_bar: np.ndarray, weights: np.ndarray, edges: np.ndarray, log_s: np.ndarray, log_s_col: np.ndarray,
-    col_of: np.ndarray, start_factor: np.ndarray, n: int, k_cols: int, n_bins: int,
+    job: FrameJob, slot: int, b: np.ndarray, levels: np.ndarray, sweep: np.ndarray, w_bar: np.ndarray,
+    weights: np.ndarray,
 ) -> None:
     """Every age bucket selected (the common case): swept USD and presence events of one chunk, sharing
     the per-cohort gathers. A cohort is present in columns ``[col(birth), col(sweep))``; cohort order is
-    (bar, tier, entry point) flattened."""
+    (bar, tier, entry point) flattened; swept in bar ``t``: ``w0 S(t - 1) / S(b)``."""
+    n, k_cols, n_bins, row = job.n, job.k_cols, job.spec.n_bins, job.spec.row
+    log_s, log_s_col, col_of = job.log_s, job.log_s_col, job.col_of
     per_bar = levels.shape[1] * levels.shape[2]
     nj = levels.shape[2]
     w0 = (w_bar[:, None] * weights[None, :]).ravel()
@@ -321,49 +430,68 @@ def _add_all_ages(
     sweep = sweep.ravel()
     c_end = col_of.take(np.minimum(sweep, n - 1))
     leaves = sweep < n
-    # swept in bar t: w0 S(t - 1) / S(b)
     t = sweep[leaves]
     c_hit = c_end[leaves]
     w_hit = w0[leaves]
     lb_hit = lb[leaves]
     if len(t):
-        swept.add(slot * k_cols + c_hit, w_hit * np.exp(log_s.take(t - 1) - lb_hit))
-    bins = bin_index(levels.ravel(), edges)
+        job.swept.add(slot * k_cols + c_hit, w_hit * np.exp(log_s.take(t - 1) - lb_hit))
+    bins = bin_index(levels.ravel(), job.spec.edges)
     inside = bins >= 0
     flat = slot * n_bins + bins
-    row = n_sides * n_bins
     start = np.repeat(col_of.take(b) * row, per_bar) + flat
-    value = w0 * np.repeat(start_factor.take(b), per_bar)
+    value = w0 * np.repeat(job.start_factor.take(b), per_bar)
     if not inside.all():
         start, value = start[inside], value[inside]
-    grid.add(start, value)
+    job.grid.add(start, value)
     out = leaves & inside
     if out.any():
         c = c_end[out]
-        grid.add(c * row + flat[out], -w0[out] * np.exp(log_s_col.take(c) - lb[out]))
+        job.grid.add(c * row + flat[out], -w0[out] * np.exp(log_s_col.take(c) - lb[out]))
+
+
+def _add_aged(
+    job: FrameJob, slot: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray, lb: np.ndarray,
+    levels: np.ndarray, earliest: int | None,
+) -> None:
+    """An ``ages`` filter: swept USD and presence split at the boundaries of the selected age buckets
+    (``lb``: log S when ``w0`` is given; ``earliest``: present from that bar at the earliest)."""
+    spec = job.spec
+    _add_swept(job, slot, birth, sweep, w0, lb)
+    bins = bin_index(levels, spec.edges)
+    inside = bins >= 0
+    if not inside.any():
+        return
+    birth, sweep, w0, lb = birth[inside], sweep[inside], w0[inside], lb[inside]
+    flat = slot * spec.n_bins + bins[inside]
+    lo_all = np.concatenate(([0], job.boundaries))
+    hi_all = np.concatenate((job.boundaries, [NEVER]))
+    for first, last in age_runs(list(spec.ages)):
+        start = birth + lo_all[first]
+        if earliest is not None:
+            start = np.maximum(start, earliest)
+        _add_segment(job, lb, start, np.minimum(birth + hi_all[last], sweep), w0, flat)
 
 
 def _add_swept(
-    swept: _Events, slot: int, k_cols: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray, lb: np.ndarray,
-    log_s: np.ndarray, col_of: np.ndarray, boundaries: np.ndarray, ages: list[int], all_ages: bool, n: int,
+    job: FrameJob, slot: int, birth: np.ndarray, sweep: np.ndarray, w0: np.ndarray, lb: np.ndarray
 ) -> None:
     """Swept USD ``w0 S(t - 1) / exp(lb)`` in the sweep bar ``t`` (``lb``: log S when ``w0`` is given),
     counted when the age at bar ``t - 1`` (bars since ``birth``) is in a selected bucket."""
-    hit = sweep < n
+    hit = sweep < job.n
     if not hit.any():
         return
     t, b, w, lb = sweep[hit], birth[hit], w0[hit], lb[hit]
-    if not all_ages:
-        sel = np.isin(np.searchsorted(boundaries, t - 1 - b, side="right"), ages)
-        t, w, lb = t[sel], w[sel], lb[sel]
-    swept.add(slot * k_cols + col_of[t], w * np.exp(log_s[t - 1] - lb))
+    sel = np.isin(np.searchsorted(job.boundaries, t - 1 - b, side="right"), job.spec.ages)
+    t, w, lb = t[sel], w[sel], lb[sel]
+    job.swept.add(slot * job.k_cols + job.col_of[t], w * np.exp(job.log_s[t - 1] - lb))
 
 
 def _add_segment(
-    grid: _Events, row: int, lb: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray,
-    flat: np.ndarray, log_s_col: np.ndarray, col_of: np.ndarray, n: int, k_cols: int,
+    job: FrameJob, lb: np.ndarray, start: np.ndarray, end: np.ndarray, w0: np.ndarray, flat: np.ndarray
 ) -> None:
     """Present in bars [start, end) (``end >= n``: held to the last column) with USD ``w0 S / exp(lb)``."""
+    n, k_cols, row, col_of, log_s_col = job.n, job.k_cols, job.spec.row, job.col_of, job.log_s_col
     ok = (start < end) & (start < n)
     s, e = start[ok], end[ok]
     c_start = col_of[s]
@@ -371,9 +499,9 @@ def _add_segment(
     real = c_start < c_end
     w, lb, fl = w0[ok][real], lb[ok][real], flat[ok][real]
     c_start, c_end = c_start[real], c_end[real]
-    grid.add(c_start * row + fl, w * np.exp(log_s_col[c_start] - lb))
+    job.grid.add(c_start * row + fl, w * np.exp(log_s_col[c_start] - lb))
     leaves = c_end < k_cols
-    grid.add(c_end[leaves] * row + fl[leaves], -w[leaves] * np.exp(log_s_col[c_end[leaves]] - lb[leaves]))
+    job.grid.add(c_end[leaves] * row + fl[leaves], -w[leaves] * np.exp(log_s_col[c_end[leaves]] - lb[leaves]))
 
 
 def _roll_forward(grid: np.ndarray, log_s_col: np.ndarray) -> None:

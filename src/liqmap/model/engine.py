@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, ModelError
-from liqmap.model.book import WarmBook, age_boundaries_bars, frame_book
+from liqmap.model.book import BookSpec, FrameJob, WarmBook, add_sides, age_boundaries_bars, finish
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import frame_inputs, level_ratios
+from liqmap.model.kernel import shown, use_numba
 from liqmap.model.result import Heatmap
 from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
@@ -27,7 +29,7 @@ from liqmap.symbols import canonical
 
 MAX_GRID_BYTES = 2 * 1024**3
 THREADS = 2
-"""Jobs (one per frame and side) computed at once by threads of this process (1 = one after the other)."""
+"""Threads of this process computing a run's frames and sides at once (1 = one after the other)."""
 SMALL_RUN_BARS = 20_000
 """Runs with fewer bars (over all frames) are computed on the calling thread."""
 RESIDUE = 1e-12
@@ -159,6 +161,7 @@ def compute_heatmap(
     ages: Sequence[str | int] | None = None,
     brackets: BracketBook | None = None,
     warm: Sequence[WarmBook | None] | None = None,
+    lead_until: int | None = None,
 ) -> Heatmap:
     """Heatmap of modelled liquidation notional summed over ``frames`` (one per exchange, same symbol).
 
@@ -174,11 +177,12 @@ def compute_heatmap(
     and ranges feed later bars' inputs (give at least ``VOLUME_LOOKBACK + 1`` bars and a finite OI), no
     position opens in them, and their columns are not meaningful (crop them). An ``ages`` filter ages the
     warm cohorts from their births (``WarmBook.births``; a book without them refuses the filter).
+
+    ``lead_until`` (ms): the bars before the first column boundary at or after it form one leading
+    column, for a caller that crops them (a warm-up); the later columns are unchanged (up to rounding).
     """
     config = config or ModelConfig()
-    if isinstance(frames, MarketFrame):
-        frames = [frames]
-    frames = list(frames)
+    frames = [frames] if isinstance(frames, MarketFrame) else list(frames)
     if not frames:
         raise ConfigError("frames: at least one MarketFrame is required")
     warms = list(warm) if warm is not None else [None] * len(frames)
@@ -187,15 +191,8 @@ def compute_heatmap(
     tiers = select_tiers(config, leverage)
     age_sel = select_ages(config, ages)
     interval, _t0, ts, offsets = _timeline(frames)
-    if price_edges is None:
-        if n_bins < 1:
-            raise ConfigError(f"n_bins: must be >= 1, got {n_bins}")
-        low = min(float(f.low.min()) for f in frames)
-        high = max(float(f.high.max()) for f in frames)
-        edges = default_edges(low, high, n_bins)
-    else:
-        edges = check_edges(price_edges)
-    plan = column_plan(ts, interval, max_columns, column_group)
+    edges = _price_edges(frames, price_edges, n_bins)
+    plan = column_plan(ts, interval, max_columns, column_group, lead_until)
     n_bins = len(edges) - 1
     if plan.n_columns * 2 * n_bins * 8 > MAX_GRID_BYTES:
         raise ConfigError(
@@ -203,46 +200,16 @@ def compute_heatmap(
             f"{plan.n_columns * 2 * n_bins * 8 / 1e9:.1f} GB; set max_columns (e.g. 2000) or fewer bins"
         )
     candles = _candles(frames, offsets, ts, plan)
-    swept = np.zeros((2, plan.n_columns))
+    spec = BookSpec(config, plan, edges, tuple(tiers), tuple(age_sel))
     notes = []
-    jobs = []
+    tasks = []
     for frame, offset, frame_warm in zip(frames, offsets, warms, strict=True):
         ratios, note = level_ratios(config, frame.exchange, frame.symbol, brackets)
         notes.append(note)
-        jobs.append((frame, offset, ratios, frame_warm))
-
-    def book(job: tuple[MarketFrame, int, np.ndarray, WarmBook | None]) -> tuple[np.ndarray, np.ndarray]:
-        return frame_book(config, job[0], job[1], plan, edges, job[2], tiers, age_sel, sides=(0, 1), warm=job[3])
-
-    # Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so threads
-    # of this process overlap them (one job per frame: its inputs, same-bar and diffuse terms are computed
-    # once for both sides); results are summed in a fixed order, so the numbers do not depend on the
-    # thread count.
-    total: np.ndarray | None = None  # (K, 2, B): the first job's grid, then summed
-    # a thread pool costs ~1 ms to start (more under load): small runs (live steps) stay on this thread
-    workers = min(len(jobs), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
-    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
-        results = map(book, jobs) if pool is None else pool.map(book, jobs)
-        for grid, frame_swept in results:
-            swept += frame_swept
-            if total is None:
-                total = grid
-            else:
-                total += grid
-    assert total is not None
-    long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
-    low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
-    scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)
-    if low < -1e-6 * scale:
-        raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
-    # Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
-    # USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
-    # "non-empty bin" means the same here and in StreamingModel, which applies the same rule).
-    np.maximum(long, 0.0, out=long)
-    np.maximum(short, 0.0, out=short)
-    residue = RESIDUE * np.maximum(long.max(axis=1, initial=0.0), short.max(axis=1, initial=0.0))[:, None]
-    long[long <= residue] = 0.0
-    short[short <= residue] = 0.0
+        tasks.append(FrameTask(frame, offset, ratios, frame_warm))
+    workers = min(2 * len(tasks), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
+    total, swept = run_books(spec, tasks, workers)
+    long, short = _shown(total)
     labels = config.age_labels
     return Heatmap(
         symbol=canonical(frames[0].symbol),
@@ -259,6 +226,91 @@ def compute_heatmap(
         ages=tuple(labels[i] for i in age_sel),
         notes=tuple(notes),
     )
+
+
+def _price_edges(
+    frames: Sequence[MarketFrame], price_edges: np.ndarray | Sequence[float] | None, n_bins: int
+) -> np.ndarray:
+    """``price_edges`` checked, or ``n_bins`` equal bins over the frames' default range."""
+    if price_edges is not None:
+        return check_edges(price_edges)
+    if n_bins < 1:
+        raise ConfigError(f"n_bins: must be >= 1, got {n_bins}")
+    low = min(float(f.low.min()) for f in frames)
+    high = max(float(f.high.max()) for f in frames)
+    return default_edges(low, high, n_bins)
+
+
+@dataclass(frozen=True, eq=False)
+class FrameTask:
+    """One frame of a run: its first bar on the run's timeline, its level ratios (2, T) of every tier
+    and the warm book it continues from (None = an empty book)."""
+
+    frame: MarketFrame
+    offset: int
+    ratios: np.ndarray
+    warm: WarmBook | None = None
+
+
+def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's book summed: ``(K, S, B)`` and swept ``(S, K)``.
+
+    Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so
+    ``workers`` threads of this process overlap them, in waves of ``workers`` frames and three steps:
+    each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side
+    apart when the path allows it, so two threads share even one frame), then its per-bar terms and
+    roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
+    touches ``workers + 1`` grids of fresh memory, not one per frame), so the numbers do not depend on
+    ``workers``."""
+    total: np.ndarray | None = None
+    swept: np.ndarray | None = None
+    spare: list[np.ndarray] = []
+    slots = tuple(range(len(spec.sides)))
+    wave = max(1, workers)
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        run = map if pool is None else pool.map
+        for first in range(0, len(tasks), wave):
+            batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
+            jobs = list(run(lambda b: FrameJob.build(spec, b[0].frame, b[0].offset, b[0].ratios, b[0].warm, b[1]),
+                            batch))
+            per_side = jobs[0].per_side
+            parts = [(job, (slot,)) for job in jobs for slot in slots] if per_side else [(j, slots) for j in jobs]
+            list(run(lambda part: add_sides(*part), parts))
+            for job, (grid, frame_swept) in zip(jobs, run(finish, jobs), strict=True):
+                if total is None or swept is None:
+                    total, swept = grid, frame_swept
+                    continue
+                total += grid
+                swept += frame_swept
+                spare.append(job.grid.out)
+    assert total is not None and swept is not None
+    return total, swept
+
+
+def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(long, short)`` (K, B) from the summed book: checked non-negative, rounding residue cleared.
+
+    Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
+    USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
+    "non-empty bin" means the same in every column, whatever the sweeps before it)."""
+    if use_numba():  # the same comparisons in one compiled pass per column
+        long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
+        low, high = shown(total, RESIDUE, long, short)
+        scale = max(high, -low, 1.0)
+        if low < -1e-6 * scale:
+            raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
+        return long, short
+    long, short = np.ascontiguousarray(total[:, 0, :]), np.ascontiguousarray(total[:, 1, :])
+    low = min(float(long.min(initial=0.0)), float(short.min(initial=0.0)))
+    scale = max(float(long.max(initial=0.0)), float(short.max(initial=0.0)), -low, 1.0)
+    if low < -1e-6 * scale:
+        raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
+    np.maximum(long, 0.0, out=long)
+    np.maximum(short, 0.0, out=short)
+    residue = RESIDUE * np.maximum(long.max(axis=1, initial=0.0), short.max(axis=1, initial=0.0))[:, None]
+    long[long <= residue] = 0.0
+    short[short <= residue] = 0.0
+    return long, short
 
 
 def advance_book(

@@ -100,18 +100,27 @@ def column_group(ts: np.ndarray, interval_ms: int, max_columns: int | None) -> i
     return group
 
 
-def column_plan(ts: np.ndarray, interval_ms: int, max_columns: int | None, group: int | None = None) -> ColumnPlan:
+def column_plan(
+    ts: np.ndarray, interval_ms: int, max_columns: int | None, group: int | None = None, lead_until: int | None = None
+) -> ColumnPlan:
     """One column per bar, or groups of ``g`` bars aligned to multiples of ``g * interval`` in time
-    (stable across refreshes): ``g = group`` when given, else :func:`column_group` of ``max_columns``."""
+    (stable across refreshes): ``g = group`` when given, else :func:`column_group` of ``max_columns``.
+
+    ``lead_until`` (ms): the bars before the first column boundary at or after it share one leading
+    column (a warm-up the caller crops: its columns would only be rolled forward and dropped); the later
+    columns are the same as without it."""
     n = len(ts)
     if group is None:
         group = column_group(ts, interval_ms, max_columns)
     elif group < 1:
         raise ConfigError(f"column_group: must be >= 1, got {group}")
-    if group == 1:
+    if group == 1 and lead_until is None:
         idx = np.arange(n)
         return ColumnPlan(idx, idx.copy(), idx.copy(), 1)
-    keys = ts // (group * interval_ms)
+    width = group * interval_ms
+    keys = ts // width
+    if lead_until is not None:
+        keys = np.maximum(keys, -(-int(lead_until) // width) - 1)
     change = np.concatenate(([True], keys[1:] != keys[:-1]))
     col_of_bar = np.cumsum(change) - 1
     first_bar = np.flatnonzero(change)

@@ -56,6 +56,17 @@ class FrameInputs:
             return triangular_entries(self.low[bars], self.high[bars], self.close[bars], j)
         return range_entries(self.low[bars], self.high[bars], j)
 
+    def entry_rule(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The compiled kernels' entry rule (``kernel.ENTRY_*``) and its per-bar arrays ``(price, low,
+        high, close)`` (contiguous float64; ``price`` is the close, unused, when the rule spreads entries):
+        the kernels compute :meth:`entries` per bar with the same arithmetic."""
+        from liqmap.model.kernel import ENTRY_PRICE, ENTRY_RANGE, ENTRY_TRIANGULAR
+
+        low, high, close = (np.ascontiguousarray(a, dtype=np.float64) for a in (self.low, self.high, self.close))
+        if self.price is not None:
+            return ENTRY_PRICE, np.ascontiguousarray(self.price, dtype=np.float64), low, high, close
+        return (ENTRY_TRIANGULAR if self.triangular else ENTRY_RANGE), close, low, high, close
+
 
 SPREAD_RULES = ("range", "triangular")
 

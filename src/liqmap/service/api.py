@@ -20,28 +20,23 @@ from liqmap.service.params import (
     ENCODINGS,
     EXCHANGES_PATTERN,
     FORMATS,
-    MAX_COLUMNS,
-    MAX_ROWS,
-    RANGE_ALIASES,
-    RANGES_FALLBACK,
-    SIDES,
     SYMBOL_SCHEMA,
     TIME_PATTERN,
     ParamError,
     ViewKey,
-    parse_ages,
     parse_bin,
     parse_choice,
     parse_exchange,
     parse_exchanges,
     parse_int,
-    parse_leverage,
     parse_range,
+    parse_side,
     parse_symbol,
     parse_ts,
-    ranges,
+    parse_view,
 )
 from liqmap.symbols import EXCHANGES
+from liqmap.viewspec import VIEW
 
 router = APIRouter(prefix="/api", tags=["data"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]
@@ -52,10 +47,10 @@ ExchangesQ = Annotated[
     str | None, Query(description="Comma-separated exchanges (binance,bybit); `all` or empty = aggregated",
                       json_schema_extra={"pattern": EXCHANGES_PATTERN})
 ]
-RangeQ = Annotated[str | None, Query(description="View range: 12h, 24h, 3d, 7d, 30d, 90d, 180d, 1y",
-                                     json_schema_extra={"enum": ["", *RANGES_FALLBACK, *RANGE_ALIASES]})]
-SideQ = Annotated[str | None, Query(description="both | long | short | net (= long − short)",
-                                    json_schema_extra={"enum": ["", *SIDES]})]
+RangeQ = Annotated[str | None, Query(description="View range: " + ", ".join(VIEW.ranges),
+                                     json_schema_extra={"enum": ["", *VIEW.ranges, *VIEW.range_aliases]})]
+SideQ = Annotated[str | None, Query(description=" | ".join(VIEW.sides) + " (= long − short)",
+                                    json_schema_extra={"enum": ["", *VIEW.sides]})]
 LeverageQ = Annotated[str | None, Query(description="Comma-separated leverage tiers (e.g. 25,50,100); all = every")]
 AgeQ = Annotated[
     str | None, Query(description="Comma-separated position-age buckets by label (<4h, 4h-1d, 1d-7d, >7d) or index; "
@@ -68,10 +63,12 @@ EndQ = Annotated[str | None, Query(description="View end time: ms since epoch or
                                    json_schema_extra={"pattern": TIME_PATTERN})]
 StartQ = Annotated[str | None, Query(description="Start time: ms since epoch or ISO 8601", examples=["1723800000000"],
                                      json_schema_extra={"pattern": TIME_PATTERN})]
-ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, 10..{MAX_COLUMNS} (default 1000)",
-                                       json_schema_extra={"minimum": 10, "maximum": MAX_COLUMNS})]
-RowsQ = Annotated[int | None, Query(description=f"Price bins, 10..{MAX_ROWS} (default 500)",
-                                    json_schema_extra={"minimum": 10, "maximum": MAX_ROWS})]
+ColumnsQ = Annotated[int | None, Query(description=f"Max time columns, {VIEW.columns.api_lo}..{VIEW.columns.api_hi} "
+                                                   f"(default {VIEW.columns.default})",
+                                       json_schema_extra=VIEW.columns.schema())]
+RowsQ = Annotated[int | None, Query(description=f"Price bins, {VIEW.rows.api_lo}..{VIEW.rows.api_hi} "
+                                                f"(default {VIEW.rows.default})",
+                                    json_schema_extra=VIEW.rows.schema())]
 TableFormatQ = Annotated[str | None, Query(description="json (default) | csv (one row per record, with a header)",
                                            json_schema_extra={"enum": ["", "json", "csv"]})]
 
@@ -88,16 +85,9 @@ def view_key(
     rows: int | None,
     columns: int | None,
 ) -> ViewKey:
-    return ViewKey(
-        symbol=parse_symbol(symbol),
-        exchanges=parse_exchanges(exchanges),
-        range=parse_range(range_),
-        end=parse_ts(end, "end"),
-        leverage=parse_leverage(leverage, ctx.config.leverage),
-        ages=parse_ages(age, ctx.config.age_labels),
-        n_bins=parse_int(rows, "rows", 10, MAX_ROWS, 500) or 500,
-        max_columns=parse_int(columns, "columns", 10, MAX_COLUMNS, 1000) or 1000,
-    )
+    """The request's view, checked against :data:`liqmap.viewspec.VIEW` and the server's model config."""
+    return parse_view(symbol=symbol, exchanges=exchanges, range_=range_, end=end, leverage=leverage, age=age,
+                      rows=rows, columns=columns, tiers=ctx.config.leverage, labels=ctx.config.age_labels)
 
 
 def _now_ms() -> int:
@@ -134,7 +124,7 @@ def get_heatmap(
     """
     key = view_key(ctx, symbol=symbol, exchanges=exchanges, range_=range, end=end, leverage=leverage,
                    age=age, rows=rows, columns=columns)
-    side_name = parse_choice(side, SIDES, "side", "both")
+    side_name = parse_side(side)
     fmt = parse_choice(format, FORMATS, "format", "grid")
     enc = parse_choice(encoding, ENCODINGS, "encoding", "f32")
     bin_size = parse_bin(bin)
@@ -237,7 +227,7 @@ def _window(ctx: ServiceContext, symbol: str, range_: str | None, start: int | s
             latest = ctx.store.latest_ts("bars", symbol=symbol)
         end_ms = (latest if latest is not None else _now_ms()) + 1
     if start_ms is None:
-        start_ms = end_ms - ranges()[parse_range(range_)]
+        start_ms = end_ms - VIEW.ranges[parse_range(range_)]
     return start_ms, max(start_ms, end_ms)  # start >= end: an empty window (empty lists), not an error
 
 
@@ -355,8 +345,8 @@ def get_meta(ctx: Ctx) -> JSONResponse:
     paths = ctx.api_paths()
     return JSONResponse({
         "symbols": [{"symbol": s, "exchanges": sorted(e), "latest": latest[s]} for s, e in sorted(symbols.items())],
-        "ranges": list(ranges()),
-        "sides": list(SIDES),
+        "ranges": list(VIEW.ranges),
+        "sides": list(VIEW.sides),
         "leverage": [float(x) for x in ctx.config.leverage],
         "ages": list(ctx.config.age_labels),
         "formats": list(FORMATS),

@@ -28,7 +28,7 @@ from liqmap.service.hub import Hub
 from liqmap.service.limits import Limits
 from liqmap.service.limits import install as install_limits
 from liqmap.service.live import Live
-from liqmap.service.params import ParamError, ViewKey
+from liqmap.service.params import ParamError, parse_view
 from liqmap.service.views import ComputeFn, HeatmapCache
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ def create_app(
         # Every committed write reaches the live loop at once: this process's (collector, POST /api/records)
         # and, on a PostgreSQL store, every other process's through LISTEN/NOTIFY.
         unsubscribe = store.on_change(live.notify)
-        warm = asyncio.create_task(asyncio.to_thread(prewarm, ctx), name="liqmap-prewarm") if prewarm_views else None
+        # The OpenAPI description (which the unknown-parameter check reads; ~0.5 s to build) first, in a
+        # thread, then the views: the first requests wait for neither on the event loop.
+        warm = asyncio.create_task(_start_up(app, ctx), name="liqmap-prewarm") if prewarm_views else None
         try:
             yield
         finally:
@@ -116,22 +118,29 @@ def create_app(
     return app
 
 
+async def _start_up(app: FastAPI, ctx: ServiceContext) -> None:
+    """Background start-up work: the OpenAPI description, then :func:`prewarm`."""
+    await asyncio.to_thread(app.openapi)
+    await asyncio.to_thread(prewarm, ctx)
+
+
 def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
     """Compute the page's default view (7d, all exchanges) of the first symbols in the background, so
     the first visitor does not wait for the model; then every other range of the first symbol, which
     also leaves each range's warm-up book of the day (liqmap.warmbooks) for later data and views."""
-    from liqmap.query import RANGES
+    from liqmap.viewspec import VIEW
 
     try:
         held = sorted({s["symbol"] for s in ctx.store.inventory() if s["table"] == "bars"})[:symbols]
     except LiqmapError:
         ctx.prewarmed.set()
         return
-    views = [(symbol, "7d") for symbol in held] + [(held[0], r) for r in RANGES if r != "7d"] if held else []
+    first = VIEW.default_range
+    views = [(symbol, first) for symbol in held] + [(held[0], r) for r in VIEW.ranges if r != first] if held else []
     try:
         for symbol, range_ in views:
-            key = ViewKey(symbol=symbol, exchanges=None, range=range_, end=None, leverage=None, ages=None,
-                          n_bins=500, max_columns=1000)
+            key = parse_view(symbol=symbol, exchanges=None, range_=range_, end=None, leverage=None, age=None,
+                             rows=None, columns=None, tiers=ctx.config.leverage, labels=ctx.config.age_labels)
             try:
                 ctx.cache.get(key, ctx.version)
             except Exception:  # nothing to warm for this view (no usable data): a request will say why

@@ -18,6 +18,7 @@ from liqmap.analysis.calibration import MODES, NONE, Calibration, scale_heatmap
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap, LiquidationMap
 from liqmap.service.params import ParamError, ViewKey
+from liqmap.types import DAY_MS
 
 CalibrationQ = Annotated[
     str | None, Query(description="USD calibration: auto (default: fitted on realized liquidations) | none (raw model USD)",
@@ -52,14 +53,20 @@ def calibration_with(owner: Any, store: Any, cache: Any, version: int, key: View
     live loop); results are cached on ``owner``."""
     if mode == "none":
         return NONE
-    from liqmap.calibrate import FIT_RANGE, calibration_for
+    from liqmap.calibrate import FIT_RANGE, REALIZED_TABLES, calibration_on, predicted_days
 
     fit_key = dataclasses.replace(key, range=FIT_RANGE, leverage=None, ages=None)
+    days, p_long, p_short = predicted_days(heatmap, cache.get(fit_key, version))
+    # Keyed on everything the calibration depends on (not on the data version: a new bar changes neither
+    # the complete days' predictions nor the realized rows, and the live loop asks at every new bar).
+    realized = tuple(entry for entry in store.version() if entry[0] in REALIZED_TABLES)
+    cache_key = (heatmap.symbol, heatmap.exchanges, int(heatmap.times[-1]) // DAY_MS, days.tobytes(),
+                 p_long.tobytes(), p_short.tobytes(), realized)
 
     def compute() -> Calibration:
-        return calibration_for(store, heatmap, cache.get(fit_key, version))
+        return calibration_on(store, heatmap, days, p_long, p_short)
 
-    cal: Calibration = context_cache(owner, "calibration").get((fit_key, int(heatmap.times[-1]), version), compute)
+    cal: Calibration = context_cache(owner, "calibration").get(cache_key, compute)
     return cal
 
 

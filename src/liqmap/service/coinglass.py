@@ -44,15 +44,14 @@ from liqmap.service.context import ServiceContext
 from liqmap.service.encode import price_decimals, usd
 from liqmap.service.params import ParamError, parse_ts
 from liqmap.symbols import EXCHANGES, canonical, venue_symbol
+from liqmap.venues.registry import get_spec
+from liqmap.viewspec import VIEW
 
 PREFIX = "/api/futures/liquidation"
 
-# Coinglass's exchange names for ours (GET /api/futures/supported-exchanges spelling).
-EXCHANGE_NAMES: dict[str, str] = {
-    "binance": "Binance", "bybit": "Bybit", "okx": "OKX", "bitget": "Bitget", "gate": "Gate",
-    "hyperliquid": "Hyperliquid", "dydx": "dYdX",
-}
-HEATMAP_RANGES: tuple[str, ...] = ("12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
+# Coinglass's exchange names for ours (GET /api/futures/supported-exchanges spelling): each venue's title.
+EXCHANGE_NAMES: dict[str, str] = {name: get_spec(name).title for name in EXCHANGES}
+HEATMAP_RANGES: tuple[str, ...] = tuple(VIEW.ranges)  # the native views, by the same names
 MAP_RANGES: tuple[str, ...] = ("1d", "7d", "30d")
 HISTORY_INTERVALS: dict[str, int] = {
     "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,

@@ -17,6 +17,7 @@ parameters); Starlette has no middleware for either, and FastAPI routes answer H
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
@@ -59,7 +60,7 @@ class ApiConventions:
         if head:
             scope = {**scope, "method": "GET"}
         if scope["method"] == "GET" and path.startswith("/api/") and not path.startswith(EXEMPT_PREFIXES):
-            refusal = self._unknown_parameters(scope)
+            refusal = self._unknown_parameters(scope, await self._table(scope))
             if refusal is not None:
                 await _respond(send, 400, encode.json_bytes(refusal), head=head)
                 return
@@ -84,20 +85,27 @@ class ApiConventions:
 
         await self.app(scope, receive, wrapped)
 
-    def _accepted(self, scope: Scope) -> tuple[str, ...] | None:
-        """The documented query names of the GET operation at this path (None: not a documented path)."""
+    async def _table(self, scope: Scope) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+        """:func:`documented_query_names` of the app's OpenAPI description, built once in a worker thread
+        (the event loop keeps serving WebSockets meanwhile; the server starts that build at start-up)."""
         if self._documented is None:
             app = scope.get("app")
             if app is None or not hasattr(app, "openapi"):
-                return None
-            self._documented = documented_query_names(app.openapi())
-        for pattern, names in self._documented:
+                return []
+            self._documented = documented_query_names(await asyncio.to_thread(app.openapi))
+        return self._documented
+
+    @staticmethod
+    def _accepted(scope: Scope, table: list[tuple[re.Pattern[str], tuple[str, ...]]]) -> tuple[str, ...] | None:
+        """The documented query names of the GET operation at this path (None: not a documented path)."""
+        for pattern, names in table:
             if pattern.match(scope["path"]):
                 return names
         return None
 
-    def _unknown_parameters(self, scope: Scope) -> dict[str, Any] | None:
-        accepted = self._accepted(scope)
+    def _unknown_parameters(self, scope: Scope, table: list[tuple[re.Pattern[str], tuple[str, ...]]]
+                            ) -> dict[str, Any] | None:
+        accepted = self._accepted(scope, table)
         if accepted is None:
             return None
         given = [key for key, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)]

@@ -4,9 +4,12 @@ New data is noticed two ways: the in-process collector's on-records hook calls :
 (immediate; with a PostgreSQL store, writes of every process reach it through LISTEN/NOTIFY), and a poll
 compares the store's cheap data version of the watched tables every ``poll_interval`` seconds.
 
-On a change the hub receives, per symbol: new ``bar`` and ``liquidation`` messages, then for every
-distinct subscribed heatmap view one ``heatmap`` message carrying the columns that are new or changed
-since the client's last column (computed once per view, however many clients watch it).
+On a change every client gets **one** ``update`` frame for the new data version (:func:`update_frame`):
+the new bars, liquidation prints and realized aggregates of its symbol (of every symbol for a client
+that subscribed to nothing) and, for a client watching a heatmap view, the columns that are new or
+changed since its last column (``heatmap``), or ``reload`` when they do not line up. Each distinct view is
+computed once, and its frame serialised once (orjson) and queued as the same text for every client
+watching it; clients of a view get their frame as soon as that view is done.
 """
 
 from __future__ import annotations
@@ -25,24 +28,37 @@ from liqmap.analysis.calibration import scale_heatmap
 from liqmap.service import encode
 from liqmap.service.calibration import calibration_with
 from liqmap.service.hub import Client, Hub
+from liqmap.service.params import ViewKey
 from liqmap.service.views import HeatmapCache
 
 log = logging.getLogger(__name__)
 
 WATCHED = ("bars", "open_interest", "liquidations", "liquidation_bars")
 PUSHED = ("bars", "liquidations", "liquidation_bars")
+"""The tables whose new rows are pushed: the record sections of an ``update`` frame, named after them."""
 _SERIES: dict[str, tuple[str, ...]] = {
     "bars": ("exchange", "symbol", "interval_ms"),
     "liquidations": ("exchange", "symbol"),
     "liquidation_bars": ("exchange", "symbol", "interval_ms"),
 }
+_PUSHED_COLUMNS: dict[str, list[str]] = {
+    "bars": ["ts_event", "exchange", "symbol", "interval_ms", "open", "high", "low", "close", "volume"],
+    "liquidations": ["ts_event", "exchange", "symbol", "side", "price", "usd"],
+    "liquidation_bars": ["ts_event", "exchange", "symbol", "interval_ms", "long_usd", "short_usd"],
+}
+"""The columns an update carries of each pushed table (with its series columns)."""
 LOOKBACK_MS = 6 * 3_600_000
 RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
+Sections = dict[str, list[dict[str, Any]]]
+"""The record part of an update: per kind of :data:`PUSHED`, a list of entries (a ``bars`` entry is one
+series: ``exchange, symbol, interval_ms, bars``; ``liquidations``: ``symbol, prints``; ``liquidation_bars``:
+``symbol, bars``)."""
 
 
-def _series_key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(str(row[name]) if name != "interval_ms" else int(row[name]) for name in _SERIES[table])
+def _series_key(table: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The series of a row of ``table`` from its values of the :data:`_SERIES` columns (in that order)."""
+    return tuple(int(v) if name == "interval_ms" else str(v) for name, v in zip(_SERIES[table], values, strict=True))
 
 
 class Live:
@@ -115,7 +131,7 @@ class Live:
         for table in PUSHED:
             for row in self.store.series(table):
                 if row.get("market", "perp") == "perp":
-                    seen[table][_series_key(table, row)] = int(row["last"])
+                    seen[table][_series_key(table, tuple(row[name] for name in _SERIES[table]))] = int(row["last"])
         return seen
 
     def _unseen(self, table: str, seen: Seen, **equals: Any) -> dict[str, np.ndarray]:
@@ -127,23 +143,17 @@ class Live:
         are not replayed (clients reload)."""
         marks = seen.setdefault(table, {})
         start = max(marks.values()) - LOOKBACK_MS + 1 if marks else None
-        rows = self.store.read(table, start=start, **equals)
-        keep = np.zeros(len(rows["ts_event"]), dtype=bool)
-        for i, ts in enumerate(rows["ts_event"].tolist()):
-            key = _series_key(table, {name: rows[name][i] for name in _SERIES[table]})
-            if ts > marks.get(key, -1):
-                keep[i] = True
-        for j in np.flatnonzero(keep):
-            key = _series_key(table, {name: rows[name][j] for name in _SERIES[table]})
-            marks[key] = max(marks.get(key, -1), int(rows["ts_event"][j]))
+        rows = self.store.read(table, start=start, columns=_PUSHED_COLUMNS[table], **equals)
+        columns = [rows[name].tolist() for name in _SERIES[table]]
+        normal: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # a few series among hours of rows: key each once
+        keys = [normal.get(values) or normal.setdefault(values, _series_key(table, values))
+                for values in zip(*columns, strict=True)]
+        times = rows["ts_event"].tolist()
+        keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
+        for key, ts, new in zip(keys, times, keep.tolist(), strict=True):
+            if new:
+                marks[key] = max(marks.get(key, -1), int(ts))
         return {name: values[keep] for name, values in rows.items()}
-
-    def bars_since(self, symbol: str, since: int) -> list[dict[str, Any]]:
-        """``bars`` messages for the stored perpetual bars of ``symbol`` newer than ``since`` (the newest
-        :data:`RESUME_ROWS` of them): what a client that reconnects missed while it was away."""
-        newest = self.store.read("bars", start=int(since) + 1, symbol=symbol, market="perp", descending=True,
-                                 limit=RESUME_ROWS)
-        return [message for _, message in bars_messages({k: v[::-1] for k, v in newest.items()})]
 
     async def check(self) -> bool:
         """Compare the store's signature; on a change, bump the version and push. Returns changed.
@@ -154,24 +164,29 @@ class Live:
             return await self._check()
 
     async def _check(self) -> bool:
-        signature = await asyncio.to_thread(self._read_signature)
-        if signature == self._signature:
+        signature, records, seen = await asyncio.to_thread(self._changes, {t: dict(m) for t, m in self._seen.items()})
+        if records is None:
             return False
-        self._signature = signature
+        self._signature, self._seen = signature, seen
         with self._lock:
             self.version += 1
         self.last_change_ms = _now_ms()
-        messages, seen = await asyncio.to_thread(self._new_records, {t: dict(m) for t, m in self._seen.items()})
-        self._seen = seen
-        for symbol, message in messages:
-            self.hub.publish(message, symbol=symbol)
-        self.hub.publish({"type": "version", "data_version": self.version, "server_time": _now_ms()})
-        await self.push_views()
+        await self.push(records)
         self.last_push_ms = time.perf_counter()
         return True
 
-    def _new_records(self, seen: Seen) -> tuple[list[tuple[str, dict[str, Any]]], Seen]:
-        out = bars_messages(self._unseen("bars", seen, market="perp"))
+    def _changes(self, seen: Seen) -> tuple[tuple[Any, ...], dict[str, Sections] | None, Seen]:
+        """The store's signature and, when it moved, the new records (one trip to a worker thread)."""
+        signature = self._read_signature()
+        if signature == self._signature:
+            return signature, None, seen
+        return (signature, *self._new_records(seen))
+
+    def _new_records(self, seen: Seen) -> tuple[dict[str, Sections], Seen]:
+        """Per symbol, the record sections of an update (:data:`PUSHED`) with the rows not pushed yet."""
+        out: dict[str, Sections] = defaultdict(_no_records)
+        for symbol, entry in bars_entries(self._unseen("bars", seen, market="perp")):
+            out[symbol]["bars"].append(entry)
         prints = self._unseen("liquidations", seen)
         by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(prints["ts_event"])):
@@ -180,7 +195,7 @@ class Live:
                  float(prints["price"][i]), float(prints["usd"][i])]
             )
         for symbol, rows in by_symbol.items():
-            out.append((symbol, {"type": "liquidations", "symbol": symbol, "prints": rows[-2000:]}))
+            out[symbol]["liquidations"].append({"symbol": symbol, "prints": rows[-2000:]})
         agg = self._unseen("liquidation_bars", seen)
         agg_by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(agg["ts_event"])):
@@ -188,39 +203,82 @@ class Live:
                 [int(agg["ts_event"][i]), str(agg["exchange"][i]), float(agg["long_usd"][i]), float(agg["short_usd"][i])]
             )
         for symbol, rows in agg_by_symbol.items():
-            out.append((symbol, {"type": "liquidation_bars", "symbol": symbol, "bars": rows[-2000:]}))
-        return out, seen
+            out[symbol]["liquidation_bars"].append({"symbol": symbol, "bars": rows[-2000:]})
+        return dict(out), seen
 
-    # -- heatmap columns -------------------------------------------------------------------------
-    async def push_views(self) -> None:
+    # -- fan-out --------------------------------------------------------------------------------
+    async def push(self, records: dict[str, Sections]) -> None:
+        """One ``update`` frame per client for the current version: first to the clients without a view
+        (records only), then view by view as each view's columns are computed (once per view)."""
+        version = self.version
+        plain: dict[str | None, list[Client]] = defaultdict(list)
         groups: dict[tuple[Any, ...], list[Client]] = defaultdict(list)
         for client in list(self.hub.clients):
-            if client.view is not None:
+            if client.view is None:
+                plain[client.symbol].append(client)
+            else:
                 key = (client.view, client.side, client.encoding, client.last_time, client.meta.get("edges"))
                 groups[key].append(client)
+        for symbol, clients in plain.items():
+            self.hub.send_text(update_frame(version, _records_for(records, symbol)), clients)
         for (view, side, encoding, last_time, edges), clients in groups.items():
-            try:
-                heatmap = await asyncio.to_thread(self.cache.get, view, self.version)
-                # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
-                cal = await asyncio.to_thread(calibration_with, self, self.store, self.cache, self.version, view,
-                                              heatmap)
-                heatmap = scale_heatmap(heatmap, cal)
-            except Exception as exc:
-                self.hub.send_text(
-                    encode.json_text({"type": "error", "message": f"heatmap update failed: {exc}"}), clients
-                )
-                continue
-            message = column_update(heatmap, side=side, encoding=encoding, last_time=last_time,
-                                    edges_hash=edges, data_version=self.version)
-            message["calibration"] = cal.to_dict()
-            self.hub.send_text(encode.json_text(message), clients)
-            if len(heatmap.times):
+            text, newest = await asyncio.to_thread(self._view_frame, version, _records_for(records, view.symbol),
+                                                   view, side, encoding, last_time, edges)
+            self.hub.send_text(text, clients)
+            if newest is not None:
                 for client in clients:
-                    client.last_time = int(heatmap.times[-1])
+                    client.last_time = newest
+
+    def _view_frame(self, version: int, records: Sections, view: ViewKey, side: str, encoding: str,
+                    last_time: int | None, edges: str | None) -> tuple[str, int | None]:
+        """In a worker thread: the frame of the clients of one view (its columns, ``reload`` or ``error``
+        after the records) and the view's newest column."""
+        try:
+            heatmap = self.cache.get(view, version)
+            # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
+            cal = calibration_with(self, self.store, self.cache, version, view, heatmap)
+            heatmap = scale_heatmap(heatmap, cal)
+        except Exception as exc:
+            return update_frame(version, records, {"error": f"heatmap update failed: {exc}"}), None
+        section = column_update(heatmap, side=side, encoding=encoding, last_time=last_time, edges_hash=edges)
+        if "heatmap" in section:
+            section["heatmap"]["calibration"] = cal.to_dict()
+        return update_frame(version, records, section), (int(heatmap.times[-1]) if len(heatmap.times) else None)
+
+    def resume(self, symbol: str, since: int) -> str:
+        """An ``update`` frame with the stored perpetual bars of ``symbol`` newer than ``since`` (the newest
+        :data:`RESUME_ROWS` of them): what a client that reconnects missed while it was away."""
+        newest = self.store.read("bars", start=int(since) + 1, symbol=symbol, market="perp", descending=True,
+                                 limit=RESUME_ROWS)
+        records = _no_records()
+        records["bars"] = [entry for _, entry in bars_entries({k: v[::-1] for k, v in newest.items()})]
+        return update_frame(self.version, records)
 
 
-def bars_messages(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]]]:
-    """One ``bars`` message per series (exchange, symbol, interval), its last 500 rows, keyed by symbol."""
+def _no_records() -> Sections:
+    return {kind: [] for kind in PUSHED}
+
+
+def _records_for(records: dict[str, Sections], symbol: str | None) -> Sections:
+    """The sections of ``symbol``; of every symbol for ``None`` (a client that subscribed to nothing)."""
+    if symbol is not None:
+        return records.get(symbol) or _no_records()
+    merged = _no_records()
+    for sections in records.values():
+        for kind in PUSHED:
+            merged[kind].extend(sections[kind])
+    return merged
+
+
+def update_frame(version: int, records: Sections, view: dict[str, Any] | None = None) -> str:
+    """The text of one ``update`` frame: ``data_version``, ``server_time``, the record sections and the view's
+    section (``heatmap`` | ``reload`` | ``error``), serialised once for every client it is queued for."""
+    return encode.json_text({"type": "update", "data_version": version, "server_time": _now_ms(), **records,
+                             **(view or {})})
+
+
+def bars_entries(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]]]:
+    """One ``bars`` entry per series (exchange, symbol, interval), its last 500 rows, keyed by symbol."""
     groups: dict[tuple[str, str, int], list[int]] = defaultdict(list)
     for i in range(len(bars["ts_event"])):
         groups[(str(bars["exchange"][i]), str(bars["symbol"][i]), int(bars["interval_ms"][i]))].append(i)
@@ -228,26 +286,23 @@ def bars_messages(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]
     for (exchange, symbol, interval), rows in groups.items():
         payload = [[int(bars["ts_event"][i]), *(float(bars[c][i]) for c in ("open", "high", "low", "close", "volume"))]
                    for i in rows[-500:]]
-        out.append((symbol, {"type": "bars", "exchange": exchange, "symbol": symbol, "interval_ms": interval,
-                             "bars": payload}))
+        out.append((symbol, {"exchange": exchange, "symbol": symbol, "interval_ms": interval, "bars": payload}))
     return out
 
 
 def column_update(
-    heatmap: Any, *, side: str, encoding: str, last_time: int | None, edges_hash: str | None, data_version: int
+    heatmap: Any, *, side: str, encoding: str, last_time: int | None, edges_hash: str | None
 ) -> dict[str, Any]:
-    """Columns at or after the client's last column time; ``reload`` when they do not line up (new
-    price ladder, or columns regrouped)."""
+    """``{"heatmap": columns}``: the columns at or after the client's last column time; ``{"reload":
+    {"reason"}}`` when they do not line up (new price ladder, or columns regrouped)."""
     times = np.asarray(heatmap.times)
     if edges_hash is not None and edges_hash != encode.edges_hash(heatmap.price_edges):
-        return {"type": "reload", "reason": "price ladder changed", "data_version": data_version}
+        return {"reload": {"reason": "price ladder changed"}}
     if last_time is None or len(times) == 0 or last_time not in set(times.tolist()):
-        return {"type": "reload", "reason": "view changed shape", "data_version": data_version}
+        return {"reload": {"reason": "view changed shape"}}
     first = int(np.searchsorted(times, last_time))
     sub_candles = {name: np.asarray(values)[first:] for name, values in heatmap.candles.items()}
-    return {
-        "type": "heatmap",
-        "data_version": data_version,
+    return {"heatmap": {
         "side": side,
         "times": [int(t) for t in times[first:]],
         "window_start": int(times[0]),
@@ -257,7 +312,7 @@ def column_update(
         "short": encode.encode_array(np.asarray(heatmap.short)[first:], encoding),
         "candles": encode.candles_payload(sub_candles),
         "update_time": _now_ms(),
-    }
+    }}
 
 
 def _now_ms() -> int:

@@ -10,26 +10,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from liqmap.errors import ConfigError
 from liqmap.symbols import EXCHANGES, canonical
+from liqmap.viewspec import VIEW, Limit
 
-SIDES: tuple[str, ...] = ("both", "long", "short", "net")
+if TYPE_CHECKING:
+    from liqmap.query import HeatmapQuery
+
 FORMATS: tuple[str, ...] = ("grid", "sparse", "coinglass")
 ENCODINGS: tuple[str, ...] = ("f32", "u16")
-RANGES_FALLBACK: dict[str, int] = {
-    "12h": 12 * 3_600_000,
-    "24h": 24 * 3_600_000,
-    "3d": 3 * 86_400_000,
-    "7d": 7 * 86_400_000,
-    "30d": 30 * 86_400_000,
-    "90d": 90 * 86_400_000,
-    "180d": 180 * 86_400_000,
-    "1y": 365 * 86_400_000,
-}
-RANGE_ALIASES: dict[str, str] = {"1d": "24h", "1w": "7d", "1m": "30d", "3m": "90d", "6m": "180d", "12m": "1y",
-                                 "365d": "1y"}
 
 # JSON-schema patterns (OpenAPI) of values the parsers accept, so that a generated schema-valid request is
 # a request the server takes (tests/service/test_schemathesis.py checks both ways).
@@ -48,8 +40,8 @@ TIME_PATTERN = (
     "|20[1-9][0-9]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?Z?)?)$"
 )
 """Milliseconds (2011..2099) or an ISO 8601 date / UTC time: a subset of what :func:`parse_ts` takes."""
-MAX_COLUMNS = 2000
-MAX_ROWS = 2000
+MAX_COLUMNS = VIEW.columns.api_hi
+MAX_ROWS = VIEW.rows.api_hi
 MIN_TS = 1_230_768_000_000  # 2009-01-01: nothing trades before bitcoin
 MAX_TS = 4_099_999_999_999  # 2099-12-04: the largest millisecond value TIME_PATTERN admits
 
@@ -65,15 +57,6 @@ class ParamError(ConfigError):
             shown = accepted if isinstance(accepted, str) else ", ".join(accepted)
             text += f"; accepted: {shown}"
         super().__init__(text)
-
-
-def ranges() -> dict[str, int]:
-    """The view ranges in ms (from :mod:`liqmap.query` when present)."""
-    try:
-        from liqmap.query import RANGES
-    except ImportError:
-        return RANGES_FALLBACK
-    return dict(RANGES)
 
 
 def parse_symbol(value: str | None, param: str = "symbol") -> str:
@@ -118,15 +101,19 @@ def parse_choice(value: str | None, choices: Sequence[str], param: str, default:
     return text
 
 
-def parse_range(value: str | None, param: str = "range", default: str = "7d") -> str:
-    known = ranges()
+def parse_range(value: str | None, param: str = "range", default: str = VIEW.default_range) -> str:
+    """A range of :data:`liqmap.viewspec.RANGES` or one of its aliases (``1w`` = ``7d``)."""
     if value is None or value == "":
         return default
-    text = value.strip().lower()
-    text = RANGE_ALIASES.get(text, text)
-    if text not in known:
-        raise ParamError(param, f"unknown range {value!r}", tuple(known))
-    return text
+    name = VIEW.range_name(value)
+    if name is None:
+        raise ParamError(param, f"unknown range {value!r}", tuple(VIEW.ranges))
+    return name
+
+
+def parse_side(value: str | None, param: str = "side") -> str:
+    """How the view draws the book: one of :data:`liqmap.viewspec.VIEW_SIDES` (default ``both``)."""
+    return parse_choice(value, VIEW.sides, param, VIEW.default_side)
 
 
 def parse_leverage(value: str | None, tiers: Sequence[float], param: str = "leverage") -> tuple[float, ...] | None:
@@ -176,6 +163,11 @@ def parse_int(value: int | None, param: str, lo: int, hi: int, default: int | No
     return int(value)
 
 
+def parse_limit(value: int | None, param: str, limit: Limit) -> int:
+    """A view size (``rows``, ``columns``) within the API's bounds of ``limit``; its default when absent."""
+    return parse_int(value, param, limit.api_lo, limit.api_hi, limit.default) or limit.default
+
+
 def parse_ts(value: int | str | None, param: str) -> int | None:
     """A time in ms since the epoch (seconds are accepted and scaled), or an ISO 8601 text
     (``2024-08-17``, ``2024-08-17T12:00Z``, ``2024-08-17T12:00:00+02:00``; no zone = UTC)."""
@@ -216,8 +208,11 @@ def parse_bin(value: float | None, param: str = "bin") -> float | None:
 
 @dataclass(frozen=True)
 class ViewKey:
-    """A normalised heatmap view: everything that determines the computed Heatmap (side excluded:
-    every side is derived from the same long/short grids)."""
+    """A normalised heatmap view as the server caches it: the fields of
+    :class:`liqmap.query.HeatmapQuery` that determine the computed Heatmap (side excluded: every side is
+    derived from the same long/short grids), hashable, with the API's parameter names
+    (:meth:`as_params`). Every field is the HeatmapQuery field of the same name; :meth:`query` is the
+    HeatmapQuery it stands for."""
 
     symbol: str
     exchanges: tuple[str, ...] | None
@@ -227,6 +222,13 @@ class ViewKey:
     ages: tuple[str, ...] | None
     n_bins: int
     max_columns: int
+
+    def query(self) -> HeatmapQuery:
+        """The :class:`~liqmap.query.HeatmapQuery` of this view (``side="both"``; the side is applied to
+        the computed grids)."""
+        from liqmap.query import HeatmapQuery
+
+        return HeatmapQuery(**{f.name: getattr(self, f.name) for f in fields(self)}, side=VIEW.default_side)
 
     def as_params(self) -> dict[str, object]:
         return {
@@ -239,3 +241,30 @@ class ViewKey:
             "rows": self.n_bins,
             "columns": self.max_columns,
         }
+
+
+def parse_view(
+    *,
+    symbol: str | None,
+    exchanges: str | None,
+    range_: str | None,
+    end: int | str | None,
+    leverage: str | None,
+    age: str | None,
+    rows: int | None,
+    columns: int | None,
+    tiers: Sequence[float],
+    labels: Sequence[str],
+) -> ViewKey:
+    """The :class:`ViewKey` of a request's view parameters (``tiers``/``labels``: the server's model
+    config); each bad value raises :class:`ParamError` naming its parameter."""
+    return ViewKey(
+        symbol=parse_symbol(symbol),
+        exchanges=parse_exchanges(exchanges),
+        range=parse_range(range_),
+        end=parse_ts(end, "end"),
+        leverage=parse_leverage(leverage, tiers),
+        ages=parse_ages(age, labels),
+        n_bins=parse_limit(rows, "rows", VIEW.rows),
+        max_columns=parse_limit(columns, "columns", VIEW.columns),
+    )

@@ -9,6 +9,7 @@ schemathesis test (tests/service/test_schemathesis.py) checks every answer again
 from __future__ import annotations
 
 import re
+import threading
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -236,12 +237,15 @@ def refine_openapi(spec: dict[str, Any], config: Any) -> dict[str, Any]:
 
 
 def install_openapi(app: Any, config: Any) -> None:
-    """Make ``app.openapi()`` return the refined description (built once, like FastAPI's own)."""
+    """Make ``app.openapi()`` return the refined description (built once, like FastAPI's own; ~0.5 s of
+    schema generation, so callers in other threads wait for the one build instead of repeating it)."""
     original = app.openapi
+    building = threading.Lock()
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = refine_openapi(original(), config)
+        with building:
+            if app.openapi_schema is None:
+                app.openapi_schema = refine_openapi(original(), config)
         return app.openapi_schema  # type: ignore[no-any-return]
 
     app.openapi = openapi

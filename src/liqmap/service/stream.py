@@ -8,9 +8,10 @@ Client → server (JSON text)::
      "bars_since": <ms of the client's newest bar: the bars stored after it are sent at once (resume)>}
     {"type": "ping"}
 
-Server → client: ``hello``, ``subscribed``, ``bars``, ``liquidations``, ``liquidation_bars``,
-``heatmap`` (new/changed columns; see :func:`liqmap.service.live.column_update`), ``reload``,
-``version``, ``health``, ``resync``, ``error``, ``pong``.
+Server → client: ``hello``, ``subscribed``, ``update`` (one per data version: the new bars, prints and
+realized aggregates, and the view's new/changed columns or a reload notice; see
+:func:`liqmap.service.live.update_frame`; also the bars a resuming client missed), ``health``, ``resync``,
+``error``, ``pong``.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from liqmap.service.params import (
     ENCODINGS,
     MAX_COLUMNS,
     MAX_ROWS,
-    SIDES,
     ViewKey,
     parse_ages,
     parse_choice,
     parse_exchanges,
     parse_leverage,
     parse_range,
+    parse_side,
     parse_symbol,
 )
 
@@ -75,11 +76,11 @@ async def stream(ws: WebSocket) -> None:
 
 
 async def _resume(ctx: Any, client: Client, text: str) -> None:
-    """After a subscription that names ``bars_since``, the bars stored since then (a reconnecting client)."""
+    """After a subscription that names ``bars_since``, an ``update`` frame with the bars stored since then
+    (a reconnecting client)."""
     since = json.loads(text).get("bars_since")
     if isinstance(since, int) and not isinstance(since, bool) and client.symbol is not None:
-        for message in await asyncio.to_thread(ctx.live.bars_since, client.symbol, since):
-            ctx.hub.send(client, message)
+        ctx.hub.send_text(await asyncio.to_thread(ctx.live.resume, client.symbol, since), [client])
 
 
 def handle_message(ctx: Any, client: Client, text: str) -> dict[str, Any] | None:
@@ -141,7 +142,7 @@ def parse_subscription(ctx: Any, message: dict[str, Any]) -> tuple[ViewKey, str,
         n_bins=integer("rows", 10, MAX_ROWS, 500),
         max_columns=integer("columns", 10, MAX_COLUMNS, 1000),
     )
-    side = parse_choice(text("side"), SIDES, "side", "both")
+    side = parse_side(text("side"))
     encoding = parse_choice(text("encoding"), ENCODINGS, "encoding", "u16")
     return view, side, encoding
 

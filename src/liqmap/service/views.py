@@ -15,29 +15,19 @@ from liqmap.liveviews import LiveViews
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap
 from liqmap.service.params import ViewKey
+from liqmap.viewspec import VIEW
 from liqmap.warmbooks import WarmBooks
 
 ComputeFn = Callable[[Any, ViewKey], Heatmap]
-MIN_ROWS = 10
 
 
 def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None, live: LiveViews | None = None) -> Heatmap:
     """The default: :func:`liqmap.query.heatmap_for` on the store (side derived later, so ``both``),
     continuing from cached warm-up books when ``books`` is given (same result, less model time); a live
     view (``end`` None) through ``live``, which extends its state over the new bars (same result)."""
-    from liqmap.query import HeatmapQuery, heatmap_for
+    from liqmap.query import heatmap_for
 
-    query = HeatmapQuery(
-        symbol=key.symbol,
-        exchanges=key.exchanges,
-        range=key.range,
-        end=key.end,
-        side="both",
-        leverage=key.leverage,
-        ages=key.ages,
-        n_bins=key.n_bins,
-        max_columns=key.max_columns,
-    )
+    query = key.query()
     if live is not None and key.end is None:
         return live.heatmap(store, query)
     return heatmap_for(store, query, books=books)
@@ -82,7 +72,7 @@ class HeatmapCache:
         span = float(edges[-1] - edges[0]) if len(edges) > 1 else 0.0
         if span <= 0:
             return probe
-        rows = int(min(max(math.ceil(span / bin_size), MIN_ROWS), 2000))
+        rows = int(min(max(math.ceil(span / bin_size), VIEW.rows.api_lo), VIEW.rows.api_hi))
         if rows == key.n_bins:
             return probe
         return self.get(replace(key, n_bins=rows), version)

@@ -279,14 +279,28 @@ class DuckDBStore(Lifecycle):
         wanted = sql.checked_columns(spec, columns)
         where, params = sql.where(spec, start, end, equals)
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        statement = f"SELECT {', '.join(wanted)} FROM {table} {where} ORDER BY {sql.order_by(spec, equals, descending)}{tail}"
+        order = sql.order_by(spec, equals, descending)
+        # One series (every key column but time fixed): the rows are ordered by time alone, in numpy,
+        # which costs less than DuckDB's ORDER BY (~30 -> ~22 ms for 172,800 bars; usually a check only)
+        time_column = spec.time_column or ""
+        by_time = limit is None and not descending and order == time_column != ""
+        fetched = [*wanted, time_column] if by_time and time_column not in wanted else wanted
+        statement = f"SELECT {', '.join(fetched)} FROM {table} {where}"
+        if not by_time:
+            statement += f" ORDER BY {order}{tail}"
         import duckdb
 
         try:
             result = self.cursor().execute(statement, params).fetchnumpy()
         except duckdb.Error as exc:
             raise StoreError(f"read from {table} failed: {exc}") from exc
-        return {name: _plain(result[name]) for name in wanted}
+        out = {name: _plain(result[name]) for name in wanted}
+        if by_time:
+            time = np.asarray(result[time_column])
+            if len(time) > 1 and not bool((time[1:] >= time[:-1]).all()):
+                rows = np.argsort(time, kind="stable")
+                out = {name: column[rows] for name, column in out.items()}
+        return out
 
     def resample_bars(
         self, *, start: int, end: int, interval_ms: int, source_interval_ms: int, **equals: Any

@@ -4,7 +4,9 @@ A venue module (``liqmap/venues/<name>.py``) is data plus pure functions. It exp
 ``SPEC: VenueSpec`` and nothing in it does I/O. The generic machinery in :mod:`liqmap.feed` (WebSocket
 client, REST pager, backfill, collector, mock exchange) reads the spec; no venue quirk lives there.
 
-Registration: add one line to ``liqmap.venues.registry.VENUES`` (``"name": "liqmap.venues.name"``).
+Registration: add one line to ``liqmap.venues.registry.VENUES`` (``"name": "liqmap.venues.name"``). The
+spec declares the venue's instrument names (``instruments=InstrumentNames("{base}USDT")``): the exchange
+list (:data:`liqmap.symbols.EXCHANGES`) and :func:`liqmap.symbols.venue_symbol` read them from the registry.
 
 Parser conventions (every ``parse`` callable below)
 ---------------------------------------------------
@@ -224,6 +226,30 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 
 @dataclass(frozen=True)
+class InstrumentNames:
+    """How a venue names the USDT (or USD) linear perpetual of a base asset: ``template`` with ``{base}``
+    (``"{base}-USDT-SWAP"``); ``thousand_prefix`` when the venue spells a 1000-multiplied coin with a
+    prefix instead (Hyperliquid's ``kPEPE`` is the ``1000PEPE`` of other venues)."""
+
+    template: str
+    thousand_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if "{base}" not in self.template:
+            raise ValueError(f"instrument template {self.template!r} has no {{base}}")
+
+    def of(self, base: str) -> str:
+        """The instrument name of canonical base asset ``base``.
+
+        >>> InstrumentNames("{base}", thousand_prefix="k").of("1000PEPE"), InstrumentNames("{base}_USDT").of("BTC")
+        ('kPEPE', 'BTC_USDT')
+        """
+        if self.thousand_prefix is not None and base.startswith("1000") and len(base) > 4:
+            return self.thousand_prefix + base[4:]
+        return self.template.format(base=base)
+
+
+@dataclass(frozen=True)
 class VenueSpec:
     """Everything the generic feed needs to talk to one venue. Pure data + pure functions."""
 
@@ -245,14 +271,17 @@ class VenueSpec:
     capabilities: frozenset[str] = frozenset()
     """Free-form flags, e.g. {"liquidations", "liquidations_sampled", "oi_ws", "tiers_public"}."""
     notes: str = ""
+    instruments: InstrumentNames = field(kw_only=True)
+    """The venue's instrument names (required: :func:`liqmap.symbols.venue_symbol` reads them)."""
+    title: str = field(kw_only=True)
+    """The venue's own spelling of its name ("OKX", "dYdX"): shown to people and in Coinglass-shaped answers."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parse_ws", guarded(self.parse_ws))
 
     def venue_symbol(self, symbol: str) -> str:
-        from liqmap.symbols import venue_symbol
-
-        return venue_symbol(self.name, symbol)
+        """The venue's instrument name for ``symbol`` (any spelling :func:`canonical` accepts)."""
+        return self.instruments.of(canonical(symbol))
 
     def with_urls(self, rest: str | None = None, ws: Mapping[str, str] | str | None = None) -> VenueSpec:
         """A copy pointed at other base URLs (the mock exchange). ``ws`` as a str replaces every

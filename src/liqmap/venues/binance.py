@@ -18,8 +18,11 @@ Conventions applied here (reference §1):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from liqmap.errors import ParseError, VenueError
 from liqmap.types import (
@@ -40,6 +43,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -225,12 +229,186 @@ def parse_instruments(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> 
     return out
 
 
+# -- files (data.binance.vision kline CSVs; read by liqmap.ingest.binance and liqmap.feed.archive) -----------
+
+VISION_KLINE_COLUMNS: tuple[str, ...] = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+)
+"""The header of a data.binance.vision kline CSV (older files have none; the columns are the same)."""
+_VISION = {name: i for i, name in enumerate(VISION_KLINE_COLUMNS)}
+_MICROSECONDS = 10**14
+"""A kline time above this is in µs (spot archives since 2025), not ms (ms reach it in the year 5138)."""
+
+
+@dataclass(frozen=True)
+class KlineRows:
+    """The checked rows of one kline file: its bar interval, the rows to store (ascending; exact duplicate
+    rows dropped) and how many duplicates were dropped."""
+
+    interval_ms: int
+    keep: np.ndarray
+    duplicates: int
+
+
+def check_klines(
+    open_ms: np.ndarray,
+    close_ms: np.ndarray,
+    ohlc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    same_row: Callable[[int, int], bool],
+    *,
+    expected_ms: int | None = None,
+    where: Callable[[int], str] = lambda i: f"row {i}",
+) -> KlineRows:
+    """The checks every Binance kline file passes, whatever its spelling (vision, camel-case, ISO) or path
+    (``liqmap import``, ``liqmap archive``). Pure: arrays in, :class:`KlineRows` out.
+
+    * The interval is the file's most common bar length :math:`\\Delta = t_{close} - t_{open} + 1`
+      (ms); every bar must have it, and it must equal ``expected_ms`` (the file name's or the archive's
+      interval) when given.
+    * Two rows for the same open time: exact duplicates (``same_row(a, b)``; merged exports repeat month
+      boundaries) are dropped, different ones are refused.
+    * Prices: :math:`\\min(o, h, l, c) > 0`, :math:`h \\ge \\max(o, c)`, :math:`l \\le \\min(o, c)`.
+
+    Raises :class:`ParseError` whose ``row`` is the offending row's index (None for a whole-file problem);
+    ``where(i)`` names row ``i`` in a message about another row (``line 12``).
+    """
+    steps = close_ms - open_ms + 1
+    values, counts = np.unique(steps, return_counts=True)
+    interval = int(values[counts.argmax()])
+    odd = np.flatnonzero(steps != interval)
+    if odd.size:
+        raise ParseError(f"bar length {int(steps[odd[0]])} ms differs from the file's {interval} ms", row=int(odd[0]))
+    if expected_ms is not None and expected_ms != interval:
+        raise ParseError(f"file name says {expected_ms} ms bars but close-open times give {interval} ms")
+    order = np.argsort(open_ms, kind="stable")
+    keep = np.ones(len(order), dtype=bool)
+    dup = np.flatnonzero(np.diff(open_ms[order]) == 0)
+    for j in dup:
+        a, b = int(order[j]), int(order[j + 1])
+        if not same_row(a, b):
+            raise ParseError(f"two different rows for the bar opening at {int(open_ms[a])} (see {where(a)})", row=b)
+        keep[b] = False
+    idx = np.sort(np.flatnonzero(keep))
+    o, h, lo, c = (column[idx] for column in ohlc)
+    bad = (np.minimum.reduce([o, h, lo, c]) <= 0) | (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
+    if bad.any():
+        raise ParseError("prices non-positive or high/low do not bracket open/close", row=int(idx[np.argmax(bad)]))
+    return KlineRows(interval, idx, int(dup.size))
+
+
+def vision_klines(
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str] | None,
+    *,
+    expected_ms: int | None = None,
+    where: Callable[[int], str] = lambda i: f"row {i}",
+) -> tuple[KlineRows, dict[str, np.ndarray]]:
+    """A data.binance.vision kline CSV's rows (cells as text; ``header`` None for older files) as the
+    checked :class:`KlineRows` and the :class:`~liqmap.types.Bar` columns of every row (index them with
+    ``KlineRows.keep``): ``ts_event open high low close volume quote_volume trades taker_buy_volume``.
+    Times in µs are scaled to ms. Raises :class:`ParseError` with the ``row`` at fault."""
+    if header is not None and tuple(c.strip() for c in header) != VISION_KLINE_COLUMNS:
+        raise ParseError(f"unexpected header {tuple(header)}", row=None)
+    if not rows:
+        raise ParseError("no data rows")
+    width = len(VISION_KLINE_COLUMNS)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ParseError(f"expected {width} columns, got {len(row)}", row=i)
+    floats = {name: _column(rows, _VISION[key], float, i_name=key)
+              for name, key in (("open", "open"), ("high", "high"), ("low", "low"), ("close", "close"),
+                                ("volume", "volume"), ("quote_volume", "quote_volume"),
+                                ("taker_buy_volume", "taker_buy_volume"))}
+    times = {key: _column(rows, _VISION[key], int, i_name=key) for key in ("open_time", "close_time")}
+    open_ms, close_ms = (np.where(t > _MICROSECONDS, t // 1000, t) for t in (times["open_time"], times["close_time"]))
+    trades = _column(rows, _VISION["count"], int, i_name="count")
+    raw = [tuple(row) for row in rows]
+    checked = check_klines(open_ms, close_ms, (floats["open"], floats["high"], floats["low"], floats["close"]),
+                           lambda a, b: raw[a] == raw[b], expected_ms=expected_ms, where=where)
+    return checked, {"ts_event": open_ms, **floats, "trades": trades}
+
+
+def vision_metrics(rows: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """A data.binance.vision ``metrics`` CSV's rows (``create_time`` UTC ``YYYY-MM-DD HH:MM:SS``, symbol,
+    ``sum_open_interest`` base coin, ``sum_open_interest_value`` USD, ...) as
+    :class:`~liqmap.types.OpenInterest` columns ``ts_event oi_base oi_usd``. ParseError with the ``row``."""
+    import datetime as dt
+
+    _width(rows, 4)
+    times = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        try:
+            when = dt.datetime.strptime(row[0].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        except ValueError:
+            raise ParseError(f"create_time: {row[0]!r} is not YYYY-MM-DD HH:MM:SS", row=i) from None
+        times[i] = int(when.timestamp() * 1000)
+    return {"ts_event": times, "oi_base": _column(rows, 2, float, i_name="sum_open_interest"),
+            "oi_usd": _column(rows, 3, float, i_name="sum_open_interest_value")}
+
+
+def vision_agg_trades(rows: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """A data.binance.vision ``aggTrades`` CSV's rows (agg_trade_id, price, quantity, first_trade_id,
+    last_trade_id, transact_time, is_buyer_maker) as :class:`~liqmap.types.Trade` columns; a buyer-maker
+    trade's taker sold. ParseError with the ``row``."""
+    _width(rows, 7)
+    maker = {"true": "sell", "false": "buy"}
+    sides: list[str] = []
+    for i, row in enumerate(rows):
+        side = maker.get(row[6].strip().lower())
+        if side is None:
+            raise ParseError(f"is_buyer_maker: {row[6]!r} is not true or false", row=i)
+        sides.append(side)
+    return {"trade_id": [row[0].strip() for row in rows], "price": _column(rows, 1, float, i_name="price"),
+            "quantity": _column(rows, 2, float, i_name="quantity"),
+            "ts_event": _column(rows, 5, int, i_name="transact_time"), "taker_side": sides}
+
+
+def _width(rows: Sequence[Sequence[str]], least: int) -> None:
+    for i, row in enumerate(rows):
+        if len(row) < least:
+            raise ParseError(f"expected at least {least} columns, got {len(row)}", row=i)
+
+
+def _column(rows: Sequence[Sequence[str]], index: int, kind: type[float] | type[int], *, i_name: str) -> np.ndarray:
+    """Column ``index`` of ``rows`` as float64 / int64 (in one pass; cell by cell only to name the first bad
+    one); ParseError naming the column and row otherwise."""
+    dtype = np.float64 if kind is float else np.int64
+    cells = [row[index] for row in rows]
+    try:
+        out: np.ndarray = np.fromiter(map(kind, cells), dtype=dtype, count=len(cells))
+    except (ValueError, OverflowError):
+        out = np.empty(len(cells), dtype=dtype)
+        for i, cell in enumerate(cells):
+            try:
+                out[i] = kind(cell)
+            except (ValueError, OverflowError):
+                what = "a number" if kind is float else "an integer"
+                raise ParseError(f"{i_name}: {cell!r} is not {what}", row=i) from None
+    if kind is float and not np.isfinite(out).all():
+        i = int(np.flatnonzero(~np.isfinite(out))[0])
+        raise ParseError(f"{i_name}: {cells[i]!r} is not a number", row=i)
+    return out
+
+
 def _kline_params(vsym: str, start: int, end: int, limit: int) -> dict[str, Any]:
     return {"symbol": vsym, "interval": "1m", "startTime": start, "endTime": end, "limit": limit}
 
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Binance",
+    instruments=InstrumentNames("{base}USDT"),
     rest_url="https://fapi.binance.com",
     # Since 2026-04-23 regular market streams live under /market (reference §1.2.1).
     ws_urls={"public": "wss://fstream.binance.com/market/stream"},

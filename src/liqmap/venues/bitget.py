@@ -45,6 +45,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -293,6 +294,8 @@ def kline_params(vsym: str, start: int, end: int, limit: int, granularity: str =
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Bitget",
+    instruments=InstrumentNames("{base}USDT"),
     rest_url="https://api.bitget.com",
     ws_urls={"public": "wss://ws.bitget.com/v2/ws/public", "uta": "wss://ws.bitget.com/v3/ws/public"},
     channels={

@@ -43,6 +43,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -297,6 +298,8 @@ def parse_ticker_oi(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) -> li
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Bybit",
+    instruments=InstrumentNames("{base}USDT"),
     rest_url="https://api.bybit.com",
     ws_urls={"public": "wss://stream.bybit.com/v5/public/linear"},
     channels={

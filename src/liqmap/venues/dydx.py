@@ -46,6 +46,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -294,6 +295,8 @@ def funding_params(market: str, start: int, end: int, limit: int) -> dict[str, A
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="dYdX",
+    instruments=InstrumentNames("{base}-USD"),
     rest_url="https://indexer.dydx.trade",
     ws_urls={"public": "wss://indexer.dydx.trade/v4/ws"},
     channels={

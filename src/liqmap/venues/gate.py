@@ -52,6 +52,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -394,6 +395,8 @@ def liq_orders_params(vsym: str, start: int, end: int, limit: int = 1000) -> dic
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Gate",
+    instruments=InstrumentNames("{base}_USDT"),
     rest_url="https://api.gateio.ws/api/v4",
     ws_urls={"public": "wss://fx-ws.gateio.ws/v4/ws/usdt"},
     channels={

@@ -51,6 +51,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -389,6 +390,8 @@ def check_response(status: int, headers: Any, body: Any) -> None:
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="Hyperliquid",
+    instruments=InstrumentNames("{base}", thousand_prefix="k"),
     rest_url="https://api.hyperliquid.xyz",
     ws_urls={"public": "wss://api.hyperliquid.xyz/ws"},
     channels={

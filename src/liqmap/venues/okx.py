@@ -43,6 +43,7 @@ from liqmap.types import (
 from liqmap.venues._spec import (
     Channel,
     Heartbeat,
+    InstrumentNames,
     ParseContext,
     RestHistory,
     RestSnapshot,
@@ -261,6 +262,8 @@ def parse_position_tiers(body: Any, vsym: str, ts_recv: int, ctx: ParseContext) 
 
 SPEC = VenueSpec(
     name=EXCHANGE,
+    title="OKX",
+    instruments=InstrumentNames("{base}-USDT-SWAP"),
     rest_url="https://www.okx.com",
     ws_urls={"public": "wss://ws.okx.com:8443/ws/v5/public", "business": "wss://ws.okx.com:8443/ws/v5/business"},
     channels={

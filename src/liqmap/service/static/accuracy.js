@@ -1,6 +1,7 @@
 // The accuracy panel (GET /api/accuracy), the calibration the page's dollars carry, reach probabilities of
 // the levels near price, and a hook the heatmap tooltip calls: window.liqmapReach(price).
-// Kept apart from app.js: it only reads #symbol and the URL, and writes into #accuracy-panel.
+// Kept apart from app.js: it only reads #symbol and the URL, and writes into #accuracy-panel (under the
+// chart screen; its look is in style.css: two columns on a desktop, one on a phone).
 const byId = (id) => document.getElementById(id);
 const state = { liqmap: null, clusters: null, accuracy: null, symbol: null };
 
@@ -37,43 +38,43 @@ function calibrationText(cal) {
   if (!cal) return "";
   if (cal.source === "none") return "Dollars are the model's raw output (not calibrated).";
   const fitted = cal.fitted_on ? `, fitted on ${day(cal.fitted_on[0])} – ${day(cal.fitted_on[1] - 1)}` : "";
-  const what = { prints: "liquidation prints stored by the collector", coinglass: "Coinglass realized liquidations",
-    "fallback-sample": "the shipped sample (no realized liquidations stored)" }[cal.source.split("+")[0]] || cal.source;
+  const what = window.LiqmapUtil.calibrationSource(cal, true);
   return `Dollars on this page are calibrated to ${what}: model × ${cal.factor_long.toPrecision(3)} for longs, ` +
     `× ${cal.factor_short.toPrecision(3)} for shorts${fitted}.`;
 }
 
+// Left column: the calibration, the levels near price, bad ticks; right column: the accuracy sentences.
 function render() {
   const el = byId("accuracy-panel");
   if (!el) return;
-  const parts = [`<h2>How far to trust these numbers</h2>`];
-  if (state.liqmap) parts.push(`<p class="acc-cal" id="acc-calibration">${esc(calibrationText(state.liqmap.calibration))}</p>`);
+  const left = [], right = [], a = state.accuracy;
+  if (state.liqmap) left.push(`<p class="acc-cal" id="acc-calibration">${esc(calibrationText(state.liqmap.calibration))}</p>`);
   if (state.clusters && state.clusters.clusters.length) {
     const rows = state.clusters.clusters.slice(0, 8).map((c) =>
       `<tr><td>${c.side}</td><td>${c.price_low.toFixed(0)} – ${c.price_high.toFixed(0)}</td><td>${usd(c.usd)}</td>` +
       `<td>${c.distance_pct.toFixed(2)}%</td><td>${pct(c.reach_4h)}</td><td>${pct(c.reach_24h)}</td></tr>`).join("");
-    parts.push(`<table class="acc-levels" id="acc-levels"><tr><th>side</th><th>zone</th><th>USD</th><th>distance</th>` +
+    left.push(`<table class="acc-levels" id="acc-levels"><tr><th>side</th><th>zone</th><th>USD</th><th>distance</th>` +
       `<th>P(touch 4h)</th><th>P(touch 24h)</th></tr>${rows}</table>`);
-  }
-  const a = state.accuracy;
-  if (a && a.available) {
-    parts.push(`<ul class="acc-sentences" id="acc-sentences">${a.sentences.map((s) => `<li>${esc(s)}</li>`).join("")}</ul>`);
-    const rel = a.reach && a.reach.reliability;
-    if (rel && rel.long) {
-      const cells = (side) => rel[side].counts.map((n, i) => (n ? `${pct(rel[side].mean_predicted[i])}→${pct(rel[side].observed[i])}` : "")).filter(Boolean).join(" · ");
-      parts.push(`<p class="acc-rel">Reliability at 24 h (said → happened): longs ${cells("long")}; shorts ${cells("short")}</p>`);
-    }
-  } else if (a) {
-    parts.push(`<p>Accuracy not available for this store: ${esc(a.reason || "no realized liquidations")}</p>`);
-  } else {
-    parts.push(`<p>Measuring accuracy on the stored data…</p>`);
   }
   // bad ticks of the view on screen (/api/liqmap), else of the evaluated period (/api/accuracy)
   const ticks = (state.liqmap && state.liqmap.bad_ticks) || (a && a.bad_ticks) || [];
-  parts.push(`<p class="acc-ticks" id="acc-bad-ticks">${ticks.length
+  left.push(`<p class="acc-ticks" id="acc-bad-ticks">${ticks.length
     ? `Bad ticks clipped before the model: ${ticks.map((t) => esc(`${t.exchange} ${new Date(t.ts).toISOString().slice(0, 16)} ${t.field} ${t.raw} → ${t.clipped}`)).join("; ")}`
     : "No implausible wicks in these bars."}</p>`);
-  el.innerHTML = parts.join("");
+  if (a && a.available) {
+    right.push(`<ul class="acc-sentences" id="acc-sentences">${a.sentences.map((s) => `<li>${esc(s)}</li>`).join("")}</ul>`);
+    const rel = a.reach && a.reach.reliability;
+    if (rel && rel.long) {
+      const cells = (side) => rel[side].counts.map((n, i) => (n ? `${pct(rel[side].mean_predicted[i])}→${pct(rel[side].observed[i])}` : "")).filter(Boolean).join(" · ");
+      right.push(`<p class="acc-rel">Reliability at 24 h (said → happened): longs ${cells("long")}; shorts ${cells("short")}</p>`);
+    }
+  } else if (a) {
+    right.push(`<p>Accuracy not available for this store: ${esc(a.reason || "no realized liquidations")}</p>`);
+  } else {
+    right.push(`<p>Measuring accuracy on the stored data…</p>`);
+  }
+  el.innerHTML = `<h2>How far to trust these numbers</h2><div class="acc-cols">` +
+    `<div class="acc-col">${left.join("")}</div><div class="acc-col">${right.join("")}</div></div>`;
 }
 
 async function refreshLevels() {
@@ -98,13 +99,6 @@ async function refreshAccuracy() {
 
 function start() {
   if (!byId("accuracy-panel")) return;
-  const style = document.createElement("style");
-  style.textContent = `#accuracy-panel{padding:12px 16px;font-size:13px;line-height:1.45;max-width:min(1100px,100%);
-box-sizing:border-box;overflow-wrap:anywhere}
-#accuracy-panel h2{font-size:15px;margin:4px 0 8px}
-#accuracy-panel table{border-collapse:collapse;margin:6px 0;display:block;max-width:100%;overflow-x:auto}
-#accuracy-panel td,#accuracy-panel th{padding:2px 10px;text-align:right}#accuracy-panel ul{padding-left:18px}`;
-  document.head.appendChild(style);
   const sel = byId("symbol");
   if (sel) sel.addEventListener("change", () => { refreshLevels(); refreshAccuracy(); });
   refreshLevels();

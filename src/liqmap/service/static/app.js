@@ -7,7 +7,7 @@
   const DPR = () => Math.max(1, window.devicePixelRatio || 1);
   const MARGIN = { left: 6, right: 68, top: 8, bottom: 24 };
   const { LUT_SEQ, PAL_SEQ, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters, diverging, rgba,
-    humanAge } = window.LiqmapUtil;
+    humanAge, calibrationName, calibrationNote } = window.LiqmapUtil;
   // Long / short colours: the CSS variables of /api/palette.css (liqmap.render.style.LONG_COLOR / SHORT_COLOR),
   // so the page, the PNG renders, the net view and the Pine export share one palette.
   const cssVar = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -112,7 +112,7 @@
         times: hm.times, edges: hm.price_edges, edgesHash: hm.price_edges_hash, K: grid.K, B: grid.B,
         grid: grid.values, long: long.values, short: short.values, candles: hm.candles, interval: hm.interval_ms,
         side: hm.side, lastPrice: hm.last_price, view: hm.view, binSize: hm.bin_size,
-        version: hm.data_version, exchanges: hm.exchanges,
+        version: hm.data_version, exchanges: hm.exchanges, calibration: hm.calibration,
       };
       if (!keepView || !prev || prev.K !== state.data.K) resetView();
       // The previous view's realized bubbles and panel series belong to other columns: drop them now, not
@@ -399,6 +399,7 @@
     ctx.textAlign = "left"; ctx.fillText(net ? `${fmtUsd(-vmax)} shorts` : "$0", x0, 18);
     ctx.textAlign = "center"; ctx.fillText(net ? "0" : fmtUsd(vmax / 2), x0 + bw / 2, 18);
     ctx.textAlign = "right"; ctx.fillText(`${net ? "longs " : "≥"}${fmtUsd(vmax)}`, x0 + bw, 18);
+    $("legend-note").textContent = calibrationNote(state.data.calibration);
   }
 
   // ---------- main chart ----------
@@ -606,13 +607,26 @@
     const below = norm.filter((x) => x.price <= price).sort((a, b) => b.price - a.price).slice(0, 3);
     return { above, below, source: "api" };
   }
+  // The map's title: what it is (USD by price), which calibration its dollars carry, which column it shows.
+  // Written before the map is measured: its lines take the canvas's room.
+  function sideTitle() {
+    const d = state.data, t = $("liqmap-title"), hovering = state.hover != null;
+    if (!d || !d.K) return;
+    const what = state.candleOnly ? "needs open interest" : calibrationName(d.calibration);
+    const k = hovering ? state.hover.k : d.K - 1;
+    const when = state.candleOnly ? "" : `${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
+    t.replaceChildren();
+    const line = (cls, text) => { const e = document.createElement("div"); e.className = cls; e.textContent = text; t.append(e); };
+    line("t1", `Liquidation map · USD by price${what ? ` · ${what}` : ""}`);
+    if (when) line("t2", when);
+  }
   function drawSide() {
+    sideTitle();
     const canvas = $("liqmap"), ctx = fitCanvas(canvas), W = canvas.clientWidth, H = canvas.clientHeight;
     ctx.fillStyle = "#120c1f"; ctx.fillRect(0, 0, W, H);
     const d = state.data;
     if (!d || !d.K || !state.view) return;
     if (state.candleOnly) {
-      $("liqmap-title").textContent = "Liq. map · needs open interest";
       $("side-stats").innerHTML = `<div>No OI stored for ${state.params.symbol}:</div><div>no model, candles only.</div>`;
       return;
     }
@@ -682,7 +696,6 @@
     ctx.restore();
     if (window.liqmapSideLayer) window.liqmapSideLayer(ctx, r, yOfP, { hovering, H });  // reach.js: P(touch) curves
     const totalL = m.cumLong.reduce((a, b) => Math.max(a, b), 0), totalS = m.cumShort.reduce((a, b) => Math.max(a, b), 0);
-    $("liqmap-title").textContent = `Liq. map · ${fmtTime(d.times[k])} UTC${hovering ? " (hover)" : " (latest)"}`;
     const near = (x) => (x ? `<b>${fmtPrice(x.price, d.binSize)}</b> ${fmtUsd(x.usd)}${x.note ? ` · ${x.note}` : ""}` : "—");
     const src = clusters.source === "api" ? "clusters: /api/clusters" : "clusters: local maxima";
     $("side-stats").innerHTML = `<div><b class="l">Longs below</b> ${fmtUsd(totalL)} · <b class="s">Shorts above</b> ${fmtUsd(totalS)}</div>` +
@@ -867,42 +880,57 @@
     };
   }
   function onLive(msg, t0) {
-    const d = state.data, seen = window.liqmapStats.messages;
+    const seen = window.liqmapStats.messages;
     seen[msg.type] = (seen[msg.type] || 0) + 1;
     switch (msg.type) {
-      case "heatmap": if (d && !state.candleOnly) { mergeColumns(msg); refreshSeries(); liveDrawn(t0, "heatmap"); } break;
-      case "bars":
-        if (d && msg.symbol === state.params.symbol && msg.bars.length) {
-          const last = msg.bars[msg.bars.length - 1];
-          d.lastPrice = last[4];
-          refreshSeries();
-          liveDrawn(t0);
-        }
-        break;
-      case "liquidations":
-        if (state.realized && msg.symbol === state.params.symbol) {
-          const ex = state.params.exchanges;
-          for (const p of msg.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
-          state.realizedStamp = (state.realizedStamp || 0) + 1;
-          liveDrawn(t0);
-        }
-        break;
-      case "liquidation_bars":
-        if (state.realized && msg.symbol === state.params.symbol) {
-          for (const row of msg.bars) {
-            let series = state.realized.bars.find((s) => s.exchange === row[1]);
-            if (!series) { series = { exchange: row[1], ts: [], long_usd: [], short_usd: [] }; state.realized.bars.push(series); }
-            const i = series.ts.indexOf(row[0]);
-            if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
-          }
-          state.realizedStamp = (state.realizedStamp || 0) + 1;
-          liveDrawn(t0);
-        }
-        break;
+      case "update": onUpdate(msg, t0); break;
       case "health": state.health = msg.exchanges; renderHealth(); break;
-      case "reload": case "resync": loadHeatmap({ keepView: true }); break;
+      case "resync": loadHeatmap({ keepView: true }); break;
       default: break;
     }
+  }
+  // One frame per data version: the new bars, prints and realized aggregates, and the view's new columns
+  // (or a reload notice); drawn once.
+  function onUpdate(msg, t0) {
+    const d = state.data, symbol = state.params.symbol;
+    let series = false;  // new bars or columns: the panels' series are reloaded too
+    if (d) {
+      for (const entry of msg.bars) {
+        if (entry.symbol === symbol && entry.bars.length) { d.lastPrice = entry.bars[entry.bars.length - 1][4]; series = true; }
+      }
+    }
+    const prints = state.realized ? mergeRealized(msg, symbol) : false;
+    let kind = "other";
+    if (msg.heatmap && d && !state.candleOnly) {
+      mergeColumns({ ...msg.heatmap, data_version: msg.data_version });
+      kind = "heatmap";
+      series = true;
+    } else if (msg.reload) {
+      loadHeatmap({ keepView: true });
+    }
+    if (series) refreshSeries();
+    if (series || prints) liveDrawn(t0, kind);
+  }
+  function mergeRealized(msg, symbol) {
+    let changed = false;
+    const ex = state.params.exchanges;
+    for (const entry of msg.liquidations) {
+      if (entry.symbol !== symbol) continue;
+      for (const p of entry.prints) if (!ex.length || ex.includes(p[1])) state.realized.prints.push(p);
+      changed = true;
+    }
+    for (const entry of msg.liquidation_bars) {
+      if (entry.symbol !== symbol) continue;
+      for (const row of entry.bars) {
+        let series = state.realized.bars.find((s) => s.exchange === row[1]);
+        if (!series) { series = { exchange: row[1], ts: [], long_usd: [], short_usd: [] }; state.realized.bars.push(series); }
+        const i = series.ts.indexOf(row[0]);
+        if (i >= 0) { series.long_usd[i] = row[2]; series.short_usd[i] = row[3]; } else { series.ts.push(row[0]); series.long_usd.push(row[2]); series.short_usd.push(row[3]); }
+      }
+      changed = true;
+    }
+    if (changed) state.realizedStamp = (state.realizedStamp || 0) + 1;
+    return changed;
   }
   function liveDrawn(t0, kind = "other") {
     draw();
@@ -1171,6 +1199,17 @@
 
   // ---------- boot ----------
   window.addEventListener("resize", () => { layoutPanels(); draw(); });
+  // fitScreen: a chart canvas whose box changed without a window resize (a title, a stats line or a panel of
+  // #ext-panels took or gave room) is drawn again at its new size instead of stretched.
+  function fitScreen(entries) {
+    const dpr = DPR(), stale = (c) => c.width !== Math.round(c.clientWidth * dpr) || c.height !== Math.round(c.clientHeight * dpr);
+    const ids = new Set(entries.filter((e) => stale(e.target)).map((e) => e.target.id));
+    if (ids.has("heatmap")) draw(); else if (ids.has("liqmap")) drawSide();
+  }
+  if (window.ResizeObserver) {
+    const observer = new ResizeObserver(fitScreen);
+    for (const id of ["heatmap", "liqmap"]) observer.observe($(id));
+  }
   async function boot(attempt = 0) {
     layoutPanels();
     try {

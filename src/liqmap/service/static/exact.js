@@ -1,6 +1,7 @@
 // Exact layer beside the estimate: a panel under the liquidation map drawing the tracked Hyperliquid
 // positions' real liquidation levels (/api/exact/liqmap) with their coverage. Self-contained: it reads the
-// page's symbol selector and adds its own elements; app.js is not touched.
+// page's symbol selector and adds its own elements; app.js is not touched. Until there is something to draw
+// (loading, no Hyperliquid data, an error) the panel is one line saying so (style.css hides the canvases).
 "use strict";
 
 (() => {
@@ -12,20 +13,33 @@
   const panel = document.createElement("div");
   panel.className = "exact-panel";
   panel.id = "exact-panel";
-  panel.innerHTML = '<div class="side-title">Exact positions (Hyperliquid)</div>' +
+  panel.dataset.state = "loading";
+  panel.innerHTML = '<div class="side-title">Exact positions (Hyperliquid) · now · last 24 h</div>' +
+    '<div class="exact-canvases">' +
     '<canvas id="exact-map" aria-label="Exact liquidation levels of tracked Hyperliquid positions"></canvas>' +
-    '<div class="side-stats" id="exact-coverage">—</div>' +
-    '<canvas id="exact-heat" aria-label="Exact levels over the last 24 hours"></canvas>';
+    '<canvas id="exact-heat" aria-label="Exact levels over the last 24 hours"></canvas></div>' +
+    '<div class="side-stats" id="exact-coverage">Exact positions (Hyperliquid): loading…</div>';
   side.appendChild(panel);
   const canvas = panel.querySelector("#exact-map");
   const info = panel.querySelector("#exact-coverage");
   const heat = panel.querySelector("#exact-heat");
-  for (const c of [canvas, heat]) { c.style.width = "100%"; c.style.height = "160px"; }
+
+  // Canvases shown (class "full") or the one line; when that changes, the panel's height does, and the
+  // liquidation map above it is drawn again at its new size.
+  function setState(name, text, why = "") {
+    const full = name === "drawn" || name === "drawing";
+    const resized = panel.classList.contains("full") !== full;
+    panel.classList.toggle("full", full);
+    panel.dataset.state = name;
+    info.textContent = text;
+    info.title = why;
+    if (resized && window.liqmapDrawSide) window.liqmapDrawSide();
+  }
 
   // A cleared 2-D context in CSS pixels at the device's resolution: [ctx, width, height].
   function prepare(c) {
     const dpr = window.devicePixelRatio || 1;
-    const w = c.clientWidth || 300, h = c.clientHeight || 160;
+    const w = c.clientWidth || 160, h = c.clientHeight || 130;
     c.width = Math.round(w * dpr);
     c.height = Math.round(h * dpr);
     const ctx = c.getContext("2d");
@@ -96,21 +110,21 @@
       const r = await fetch(`/api/exact/liqmap?symbol=${encodeURIComponent(symbol)}`);
       if (mine !== seq) return;
       if (!r.ok) {
-        panel.dataset.state = "empty";
-        info.textContent = `No tracked ${symbol} positions (liqmap positions collect).`;
-        canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+        const detail = await r.json().then((b) => String(b.detail || ""), () => "");
+        if (mine !== seq) return;
+        setState("empty", `Exact positions: no Hyperliquid data for ${symbol}`,
+          detail || `run \`liqmap positions collect\` to track ${symbol} positions`);
         return;
       }
       const doc = await r.json();
+      setState("drawing", describe(doc));  // the canvases get their size before they are drawn
       draw(doc);
-      info.textContent = describe(doc);
       const rh = await fetch(`/api/exact/heatmap?symbol=${encodeURIComponent(symbol)}&range=24h&columns=96&n_bins=100`);
       if (mine !== seq) return;
       if (rh.ok) drawHeat(await rh.json());
       panel.dataset.state = "drawn";
     } catch (err) {
-      panel.dataset.state = "error";
-      info.textContent = `Exact layer unavailable: ${err}`;
+      setState("error", `Exact positions unavailable: ${err}`, String(err));
     }
   }
 

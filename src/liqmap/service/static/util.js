@@ -119,8 +119,33 @@
     }
     return out;
   }
+  // ---------- calibration: which realized liquidations the page's dollars are scaled to ----------
+  // The `calibration` block of /api/heatmap and /api/liqmap: {source, factor_long, factor_short, fitted_on}.
+  // A source "a+b" used b's factors for a side that a could not fit; the first one names it.
+  const CALIBRATION_SOURCES = {
+    prints: ["liquidation prints", "liquidation prints stored by the collector"],
+    coinglass: ["Coinglass", "Coinglass realized liquidations"],
+    "fallback-sample": ["the shipped sample", "the shipped sample (no realized liquidations stored)"],
+  };
+  function calibrationSource(cal, long = false) {
+    const name = String(cal.source).split("+")[0];
+    const known = CALIBRATION_SOURCES[name];
+    return known ? known[long ? 1 : 0] : name;
+  }
+  // "calibrated to Coinglass", "raw model USD": for titles; "" when the view carries no calibration.
+  function calibrationName(cal) {
+    if (!cal || !cal.source) return "";
+    return cal.source === "none" ? "raw model USD" : `calibrated to ${calibrationSource(cal)}`;
+  }
+  // The legend's line: USD = model USD × factor per side, f_long / f_short of the calibration.
+  function calibrationNote(cal) {
+    if (!cal || !cal.source) return "";
+    if (cal.source === "none") return "USD: the model's raw output (not calibrated)";
+    const f = (x) => (Number.isFinite(x) ? x.toPrecision(3) : "n/a");
+    return `USD calibrated to ${calibrationSource(cal)} (model × ${f(cal.factor_long)} longs, × ${f(cal.factor_short)} shorts)`;
+  }
   window.LiqmapUtil = {
     LUT_SEQ, LUT_DIV, PAL_SEQ, PAL_DIV, EMPTY, fmtUsd, fmtPrice, fmtTime, decodeGrid, niceStep, localClusters,
-    diverging, hexRgb, rgba, humanAge,
+    diverging, hexRgb, rgba, humanAge, calibrationSource, calibrationName, calibrationNote,
   };
 })();
