@@ -25,7 +25,7 @@ from liqmap.model.sweep import FirstTouch
 class AliveSide:
     """Cohorts of one side alive after the frame's last bar, sorted by (birth, key).
 
-    ``key`` is the heap key of the streaming model (``-level`` for longs, ``level`` for shorts);
+    ``key`` orders a side by when price reaches it (``-level`` for longs, ``level`` for shorts);
     ``value`` is the USD at the end of the last bar."""
 
     birth: np.ndarray
@@ -33,7 +33,7 @@ class AliveSide:
     bin: np.ndarray
     value: np.ndarray
     swept_last: float
-    """USD swept in the last bar (selected age buckets), what ``update`` reports for that bar."""
+    """USD swept in the last bar (selected age buckets), the book's part of that bar's swept series."""
     tier: np.ndarray
     """Each cohort's position in the ``ratios`` / ``weights`` columns it was built with."""
 
