@@ -28,7 +28,7 @@ from liqmap.store.protocol import ChangeCallbacks, Lifecycle
 from liqmap.types import Record
 
 DEFAULT_MEMORY_LIMIT = "2GB"
-SERIES_CARRY_ROWS = 1_000
+SERIES_CARRY_ROWS = 256
 """A write of at most this many rows, all new, carries the cached :meth:`DuckDBStore.series` over them."""
 
 
