@@ -171,7 +171,7 @@ class DuckDBStore(Lifecycle):
             except duckdb.Error as exc:
                 self._generation += 1
                 raise _write_error("the store", exc) from exc
-            self._changed(self._pending)
+            self._changed(self._pending, series_kept=True)  # each write of the block already did (or carried)
 
     def write(self, records: Iterable[Record]) -> dict[str, int]:
         """Insert records of any mix of types; returns the number of *new* rows per table."""
