@@ -216,6 +216,7 @@ async def test_collectors_servers_and_cli_share_one_postgres(pg_url: str, tmp_pa
             await asyncio.sleep(18)
             collectors["bybit"].send_signal(signal.SIGKILL)
             down = time.monotonic()
+            await asyncio.to_thread(collectors["bybit"].wait, 10)  # reaped, not left as a zombie
             await asyncio.sleep(4)  # bars go on: the restarted collector must fetch them over REST
             # and bars keep closing while it starts: those between its start-up REST read and its subscription
             # come from the second read it makes once its stream flows
@@ -224,6 +225,7 @@ async def test_collectors_servers_and_cli_share_one_postgres(pg_url: str, tmp_pa
             await asyncio.sleep(10)
             servers[0].send_signal(signal.SIGKILL)
             down = time.monotonic()
+            await asyncio.to_thread(servers[0].wait, 10)
             await asyncio.sleep(4)
             servers[0] = _server(pg_url, ports[0])
             outages.append((down, time.monotonic() + 3))
@@ -295,6 +297,7 @@ async def test_collectors_servers_and_cli_share_one_postgres(pg_url: str, tmp_pa
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(timeout=15)
         for venue in venues:
             if venue.mock is not None:
                 await venue.mock.close()

@@ -16,6 +16,7 @@ import numpy as np
 
 from liqmap.analysis.levels import SessionPlan
 from liqmap.model.result import Heatmap
+from liqmap.palette import LONG_COLOR, SHORT_COLOR
 
 LEVEL_FIELDS: tuple[str, ...] = (
     "symbol",
@@ -147,8 +148,6 @@ def to_pine(plan: SessionPlan) -> str:
     The drawings live in ``var`` arrays that are emptied (each drawing deleted) before the last bar
     redraws them, so a chart left open on realtime bars keeps one set instead of adding a set per bar;
     prices are rounded to the symbol's tick (``math.round_to_mintick``)."""
-    from liqmap.render.style import LONG_COLOR, SHORT_COLOR
-
     stamp = datetime.fromtimestamp(plan.ts / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"liqmap {plan.symbol} levels {stamp}"
     lines = [

@@ -16,7 +16,8 @@ Modules
 ``record``     raw JSONL recording and replay through the same parsers
 ``journal``    the collector's journal of raw frames, replayed at start after a crash
 ``takerflow``  per-bar taker buy volume aggregated from live trades (raw trades are stored only on request)
-``mock``       mock exchanges on 127.0.0.1 speaking each venue's wire protocol (tests, benchmarks)
+
+The mock exchanges the tests and benchmarks talk to are in :mod:`liqmap.testing.mock`, outside the runtime.
 
 Live hook (for the model and the web service)
 ---------------------------------------------

@@ -9,6 +9,10 @@ from typing import Any
 
 from liqmap.analysis.calibration import Calibration
 
+# the one palette, declared below the pure layers and re-exported here for the renders
+from liqmap.palette import LONG_COLOR as LONG_COLOR
+from liqmap.palette import SHORT_COLOR as SHORT_COLOR
+
 BACKGROUND = "#0b0b18"
 PANEL = "#12121f"
 GRID = "#2a2a3d"
@@ -16,12 +20,6 @@ TEXT = "#d8d8e8"
 MUTED = "#8c8ca6"
 UP = "#26a69a"
 DOWN = "#ef5350"
-LONG_COLOR = "#ff5e7a"
-"""THE colour of longs (liquidated on a fall = forced sells: red, as on exchange liquidation feeds).
-One palette everywhere: the page (served as a CSS variable), PNG renders, the net view and the Pine export
-all read this constant and ``SHORT_COLOR``."""
-SHORT_COLOR = "#39d98a"
-"""THE colour of shorts (liquidated on a rise = forced buys: green)."""
 PRICE = "#ffffff"
 
 # Dark purple (nothing) -> blue -> teal -> green -> yellow (the largest clusters): the scale traders
