@@ -86,6 +86,17 @@ def _realized_sources(store: Any, symbol: str, exchanges: tuple[str, ...], start
                    _daily_on(days, *daily_sums(bar_ts, rows["short_usd"])))
 
 
+def has_realized(store: Any, symbol: str, exchanges: tuple[str, ...]) -> bool:
+    """Whether any stored row can feed :func:`calibration_on` for ``symbol`` on ``exchanges``: prints of
+    the venues, or liquidation bars of the venues or of ``"aggregate"`` (the series :func:`_realized_sources`
+    reads, from the store's list of series, kept until the next write). Without one, every calibration of
+    the view is :data:`FALLBACK`, whatever the predicted days: callers skip the full-book fit heatmap."""
+    prints = {(row.get("exchange"), row.get("symbol")) for row in store.series("liquidations")}
+    bars = {(row.get("exchange"), row.get("symbol")) for row in store.series("liquidation_bars")}
+    return (any((exchange, symbol) in prints for exchange in exchanges)
+            or any((venue, symbol) in bars for venue in (*exchanges, "aggregate")))
+
+
 REALIZED_TABLES = ("liquidations", "liquidation_bars")
 """The tables a calibration reads (besides the heatmaps): a cache of calibrations keys on their data version."""
 
@@ -144,6 +155,8 @@ def calibrated_view(store: Any, query: HeatmapQuery, heatmap: Heatmap, mode: str
         return heatmap, NONE
     from liqmap.query import heatmap_for
 
+    if not has_realized(store, heatmap.symbol, heatmap.exchanges):
+        return heatmap, FALLBACK  # what the fit would give, without its 30-day heatmap
     calibration = calibration_for(store, heatmap, heatmap_for(store, fit_query(query)))
     return scale_heatmap(heatmap, calibration), calibration
 
