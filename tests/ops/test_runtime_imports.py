@@ -44,7 +44,7 @@ def test_the_check_sees_an_import_of_the_test_doubles():
 # in one layer do not import each other. A new module or package gets a place here (the test names it).
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
     "types errors palette __init__",           # records, the exception hierarchy, constants
-    "symbols validation settings lru metrics",  # vocabulary, record checks, config file, helpers
+    "symbols validation settings lru metrics viewspec",  # vocabulary, record checks, config, helpers, the view declaration
     "model venues store",                       # pure numpy model; pure venue parsers; the Store protocol
     "analysis data feed ingest exactmap",       # pure analysis; shipped data; transports; file import
     "render warmbooks",                         # pictures; warm-up books kept between requests
@@ -57,7 +57,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in
     "cli",                                      # the click group
     "__main__",                                 # `python -m liqmap`
 ))
-PURE = {"model": {"numpy", "numba"}, "analysis": {"numpy"}, "venues": {"orjson"}}  # third-party they may use
+PURE = {"model": {"numpy", "numba"}, "analysis": {"numpy"}, "venues": {"orjson", "numpy"}}  # third-party they may use
 
 
 def _group(module: str) -> str | None:
