@@ -43,8 +43,9 @@ from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import column_group
 from liqmap.model.result import Heatmap
 from liqmap.store import Store
-from liqmap.symbols import canonical, check_exchange
+from liqmap.symbols import canonical
 from liqmap.types import DAY_MS, MINUTE_MS
+from liqmap.venues.registry import check_exchange
 from liqmap.viewspec import RANGES, STANDARD_INTERVALS, VIEW
 from liqmap.warmbooks import WarmBooks, build_books
 

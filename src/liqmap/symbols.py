@@ -4,8 +4,8 @@ liqmap covers USDT-margined linear perpetuals (USDC on Hyperliquid/dYdX). A user
 asset (``btc``), a venue name (``BTCUSDT``, ``BTC-USDT-SWAP``, ``BTC_USDT``) or a ccxt unified name
 (``BTC/USDT:USDT``); :func:`canonical` turns all of them into ``"BTC"``.
 
-Venue-neutral: the exchanges are the registry's (:data:`liqmap.venues.registry.VENUES`) and each venue's
-instrument names its spec's (``VenueSpec.instruments``); nothing here names a venue.
+Venue-neutral and below the venues: the exchanges and their instrument names (``EXCHANGES``,
+``venue_symbol``, ``check_exchange``) are venue facts and live in :mod:`liqmap.venues.registry`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ from __future__ import annotations
 import re
 
 from liqmap.errors import UnknownSymbolError
-from liqmap.venues.registry import VENUES, get_spec
-
-EXCHANGES: tuple[str, ...] = tuple(VENUES)
-"""Every exchange liqmap has a venue module for, in the registry's order."""
 
 _BASE = re.compile(r"^[A-Z0-9]{1,15}$")
 # A lower-case k before an upper-case name is a 1000-multiplied coin ("kPEPE" = 1000PEPE, Hyperliquid's).
@@ -53,17 +49,3 @@ def canonical(symbol: str) -> str:
         f"unknown symbol {symbol!r}: expected a base asset (BTC) or a perpetual's instrument name "
         "(BTCUSDT, BTC-USDT-SWAP, BTC_USDT, BTC/USDT:USDT)"
     )
-
-
-def venue_symbol(exchange: str, symbol: str) -> str:
-    """Return ``exchange``'s instrument name for the perpetual of ``symbol`` (any accepted spelling), as
-    the venue's spec declares it (``VenueSpec.instruments``)."""
-    return get_spec(check_exchange(exchange)).venue_symbol(symbol)
-
-
-def check_exchange(exchange: str) -> str:
-    """Return the exchange name normalised to lower case, or raise naming the accepted ones."""
-    name = exchange.strip().lower()
-    if name not in VENUES:
-        raise UnknownSymbolError(f"unknown exchange {exchange!r}; accepted: {', '.join(VENUES)}")
-    return name

@@ -9,11 +9,17 @@ warm-up start up to float rounding (the model's warm start is exact at one bar i
 
 Entries are keyed by the view's exchanges, symbol, interval, warm-up start, split, model settings and a
 fingerprint of the stored rows the book is built from (:meth:`DuckDBStore.fingerprint`), so new or
-corrected data in that span builds a new book and new bars after the split cost nothing.
+corrected data in that span builds a new book and new bars after the split cost nothing. The fingerprint
+is one query per table over the symbol's rows of every exchange (a superset of the view's: a change on
+another exchange only rebuilds a book), and it is taken again only when the store's data version of
+those tables (:meth:`Store.version`, which grows on every committed change) moved since the last one.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +37,12 @@ BUILD_THREADS = 2
 """Exchanges whose books are built at once."""
 Books = tuple[WarmBook, ...] | None
 """One book per exchange (in the view's order), or None when the span cannot warm a view (a gap)."""
+SOURCE_TABLES = ("bars", "open_interest", "funding")
+"""The tables a book is built from (:func:`liqmap.ingest.frames.load_frame`)."""
+Prints = tuple[tuple[int, str], ...]
+"""A fingerprint per table of :data:`SOURCE_TABLES` (:func:`fingerprint`)."""
+Version = tuple[tuple[str, int], ...]
+"""The store's data version (:meth:`Store.version`)."""
 
 
 def _nbytes(books: Books) -> int:
@@ -46,6 +58,10 @@ class WarmBooks:
 
     def __init__(self, size: int = 256, max_bytes: int = 256 << 20) -> None:
         self._lru: SingleFlightLRU[Books] = SingleFlightLRU(size, max_bytes, _nbytes)
+        self._prints: OrderedDict[tuple[int, str, int, int, int], tuple[weakref.ref[Store], Version, Prints]]
+        self._prints = OrderedDict()
+        self._prints_size = size
+        self._lock = threading.Lock()
 
     def books(
         self,
@@ -63,9 +79,31 @@ class WarmBooks:
 
         The books hold every leverage tier and every cohort's birth, so views with ``leverage`` or
         ``ages`` filters share them (the engine leaves out the cohorts a filter excludes)."""
-        prints = tuple(_fingerprint(store, e, symbol, warmup_start, split, interval_ms) for e in exchanges)
+        prints = self._fingerprint(store, symbol, warmup_start, split, interval_ms)
         key = (tuple(exchanges), symbol, interval_ms, warmup_start, split, config, prints)
         return self._lru.get(key, lambda: build_books(store, exchanges, symbol, interval_ms, warmup_start, split, config))
+
+    def _fingerprint(self, store: Store, symbol: str, start: int, split: int, interval_ms: int) -> Prints:
+        """:func:`fingerprint`, reused while the store's data version of :data:`SOURCE_TABLES` stays the
+        same (the version is read first, so a write during the fingerprint only makes the next call take
+        it again)."""
+        version = tuple(entry for entry in store.version() if entry[0] in SOURCE_TABLES)
+        span = (id(store), symbol, start, split, interval_ms)
+        with self._lock:
+            known = self._prints.get(span)
+        if known is not None and known[0]() is store and known[1] == version:
+            return known[2]
+        prints = fingerprint(store, symbol, start, split, interval_ms)
+        try:
+            ref = weakref.ref(store)
+        except TypeError:  # a store without weak references: fingerprint every time
+            return prints
+        with self._lock:
+            self._prints[span] = (ref, version, prints)
+            self._prints.move_to_end(span)
+            while len(self._prints) > self._prints_size:
+                self._prints.popitem(last=False)
+        return prints
 
     def clear(self) -> int:
         return self._lru.clear()
@@ -74,17 +112,15 @@ class WarmBooks:
         return self._lru.stats()
 
 
-def _fingerprint(
-    store: Store, exchange: str, symbol: str, start: int, split: int, interval_ms: int
-) -> tuple[tuple[int, str], ...]:
-    """Every stored row a book over ``[start, split)`` can read: bars of all markets and intervals,
-    the OI observed up to the last bar's end, and funding from a carry-forward age before."""
+def fingerprint(store: Store, symbol: str, start: int, split: int, interval_ms: int) -> Prints:
+    """Every stored row a book over ``[start, split)`` can read, of every exchange at once (one query per
+    table): bars of all markets and intervals, the OI observed up to the last bar's end, and funding from
+    a carry-forward age before. It changes whenever one exchange's rows do (a row count grows with every
+    insert, the edit count with every change in place: :meth:`DuckDBStore.fingerprint`)."""
     return (
-        store.fingerprint("bars", start=start, end=split, exchange=exchange, symbol=symbol),
-        store.fingerprint("open_interest", start=start, end=split + interval_ms + 1, exchange=exchange, symbol=symbol),
-        store.fingerprint(
-            "funding", start=start - FUNDING_MAX_AGE_MS, end=split + interval_ms + 1, exchange=exchange, symbol=symbol
-        ),
+        store.fingerprint("bars", start=start, end=split, symbol=symbol),
+        store.fingerprint("open_interest", start=start, end=split + interval_ms + 1, symbol=symbol),
+        store.fingerprint("funding", start=start - FUNDING_MAX_AGE_MS, end=split + interval_ms + 1, symbol=symbol),
     )
 
 

@@ -13,21 +13,9 @@ import liqmap
 PACKAGE = Path(liqmap.__file__).parent
 
 
-def _type_checking_blocks(tree: ast.AST) -> set[int]:
-    """ids of the nodes inside ``if TYPE_CHECKING:`` blocks (imports for annotations only, never run)."""
-    inside: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            inside.update(id(child) for stmt in node.body for child in ast.walk(stmt))
-    return inside
-
-
-def _imported(tree: ast.AST, *, runtime_only: bool = False) -> set[str]:
+def _imported(tree: ast.AST) -> set[str]:
     names: set[str] = set()
-    skip = _type_checking_blocks(tree) if runtime_only else set()
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -53,15 +41,10 @@ def test_the_check_sees_an_import_of_the_test_doubles():
 
 
 # The layers, lowest first. A module may import its own group and the groups of lower layers only; groups
-# in one layer do not import each other. A group is a top-level module or package of liqmap, or a module
-# named here inside a package (venues.registry: the list of venues, which symbols reads and the venue
-# parsers sit above). Imports under `if TYPE_CHECKING:` do not run and are not counted. A new module or
-# package gets a place here (the test names it).
+# in one layer do not import each other. A new module or package gets a place here (the test names it).
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
     "types errors palette __init__",           # records, the exception hierarchy, constants
-    "validation settings lru metrics viewspec venues.registry",  # record checks, config, helpers, the
-                                                # one view declaration, the one list of venues
-    "symbols",                                  # user vocabulary <-> venue instrument names
+    "symbols validation settings lru metrics viewspec",  # vocabulary, record checks, config, helpers, the view declaration
     "model venues store",                       # pure numpy model; pure venue parsers; the Store protocol
     "analysis data feed ingest exactmap",       # pure analysis; shipped data; transports; file import
     "render warmbooks",                         # pictures; warm-up books kept between requests
@@ -74,20 +57,15 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in
     "cli",                                      # the click group
     "__main__",                                 # `python -m liqmap`
 ))
-PURE = {"model": {"numpy", "numba"}, "analysis": {"numpy"}, "venues": {"orjson", "numpy"}}  # third-party allowed
-PLACED = frozenset().union(*LAYERS)
+PURE = {"model": {"numpy", "numba"}, "analysis": {"numpy"}, "venues": {"orjson", "numpy"}}  # third-party they may use
 
 
 def _group(module: str) -> str | None:
-    """``liqmap.model.book`` -> ``model``; ``liqmap.venues.registry.VENUES`` -> ``venues.registry`` (placed on
-    its own); ``liqmap`` -> ``__init__``; not ours -> None."""
+    """``liqmap.model.book`` -> ``model``; ``liqmap`` -> ``__init__``; not ours -> None."""
     parts = module.split(".")
     if parts[0] != "liqmap":
         return None
-    if len(parts) == 1:
-        return "__init__"
-    return next((".".join(parts[1:k]) for k in range(len(parts), 2, -1) if ".".join(parts[1:k]) in PLACED),
-                parts[1])
+    return parts[1] if len(parts) > 1 else "__init__"
 
 
 def _rank(group: str) -> int | None:
@@ -102,7 +80,7 @@ def _modules() -> dict[str, set[str]]:
             continue
         rel = path.relative_to(PACKAGE.parent).with_suffix("")
         name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        out[name] = _imported(ast.parse(path.read_text(), str(path)), runtime_only=True)
+        out[name] = _imported(ast.parse(path.read_text(), str(path)))
     return out
 
 
@@ -138,25 +116,16 @@ def test_the_layer_check_sees_an_upward_and_a_sideways_import() -> None:
         "liqmap.model.book": {"numpy", "liqmap.types", "liqmap.store", "liqmap.store.DuckDBStore"},
         "liqmap.feed.ws": {"liqmap.ingest.batch", "liqmap.venues._spec"},
         "liqmap.store.schema": {"liqmap", "liqmap.types", "liqmap.query"},
-        "liqmap.venues.registry": {"liqmap.errors", "liqmap.symbols", "liqmap.symbols.canonical"},
-        "liqmap.symbols": {"liqmap.venues.registry", "liqmap.venues.registry.VENUES"},
         "liqmap.query": {"liqmap", "liqmap.exactmap", "liqmap.ingest.frames", "liqmap.ingest.frames.load_frame"},
     }
     assert _upward(modules) == ["liqmap.model.book -> liqmap.store", "liqmap.feed.ws -> liqmap.ingest.batch",
-                                "liqmap.store.schema -> liqmap.query", "liqmap.venues.registry -> liqmap.symbols"]
-
-
-def test_imports_for_annotations_only_are_not_counted() -> None:
-    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from liqmap.query import X\n"
-                     "import liqmap.types\n")
-    assert _imported(tree, runtime_only=True) == {"typing", "typing.TYPE_CHECKING", "liqmap.types"}
-    assert "liqmap.query" in _imported(tree)
+                                "liqmap.store.schema -> liqmap.query"]
 
 
 def test_pure_layers_import_no_io_library() -> None:
     offenders = []
     for module, imported in _modules().items():
-        allowed = PURE.get(module.split(".")[1] if "." in module else "")
+        allowed = PURE.get(_group(module) or "")
         if allowed is None:
             continue
         for name in imported:

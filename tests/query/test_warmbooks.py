@@ -166,3 +166,46 @@ def test_an_exchange_that_stopped_long_ago_is_treated_alike(store: DuckDBStore) 
     with pytest.raises(DataError) as cached:
         heatmap_for(store, q, books=WarmBooks())
     assert str(cached.value) == str(plain.value)
+
+
+def test_one_fingerprint_query_per_table_for_all_exchanges(store: DuckDBStore) -> None:
+    """The books' key reads each table once for the symbol's rows of every exchange: the same rows as the
+    per-exchange reads together."""
+    from liqmap.warmbooks import fingerprint
+
+    start, split = END - 10 * DAY_MS, END - 2 * DAY_MS
+    together = fingerprint(store, "BTC", start, split, STEP)
+    apart = [fingerprint_of(store, exchange, start, split) for exchange in ("binance", "okx")]
+    assert together == tuple((a[0] + b[0], a[1]) for a, b in zip(*apart, strict=True))
+    assert together[0] == (2 * 8 * 96 - 24, "edits 0")  # okx lacks the 6-hour gap's 24 bars
+
+
+def fingerprint_of(store: DuckDBStore, exchange: str, start: int, split: int) -> list[tuple[int, str]]:
+    """The former key: one fingerprint per exchange and table."""
+    return [store.fingerprint("bars", start=start, end=split, exchange=exchange, symbol="BTC"),
+            store.fingerprint("open_interest", start=start, end=split + STEP + 1, exchange=exchange, symbol="BTC"),
+            store.fingerprint("funding", start=start - DAY_MS, end=split + STEP + 1, exchange=exchange, symbol="BTC")]
+
+
+def test_the_fingerprint_is_taken_again_only_after_a_write(store: DuckDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the store's data version stays, the books' key is reused without reading the store; a write
+    (here a deletion in the warm-up) takes it again and builds a new book, equal to the plain run's."""
+    tables: list[str] = []
+    real = store.fingerprint
+
+    def spy(table: str, **kwargs: object) -> tuple[int, str]:
+        tables.append(table)
+        return real(table, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "fingerprint", spy)
+    books = WarmBooks()
+    q = query(exchanges=("binance",), end=END)
+    for hours_back in (0, 1, 2):
+        heatmap_for(store, query(exchanges=("binance",), end=END - hours_back * HOUR_MS), books=books)
+    assert tables == ["bars", "open_interest", "funding"]
+    assert (books.stats()["misses"], books.stats()["hits"]) == (1, 2)
+    store.execute("DELETE FROM bars WHERE exchange = 'binance' AND ts_event = ?", [END - 6 * DAY_MS])
+    after = heatmap_for(store, q, books=books)
+    assert tables == ["bars", "open_interest", "funding"] * 2
+    assert (books.stats()["misses"], books.stats()["hits"]) == (2, 2)
+    assert_same(after, heatmap_for(store, q))

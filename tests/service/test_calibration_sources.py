@@ -70,3 +70,33 @@ def test_the_service_cache_follows_the_realized_rows(store) -> None:
     store.write(_prints(view, 7, 1e6))
     cal = calibration_with(owner, store, cache, 1, key, view)
     assert cal.source == "prints" and cal == calibration_for(store, view, fit)
+
+
+def test_without_realized_rows_the_fit_view_is_not_computed(store) -> None:
+    """No prints and no liquidation bars of the view's venues (or "aggregate"): the calibration is the fallback,
+    as the fit on the 30-day view gives, and the service does not compute that view."""
+    from liqmap.calibrate import calibrated_view, has_realized
+    from liqmap.service.calibration import calibration_with
+    from liqmap.service.params import ViewKey
+    from liqmap.service.views import HeatmapCache
+
+    class Owner:
+        pass
+
+    key = ViewKey(symbol="BTC", exchanges=None, range="7d", end=None, leverage=None, ages=None, n_bins=500,
+                  max_columns=1000)
+    cache = HeatmapCache(store)
+    view = cache.get(key, 1)
+    assert has_realized(store, view.symbol, view.exchanges)
+    store.execute("DELETE FROM liquidation_bars")
+    store.execute("DELETE FROM liquidations")
+    assert not has_realized(store, view.symbol, view.exchanges)
+    fit = heatmap_for(store, HeatmapQuery("BTC", range="30d"))
+    assert calibration_for(store, view, fit) is FALLBACK  # the fit's own answer
+    assert calibration_with(Owner(), store, cache, 1, key, view) is FALLBACK
+    assert cache.misses == 1  # the 7-day view only
+    assert calibrated_view(store, HeatmapQuery("BTC", range="7d"), view)[1] is FALLBACK
+    store.write(_prints(view, 1, 1e6))  # one day of prints: a source to try again (too few days: fallback)
+    assert has_realized(store, view.symbol, view.exchanges)
+    assert calibration_with(Owner(), store, cache, 1, key, view) is calibration_for(store, view, fit) is FALLBACK
+    assert cache.misses == 2  # the fit view

@@ -198,3 +198,33 @@ def test_series_list_follows_every_write(backend_store: Store) -> None:
             store.write([Bar("okx", "BTC", HOUR_MS, 0, 1.0, 1.0, 1.0, 1.0, 1.0, ts_recv=1)])
         assert [r["exchange"] for r in store.series("bars")] == ["binance", "okx"]
         assert store.series("funding") == []
+
+
+def test_series_carried_over_small_writes_equal_the_group_by(tmp_path: Path) -> None:
+    """A small write of new rows carries the cached series list (no GROUP BY at the next call); whatever
+    the writes (new series, duplicates, a rolled-back transaction, another table) it equals the GROUP BY."""
+    from liqmap.store.duckdb_store import series_rows, series_statement
+
+    spec = schema.table("bars")
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+
+        def check() -> None:
+            assert store.series("bars") == series_rows(spec, store.execute(series_statement(spec)))
+
+        store.write([_bar(i) for i in range(3)])
+        check()
+        store.write([_bar(3), Bar("okx", "BTC", HOUR_MS, 5 * HOUR_MS, 1.0, 1.0, 1.0, 1.0, 1.0, ts_recv=1)])
+        check()
+        store.write([_bar(2), _bar(4)])  # one row already stored: the list is recomputed
+        check()
+        store.write([Bar("bybit", "BTC", 60_000, 0, 1.0, 1.0, 1.0, 1.0, 1.0, ts_recv=1)])  # sorts before okx
+        check()
+        with pytest.raises(RuntimeError), store.transaction():
+            store.write([_bar(9)])
+            raise RuntimeError("abort")
+        check()
+        store.write([OpenInterest("binance", "BTC", HOUR_MS, 1, None, 1e9)])
+        store.write([_bar(10)])
+        check()
+        first = store.series("bars")[0]
+        assert (first["exchange"], first["first"], first["last"], first["rows"]) == ("binance", 0, 10 * HOUR_MS, 6)

@@ -9,10 +9,9 @@ import types
 import pytest
 
 from liqmap.errors import UnknownSymbolError
-from liqmap.symbols import EXCHANGES, check_exchange, venue_symbol
 from liqmap.venues import registry
 from liqmap.venues._spec import InstrumentNames
-from liqmap.venues.registry import VENUES, get_spec
+from liqmap.venues.registry import EXCHANGES, VENUES, check_exchange, get_spec, venue_symbol
 
 
 def test_the_exchange_list_is_the_registry() -> None:

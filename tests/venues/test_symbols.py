@@ -3,7 +3,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqmap.errors import UnknownSymbolError
-from liqmap.symbols import EXCHANGES, canonical, check_exchange, venue_symbol
+from liqmap.symbols import canonical
+from liqmap.venues.registry import EXCHANGES, check_exchange, venue_symbol
 
 
 @pytest.mark.parametrize(

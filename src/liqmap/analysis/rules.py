@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from liqmap.errors import ConfigError, UnknownSymbolError
-from liqmap.symbols import canonical, check_exchange
+from liqmap.symbols import canonical
 from liqmap.types import SIDES, Side
+from liqmap.venues.registry import check_exchange
 
 RuleType = Literal["cluster_forms", "cluster_usd", "cluster_vanishes", "price_near", "sweep", "reach"]
 RULE_TYPES: tuple[str, ...] = get_args(RuleType)

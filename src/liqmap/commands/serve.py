@@ -49,7 +49,8 @@ def serve_cmd(db_path: str | None, host: str, port: int, token: str | None, coll
     from liqmap.errors import ConfigError
     from liqmap.service.limits import Limits, default_hosts
     from liqmap.store import open_store
-    from liqmap.symbols import canonical, check_exchange
+    from liqmap.symbols import canonical
+    from liqmap.venues.registry import check_exchange
 
     try:
         exchanges = [check_exchange(e) for e in _csv(collect)]

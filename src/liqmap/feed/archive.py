@@ -39,10 +39,11 @@ from liqmap.errors import (
 )
 from liqmap.feed.timing import Backoff, Timing, wall_ms
 from liqmap.store import Store
-from liqmap.symbols import canonical, venue_symbol
+from liqmap.symbols import canonical
 from liqmap.types import Bar, OpenInterest, Trade
 from liqmap.validation import column_problem
 from liqmap.venues import binance
+from liqmap.venues.registry import venue_symbol
 
 ArchiveKind = Literal["klines", "metrics", "aggTrades"]
 DEFAULT_BASE = "https://data.binance.vision"

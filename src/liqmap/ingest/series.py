@@ -11,7 +11,8 @@ import numpy as np
 from liqmap.errors import DataError
 from liqmap.ingest.frames import available_intervals, read_bars
 from liqmap.store import Store
-from liqmap.symbols import canonical, check_exchange
+from liqmap.symbols import canonical
+from liqmap.venues.registry import check_exchange
 
 NOT_PRICED: tuple[str, ...] = ("aggregate",)
 """Pseudo-exchanges holding aggregates (Coinglass) rather than one venue's market."""

@@ -35,7 +35,7 @@ from liqmap.service.params import (
     parse_ts,
     parse_view,
 )
-from liqmap.symbols import EXCHANGES
+from liqmap.venues.registry import EXCHANGES
 from liqmap.viewspec import VIEW
 
 router = APIRouter(prefix="/api", tags=["data"])

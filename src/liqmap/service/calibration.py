@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Query
 
-from liqmap.analysis.calibration import MODES, NONE, Calibration, scale_heatmap
+from liqmap.analysis.calibration import FALLBACK, MODES, NONE, Calibration, scale_heatmap
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap, LiquidationMap
 from liqmap.service.params import ParamError, ViewKey
@@ -53,8 +53,10 @@ def calibration_with(owner: Any, store: Any, cache: Any, version: int, key: View
     live loop); results are cached on ``owner``."""
     if mode == "none":
         return NONE
-    from liqmap.calibrate import FIT_RANGE, REALIZED_TABLES, calibration_on, predicted_days
+    from liqmap.calibrate import FIT_RANGE, REALIZED_TABLES, calibration_on, has_realized, predicted_days
 
+    if not has_realized(store, heatmap.symbol, heatmap.exchanges):
+        return FALLBACK  # what the fit would give, without computing its 30-day full-book heatmap
     fit_key = dataclasses.replace(key, range=FIT_RANGE, leverage=None, ages=None)
     days, p_long, p_short = predicted_days(heatmap, cache.get(fit_key, version))
     # Keyed on everything the calibration depends on (not on the data version: a new bar changes neither

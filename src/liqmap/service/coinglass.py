@@ -43,8 +43,8 @@ from liqmap.service.api import Ctx, cached_json, get_heatmap, view_key
 from liqmap.service.context import ServiceContext
 from liqmap.service.encode import price_decimals, usd
 from liqmap.service.params import ParamError, parse_ts
-from liqmap.symbols import EXCHANGES, canonical, venue_symbol
-from liqmap.venues.registry import get_spec
+from liqmap.symbols import canonical
+from liqmap.venues.registry import EXCHANGES, get_spec, venue_symbol
 from liqmap.viewspec import VIEW
 
 PREFIX = "/api/futures/liquidation"

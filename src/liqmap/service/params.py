@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from liqmap.errors import ConfigError
-from liqmap.symbols import EXCHANGES, canonical
+from liqmap.symbols import canonical
+from liqmap.venues.registry import EXCHANGES
 from liqmap.viewspec import VIEW, Limit
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
 from liqmap.service.context import ServiceContext, get_context, require_token
-from liqmap.symbols import EXCHANGES, canonical, venue_symbol
+from liqmap.symbols import canonical
 from liqmap.types import Bar, Liquidation, LiquidationBar, OpenInterest
+from liqmap.venues.registry import EXCHANGES, venue_symbol
 
 router = APIRouter(prefix="/api", tags=["write (token)"], dependencies=[Depends(require_token)])
 Ctx = Annotated[ServiceContext, Depends(get_context)]

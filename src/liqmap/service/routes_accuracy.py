@@ -17,7 +17,7 @@ from liqmap.service.api import SymbolQ
 from liqmap.service.calibration import context_cache
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import parse_exchange, parse_int, parse_symbol
-from liqmap.symbols import EXCHANGES as VENUES
+from liqmap.venues.registry import EXCHANGES as VENUES
 
 router = APIRouter(prefix="/api", tags=["analysis"])
 Ctx = Annotated[ServiceContext, Depends(get_context)]

@@ -28,6 +28,8 @@ from liqmap.store.protocol import ChangeCallbacks, Lifecycle
 from liqmap.types import Record
 
 DEFAULT_MEMORY_LIMIT = "2GB"
+SERIES_CARRY_ROWS = 256
+"""A write of at most this many rows, all new, carries the cached :meth:`DuckDBStore.series` over them."""
 
 
 def default_db_path() -> Path:
@@ -59,13 +61,17 @@ class DuckDBStore(Lifecycle):
         self._in_transaction = False
         self._pending: set[str] = set()
         self._generation = 0
-        """Bumped by every statement that may change data; keys the cached :meth:`series` lists."""
+        """Bumped by a change of unknown tables (a failed transaction, :meth:`execute`); with
+        :attr:`_series_epoch` it keys the cached :meth:`series` lists."""
+        self._series_epoch: dict[str, int] = defaultdict(int)
+        """Per table, bumped by every statement that may change its rows, unless :meth:`write_columns` could
+        carry the table's cached series over its new rows (:meth:`_extend_series`)."""
         self._versions: dict[str, int] = defaultdict(int)
         """Per table, bumped when committed data changed (new rows, updates, deletes): :meth:`version`."""
         self._edits: dict[str, int] = defaultdict(int)
         """Per record table, statements run through :meth:`execute`, :meth:`update` or :meth:`delete` that
         may have changed or deleted its rows (``write`` only adds): part of :meth:`fingerprint`."""
-        self._series: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._series: dict[str, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
         self._changes = ChangeCallbacks()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -117,10 +123,12 @@ class DuckDBStore(Lifecycle):
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
         return self._changes.add(callback)
 
-    def _changed(self, tables: Iterable[str], *, edits: bool = False) -> None:
+    def _changed(self, tables: Iterable[str], *, edits: bool = False, series_kept: bool = False) -> None:
         with self._lock:
-            self._generation += 1
             tables = list(tables)
+            if not series_kept:
+                for table in tables:
+                    self._series_epoch[table] += 1
             if edits:
                 for table in tables:
                     self._edits[table] += 1
@@ -163,7 +171,7 @@ class DuckDBStore(Lifecycle):
             except duckdb.Error as exc:
                 self._generation += 1
                 raise _write_error("the store", exc) from exc
-            self._changed(self._pending)
+            self._changed(self._pending, series_kept=True)  # each write of the block already did (or carried)
 
     def write(self, records: Iterable[Record]) -> dict[str, int]:
         """Insert records of any mix of types; returns the number of *new* rows per table."""
@@ -199,8 +207,30 @@ class DuckDBStore(Lifecycle):
             except duckdb.Error as exc:
                 raise _write_error(table, exc) from exc
             if new or spec.upsert:
-                self._changed([table])
+                kept = not spec.upsert and new == arrow.num_rows and self._extend_series(spec, arrow)
+                self._changed([table], series_kept=kept)
             return new
+
+    def _extend_series(self, spec: schema.Table, arrow: Any) -> bool:
+        """Carry the cached :meth:`series` of ``spec`` over ``arrow``'s rows, all of them new (a live write of
+        a few bars: no GROUP BY over the whole table at the next :meth:`series`); False when there is no
+        valid cached list or the batch is large (the GROUP BY is then the cheaper way)."""
+        stamp = (self._generation, self._series_epoch[spec.name])
+        cached = self._series.get(spec.name)
+        if cached is None or cached[0] != stamp or arrow.num_rows > SERIES_CARRY_ROWS:
+            return False
+        group = sql.series_group(spec)
+        columns = {name: arrow.column(name).to_pylist() for name in (*group, "ts_event")}
+        entries = {tuple(row[name] for name in group): dict(row) for row in cached[1]}
+        for i, ts in enumerate(columns["ts_event"]):
+            key = tuple(columns[name][i] for name in group)
+            if ts is None or any(value is None for value in key):
+                return False
+            entry = entries.setdefault(key, {**dict(zip(group, key, strict=True)), "table": spec.name, "first": ts,
+                                             "last": ts, "rows": 0})
+            entry["first"], entry["last"], entry["rows"] = min(entry["first"], ts), max(entry["last"], ts), entry["rows"] + 1
+        self._series[spec.name] = (stamp, [entries[key] for key in sorted(entries)])
+        return True
 
     def _count(self, table: str) -> int:
         row = self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()
@@ -257,6 +287,7 @@ class DuckDBStore(Lifecycle):
             except duckdb.Error as exc:
                 raise StoreError(f"statement failed: {exc}") from exc
             if edits:
+                self._generation += 1  # the tables named below are a guess from the text: every series list goes
                 self._changed((t for t in schema.TABLES if re.search(rf"\b{t}\b", sql_text, flags=re.IGNORECASE)),
                               edits=True)
             return rows
@@ -361,19 +392,22 @@ class DuckDBStore(Lifecycle):
     def series(self, table: str) -> list[dict[str, Any]]:
         """One row per stored series of ``table``: its key columns (exchange, market, symbol,
         interval_ms, as the table has them), ``first``/``last`` time and ``rows``. A GROUP BY over the
-        whole table (~5 ms per 500k bars), so the list is kept until the next write."""
+        whole table (~5 ms per 500k bars), so the list is kept, and carried over small writes of new rows
+        (a live bar per venue: :meth:`_extend_series`) until another change."""
         spec = schema.table(table)
         if spec.time_column != "ts_event":
             return []
         with self._lock:
-            generation = self._generation
+            stamp = (self._generation, self._series_epoch[table])
             cached = self._series.get(table)
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == stamp:
             return [dict(row) for row in cached[1]]
         rows = series_rows(spec, self.cursor().execute(series_statement(spec)).fetchall())
         with self._lock:
-            if self._generation == generation:
-                self._series[table] = (generation, rows)
+            current = self._series.get(table)
+            # not over a list another thread stored (and a write may since have carried) at this stamp
+            if (self._generation, self._series_epoch[table]) == stamp and (current is None or current[0] != stamp):
+                self._series[table] = (stamp, rows)
         return [dict(row) for row in rows]
 
     def inventory(self) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ client, REST pager, backfill, collector, mock exchange) reads the spec; no venue
 
 Registration: add one line to ``liqmap.venues.registry.VENUES`` (``"name": "liqmap.venues.name"``). The
 spec declares the venue's instrument names (``instruments=InstrumentNames("{base}USDT")``): the exchange
-list (:data:`liqmap.symbols.EXCHANGES`) and :func:`liqmap.symbols.venue_symbol` read them from the registry.
+list (:data:`liqmap.venues.registry.EXCHANGES`) and :func:`liqmap.venues.registry.venue_symbol` read them from the registry.
 
 Parser conventions (every ``parse`` callable below)
 ---------------------------------------------------
@@ -272,7 +272,7 @@ class VenueSpec:
     """Free-form flags, e.g. {"liquidations", "liquidations_sampled", "oi_ws", "tiers_public"}."""
     notes: str = ""
     instruments: InstrumentNames = field(kw_only=True)
-    """The venue's instrument names (required: :func:`liqmap.symbols.venue_symbol` reads them)."""
+    """The venue's instrument names (required: :func:`liqmap.venues.registry.venue_symbol` reads them)."""
     title: str = field(kw_only=True)
     """The venue's own spelling of its name ("OKX", "dYdX"): shown to people and in Coinglass-shaped answers."""
 
