@@ -100,32 +100,3 @@ def test_without_realized_rows_the_fit_view_is_not_computed(store) -> None:
     assert has_realized(store, view.symbol, view.exchanges)
     assert calibration_with(Owner(), store, cache, 1, key, view) is calibration_for(store, view, fit) is FALLBACK
     assert cache.misses == 2  # the fit view
-
-
-def test_the_fit_view_is_prefetched_only_when_realized_rows_exist(store) -> None:
-    """The API starts the calibration's fit view while it computes the view: the same heatmap the calibration
-    reads from the cache; nothing without realized rows or with calibration=none."""
-    import numpy as np
-
-    from liqmap.service.calibration import fit_key, prefetch_fit
-    from liqmap.service.params import ViewKey
-    from liqmap.service.views import HeatmapCache
-
-    class Ctx:
-        pass
-
-    ctx = Ctx()
-    ctx.store, ctx.cache = store, HeatmapCache(store)  # type: ignore[attr-defined]
-    key = ViewKey(symbol="BTC", exchanges=None, range="7d", end=None, leverage=None, ages=None, n_bins=500,
-                  max_columns=1000)
-    assert prefetch_fit(ctx, key, 1, "none") is None
-    pending = prefetch_fit(ctx, key, 1)
-    assert pending is not None
-    fit = pending.result()
-    assert fit is ctx.cache.get(fit_key(key), 1)  # type: ignore[attr-defined]
-    plain = heatmap_for(store, HeatmapQuery("BTC", range="30d", n_bins=500, max_columns=1000))
-    np.testing.assert_array_equal(fit.times, plain.times)
-    np.testing.assert_allclose(fit.swept_long, plain.swept_long, rtol=1e-9)  # from the warm-up book
-    store.execute("DELETE FROM liquidation_bars")
-    store.execute("DELETE FROM liquidations")
-    assert prefetch_fit(ctx, key, 2) is None

@@ -14,16 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from liqmap.service import compress, encode, health, schemas
-from liqmap.service.calibration import (
-    BACKGROUND,
-    CalibrationQ,
-    bad_ticks,
-    calibrated,
-    parse_mode,
-    prefetch_fit,
-    reach_curves,
-    sigma_at,
-)
+from liqmap.service.calibration import CalibrationQ, bad_ticks, calibrated, parse_mode, reach_curves, sigma_at
 from liqmap.service.context import ServiceContext, get_context
 from liqmap.service.params import (
     ENCODINGS,
@@ -142,12 +133,7 @@ def get_heatmap(
     cache_key = (key, version, bin_size, side_name, fmt, enc, bool(sides), mode)
 
     def build() -> dict[str, Any]:
-        # the calibration's fit view and the bad ticks are computed while the view and its calibration are
-        if bin_size is None:
-            prefetch_fit(ctx, key, version, mode)
-        raw = ctx.cache.get_with_bin(key, version, bin_size)
-        ticks = BACKGROUND.submit(bad_ticks, ctx, raw)
-        heatmap, cal = calibrated(ctx, key, raw, mode)
+        heatmap, cal = calibrated(ctx, key, ctx.cache.get_with_bin(key, version, bin_size), mode)
         update = _now_ms()
         if fmt == "coinglass":
             payload = encode.coinglass_payload(heatmap, side=side_name, update_time=update)
@@ -159,7 +145,7 @@ def get_heatmap(
             else:
                 payload = encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides,
                                                  update_time=update, data_version=version, view=view)
-        payload.update(calibration=cal.to_dict(), bad_ticks=ticks.result())
+        payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap))
         return payload
 
     return cached_json(ctx, request, cache_key, build)

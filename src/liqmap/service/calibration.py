@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any
 
 import numpy as np
@@ -48,24 +47,18 @@ def view_calibration(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto
     return calibration_with(ctx, ctx.store, ctx.cache, ctx.version, key, heatmap, mode)
 
 
-def fit_key(key: ViewKey) -> ViewKey:
-    """The view whose ``swept_*`` calibrate ``key`` (:func:`liqmap.calibrate.fit_query` as a service key)."""
-    from liqmap.calibrate import FIT_RANGE
-
-    return dataclasses.replace(key, range=FIT_RANGE, leverage=None, ages=None)
-
-
 def calibration_with(owner: Any, store: Any, cache: Any, version: int, key: ViewKey, heatmap: Heatmap,
                      mode: str = "auto") -> Calibration:
     """:func:`view_calibration` for any holder of a store and a heatmap cache (the service context, the
     live loop); results are cached on ``owner``."""
     if mode == "none":
         return NONE
-    from liqmap.calibrate import REALIZED_TABLES, calibration_on, has_realized, predicted_days
+    from liqmap.calibrate import FIT_RANGE, REALIZED_TABLES, calibration_on, has_realized, predicted_days
 
     if not has_realized(store, heatmap.symbol, heatmap.exchanges):
         return FALLBACK  # what the fit would give, without computing its 30-day full-book heatmap
-    days, p_long, p_short = predicted_days(heatmap, cache.get(fit_key(key), version))
+    fit_key = dataclasses.replace(key, range=FIT_RANGE, leverage=None, ages=None)
+    days, p_long, p_short = predicted_days(heatmap, cache.get(fit_key, version))
     # Keyed on everything the calibration depends on (not on the data version: a new bar changes neither
     # the complete days' predictions nor the realized rows, and the live loop asks at every new bar).
     realized = tuple(entry for entry in store.version() if entry[0] in REALIZED_TABLES)
@@ -77,24 +70,6 @@ def calibration_with(owner: Any, store: Any, cache: Any, version: int, key: View
 
     cal: Calibration = context_cache(owner, "calibration").get(cache_key, compute)
     return cal
-
-
-BACKGROUND = ThreadPoolExecutor(4, thread_name_prefix="liqmap-view")
-"""Work of a view request that does not wait for the view's heatmap: its calibration's fit heatmap, its bad
-ticks (DuckDB, numpy and the model release the GIL)."""
-
-
-def prefetch_fit(ctx: Any, key: ViewKey, version: int, mode: str = "auto") -> Future[Heatmap] | None:
-    """Start the fit heatmap :func:`calibration_with` will ask for (the view's 30-day full book) in the
-    background, so it is computed while the view's own heatmap is: the calibration then finds it in the
-    heatmap cache (or waits for the computation under way). None when the calibration will not need it
-    (``mode`` none, or no realized rows of the symbol on any venue: :func:`liqmap.calibrate.has_realized`)."""
-    from liqmap.calibrate import has_realized
-    from liqmap.symbols import EXCHANGES
-
-    if mode == "none" or not has_realized(ctx.store, key.symbol, EXCHANGES):
-        return None
-    return BACKGROUND.submit(ctx.cache.get, fit_key(key), version)
 
 
 def calibrated(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:
