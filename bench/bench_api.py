@@ -18,7 +18,7 @@
    * warm: the repeated view (cache hit);
    with the Accept-Encoding header Chromium sends (zstd chosen), and the cold new view also gzip-only;
    then the cold views again with hourly realized liquidations stored (a Coinglass-like aggregate), so the
-   calibration is fitted on each view's 30-day full-book view (computed while the view is);
+   calibration is fitted on each view's 30-day full-book view (computed too);
    For each view the parts of a cold request are also timed alone: `heatmap_for` (store read + model,
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
