@@ -40,6 +40,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from liqmap.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from minute_data import VENUES
@@ -47,13 +53,15 @@ from minute_data import VENUES
 MINUTE = 60_000
 DAY = 86_400_000
 
+Params = dict[str, str | int | float]  # query parameters of a view (httpx's primitive values)
+
 
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends
 
 
 async def time_requests(
-    app: object, params: dict[str, object], repeat: int, mode: str, end: int, accept: str = BROWSER_ENCODINGS
-) -> tuple[list[float], dict]:
+    app: FastAPI, params: Params, repeat: int, mode: str, end: int, accept: str = BROWSER_ENCODINGS
+) -> tuple[list[float], dict[str, Any]]:
     """Server time per request (the compressed body read raw, not decoded). ``mode``: "new view"
     (distinct `end`, heatmap + response caches cleared), "nothing cached" (the warm-up books cleared
     too) or "warm" (the same view again)."""
@@ -61,14 +69,14 @@ async def time_requests(
 
     from liqmap.service.calibration import context_cache
 
-    ctx = app.state.liqmap  # type: ignore[attr-defined]
+    ctx = app.state.liqmap
     times: list[float] = []
     headers = {"Accept-Encoding": accept}
     cold = mode != "warm"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
         await client.get("/api/heatmap", params={**params, "end": end}, headers=headers)  # books of the day
         for i in range(repeat):
-            view = {**params, "end": end - (i + 1) * 3_600_000 if cold else end}
+            view: Params = {**params, "end": end - (i + 1) * 3_600_000 if cold else end}
             if cold:
                 ctx.cache.clear()
                 ctx.responses.clear()
@@ -85,7 +93,7 @@ async def time_requests(
     return times, body
 
 
-def time_parts(store: object, params: dict[str, object], end: int, repeat: int) -> None:
+def time_parts(store: Store, params: Params, end: int, repeat: int) -> None:
     """heatmap_for with and without the warm-up book, and the encoding, each on distinct views."""
     from liqmap.query import HeatmapQuery, heatmap_for
     from liqmap.service import compress, encode
@@ -98,10 +106,10 @@ def time_parts(store: object, params: dict[str, object], end: int, repeat: int) 
         query = HeatmapQuery("BTC", range=str(params["range"]), end=end - (i + 1) * 3_600_000, n_bins=500,
                              max_columns=1000)
         if i == 0:
-            heatmap_for(store, query, books=books)  # type: ignore[arg-type]  # the day's book
+            heatmap_for(store, query, books=books)  # the day's book
         for mode, cache in (("book", books), ("plain", None)):
             t0 = time.perf_counter()
-            heatmap = heatmap_for(store, query, books=cache)  # type: ignore[arg-type]
+            heatmap = heatmap_for(store, query, books=cache)
             model[mode].append((time.perf_counter() - t0) * 1000)
         for coding in encoding:
             t0 = time.perf_counter()
@@ -118,13 +126,13 @@ def time_parts(store: object, params: dict[str, object], end: int, repeat: int) 
           f"body {sizes[0] / 1e6:.2f} MB, zstd {sizes[1] / 1e6:.2f} MB, gzip {sizes[2] / 1e6:.2f} MB")
 
 
-def write_realized(store: object, start: int, end: int) -> None:
+def write_realized(store: Store, start: int, end: int) -> None:
     """Hourly realized liquidations of every venue summed (``exchange="aggregate"``, as Coinglass exports),
     deterministic: ~$2M long and ~$1.5M short an hour."""
     from liqmap.types import LiquidationBar
 
     hours = range(start, end, 3_600_000)
-    store.write([LiquidationBar("aggregate", "BTC", 3_600_000, t, t + 3_600_000,  # type: ignore[attr-defined]
+    store.write([LiquidationBar("aggregate", "BTC", 3_600_000, t, t + 3_600_000,
                                 2e6 * (1 + 0.5 * ((t // 3_600_000) % 7 == 0)), 1.5e6, "bench")
                  for t in hours])
 
@@ -146,7 +154,8 @@ def bench_heatmap(repeat: int) -> None:
         store = DuckDBStore(tmp / "synthetic.duckdb").open()
         app = create_app(store)
         print("\n1. GET /api/heatmap (in process), median / p90 of", repeat)
-        for label, params in (("7d ", {"symbol": "BTC", "range": "7d", "columns": 1000, "rows": 500}),):
+        views: list[tuple[str, Params]] = [("7d ", {"symbol": "BTC", "range": "7d", "columns": 1000, "rows": 500})]
+        for label, params in views:
             time_parts(store, params, end, max(3, repeat // 2))
             for mode, accept in (("new view", BROWSER_ENCODINGS), ("new view", "gzip"),
                                  ("nothing cached", BROWSER_ENCODINGS), ("warm", BROWSER_ENCODINGS)):
@@ -266,23 +275,32 @@ async def ws_clients(
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
 
+def write_live_store(path: Path, days: int) -> tuple[int, float, list[float]]:
+    """Five venues x ``days`` of 1-minute bars + 5-minute OI (bench/minute_data.py) in a DuckDB file at
+    ``path``, ending at 1_780_272_000_000 + days * DAY; returns what :func:`ws_clients` continues from: the
+    next bar's open time, the first venue's last close and every venue's last OI (USD)."""
+    from liqmap.store import DuckDBStore
+    from minute_data import venue_series, write_store
+
+    end = 1_780_272_000_000 + days * DAY
+    with DuckDBStore(path) as store:
+        write_store(store, days, end)
+    last = venue_series(days * 1440)
+    return end, float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
+
+
 def bench_ws(clients: int, updates: int, pause: float) -> None:
     """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars."""
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-    from conftest import Server  # type: ignore[import-not-found]
-    from liqmap.store import DuckDBStore
-    from minute_data import venue_series, write_store
+    from conftest import Server
 
     tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-ws-"))
     server = None
     try:
         days = 38
-        end = 1_780_272_000_000 + days * DAY
-        with DuckDBStore(tmp / "live.duckdb") as store:
-            write_store(store, days, end)
-        last = venue_series(days * 1440)
+        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days)
         t0 = time.perf_counter()
         server = Server(tmp / "live.duckdb", token="bench")
         print(f"\n2. WebSocket fan-out on one server process ({server.url}), 5 venues x {days} days of 1-minute "
@@ -290,11 +308,11 @@ def bench_ws(clients: int, updates: int, pause: float) -> None:
         deadline = time.monotonic() + 120  # steady state: the views computed at start are done
         while not httpx.get(f"{server.url}/api/meta", timeout=30).json()["prewarmed"] and time.monotonic() < deadline:
             time.sleep(0.2)
-        params = {"symbol": "BTC", "range": "7d", "rows": 500, "columns": 1000}
+        params: Params = {"symbol": "BTC", "range": "7d", "rows": 500, "columns": 1000}
         first = httpx.get(f"{server.url}/api/heatmap", params=params, timeout=60).json()
         view = {**params, "side": "both", "encoding": "u16", "last_time": first["times"][-1]}
-        asyncio.run(ws_clients(server.url, clients, updates, "bench", view, end, float(last[0][1]["close"][-1]),
-                               [float(s["oi"][-1]) for _, s in last], pause, server.proc.pid))
+        asyncio.run(ws_clients(server.url, clients, updates, "bench", view, end, last_close, last_oi, pause,
+                               server.proc.pid))
     finally:
         if server is not None:
             server.stop()

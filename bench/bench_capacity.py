@@ -5,8 +5,9 @@
    httpx/asyncio client. Routes: ``/api/heatmap`` 7d BTC (the cached view, as a page load after the first
    visitor; ``Accept-Encoding: zstd`` as browsers send) and ``/api/candles`` 7d BTC. Bounded by
    ``--seconds`` per run and ``--connections``; ``--repeat`` runs; prints each run, the range and median.
-2. WebSocket clients per replica: N clients (N = 100, 500, 1000) subscribe to the 7d view; a bar is
-   POSTed to ``/api/records`` (token) once a second; the time until each client receives the heatmap
+2. WebSocket clients per replica: N clients (N = 100, 500, 1000) subscribe to the 7d view of bench_api's
+   live store (five venues x 38 days of 1-minute bars + OI); a 1-minute bar per venue is POSTed to
+   ``/api/records`` (token) once a second; the time until each client receives the heatmap
    update gives p50/p99 (``bench_api.ws_clients``, whose clients run in this process: at large N their
    own JSON decoding adds to the figure).
 3. Symbols per collector: a ``liqmap collect`` process (binance dialect, trades channel) reads the mock
@@ -100,7 +101,7 @@ def wait_prewarmed(url: str) -> None:
 def bench_http(db: Path, seconds: int, repeat: int, connections: int) -> None:
     import httpx
 
-    from conftest import Server  # type: ignore[import-not-found]
+    from conftest import Server
 
     generator = run_wrk if shutil.which("wrk") else run_httpx
     server = Server(db, token=None)
@@ -124,22 +125,26 @@ def bench_http(db: Path, seconds: int, repeat: int, connections: int) -> None:
         server.stop()
 
 
-def bench_ws(db: Path, sizes: list[int], updates: int) -> None:
+def bench_ws(tmp: Path, sizes: list[int], updates: int) -> None:
+    """bench_api's live store (five venues x 38 days of 1-minute bars + OI): each size continues the bars
+    where the previous one stopped, from a freshly fetched view."""
     import httpx
 
-    from bench_api import ws_clients  # type: ignore[import-not-found]
+    from bench_api import MINUTE, Params, write_live_store, ws_clients
     from conftest import Server
 
-    server = Server(db, token="bench")
+    next_bar, last_close, last_oi = write_live_store(tmp / "live.duckdb", 38)
+    server = Server(tmp / "live.duckdb", token="bench")
     try:
         wait_prewarmed(server.url)
-        first = httpx.get(f"{server.url}/api/heatmap", params={"symbol": "BTC", "range": "7d"}, timeout=60).json()
-        view = {"symbol": "BTC", "range": "7d", "side": "both", "encoding": "u16", "rows": 500, "columns": 1000,
-                "last_time": first["times"][-1]}
+        params: Params = {"symbol": "BTC", "range": "7d", "rows": 500, "columns": 1000}
         for n in sizes:
+            first = httpx.get(f"{server.url}/api/heatmap", params=params, timeout=60).json()
+            view = {**params, "side": "both", "encoding": "u16", "last_time": first["times"][-1]}
             print(f"\n2. WebSocket: {n} clients on one `liqmap serve` process, {updates} bars POSTed 1 s apart")
-            asyncio.run(ws_clients(server.url, n, updates, "bench", view))
-            view["last_time"] = int(view["last_time"]) + updates * 3_600_000  # type: ignore[call-overload]
+            asyncio.run(ws_clients(server.url, n, updates, "bench", view, next_bar, last_close, last_oi, 1.0,
+                                   server.proc.pid))
+            next_bar += updates * MINUTE
     finally:
         server.stop()
 
@@ -259,14 +264,12 @@ def main() -> None:
     print(f"bench_capacity: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     tmp = Path(tempfile.mkdtemp(prefix="liqmap-capacity-"))
     try:
-        if "http" in parts or "ws" in parts:
+        if "http" in parts:
             from conftest import make_demo_db
 
-            db = make_demo_db(tmp / "demo.duckdb")
-            if "http" in parts:
-                bench_http(db, args.seconds, args.repeat, args.connections)
-            if "ws" in parts:
-                bench_ws(db, [int(n) for n in args.clients.split(",")], args.updates)
+            bench_http(make_demo_db(tmp / "demo.duckdb"), args.seconds, args.repeat, args.connections)
+        if "ws" in parts:
+            bench_ws(tmp, [int(n) for n in args.clients.split(",")], args.updates)
         if "collector" in parts:
             asyncio.run(bench_collector(tmp, [int(n) for n in args.symbols.split(",")],
                                         [int(r) for r in args.rates.split(",")], args.seconds))

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from liqmap.store import Store
 
 MINUTE = 60_000
 DAY = 86_400_000
@@ -95,13 +98,13 @@ def minute_frames(days: int, venues: int = 5, start_ms: int = 1_780_272_000_000)
     ]
 
 
-def write_store(store: object, days: int, end_ms: int, venues: int = 5, oi_every: int = 5) -> None:
+def write_store(store: Store, days: int, end_ms: int, venues: int = 5, oi_every: int = 5) -> None:
     """The venues' 1-minute bars ending at ``end_ms`` and their OI every ``oi_every`` minutes into ``store``."""
     n = days * 1440
     ts = end_ms - n * MINUTE + np.arange(n, dtype=np.int64) * MINUTE
     for name, s in venue_series(n, venues):
         text = np.full(n, name, dtype=object)
-        store.write_columns("bars", {  # type: ignore[attr-defined]
+        store.write_columns("bars", {
             "exchange": text, "symbol": np.full(n, "BTC", dtype=object), "interval_ms": np.full(n, MINUTE),
             "ts_event": ts, "open": s["open"], "high": s["high"], "low": s["low"], "close": s["close"],
             "volume": s["volume"], "ts_recv": ts + MINUTE, "quote_volume": s["quote_volume"],
@@ -110,7 +113,7 @@ def write_store(store: object, days: int, end_ms: int, venues: int = 5, oi_every
         })
         at = np.arange(oi_every - 1, n, oi_every)
         m = len(at)
-        store.write_columns("open_interest", {  # type: ignore[attr-defined]
+        store.write_columns("open_interest", {
             "exchange": np.full(m, name, dtype=object), "symbol": np.full(m, "BTC", dtype=object),
             "ts_event": ts[at] + MINUTE, "ts_recv": ts[at] + MINUTE, "oi_base": s["oi"][at] / s["close"][at],
             "oi_usd": s["oi"][at], "venue_symbol": np.full(m, "BTCUSDT", dtype=object),
