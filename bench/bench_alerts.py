@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
 from liqmap.analysis.evaluate_rules import StreamState, evaluate, make_update
-from liqmap.analysis.rules import parse_rule
+from liqmap.analysis.rules import AlertRule, parse_rule
 
 HOUR_MS = 3_600_000
 
 
-def build_rules(n: int) -> list:
-    templates = [
+def build_rules(n: int) -> list[AlertRule]:
+    templates: list[dict[str, Any]] = [
         {"type": "cluster_forms", "within_pct": 3.0},
         {"type": "cluster_usd", "usd": 1e8, "direction": "both"},
         {"type": "cluster_vanishes", "within_pct": 10.0},

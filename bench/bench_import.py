@@ -36,7 +36,7 @@ def generate(path: Path, size_mb: float, compress: bool) -> int:
     target = int(size_mb * (1 << 20))
     written = rows = 0
     opener = gzip.open if compress else open
-    with opener(path, "wt", encoding="utf-8", newline="") as out:  # type: ignore[operator]
+    with opener(path, "wt", encoding="utf-8", newline="") as out:
         out.write(HEADER)
         price = 30_000.0
         while written < target:

@@ -285,7 +285,7 @@ def main() -> None:
         m = args.reference_bars
         small = f0.slice(0, m)
         t0 = time.perf_counter()
-        edges = np.linspace(float(small.low.min()) * 0.9, float(small.high.max()) * 1.1, 201)
+        edges = np.linspace(float(small.low.min()) * 0.9, float(small.high.max()) * 1.1, 201).tolist()
         want = reference_heatmap([small], config, price_edges=edges)
         ref_s = time.perf_counter() - t0
         compute_heatmap([small], config, price_edges=want.price_edges)  # the compiled kernel's cache loaded

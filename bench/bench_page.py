@@ -23,7 +23,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # type: ignore[import-not-found]  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # noqa: E402
 
 
 def first_draw(page: object, url: str) -> float:
@@ -66,6 +66,7 @@ def main() -> None:
             page.wait_for_function("document.getElementById('ws-state').dataset.socket === 'open'")
             page.wait_for_timeout(300)
             box = page.locator("#heatmap").bounding_box()
+            assert box is not None, "#heatmap is not displayed"
             hover = []
             for j in range(10):
                 page.mouse.move(box["x"] + 100 + 40 * j, box["y"] + box["height"] / 2)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +126,10 @@ def reads_and_heatmaps(tmp: Path, server: PgServer, repeat: int) -> None:
                 store.write(data[i:i + 20_000])
             store.write(oi)
             end = T0 + days * DAY_MS
-            read = timed(lambda s=store, e=end: s.read("bars", start=e - 30 * DAY_MS, end=e, exchange="binance",
-                                                        symbol="BTC", interval_ms=MINUTE_MS), repeat)
-            model_read = timed(lambda s=store, e=end: s.read("bars", start=e - 30 * DAY_MS, end=e,
-                                                              columns=MODEL_COLUMNS, exchange="binance",
-                                                              symbol="BTC", interval_ms=MINUTE_MS), repeat)
+            read = timed(partial(store.read, "bars", start=end - 30 * DAY_MS, end=end, exchange="binance",
+                                 symbol="BTC", interval_ms=MINUTE_MS), repeat)
+            model_read = timed(partial(store.read, "bars", start=end - 30 * DAY_MS, end=end, columns=MODEL_COLUMNS,
+                                       exchange="binance", symbol="BTC", interval_ms=MINUTE_MS), repeat)
             ends = iter(range(end - 60 * MINUTE_MS, 0, -37 * MINUTE_MS))
 
             def one(s: Store = store, e: object = ends) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # type: ignore[import-not-found]  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # noqa: E402
 
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 900}}
 PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
