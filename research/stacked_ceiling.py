@@ -227,12 +227,16 @@ def boosted(loss: str) -> Learner:
             min_samples_leaf=40,
             random_state=0,
         ).fit(x, target)
-        return model.predict
+        predict: Callable[[np.ndarray], np.ndarray] = model.predict
+        return predict
 
     return fit
 
 
-SETTINGS = [
+Setting = dict[str, str | int | float]
+"""Keyword arguments of one ``HistGradientBoostingRegressor``."""
+
+SETTINGS: list[Setting] = [
     {"loss": loss, "max_depth": depth, "learning_rate": rate, "min_samples_leaf": leaf, "max_iter": rounds}
     for loss in ("poisson", "squared_error")
     for depth in (2, 3, 5)
@@ -252,14 +256,16 @@ def with_lags(frame: MarketFrame, x: np.ndarray) -> np.ndarray:
     return np.column_stack([x, *extra])
 
 
-def fit_setting(setting: dict, x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+def fit_setting(setting: Setting, x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     target = y / 1e6 if setting["loss"] == "poisson" else np.log1p(y)
-    return HistGradientBoostingRegressor(random_state=0, **setting).fit(x, target).predict
+    predict: Callable[[np.ndarray], np.ndarray] = HistGradientBoostingRegressor(random_state=0, **setting).fit(
+        x, target).predict
+    return predict
 
 
-def tuned(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, test_rows: np.ndarray) -> tuple[float, float, dict]:
+def tuned(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, test_rows: np.ndarray) -> tuple[float, float, Setting]:
     """Test capture@30 of the setting chosen on the last 30 % of the fit bars (trained on the first 70 %,
     then refitted on all fit bars), and the best test capture of any setting (hindsight: an upper bound)."""
     fit_index = np.flatnonzero(fit_rows)
