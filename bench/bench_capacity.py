@@ -38,6 +38,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
@@ -64,10 +68,16 @@ def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return rps, p50, p99
+    rps = float(_field(r"Requests/sec:\s+([\d.]+)", out))
+    return rps, _ms(_field(r"\s50%\s+(\S+)", out)), _ms(_field(r"\s99%\s+(\S+)", out))
+
+
+def _field(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text`` (wrk's report); ValueError when wrk printed no such line."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"{pattern!r} not in wrk's output: {text[:200]!r}")
+    return match.group(1)
 
 
 def run_httpx(url: str, seconds: int, connections: int, headers: dict[str, str]) -> tuple[float, float, float]:
@@ -149,15 +159,15 @@ def bench_ws(tmp: Path, sizes: list[int], updates: int) -> None:
         server.stop()
 
 
-async def _scrape(client: object, url: str) -> dict[str, float]:
+async def _scrape(client: httpx.AsyncClient, url: str) -> dict[str, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = (await client.get(url)).text  # type: ignore[attr-defined]
+    text = (await client.get(url)).text
     return {sample.name: sample.value for family in text_string_to_metric_families(text)
             for sample in family.samples}
 
 
-async def collector_step(mock: object, client: object, url: str, symbols: list[str], rate: int, seconds: float,
+async def collector_step(mock: object, client: httpx.AsyncClient, url: str, symbols: list[str], rate: int, seconds: float,
                          next_id: int, before: float) -> tuple[float, float, float | None, int, float]:
     """Push ``rate`` msg/s for ``seconds`` (a sampler task scrapes the collector's lag meanwhile); returns
     (achieved msg/s, worst lag s, catch-up s or None, next trade id, stored count after)."""

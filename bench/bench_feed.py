@@ -22,7 +22,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -130,8 +130,8 @@ async def latency(n_bars: int, interval_s: float) -> None:
     done: dict[int, float] = {}
     target = "writer hook (the rows are in the store; the server's live view step is bench_api's part 2)"
 
-    def on_records(records: object) -> None:
-        for r in records:  # type: ignore[attr-defined]
+    def on_records(records: Sequence[Record]) -> None:
+        for r in records:
             if isinstance(r, Bar):
                 done[r.ts_event] = time.perf_counter()
 

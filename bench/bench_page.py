@@ -18,25 +18,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from conftest import CHROMIUM, CHROMIUM_ARGS, Server, make_demo_db  # noqa: E402
 
 
-def first_draw(page: object, url: str) -> float:
+def first_draw(page: Page, url: str) -> float:
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))  # type: ignore[attr-defined]
-    page.goto(url)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
     try:
-        page.wait_for_function("document.body.dataset.firstDraw === '1'", timeout=20_000)  # type: ignore[attr-defined]
+        page.wait_for_function("document.body.dataset.firstDraw === '1'", timeout=20_000)
     except Exception:
-        status = page.inner_text("#status")  # type: ignore[attr-defined]
-        requests = page.evaluate("window.liqmapStats && window.liqmapStats.requests")  # type: ignore[attr-defined]
+        status = page.inner_text("#status")
+        requests = page.evaluate("window.liqmapStats && window.liqmapStats.requests")
         raise RuntimeError(f"no first draw: status={status!r} errors={errors} requests={requests}") from None
-    return float(page.evaluate("performance.getEntriesByName('liqmap:first-draw')[0].startTime"))  # type: ignore[attr-defined]
+    return float(page.evaluate("performance.getEntriesByName('liqmap:first-draw')[0].startTime"))
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from liqmap.types import (
     Liquidation,
     MarkPrice,
     OpenInterest,
+    Record,
     Trade,
 )
 from support.pgserver import PgServer, free_port
@@ -132,8 +133,8 @@ def reads_and_heatmaps(tmp: Path, server: PgServer, repeat: int) -> None:
                                        exchange="binance", symbol="BTC", interval_ms=MINUTE_MS), repeat)
             ends = iter(range(end - 60 * MINUTE_MS, 0, -37 * MINUTE_MS))
 
-            def one(s: Store = store, e: object = ends) -> None:
-                heatmap_for(s, HeatmapQuery("BTC", range="7d", end=next(e), max_columns=1000))  # type: ignore[call-overload]
+            def one(s: Store = store, e: Iterator[int] = ends) -> None:
+                heatmap_for(s, HeatmapQuery("BTC", range="7d", end=next(e), max_columns=1000))
 
             one()  # first call: kernels compiled / caches of the process warm
             maps = timed(one, repeat)
@@ -143,7 +144,7 @@ def reads_and_heatmaps(tmp: Path, server: PgServer, repeat: int) -> None:
               f"GET /api/heatmap 7d new view (in process): {span(api, 1000)} ms")
 
 
-def api_new_views(store: Store, ends: object, repeat: int) -> list[float]:
+def api_new_views(store: Store, ends: Iterator[int], repeat: int) -> list[float]:
     """``GET /api/heatmap`` of a 7-day view with a new ``end`` each time (the model runs; warm-up books kept),
     through the real app in process (httpx ASGI transport: routing, model, encoding, compression)."""
     import httpx
@@ -158,7 +159,7 @@ def api_new_views(store: Store, ends: object, repeat: int) -> list[float]:
             for i in range(repeat + 1):
                 t = time.perf_counter()
                 response = await client.get("/api/heatmap", params={"symbol": "BTC", "range": "7d",
-                                                                    "end": str(next(ends))})  # type: ignore[call-overload]
+                                                                    "end": str(next(ends))})
                 assert response.status_code == 200, response.text[:200]
                 if i:
                     out.append(time.perf_counter() - t)
@@ -172,7 +173,7 @@ def growth(tmp: Path, server: PgServer) -> None:
           "2,000 prints; trades off)")
     day = T0 + 10 * DAY_MS
     rng = np.random.default_rng(3)
-    day_records: list[object] = list(bars(1440, start=day))
+    day_records: list[Record] = list(bars(1440, start=day))
     day_records += [OpenInterest("binance", "BTC", day + i * MINUTE_MS, day + i * MINUTE_MS, 1.2e5, 8e9 + i)
                     for i in range(1440)]
     day_records += [MarkPrice("binance", "BTC", day + i * 1000, day + i * 1000 + 3, 60_000 + float(rng.normal()),
@@ -186,7 +187,7 @@ def growth(tmp: Path, server: PgServer) -> None:
         with store:
             before = _size(store)
             for i in range(0, len(day_records), 20_000):
-                store.write(day_records[i:i + 20_000])  # type: ignore[arg-type]
+                store.write(day_records[i:i + 20_000])
             after = _size(store)
             for i in range(0, len(trades), 20_000):
                 store.write(trades[i:i + 20_000])
