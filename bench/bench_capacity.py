@@ -12,7 +12,8 @@
    own JSON decoding adds to the figure).
 3. Symbols per collector: a ``liqmap collect`` process (binance dialect, trades channel) reads the mock
    exchange (liqmap.testing.mock, in this process, 127.0.0.1), which pushes aggTrade frames stamped with
-   the send time, round-robin over S symbols, at increasing rates R (msg/s) for ``--seconds`` each. The
+   the send time, round-robin over S symbols, at increasing rates R (msg/s) for ``--seconds`` each, and
+   stores them (``--store-trades``: without it raw trades only feed the bars' taker volume). The
    collector's own ``/metrics`` (``--metrics-port``) gives its lag (recv - send of the latest record) and
    the records stored; a rate is kept up with when the store caught up within 2 s of the last frame and
    the worst lag seen stayed under 1 s. symbols × msg/s per symbol = R.
@@ -226,7 +227,7 @@ async def bench_collector(tmp: Path, symbol_counts: list[int], rates: list[int],
             port = free_port()
             url = f"http://127.0.0.1:{port}/metrics"
             args = [sys.executable, "-c", "from liqmap.cli import main; main()", "collect", "--exchanges", "binance",
-                    "--symbols", ",".join(s[:-4] for s in symbols), "--channels", "trades",
+                    "--symbols", ",".join(s[:-4] for s in symbols), "--channels", "trades", "--store-trades",
                     "--venue-url", f"binance={mock.http_url},{mock.ws_url}", "--db", str(tmp / f"c{n_symbols}.duckdb"),
                     "--metrics-port", str(port)]
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
