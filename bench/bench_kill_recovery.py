@@ -28,8 +28,9 @@ def liquidation(k: int, ts: int) -> str:
     from liqmap.testing.mock.binance import force_order_frame
 
     qty = str(1 + k % 50)
-    return force_order_frame(["BTC", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, "60000.0", "60000.0",
-                              "FILLED", qty, qty, str(ts), "0"])
+    frame: str = force_order_frame(["BTC", "SELL" if k % 2 else "BUY", "LIMIT", "IOC", qty, "60000.0", "60000.0",
+                                    "FILLED", qty, qty, str(ts), "0"])
+    return frame
 
 
 class Streamer:
