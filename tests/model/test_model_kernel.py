@@ -143,13 +143,39 @@ def test_exact_touches_and_levels_on_bin_edges_agree(uniform: bool) -> None:
     assert np.array_equal(got.long > 0, want.long > 0) and np.array_equal(got.short > 0, want.short > 0)
 
 
+def _record_stack_touches(
+    births: np.ndarray, entries: np.ndarray, ratios: np.ndarray, sign: float, values: np.ndarray
+) -> np.ndarray:
+    """The record-stack search the compiled passes run (births last to first, bars pushed as they enter,
+    the finger carried from one cohort to the next), driven from Python through the kernel's own
+    ``record_push`` / ``record_find``: ``out[i, k, j]`` = the sweep bar of the cohort born at ``births[i]``
+    at ``entries[i, j]`` on tier ``k`` (``n`` = never)."""
+    from liqmap.model.kernel import record_find, record_push
+
+    n = values.shape[0]
+    out = np.full((births.shape[0], ratios.shape[0], entries.shape[1]), n, dtype=np.int64)
+    stack_value, stack_bar = np.empty(n), np.empty(n, dtype=np.int64)
+    size, nxt = 0, n - 1
+    for i in range(births.shape[0] - 1, -1, -1):
+        while nxt > births[i]:
+            size = record_push(values, stack_value, stack_bar, size, nxt)
+            nxt -= 1
+        finger = size - 1
+        for k in range(ratios.shape[0]):
+            for j in range(entries.shape[1]):
+                pos = record_find(stack_value, size, sign * (entries[i, j] * ratios[k]), finger)
+                if pos >= 0:
+                    out[i, k, j] = stack_bar[pos]
+                    finger = pos
+    return out
+
+
 @SETTINGS
 @given(frame=random_frames(max_bars=200), knobs=configs, side=st.sampled_from([0, 1]))
-def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs: dict, side: int) -> None:
-    """The warm-up books' sweep bars (warmup.alive_cohorts): the compiled search gives group_sweeps' bars."""
+def test_record_stack_search_equals_the_numpy_search(frame: MarketFrame, knobs: dict, side: int) -> None:
+    """The compiled passes' sweep bars (record stack + finger search) are group_sweeps' bars."""
     from liqmap.model.book import group_sweeps
     from liqmap.model.inputs import frame_inputs, level_ratios
-    from liqmap.model.kernel import first_touches
     from liqmap.model.sweep import FirstTouch
 
     config = ModelConfig(**knobs, above_max_leverage="cap")
@@ -162,8 +188,8 @@ def test_compiled_first_touches_equal_the_numpy_search(frame: MarketFrame, knobs
         born = born_all[inputs.n_points[born_all] == n_j]
         entries = inputs.entries(born, n_j)
         want = group_sweeps(search, born, sign * entries[:, None, :] * ratios[side][None, :, None])
-        got = np.empty_like(want)
-        first_touches(born, entries, np.ascontiguousarray(ratios[side]), sign, search.table[0, :-1].copy(), got)
+        got = _record_stack_touches(born, entries, np.ascontiguousarray(ratios[side]), sign,
+                                    search.table[0, :-1].copy())
         np.testing.assert_array_equal(got, want)
 
 

@@ -278,31 +278,6 @@ def scale_blocks(log_s: np.ndarray, log_s_col: np.ndarray) -> tuple[np.ndarray, 
     return block.astype(np.int64), rel, col_block.astype(np.int64), col_rel
 
 
-def _first_touches_py(
-    births: np.ndarray, entries: np.ndarray, ratios: np.ndarray, sign: float, values: np.ndarray, out: np.ndarray,
-) -> None:
-    """``out[i, k, j]`` = the sweep bar of the cohort born in ``births[i]`` (non-decreasing) at
-    ``entries[i, j]`` on tier ``k`` (the record-stack search of :func:`side_events`; ``n`` = never):
-    what :func:`liqmap.model.book.group_sweeps` gives, compiled."""
-    n = values.shape[0]
-    stack_value = np.empty(n)
-    stack_bar = np.empty(n, dtype=np.int64)
-    size = 0
-    nxt = n - 1
-    for i in range(births.shape[0] - 1, -1, -1):
-        while nxt > births[i]:
-            size = record_push(values, stack_value, stack_bar, size, nxt)
-            nxt -= 1
-        finger = size - 1
-        for k in range(ratios.shape[0]):
-            for j in range(entries.shape[1]):
-                pos = record_find(stack_value, size, sign * (entries[i, j] * ratios[k]), finger)
-                out[i, k, j] = n
-                if pos >= 0:
-                    out[i, k, j] = stack_bar[pos]
-                    finger = pos
-
-
 def _alive_py(
     births: np.ndarray, n_points: np.ndarray, rule: int, price: np.ndarray, low: np.ndarray, high: np.ndarray,
     close: np.ndarray, ratios: np.ndarray, weights: np.ndarray,
@@ -408,7 +383,6 @@ if HAVE_NUMBA:
     entry: Any = _jit(_entry_py)
     bin_of: Any = _jit(_bin_of_py)
     side_events: Any = _jit(_side_events_py)
-    first_touches: Any = _jit(_first_touches_py)
     alive: Any = _jit(_alive_py)
     roll_forward: Any = _jit(_roll_forward_py)
     shown: Any = _jit(_shown_py)
@@ -418,7 +392,6 @@ else:  # pragma: no cover
     entry = _entry_py
     bin_of = _bin_of_py
     side_events = _side_events_py
-    first_touches = _first_touches_py
     alive = _alive_py
     roll_forward = _roll_forward_py
     shown = _shown_py
