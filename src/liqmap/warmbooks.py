@@ -17,9 +17,7 @@ those tables (:meth:`Store.version`, which grows on every committed change) move
 
 from __future__ import annotations
 
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,10 +56,8 @@ class WarmBooks:
 
     def __init__(self, size: int = 256, max_bytes: int = 256 << 20) -> None:
         self._lru: SingleFlightLRU[Books] = SingleFlightLRU(size, max_bytes, _nbytes)
-        self._prints: OrderedDict[tuple[int, str, int, int, int], tuple[weakref.ref[Store], Version, Prints]]
-        self._prints = OrderedDict()
-        self._prints_size = size
-        self._lock = threading.Lock()
+        self._prints: SingleFlightLRU[tuple[weakref.ref[Store], Version, Prints]] = SingleFlightLRU(
+            size, size, lambda _entry: 1)
 
     def books(
         self,
@@ -89,8 +85,7 @@ class WarmBooks:
         it again)."""
         version = tuple(entry for entry in store.version() if entry[0] in SOURCE_TABLES)
         span = (id(store), symbol, start, split, interval_ms)
-        with self._lock:
-            known = self._prints.get(span)
+        known = self._prints.lookup(span)
         if known is not None and known[0]() is store and known[1] == version:
             return known[2]
         prints = fingerprint(store, symbol, start, split, interval_ms)
@@ -98,11 +93,7 @@ class WarmBooks:
             ref = weakref.ref(store)
         except TypeError:  # a store without weak references: fingerprint every time
             return prints
-        with self._lock:
-            self._prints[span] = (ref, version, prints)
-            self._prints.move_to_end(span)
-            while len(self._prints) > self._prints_size:
-                self._prints.popitem(last=False)
+        self._prints.put(span, (ref, version, prints))
         return prints
 
     def clear(self) -> int:
