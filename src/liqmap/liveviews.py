@@ -256,7 +256,6 @@ class StepReads:
                 keep &= rows[name] == value
         return {name: rows[name][keep] for name in columns}
 
-
     def resample_bars(self, *, start: int, end: int, interval_ms: int, source_interval_ms: int,
                       **equals: Any) -> dict[str, np.ndarray]:
         """The store's, except for an empty span: no buckets, no query (the frame loader's check for bars

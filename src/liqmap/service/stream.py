@@ -29,8 +29,6 @@ from liqmap.service.hub import Client
 from liqmap.service.limits import Limits, ViewBudget
 from liqmap.service.params import (
     ENCODINGS,
-    MAX_COLUMNS,
-    MAX_ROWS,
     ViewKey,
     parse_ages,
     parse_choice,
@@ -40,6 +38,7 @@ from liqmap.service.params import (
     parse_side,
     parse_symbol,
 )
+from liqmap.viewspec import VIEW
 
 router = APIRouter()
 MAX_MESSAGE = 4096
@@ -139,8 +138,8 @@ def parse_subscription(ctx: Any, message: dict[str, Any]) -> tuple[ViewKey, str,
         end=None,
         leverage=parse_leverage(text("leverage"), ctx.config.leverage),
         ages=parse_ages(text("age"), ctx.config.age_labels),
-        n_bins=integer("rows", 10, MAX_ROWS, 500),
-        max_columns=integer("columns", 10, MAX_COLUMNS, 1000),
+        n_bins=integer("rows", VIEW.rows.api_lo, VIEW.rows.api_hi, VIEW.rows.default),
+        max_columns=integer("columns", VIEW.columns.api_lo, VIEW.columns.api_hi, VIEW.columns.default),
     )
     side = parse_side(text("side"))
     encoding = parse_choice(text("encoding"), ENCODINGS, "encoding", "u16")
