@@ -67,8 +67,6 @@ async def time_requests(
     too) or "warm" (the same view again)."""
     import httpx
 
-    from liqmap.service.calibration import context_cache
-
     ctx = app.state.liqmap
     times: list[float] = []
     headers = {"Accept-Encoding": accept}
@@ -80,7 +78,6 @@ async def time_requests(
             if cold:
                 ctx.cache.clear()
                 ctx.responses.clear()
-                context_cache(ctx, "bad_ticks").clear()  # a new view's span has none (else a later mode reuses them)
             if mode == "nothing cached":
                 ctx.cache.books.clear()
             t0 = time.perf_counter()

@@ -38,7 +38,7 @@ from liqmap.analysis.calibration import (
     scale_heatmap,
 )
 from liqmap.errors import ConfigError
-from liqmap.model.badticks import BadTick, find_bad_ticks
+from liqmap.model.badticks import BadTick, by_time, find_bad_ticks
 from liqmap.model.result import Heatmap
 
 if TYPE_CHECKING:
@@ -234,4 +234,4 @@ def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: in
             for name, raw, new in (("high", cleaned[ex]["high"][rows[ex]], h), ("low", cleaned[ex]["low"][rows[ex]], lo)):
                 for i in np.flatnonzero(raw != new):
                     out.append(BadTick(ex, int(ts[i]), name, float(raw[i]), float(new[i])))
-    return sorted(out, key=lambda t: (t.ts, t.exchange, t.field))
+    return by_time(out)

@@ -32,6 +32,7 @@ import numpy as np
 
 from liqmap.errors import DataError, LiqmapError
 from liqmap.ingest.frames import FUNDING_MAX_AGE_MS
+from liqmap.model.badticks import by_time
 from liqmap.model.book import WarmBook
 from liqmap.model.engine import advance_book, compute_heatmap
 from liqmap.model.grid import column_group
@@ -41,6 +42,7 @@ from liqmap.query import (
     HeatmapQuery,
     View,
     heatmap_for,
+    load_flagged_frames,
     load_frames,
     price_edges_for,
     resolve_view,
@@ -173,7 +175,7 @@ class LiveViews:
         context_start = books_at - CONTEXT_BARS * interval
         try:
             reads = StepReads(store, view.symbol, context_start, view.end)
-            frames = load_frames(reads, dataclasses.replace(view, warmup_start=context_start))
+            frames, ticks = load_flagged_frames(reads, dataclasses.replace(view, warmup_start=context_start))
         except DataError:
             return None
         if [f.exchange for f in frames] != list(view.exchanges) or any(
@@ -207,6 +209,9 @@ class LiveViews:
                 ages=query.ages, warm=list(state.books),
             )
             heatmap = _fold(old, step, first, group * interval, view.start)
+            # the new bars' clipped wicks (their frames hold the detector's trailing bars: CONTEXT_BARS)
+            kept = (t for t in old.bad_ticks if t.ts >= heatmap.times[0])
+            heatmap = dataclasses.replace(heatmap, bad_ticks=(*kept, *by_time(t for t in ticks if t.ts >= state.view.end)))
         if view.end - books_at >= ADVANCE_BARS * interval:
             state.books = tuple(advance_book(b, f, query.model_config) for b, f in zip(state.books, frames, strict=True))
         state.view, state.heatmap = view, heatmap

@@ -34,9 +34,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, DataError, LiqmapError
-from liqmap.ingest.frames import available_intervals, exchanges_with_bars, load_frame, read_bars
+from liqmap.ingest.frames import (
+    available_intervals,
+    exchanges_with_bars,
+    load_flagged_frame,
+    load_frame,
+    read_bars,
+)
 from liqmap.ingest.series import NOT_PRICED, Realized, candles_for, realized_for
-from liqmap.model.badticks import cross_venue_clip
+from liqmap.model.badticks import BadTick, by_time, cross_venue_clip
 from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
@@ -56,6 +62,7 @@ __all__ = [
     "View",
     "candles_for",
     "heatmap_for",
+    "load_flagged_frames",
     "load_frame",
     "load_frames",
     "parse_time",
@@ -260,7 +267,14 @@ THREADED_LOAD_BARS = 2_000
 
 def load_frames(store: Store, view: View) -> list[MarketFrame]:
     """One frame per exchange over warm-up + window, on a common time grid (see module doc for gaps)."""
+    return load_flagged_frames(store, view)[0]
+
+
+def load_flagged_frames(store: Store, view: View) -> tuple[list[MarketFrame], list[BadTick]]:
+    """:func:`load_frames` and the wicks their cleaning clipped in the frames' bars: each venue's implausible
+    wicks, then (three or more venues) those beyond every other venue's (:mod:`liqmap.model.badticks`)."""
     frames: list[MarketFrame] = []
+    ticks: list[BadTick] = []
     errors: list[str] = []
     bars = (view.end - view.warmup_start) // view.interval_ms
     workers = min(LOAD_THREADS, len(view.exchanges)) if bars >= THREADED_LOAD_BARS else 1
@@ -270,7 +284,8 @@ def load_frames(store: Store, view: View) -> list[MarketFrame]:
             if isinstance(loaded, str):
                 errors.append(loaded)
             else:
-                frames.append(loaded)
+                frames.append(loaded[0])
+                ticks.extend(loaded[1])
     if not frames:
         raise DataError("; ".join(errors) or f"no usable data for {view.symbol}")
     first = max(int(f.ts[0]) for f in frames)
@@ -281,15 +296,16 @@ def load_frames(store: Store, view: View) -> list[MarketFrame]:
     for f in frames:
         i, j = np.searchsorted(f.ts, [first, last + 1])
         out.append(f if (i, j) == (0, len(f)) else f.slice(int(i), int(j)))
-    return cross_venue_clip(out)[0]  # a wick far beyond every other venue's (liqmap.model.badticks)
+    clipped, across = cross_venue_clip(out)  # a wick far beyond every other venue's (liqmap.model.badticks)
+    return clipped, [t for t in ticks if first <= t.ts <= last] + across
 
 
-def _load_exchange(store: Store, view: View, exchange: str) -> MarketFrame | str:
+def _load_exchange(store: Store, view: View, exchange: str) -> tuple[MarketFrame, list[BadTick]] | str:
     """The exchange's frame over the view (its latest contiguous run), or why it has none (a gap inside
     the window raises)."""
     stored = available_intervals(store, exchange, view.symbol)
     try:
-        frame = load_frame(
+        frame, ticks = load_flagged_frame(
             store, exchange, view.symbol, view.warmup_start, view.end, view.interval_ms, on_gap="latest", stored=stored,
         )
     except DataError as exc:
@@ -303,7 +319,7 @@ def _load_exchange(store: Store, view: View, exchange: str) -> MarketFrame | str
                 f"{exchange} {view.symbol}: gap in the bars inside the window, before ts={int(frame.ts[0])}; "
                 "choose a shorter range or an end before the gap"
             )
-    return frame
+    return frame, ticks
 
 
 def price_edges_for(candles_low: np.ndarray, candles_high: np.ndarray, n_bins: int) -> np.ndarray:
@@ -325,7 +341,7 @@ def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = 
     warmed = _coarse_warmup(store, view, query)
     if warmed is None and books is not None:
         warmed = _cached_warmup(store, view, query, books)
-    frames, warm = warmed if warmed is not None else (load_frames(store, view), None)
+    frames, ticks, warm = warmed if warmed is not None else (*load_flagged_frames(store, view), None)
     ts = frames[0].ts
     if len(ts) < 2:
         raise DataError(
@@ -355,12 +371,14 @@ def heatmap_for(store: Store, query: HeatmapQuery, *, books: WarmBooks | None = 
     if spot:
         note = f"prices: spot bars of {', '.join(spot)} (no perpetual bars in the view)"
         heatmap = dataclasses.replace(heatmap, notes=(*heatmap.notes, note))
-    return _apply_side(_crop(heatmap, view.start), query.side)
+    return _apply_side(_crop(heatmap, view.start, ticks), query.side)
 
 
-def _coarse_warmup(
-    store: Store, view: View, query: HeatmapQuery
-) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
+Warmed = tuple[list[MarketFrame], list[BadTick], list[WarmBook | None]]
+"""Frames from shortly before a split, the wicks their cleaning clipped, and each frame's book at the split."""
+
+
+def _coarse_warmup(store: Store, view: View, query: HeatmapQuery) -> Warmed | None:
     """Frames from :data:`CONTEXT_BARS` before the split (``view.start - FINE_WARMUP_MS`` floored to the
     coarse interval) and each frame's book after a warm-up at ``query.warmup_interval_ms`` up to the
     split; None when the warm-up is at the window's interval (or cannot be coarse: no coarse bars, a gap
@@ -373,17 +391,15 @@ def _coarse_warmup(
     split -= split % coarse
     if split - view.warmup_start < coarse:
         return None
-    frames = load_frames(store, dataclasses.replace(view, warmup_start=split - CONTEXT_BARS * fine))
+    frames, ticks = load_flagged_frames(store, dataclasses.replace(view, warmup_start=split - CONTEXT_BARS * fine))
     if any(int(frame.ts[0]) >= split for frame in frames):
         return None
     books = build_books(store, [f.exchange for f in frames], view.symbol, coarse, view.warmup_start, split,
                         query.model_config)
-    return None if books is None else (frames, list(books))
+    return None if books is None else (frames, ticks, list(books))
 
 
-def _cached_warmup(
-    store: Store, view: View, query: HeatmapQuery, books: WarmBooks
-) -> tuple[list[MarketFrame], list[WarmBook | None]] | None:
+def _cached_warmup(store: Store, view: View, query: HeatmapQuery, books: WarmBooks) -> Warmed | None:
     """Frames from :data:`CONTEXT_BARS` before the split (the window's first UTC midnight) and the
     books at the split from ``books``; None when that would not equal the run from the warm-up start
     (a gap near the split)."""
@@ -400,7 +416,7 @@ def _cached_warmup(
             books.books, store, list(view.exchanges), view.symbol, view.interval_ms, view.warmup_start, split,
             query.model_config,
         )
-        frames = load_frames(store, dataclasses.replace(view, warmup_start=context_start))
+        frames, ticks = load_flagged_frames(store, dataclasses.replace(view, warmup_start=context_start))
         try:
             warm = pending.result()
         except LiqmapError:  # the full run below meets the same problem and names it
@@ -411,17 +427,22 @@ def _cached_warmup(
         # The model's OI reference is the last finite OI before a bar, however old: without one in the
         # context bars the continuation would not know it.
         return None
-    return None if warm is None else (frames, list(warm))
+    return None if warm is None else (frames, ticks, list(warm))
 
 
-def _crop(heatmap: Heatmap, start: int) -> Heatmap:
+def _crop(heatmap: Heatmap, start: int, ticks: Sequence[BadTick] = ()) -> Heatmap:
+    """The columns from ``start`` on, with the ``ticks`` in their bars (sorted)."""
     keep = np.asarray(heatmap.times) >= start
+    times = heatmap.times[keep]
+    first, end = (int(times[0]), int(times[-1]) + heatmap.interval_ms) if len(times) else (0, 0)
+    bad_ticks = tuple(by_time(t for t in ticks if first <= t.ts < end))
     if keep.all():
-        return heatmap
+        return dataclasses.replace(heatmap, bad_ticks=bad_ticks)
     candles = {k: np.asarray(v)[keep] for k, v in heatmap.candles.items()}
     return dataclasses.replace(
         heatmap,
-        times=heatmap.times[keep],
+        bad_ticks=bad_ticks,
+        times=times,
         long=heatmap.long[keep],
         short=heatmap.short[keep],
         swept_long=heatmap.swept_long[keep],

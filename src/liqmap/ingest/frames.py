@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from liqmap.errors import BadSeriesError, DataError
-from liqmap.model.badticks import clean_frame
+from liqmap.model.badticks import BadTick, clean_frame
 from liqmap.model.frame import MarketFrame
 from liqmap.store import Store
 from liqmap.symbols import canonical
@@ -182,6 +182,21 @@ def load_frame(
 ) -> MarketFrame:
     """Bars opening in ``[start, end)`` of ``exchange``/``symbol`` with OI and funding aligned (see module doc).
     ``stored``: :func:`available_intervals` when the caller already has it."""
+    return load_flagged_frame(store, exchange, symbol, start, end, interval_ms, on_gap=on_gap, stored=stored)[0]
+
+
+def load_flagged_frame(
+    store: Store,
+    exchange: str,
+    symbol: str,
+    start: int,
+    end: int,
+    interval_ms: int,
+    *,
+    on_gap: GapPolicy = "raise",
+    stored: dict[str, list[int]] | None = None,
+) -> tuple[MarketFrame, list[BadTick]]:
+    """:func:`load_frame` and the wicks its cleaning clipped (:func:`liqmap.model.badticks.clean_frame`)."""
     coin = canonical(symbol)
     if stored is None:
         stored = available_intervals(store, exchange, coin)
@@ -213,4 +228,4 @@ def load_frame(
         oi_source=f"{exchange} open_interest at bar end",
     )
     # Implausible wicks (a x10 print) are clipped before any model sees them (liqmap.model.badticks).
-    return clean_frame(frame)[0]
+    return clean_frame(frame)

@@ -26,6 +26,7 @@ Not covered: a bad open or close (the next bar opens there too, so it is not a w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -53,6 +54,11 @@ class BadTick:
     def to_dict(self) -> dict[str, object]:
         return {"exchange": self.exchange, "ts": self.ts, "field": self.field, "raw": self.raw,
                 "clipped": self.clipped}
+
+
+def by_time(ticks: Iterable[BadTick]) -> list[BadTick]:
+    """``ticks`` ordered by time, exchange, field (the order the API lists them in)."""
+    return sorted(ticks, key=lambda t: (t.ts, t.exchange, t.field))
 
 
 def _trailing_median(values: np.ndarray, window: int, at: np.ndarray) -> np.ndarray:

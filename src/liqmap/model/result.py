@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liqmap.model.badticks import BadTick
+
 
 @dataclass(frozen=True, eq=False)
 class Heatmap:
@@ -37,6 +39,9 @@ class Heatmap:
     ages: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     """Provenance per exchange: which margin brackets (or flat mmr) produced the levels."""
+    bad_ticks: tuple[BadTick, ...] = ()
+    """The wicks clipped before the model saw them (:mod:`liqmap.model.badticks`) in the bars of the
+    columns, ordered by time, exchange, field (filled by :func:`liqmap.query.heatmap_for`)."""
 
     @property
     def price_centers(self) -> np.ndarray:

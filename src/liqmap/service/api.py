@@ -145,7 +145,7 @@ def get_heatmap(
             else:
                 payload = encode.heatmap_payload(heatmap, side=side_name, encoding=enc, sides=sides,
                                                  update_time=update, data_version=version, view=view)
-        payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap))
+        payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(heatmap))
         return payload
 
     return cached_json(ctx, request, cache_key, build)
@@ -198,7 +198,7 @@ def get_liqmap(
         k = int(np.clip(np.searchsorted(heatmap.times, at_ms, side="right") - 1, 0, k))
     snapshot = heatmap.column(k)
     payload = encode.liqmap_payload(snapshot, encode.local_clusters(snapshot), k)
-    payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(ctx, heatmap),
+    payload.update(calibration=cal.to_dict(), bad_ticks=bad_ticks(heatmap),
                    **reach_curves(snapshot, sigma_at(ctx, heatmap, k)))
     return JSONResponse(payload)
 

@@ -99,22 +99,7 @@ def reach_curves(snapshot: LiquidationMap, sigma: float) -> dict[str, Any]:
     }
 
 
-def bad_ticks(ctx: Any, heatmap: Heatmap) -> list[dict[str, object]]:
-    """Bad ticks (clipped wicks) of the view's bars, as dicts (:func:`liqmap.calibrate.bad_ticks_for`)."""
-    from liqmap.calibrate import bad_ticks_for
-
-    start, end = int(heatmap.times[0]), int(heatmap.times[-1]) + heatmap.interval_ms
-    key = (heatmap.symbol, heatmap.exchanges, start, end, ctx.version)
-
-    def compute() -> list[dict[str, object]]:
-        from liqmap.ingest.frames import available_intervals
-
-        stored = available_intervals(ctx.store, heatmap.exchanges[0], heatmap.symbol)
-        intervals = sorted(set(stored.get("perp", [])) | set(stored.get("spot", [])))
-        fine = [i for i in intervals if i <= heatmap.interval_ms] or intervals
-        if not fine:
-            return []
-        ticks = bad_ticks_for(ctx.store, heatmap.symbol, heatmap.exchanges, start, end, max(fine))
-        return [t.to_dict() for t in ticks]
-
-    return context_cache(ctx, "bad_ticks").get(key, compute)  # type: ignore[no-any-return]
+def bad_ticks(heatmap: Heatmap) -> list[dict[str, object]]:
+    """Bad ticks (clipped wicks) in the view's bars, as dicts: those its frames' cleaning clipped
+    (:attr:`liqmap.model.result.Heatmap.bad_ticks`), no second read of the bars."""
+    return [t.to_dict() for t in heatmap.bad_ticks]
