@@ -431,23 +431,23 @@ def _cached_warmup(store: Store, view: View, query: HeatmapQuery, books: WarmBoo
 
 
 def _crop(heatmap: Heatmap, start: int, ticks: Sequence[BadTick] = ()) -> Heatmap:
-    """The columns from ``start`` on, with the ``ticks`` in their bars (sorted)."""
-    keep = np.asarray(heatmap.times) >= start
-    times = heatmap.times[keep]
+    """The columns from ``start`` on (a suffix: columns are in time order, so slices, not copies of the
+    grids), with the ``ticks`` in their bars (sorted)."""
+    drop = int(np.searchsorted(heatmap.times, start))
+    times = heatmap.times[drop:]
     first, end = (int(times[0]), int(times[-1]) + heatmap.interval_ms) if len(times) else (0, 0)
     bad_ticks = tuple(by_time(t for t in ticks if first <= t.ts < end))
-    if keep.all():
+    if not drop:
         return dataclasses.replace(heatmap, bad_ticks=bad_ticks)
-    candles = {k: np.asarray(v)[keep] for k, v in heatmap.candles.items()}
     return dataclasses.replace(
         heatmap,
         bad_ticks=bad_ticks,
         times=times,
-        long=heatmap.long[keep],
-        short=heatmap.short[keep],
-        swept_long=heatmap.swept_long[keep],
-        swept_short=heatmap.swept_short[keep],
-        candles=candles,
+        long=heatmap.long[drop:],
+        short=heatmap.short[drop:],
+        swept_long=heatmap.swept_long[drop:],
+        swept_short=heatmap.swept_short[drop:],
+        candles={k: np.asarray(v)[drop:] for k, v in heatmap.candles.items()},
     )
 
 
