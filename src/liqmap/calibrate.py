@@ -211,7 +211,7 @@ def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: in
     detector's trailing window of history before ``start``; with three or more venues, also wicks far
     beyond every other venue's in the same bar (as the model's frames are cleaned)."""
     from liqmap.ingest.frames import read_bars
-    from liqmap.model.badticks import WINDOW, cross_venue_extremes
+    from liqmap.model.badticks import WINDOW, changed, cross_venue_extremes
 
     out: list[BadTick] = []
     cleaned: dict[str, dict[str, np.ndarray]] = {}
@@ -231,7 +231,5 @@ def bad_ticks_for(store: Any, symbol: str, exchanges: tuple[str, ...], start: in
         highs, lows = cross_venue_extremes(*([cleaned[ex][col][rows[ex]] for ex in names]
                                              for col in ("open", "high", "low", "close")))
         for ex, h, lo in zip(names, highs, lows, strict=True):
-            for name, raw, new in (("high", cleaned[ex]["high"][rows[ex]], h), ("low", cleaned[ex]["low"][rows[ex]], lo)):
-                for i in np.flatnonzero(raw != new):
-                    out.append(BadTick(ex, int(ts[i]), name, float(raw[i]), float(new[i])))
+            out.extend(changed(ex, ts, (cleaned[ex]["high"][rows[ex]], h), (cleaned[ex]["low"][rows[ex]], lo)))
     return by_time(out)

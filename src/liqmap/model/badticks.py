@@ -56,6 +56,19 @@ class BadTick:
                 "clipped": self.clipped}
 
 
+def changed(exchange: str, ts: np.ndarray, highs: tuple[np.ndarray, np.ndarray],
+            lows: tuple[np.ndarray, np.ndarray]) -> list[BadTick]:
+    """One :class:`BadTick` per high or low that differs between ``(raw, clipped)`` (NaN in both: unchanged),
+    in bar order, high first."""
+    moved = [(raw != new) & ~(np.isnan(raw) & np.isnan(new)) for raw, new in (highs, lows)]
+    ticks = []
+    for i in np.flatnonzero(moved[0] | moved[1]):
+        for name, (raw, new), flags in (("high", highs, moved[0]), ("low", lows, moved[1])):
+            if flags[i]:
+                ticks.append(BadTick(exchange, int(ts[i]), name, float(raw[i]), float(new[i])))
+    return ticks
+
+
 def by_time(ticks: Iterable[BadTick]) -> list[BadTick]:
     """``ticks`` ordered by time, exchange, field (the order the API lists them in)."""
     return sorted(ticks, key=lambda t: (t.ts, t.exchange, t.field))
@@ -115,13 +128,8 @@ def find_bad_ticks(
 ) -> tuple[np.ndarray, np.ndarray, list[BadTick]]:
     """``(high, low, ticks)``: the clipped high / low and one :class:`BadTick` per clipped value."""
     raw_high, raw_low = np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
-    new_high, new_low, flagged = clip_bad_ticks(open_, raw_high, raw_low, close)
-    ticks = []
-    for i in np.flatnonzero(flagged):
-        for name, raw, new in (("high", raw_high, new_high), ("low", raw_low, new_low)):
-            if raw[i] != new[i]:
-                ticks.append(BadTick(exchange, int(ts[i]), name, float(raw[i]), float(new[i])))
-    return new_high, new_low, ticks
+    new_high, new_low, _ = clip_bad_ticks(open_, raw_high, raw_low, close)
+    return new_high, new_low, changed(exchange, ts, (raw_high, new_high), (raw_low, new_low))
 
 
 def clean_frame(frame: MarketFrame) -> tuple[MarketFrame, list[BadTick]]:
@@ -164,8 +172,7 @@ def cross_venue_clip(frames: list[MarketFrame]) -> tuple[list[MarketFrame], list
                                        [f.low for f in frames], [f.close for f in frames])
     out, ticks = [], []
     for f, h, lo in zip(frames, highs, lows, strict=True):
-        for name, raw, new in (("high", f.high, h), ("low", f.low, lo)):
-            for i in np.flatnonzero(raw != new):
-                ticks.append(BadTick(f.exchange, int(f.ts[i]), name, float(raw[i]), float(new[i])))
-        out.append(replace(f, high=h, low=lo) if (h != f.high).any() or (lo != f.low).any() else f)
+        found = changed(f.exchange, f.ts, (f.high, h), (f.low, lo))
+        ticks.extend(found)
+        out.append(replace(f, high=h, low=lo) if found else f)
     return out, ticks
