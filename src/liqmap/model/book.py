@@ -34,13 +34,14 @@ from functools import cached_property
 import numpy as np
 
 from liqmap.errors import ConfigError
+from liqmap.model import kernel
 from liqmap.model.config import ModelConfig
 from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import ENTRY_GIVEN, roll_forward, scale_blocks, side_events, use_numba
+from liqmap.model.kernel import ENTRY_GIVEN, scale_blocks, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -302,7 +303,7 @@ def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
     _add_bar_terms(job)
     out = job.grid.result().reshape(job.k_cols, spec.row)
     if job.compiled:
-        roll_forward(out, job.log_s_col)
+        kernel.compiled().roll_forward(out, job.log_s_col)
     else:
         _roll_forward(out, job.log_s_col)
     n_sides = len(spec.sides)
@@ -336,7 +337,7 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     b = np.full(len(levels), p - 1, dtype=np.int64)
     sign = 1.0 if side == 0 else -1.0
     if spec.all_ages and job.compiled:
-        side_events(
+        kernel.compiled().side_events(
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
             np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
             *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges,
@@ -364,7 +365,7 @@ def _add_born_compiled(job: FrameJob, slot: int) -> None:
     side = spec.sides[slot]
     share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
     rule, *prices = inputs.entry_rule()
-    side_events(
+    kernel.compiled().side_events(
         job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, rule,
         np.empty((0, 0)), *prices, inputs.added[born] * share / points,
         np.ascontiguousarray(job.tier_ratios[side]), spec.weights, job.values(side), 1.0 if side == 0 else -1.0,

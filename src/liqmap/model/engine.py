@@ -15,13 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, ModelError
+from liqmap.model import kernel
 from liqmap.model.book import BookSpec, FrameJob, WarmBook, add_sides, age_boundaries_bars, finish
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import frame_inputs, level_ratios
-from liqmap.model.kernel import shown, use_numba
+from liqmap.model.kernel import use_numba
 from liqmap.model.result import Heatmap
 from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
@@ -295,7 +296,7 @@ def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "non-empty bin" means the same in every column, whatever the sweeps before it)."""
     if use_numba():  # the same comparisons in one compiled pass per column
         long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
-        low, high = shown(total, RESIDUE, long, short)
+        low, high = kernel.compiled().shown(total, RESIDUE, long, short)
         scale = max(high, -low, 1.0)
         if low < -1e-6 * scale:
             raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")
