@@ -415,10 +415,12 @@ def _cached_warmup(
 
 
 def _crop(heatmap: Heatmap, start: int) -> Heatmap:
-    keep = np.asarray(heatmap.times) >= start
-    if keep.all():
+    """The columns at or after ``start``: a suffix of the increasing column times, so views of the
+    grids rather than copies (2 x 32 MB for a 2,000 x 2,000 heatmap)."""
+    first = int(np.searchsorted(np.asarray(heatmap.times), start))
+    if first == 0:
         return heatmap
-    candles = {k: np.asarray(v)[keep] for k, v in heatmap.candles.items()}
+    keep = slice(first, None)
     return dataclasses.replace(
         heatmap,
         times=heatmap.times[keep],
@@ -426,7 +428,7 @@ def _crop(heatmap: Heatmap, start: int) -> Heatmap:
         short=heatmap.short[keep],
         swept_long=heatmap.swept_long[keep],
         swept_short=heatmap.swept_short[keep],
-        candles=candles,
+        candles={k: np.asarray(v)[keep] for k, v in heatmap.candles.items()},
     )
 
 
