@@ -297,10 +297,13 @@ def add_sides(job: FrameJob, slots: tuple[int, ...]) -> None:
         _add_born_numpy(job, job.born, slots)
 
 
-def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
-    """The per-bar terms added, the columns rolled forward: ``(K, S, B)`` book and ``(S, K)`` swept."""
+def finish(job: FrameJob, terms: BarTerms | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bar terms added (``terms``: :func:`bar_terms` of the job's frame when the caller computed
+    them already, e.g. on another thread while the job was built), the columns rolled forward: ``(K, S,
+    B)`` book and ``(S, K)`` swept."""
     spec = job.spec
-    _add_bar_terms(job)
+    for slot, values in bar_terms(spec, job.frame, job.ratios) if terms is None else terms:
+        job.swept.add(slot * job.k_cols + job.col_of, values)
     out = job.grid.result().reshape(job.k_cols, spec.row)
     if job.compiled:
         kernel.compiled().roll_forward(out, job.log_s_col)
@@ -400,17 +403,22 @@ def _add_born_numpy(job: FrameJob, born: np.ndarray, slots: tuple[int, ...]) -> 
                 _add_aged(job, slot, birth, sweep.ravel(), w0, job.log_s[birth], levels.ravel(), None)
 
 
-def _add_bar_terms(job: FrameJob) -> None:
-    """Closed-form per-bar swept USD: the same-bar term (age 0) and the diffuse layer (oldest bucket)."""
-    spec = job.spec
+BarTerms = list[tuple[int, np.ndarray]]
+"""Per-bar swept USD to add to one slot's swept series, in the order :func:`finish` adds them."""
+
+
+def bar_terms(spec: BookSpec, frame: MarketFrame, ratios: np.ndarray) -> BarTerms:
+    """Closed-form per-bar swept USD: the same-bar term (age 0) and the diffuse layer (oldest bucket), per
+    slot of ``spec.sides``; ``ratios`` (2, T) of every tier. Independent of the frame's cohorts, so a run
+    computes them beside :meth:`FrameJob.build` and the sides."""
+    out: BarTerms = []
     if 0 in spec.ages:
-        same_bar = intrabar_swept(spec.config, job.frame, job.ratios, list(spec.tiers))
-        for slot, side in enumerate(spec.sides):
-            job.swept.add(slot * job.k_cols + job.col_of, same_bar[side])
+        same_bar = intrabar_swept(spec.config, frame, ratios, list(spec.tiers))
+        out += [(slot, same_bar[side]) for slot, side in enumerate(spec.sides)]
     if spec.n_buckets - 1 in spec.ages:  # the diffuse layer: positions older than the history
-        diffuse = diffuse_swept(spec.config, job.frame, float(spec.weights.sum()))
-        for slot, side in enumerate(spec.sides):
-            job.swept.add(slot * job.k_cols + job.col_of, diffuse[side])
+        diffuse = diffuse_swept(spec.config, frame, float(spec.weights.sum()))
+        out += [(slot, diffuse[side]) for slot, side in enumerate(spec.sides)]
+    return out
 
 
 def _add_all_ages(
