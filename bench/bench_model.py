@@ -4,8 +4,9 @@
 
 Headline figures use the default model, ``ModelConfig()`` (printed).
 
-1. Compile: the numba kernel's first call in a fresh process with an empty cache (compile) and with the
-   on-disk cache filled (load), each in a subprocess.
+1. Compile: the server's import (``liqmap.service.app``, without numba) and the numba kernel's first call
+   in a fresh process with an empty cache (compile) and with the on-disk cache filled (load), each in a
+   subprocess.
 2. Full recompute on real 1-minute data: five venues (bench/minute_data.py: the real data.binance.vision
    1-minute klines, chained and varied per venue) x D days into a B-bin grid, compiled kernel and numpy
    path (same numbers: the largest difference is printed), wall and CPU per run, repeated.
@@ -112,8 +113,26 @@ print(f"{t2 - t1:.3f} {t3 - t2:.4f}")
 """
 
 
+IMPORT_PROBE = """
+import sys, time
+t0 = time.perf_counter()
+import liqmap.service.app
+print(f"{time.perf_counter() - t0:.3f} {'numba' in sys.modules}")
+"""
+
+
+def server_import() -> None:
+    """What a server start pays before it can answer: ``import liqmap.service.app`` in a fresh process
+    (numba is imported at the first kernel use, not here)."""
+    runs = [subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True)
+            .stdout.split() for _ in range(3)]
+    print(f"server start: import liqmap.service.app {span([float(r[0]) for r in runs], 1e3, '.0f')} ms over "
+          f"{len(runs)} processes, numba imported by it: {runs[0][1]} ({load()})")
+
+
 def compile_cost() -> None:
-    """The first compute_heatmap of a process: with an empty numba cache (compiles) and a filled one."""
+    """The first compute_heatmap of a process (numba's import included): with an empty numba cache
+    (compiles) and a filled one."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "LIQMAP_KERNEL": "numba"}
         runs = [subprocess.run([sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True,
@@ -265,6 +284,7 @@ def main() -> None:
           "with it; CPU times less)")
     print(f"default config ModelConfig(): {describe(config)}")
     if "compile" not in skip:
+        server_import()
         compile_cost()
     frames = minute_frames(args.days, args.exchanges)
     updates = sum(len(f) for f in frames)

@@ -76,7 +76,7 @@ AUTO_MODEL_BARS = 60_000
 """Automatic intervals keep the modelled bars (warm-up included) within this."""
 MAX_MODEL_BARS = 200_000
 """A forced ``interval_ms`` giving more modelled bars (warm-up included) is refused: 90 days of 1-minute
-bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~0.7-1 s CPU on 5 venues with the
+bars after a 30-day warm-up (174,240 bars per exchange) are allowed (~0.5-0.8 s CPU on 5 venues with the
 compiled kernel, docs/model.md)."""
 WARMUP_INTERVAL_MS = 15 * MINUTE_MS
 """Suggested opt-in ``HeatmapQuery.warmup_interval_ms``: the warm-up before the window is modelled at this

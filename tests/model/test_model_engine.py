@@ -327,6 +327,21 @@ def test_flat_history_leaves_the_range_ratio_at_one() -> None:
     assert range_ratio(f).tolist() == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize("n", [0, 1, 5, 24, 25, 26, 300])
+def test_trailing_sums_equal_the_running_sum_differences_bit_for_bit(n: int) -> None:
+    from liqmap.model.intrabar import trailing_sums
+
+    values = np.random.default_rng(n).lognormal(3.0, 2.0, n)
+    values[::7] = 0.0
+    csum = np.concatenate(([0.0], np.cumsum(values)))
+    i = np.arange(n)
+    want = csum[i] - csum[np.maximum(0, i - 24)]  # the sum of the 24 values before each one
+    got = trailing_sums(values, 24)
+    assert got.tobytes() == want.tobytes()
+    assert got[24:].tolist() == pytest.approx([values[j - 24 : j].sum() for j in range(24, n)], rel=1e-12)
+    assert got[:24].tolist() == pytest.approx([values[:j].sum() for j in range(min(n, 24))], rel=1e-12)
+
+
 def test_range_entries_are_at_least_entry_spacing_apart() -> None:
     # range 96..104 around a mid of 100 = 8 %: spacing 2 % -> 1 + floor(8 / 2) = 5 points, 3 % -> 3 points
     f = frame([100, 101], [1000, 1600], open_=[100, 99], high=[100, 104], low=[100, 96], volume=[10.0, 10.0])

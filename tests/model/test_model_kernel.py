@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -103,6 +107,18 @@ def test_the_kernel_is_chosen_by_liqmap_kernel() -> None:
         kernel_name()
 
 
+def test_numba_is_imported_at_the_first_kernel_use_not_with_the_package() -> None:
+    probe = (
+        "import sys; import liqmap.model, liqmap.query, liqmap.service.app\n"
+        "before = 'numba' in sys.modules\n"
+        "from liqmap.model.kernel import compiled, kernel_name\n"
+        "print(before, kernel_name(), type(compiled().side_events).__name__)"
+    )
+    env = {**os.environ, "LIQMAP_KERNEL": ""}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "numba", "CPUDispatcher"]
+
+
 @pytest.mark.parametrize("uniform", [True, False])
 def test_exact_touches_and_levels_on_bin_edges_agree(uniform: bool) -> None:
     """Ties decide: a low exactly at a level sweeps it, a level exactly on an edge is in the bin above."""
@@ -150,8 +166,9 @@ def _record_stack_touches(
     the finger carried from one cohort to the next), driven from Python through the kernel's own
     ``record_push`` / ``record_find``: ``out[i, k, j]`` = the sweep bar of the cohort born at ``births[i]``
     at ``entries[i, j]`` on tier ``k`` (``n`` = never)."""
-    from liqmap.model.kernel import record_find, record_push
+    from liqmap.model.kernel import compiled
 
+    record_push, record_find = compiled().record_push, compiled().record_find
     n = values.shape[0]
     out = np.full((births.shape[0], ratios.shape[0], entries.shape[1]), n, dtype=np.int64)
     stack_value, stack_bar = np.empty(n), np.empty(n, dtype=np.int64)

@@ -207,22 +207,23 @@ def load_flagged_frame(
             f"(minutes): perp {[i // 60_000 for i in stored['perp']]}, spot {[i // 60_000 for i in stored['spot']]}"
         )
     bars = _contiguous(bars, exchange, coin, interval_ms, on_gap)
-    ts = bars["ts_event"].astype(np.int64)
+    # asarray: the store's columns are already int64 / float64 (astype would copy each one)
+    ts = np.asarray(bars["ts_event"], dtype=np.int64)
     ends = ts + interval_ms
-    close = bars["close"].astype(np.float64)
+    close = np.asarray(bars["close"], dtype=np.float64)
     frame = MarketFrame(
         exchange=exchange,
         symbol=coin,
         interval_ms=interval_ms,
         ts=ts,
-        open=bars["open"].astype(float),
-        high=bars["high"].astype(float),
-        low=bars["low"].astype(float),
+        open=np.asarray(bars["open"], dtype=np.float64),
+        high=np.asarray(bars["high"], dtype=np.float64),
+        low=np.asarray(bars["low"], dtype=np.float64),
         close=close,
-        volume=bars["volume"].astype(float),
+        volume=np.asarray(bars["volume"], dtype=np.float64),
         oi_usd=_oi_at_bar_ends(store, exchange, coin, ts, ends, close),
-        taker_buy_volume=bars["taker_buy_volume"].astype(float),
-        quote_volume=bars["quote_volume"].astype(float),
+        taker_buy_volume=np.asarray(bars["taker_buy_volume"], dtype=np.float64),
+        quote_volume=np.asarray(bars["quote_volume"], dtype=np.float64),
         funding=_funding_at_bar_ends(store, exchange, coin, ts, ends),
         price_source=price_source,
         oi_source=f"{exchange} open_interest at bar end",

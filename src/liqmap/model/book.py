@@ -34,13 +34,14 @@ from functools import cached_property
 import numpy as np
 
 from liqmap.errors import ConfigError
+from liqmap.model import kernel
 from liqmap.model.config import ModelConfig
 from liqmap.model.diffuse import diffuse_swept
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, bin_index, uniform_edges
 from liqmap.model.inputs import FrameInputs, frame_inputs
 from liqmap.model.intrabar import intrabar_swept
-from liqmap.model.kernel import ENTRY_GIVEN, roll_forward, scale_blocks, side_events, use_numba
+from liqmap.model.kernel import ENTRY_GIVEN, scale_blocks, use_numba
 from liqmap.model.sweep import FirstTouch
 
 NEVER = np.iinfo(np.int64).max // 4
@@ -296,13 +297,16 @@ def add_sides(job: FrameJob, slots: tuple[int, ...]) -> None:
         _add_born_numpy(job, job.born, slots)
 
 
-def finish(job: FrameJob) -> tuple[np.ndarray, np.ndarray]:
-    """The per-bar terms added, the columns rolled forward: ``(K, S, B)`` book and ``(S, K)`` swept."""
+def finish(job: FrameJob, terms: BarTerms | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The per-bar terms added (``terms``: :func:`bar_terms` of the job's frame when the caller computed
+    them already, e.g. on another thread while the job was built), the columns rolled forward: ``(K, S,
+    B)`` book and ``(S, K)`` swept."""
     spec = job.spec
-    _add_bar_terms(job)
+    for slot, values in bar_terms(spec, job.frame, job.ratios) if terms is None else terms:
+        job.swept.add(slot * job.k_cols + job.col_of, values)
     out = job.grid.result().reshape(job.k_cols, spec.row)
     if job.compiled:
-        roll_forward(out, job.log_s_col)
+        kernel.compiled().roll_forward(out, job.log_s_col)
     else:
         _roll_forward(out, job.log_s_col)
     n_sides = len(spec.sides)
@@ -336,7 +340,7 @@ def _add_warm_side(job: FrameJob, warm: WarmBook, p: int, slot: int, side: int) 
     b = np.full(len(levels), p - 1, dtype=np.int64)
     sign = 1.0 if side == 0 else -1.0
     if spec.all_ages and job.compiled:
-        side_events(
+        kernel.compiled().side_events(
             job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, b,
             np.ones(len(b), dtype=np.int64), ENTRY_GIVEN, np.ascontiguousarray(levels[:, :, 0]),
             *job.inputs.entry_rule()[1:], values, np.ones(1), np.ones(1), job.values(side), sign, spec.edges,
@@ -364,7 +368,7 @@ def _add_born_compiled(job: FrameJob, slot: int) -> None:
     side = spec.sides[slot]
     share = inputs.long_share[born] if side == 0 else 1.0 - inputs.long_share[born]
     rule, *prices = inputs.entry_rule()
-    side_events(
+    kernel.compiled().side_events(
         job.grid.out, job.swept.out, slot * spec.n_bins, slot * job.k_cols, spec.row, born, points, rule,
         np.empty((0, 0)), *prices, inputs.added[born] * share / points,
         np.ascontiguousarray(job.tier_ratios[side]), spec.weights, job.values(side), 1.0 if side == 0 else -1.0,
@@ -399,17 +403,22 @@ def _add_born_numpy(job: FrameJob, born: np.ndarray, slots: tuple[int, ...]) -> 
                 _add_aged(job, slot, birth, sweep.ravel(), w0, job.log_s[birth], levels.ravel(), None)
 
 
-def _add_bar_terms(job: FrameJob) -> None:
-    """Closed-form per-bar swept USD: the same-bar term (age 0) and the diffuse layer (oldest bucket)."""
-    spec = job.spec
+BarTerms = list[tuple[int, np.ndarray]]
+"""Per-bar swept USD to add to one slot's swept series, in the order :func:`finish` adds them."""
+
+
+def bar_terms(spec: BookSpec, frame: MarketFrame, ratios: np.ndarray) -> BarTerms:
+    """Closed-form per-bar swept USD: the same-bar term (age 0) and the diffuse layer (oldest bucket), per
+    slot of ``spec.sides``; ``ratios`` (2, T) of every tier. Independent of the frame's cohorts, so a run
+    computes them beside :meth:`FrameJob.build` and the sides."""
+    out: BarTerms = []
     if 0 in spec.ages:
-        same_bar = intrabar_swept(spec.config, job.frame, job.ratios, list(spec.tiers))
-        for slot, side in enumerate(spec.sides):
-            job.swept.add(slot * job.k_cols + job.col_of, same_bar[side])
+        same_bar = intrabar_swept(spec.config, frame, ratios, list(spec.tiers))
+        out += [(slot, same_bar[side]) for slot, side in enumerate(spec.sides)]
     if spec.n_buckets - 1 in spec.ages:  # the diffuse layer: positions older than the history
-        diffuse = diffuse_swept(spec.config, job.frame, float(spec.weights.sum()))
-        for slot, side in enumerate(spec.sides):
-            job.swept.add(slot * job.k_cols + job.col_of, diffuse[side])
+        diffuse = diffuse_swept(spec.config, frame, float(spec.weights.sum()))
+        out += [(slot, diffuse[side]) for slot, side in enumerate(spec.sides)]
+    return out
 
 
 def _add_all_ages(

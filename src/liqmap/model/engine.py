@@ -7,21 +7,24 @@ exists only in :mod:`liqmap.model.reference` (the test oracle).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from liqmap.errors import BadSeriesError, ConfigError, ModelError
-from liqmap.model.book import BookSpec, FrameJob, WarmBook, add_sides, age_boundaries_bars, finish
+from liqmap.model import kernel
+from liqmap.model.book import BookSpec, FrameJob, WarmBook, add_sides, age_boundaries_bars, bar_terms, finish
 from liqmap.model.brackets import BracketBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.grid import ColumnPlan, check_edges, column_plan, default_edges
 from liqmap.model.inputs import frame_inputs, level_ratios
-from liqmap.model.kernel import shown, use_numba
+from liqmap.model.kernel import use_numba
 from liqmap.model.result import Heatmap
 from liqmap.model.sweep import FirstTouch
 from liqmap.model.warmup import alive_cohorts
@@ -257,9 +260,9 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
 
     Frames are independent, and numpy's array loops and the compiled kernel release the GIL, so
     ``workers`` threads of this process overlap them, in waves of ``workers`` frames and three steps:
-    each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`), then its sides' cohorts (a side
-    apart when the path allows it, so two threads share even one frame), then its per-bar terms and
-    roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
+    each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`) and, as separate tasks, its per-bar
+    swept terms (:func:`~liqmap.model.book.bar_terms`), then its sides' cohorts (a side apart when the
+    path allows it, so two threads share even one frame), then the terms added and the roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
     touches ``workers + 1`` grids of fresh memory, not one per frame), so the numbers do not depend on
     ``workers``."""
     total: np.ndarray | None = None
@@ -271,12 +274,18 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
         run = map if pool is None else pool.map
         for first in range(0, len(tasks), wave):
             batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
-            jobs = list(run(lambda b: FrameJob.build(spec, b[0].frame, b[0].offset, b[0].ratios, b[0].warm, b[1]),
-                            batch))
+            # the frames' per-bar terms beside their jobs (a wave of one frame still keeps both threads busy)
+            steps: list[Callable[[], Any]] = [
+                *(partial(FrameJob.build, spec, task.frame, task.offset, task.ratios, task.warm, reuse)
+                  for task, reuse in batch),
+                *(partial(bar_terms, spec, task.frame, task.ratios) for task, _ in batch),
+            ]
+            built = list(run(lambda step: step(), steps))
+            jobs, terms = built[: len(batch)], built[len(batch) :]
             per_side = jobs[0].per_side
             parts = [(job, (slot,)) for job in jobs for slot in slots] if per_side else [(j, slots) for j in jobs]
             list(run(lambda part: add_sides(*part), parts))
-            for job, (grid, frame_swept) in zip(jobs, run(finish, jobs), strict=True):
+            for job, (grid, frame_swept) in zip(jobs, run(finish, jobs, terms), strict=True):
                 if total is None or swept is None:
                     total, swept = grid, frame_swept
                     continue
@@ -295,7 +304,7 @@ def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "non-empty bin" means the same in every column, whatever the sweeps before it)."""
     if use_numba():  # the same comparisons in one compiled pass per column
         long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
-        low, high = shown(total, RESIDUE, long, short)
+        low, high = kernel.compiled().shown(total, RESIDUE, long, short)
         scale = max(high, -low, 1.0)
         if low < -1e-6 * scale:
             raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")

@@ -110,9 +110,16 @@ class MarketFrame:
         """The OI each bar starts with: the last finite ``oi_usd`` of an earlier bar (NaN where none).
 
         Equal to the previous bar's value when it is known; across a hole in the OI series (or on bars finer
-        than the OI series, e.g. 30-minute bars with hourly OI) the latest known value."""
-        prev = self.last_oi_index_before()
-        return np.where(prev >= 0, self.oi_usd[np.maximum(prev, 0)], np.nan)
+        than the OI series, e.g. 30-minute bars with hourly OI) the latest known value. Computed once per
+        frame (the inputs, the turnover, the same-bar term and the diffuse layer all start from it) and
+        returned read-only."""
+        known: np.ndarray | None = self.__dict__.get("_oi_before")
+        if known is None:
+            prev = self.last_oi_index_before()
+            known = np.where(prev >= 0, self.oi_usd[np.maximum(prev, 0)], np.nan)
+            known.flags.writeable = False
+            object.__setattr__(self, "_oi_before", known)
+        return known
 
     def slice(self, start: int, stop: int) -> MarketFrame:
         """Bars ``start:stop`` as a new frame (no copy of the metadata)."""

@@ -190,15 +190,11 @@ def entry_prices(
     return np.asarray(price, dtype=np.float64)[:, None]
 
 
-def oi_flows(config: ModelConfig, oi: np.ndarray, interval_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(added, log_keep)`` per bar from the OI series (NaN bars add and remove nothing)."""
+def oi_flows(config: ModelConfig, oi: np.ndarray, interval_ms: int, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(added, log_keep)`` per bar from the OI series (NaN bars add and remove nothing); ``ref``: the
+    last finite OI strictly before each bar (:meth:`MarketFrame.oi_before`)."""
     n = len(oi)
     finite = np.isfinite(oi)
-    # reference = the last finite OI strictly before t
-    idx = np.where(finite, np.arange(n), -1)
-    last = np.maximum.accumulate(idx)
-    prev = np.concatenate(([-1], last[:-1]))
-    ref = np.where(prev >= 0, oi[np.maximum(prev, 0)], np.nan)
     valid = finite & np.isfinite(ref)
     delta = np.where(valid, oi - np.nan_to_num(ref), 0.0)
     added = np.maximum(delta, 0.0)
@@ -212,7 +208,7 @@ def oi_flows(config: ModelConfig, oi: np.ndarray, interval_ms: int) -> tuple[np.
 
 
 def frame_inputs(config: ModelConfig, frame: MarketFrame) -> FrameInputs:
-    added, log_keep = oi_flows(config, frame.oi_usd, frame.interval_ms)
+    added, log_keep = oi_flows(config, frame.oi_usd, frame.interval_ms, frame.oi_before())
     if config.turnover > 0:
         from liqmap.model.turnover import turnover_flows
 

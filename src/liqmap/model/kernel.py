@@ -29,30 +29,43 @@ functions are cached on disk (``cache=True``): the first call in a fresh environ
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import numpy as np
 
-try:  # numba is a dependency, but the numpy path must keep working where it cannot be imported
-    import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only without numba
-    HAVE_NUMBA = False
-
 KERNELS = ("numpy", "numba")
+_LOCK = threading.Lock()
+_numba: list[ModuleType | None] = []
+"""numba once imported (None where it cannot be): imported at the first kernel choice, not with the
+package (~0.15-0.5 s of every process start, the server's included)."""
+
+
+def have_numba() -> bool:
+    """Whether numba imports (imported here on the first call; numba is a dependency, but the numpy path
+    must keep working where it cannot be imported)."""
+    with _LOCK:
+        if not _numba:
+            try:
+                import numba
+            except ImportError:  # pragma: no cover - exercised only without numba
+                _numba.append(None)
+            else:
+                _numba.append(numba)
+        return _numba[0] is not None
 
 
 def kernel_name() -> str:
     """The kernel in use: ``LIQMAP_KERNEL`` (``numpy`` or ``numba``), default numba when importable."""
-    chosen = os.environ.get("LIQMAP_KERNEL", "").strip().lower() or ("numba" if HAVE_NUMBA else "numpy")
+    chosen = os.environ.get("LIQMAP_KERNEL", "").strip().lower() or ("numba" if have_numba() else "numpy")
     if chosen not in KERNELS:
         from liqmap.errors import ConfigError
 
         raise ConfigError(f"LIQMAP_KERNEL: {chosen!r} is not a kernel; one of {', '.join(KERNELS)}")
-    if chosen == "numba" and not HAVE_NUMBA:
+    if chosen == "numba" and not have_numba():
         from liqmap.errors import ConfigError
 
         raise ConfigError("LIQMAP_KERNEL=numba but numba cannot be imported; install numba or use numpy")
@@ -376,22 +389,42 @@ def _shown_py(total: np.ndarray, residue: float, long: np.ndarray, short: np.nda
     return lowest, highest
 
 
-if HAVE_NUMBA:
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    record_push: Any = _jit(_record_push_py)
-    record_find: Any = _jit(_record_find_py)
-    entry: Any = _jit(_entry_py)
-    bin_of: Any = _jit(_bin_of_py)
-    side_events: Any = _jit(_side_events_py)
-    alive: Any = _jit(_alive_py)
-    roll_forward: Any = _jit(_roll_forward_py)
-    shown: Any = _jit(_shown_py)
-else:  # pragma: no cover
-    record_push = _record_push_py
-    record_find = _record_find_py
-    entry = _entry_py
-    bin_of = _bin_of_py
-    side_events = _side_events_py
-    alive = _alive_py
-    roll_forward = _roll_forward_py
-    shown = _shown_py
+class Compiled(NamedTuple):
+    """The kernel's functions as :func:`compiled` returns them."""
+
+    record_push: Any
+    record_find: Any
+    entry: Any
+    bin_of: Any
+    side_events: Any
+    alive: Any
+    roll_forward: Any
+    shown: Any
+
+
+# The plain functions until compiled() binds the compiled ones here: the compiled functions find each
+# other as module globals (numba resolves a function's globals when it compiles it).
+record_push: Any = _record_push_py
+record_find: Any = _record_find_py
+entry: Any = _entry_py
+bin_of: Any = _bin_of_py
+side_events: Any = _side_events_py
+alive: Any = _alive_py
+roll_forward: Any = _roll_forward_py
+shown: Any = _shown_py
+_compiled: list[Compiled] = []
+
+
+def compiled() -> Compiled:
+    """The kernel's functions compiled by numba (``cache=True``: each compiles, or loads from the on-disk
+    cache, at its first call), the plain Python ones where numba does not import. numba is imported here,
+    at the first kernel use, not with the package."""
+    numba = _numba[0] if have_numba() else None
+    with _LOCK:
+        if not _compiled:
+            module = globals()
+            if numba is not None:
+                jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+                module.update({name: jit(module[f"_{name}_py"]) for name in Compiled._fields})
+            _compiled.append(Compiled(*(module[name] for name in Compiled._fields)))
+        return _compiled[0]

@@ -34,12 +34,8 @@ def turnover_share(config: ModelConfig, frame: MarketFrame) -> np.ndarray:
     k = float(config.turnover)
     if k <= 0.0 or n == 0:
         return np.zeros(n)
-    oi = frame.oi_usd
-    finite = np.isfinite(oi)
-    idx = np.where(finite, np.arange(n), -1)
-    last = np.maximum.accumulate(idx)
-    prev = np.concatenate(([-1], last[:-1]))
-    ref = np.where(prev >= 0, oi[np.maximum(prev, 0)], np.nan)
+    finite = np.isfinite(frame.oi_usd)
+    ref = frame.oi_before()
     quote = getattr(frame, "quote_volume", np.full(n, np.nan))
     typical = (frame.high + frame.low + frame.close) / 3.0
     volume_usd = np.where(np.isfinite(quote), quote, frame.volume * typical)

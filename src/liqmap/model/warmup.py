@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liqmap.model import kernel
 from liqmap.model.book import group_sweeps
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.model.inputs import FrameInputs, frame_inputs
-from liqmap.model.kernel import alive, use_numba
+from liqmap.model.kernel import use_numba
 from liqmap.model.sweep import FirstTouch
 
 
@@ -119,7 +120,7 @@ def _alive_compiled(spec: _AliveSpec, side: int, values: np.ndarray) -> Found:
     birth, level = np.empty(size, dtype=np.int64), np.empty(size)
     value, tier = np.empty(size), np.empty(size, dtype=np.int64)
     now, before = spec.usd(side)
-    count, swept_last = alive(
+    count, swept_last = kernel.compiled().alive(
         born, points, rule, *prices, np.ascontiguousarray(spec.ratios[side]), spec.weights, values,
         1.0 if side == 0 else -1.0, now, before, birth, level, value, tier,
     )
