@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from liqmap.analysis.calibration import FALLBACK
-from liqmap.calibrate import FIT_BINS, calibration_for, fit_query
+from liqmap.calibrate import FIT_BINS, calibration_for, fit_query, predicted_days
 from liqmap.query import HeatmapQuery, heatmap_for
 from liqmap.types import Liquidation
 
@@ -190,3 +190,39 @@ def test_api_and_cli_give_one_calibration_per_day(client, store) -> None:
     assert earlier[0]["fitted_on"] == earlier[1]["fitted_on"] == [day - 8 * DAY, day - DAY]
     assert earlier[0]["factor_long"] == pytest.approx(earlier[1]["factor_long"], rel=1e-9)
     assert earlier[0]["factor_long"] != pytest.approx(same_day[0]["factor_long"], rel=1e-6)
+
+
+def test_the_next_days_fit_view_is_computed_ahead_once_the_day_is_complete(store) -> None:
+    """A view of the latest data whose bars reach the next midnight starts that day's fit view in a thread,
+    so the day's first bar finds it computed; a view with an ``end`` starts nothing."""
+    import threading
+
+    from liqmap.service.calibration import calibration_with, context_cache, fit_predicted
+    from liqmap.service.params import ViewKey
+    from liqmap.service.views import HeatmapCache
+
+    class Owner:
+        pass
+
+    cache = HeatmapCache(store)
+    key = ViewKey(symbol="BTC", exchanges=None, range="24h", end=None, leverage=None, ages=None, n_bins=500,
+                  max_columns=1000)
+    view = cache.get(key, 1)
+    midnight = int(view.times[-1]) // DAY * DAY + DAY
+    assert int(view.times[-1]) + view.interval_ms == midnight  # the sample's last bar closes the day
+    calibration_with(Owner(), store, cache, view)  # not the latest data: nothing ahead
+    assert context_cache(cache, "fit_prefetch").misses == 0
+    calibration_with(Owner(), store, cache, view, latest=True)
+    for thread in threading.enumerate():
+        if thread.name == "liqmap-fit-prefetch":
+            thread.join(60)
+    assert context_cache(cache, "fit_prefetch").misses == 1
+
+    def no_compute(store_, key_):
+        raise AssertionError(f"computed {key_}")
+
+    cache.compute_fn = no_compute
+    tomorrow = dataclasses.replace(view, times=np.array([midnight]))
+    days, p_long, _ = fit_predicted(store, cache, tomorrow)
+    assert days[-1] == midnight - DAY and days[0] == midnight - 30 * DAY
+    assert p_long == pytest.approx(predicted_days(tomorrow, heatmap_for(store, fit_query(tomorrow)))[1], rel=1e-9)
