@@ -1,6 +1,7 @@
 """Benchmark of the web API. Prints figures; never asserts.
 
-    .venv/bin/python bench/bench_api.py [--repeat 15] [--clients 200] [--updates 10] [--skip-ws]
+    .venv/bin/python bench/bench_api.py [--repeat 15] [--clients 200] [--updates 10] [--skip-ws] [--skip-heatmap]
+        [--realized] [--live-step BARS]
 
 1. GET /api/heatmap, in process (httpx ASGI transport, so "server time" = routing + model or cache +
    encoding + JSON + compression, no socket; the body is read raw, so the client's decoding is not
@@ -18,14 +19,18 @@
    * warm: the repeated view (cache hit);
    with the Accept-Encoding header Chromium sends (zstd chosen), and the cold new view also gzip-only;
    then the cold views again with hourly realized liquidations stored (a Coinglass-like aggregate), so the
-   calibration is fitted on each view's 30-day full-book view (computed too);
+   calibration is fitted on the day's fit view (liqmap.calibrate.fit_query: kept for the new views of the
+   day, cleared with the books for "nothing cached", a new UTC day);
    For each view the parts of a cold request are also timed alone: `heatmap_for` (store read + model,
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
    the 7-day view of the same five venues of 1-minute bars (38 days stored); N new 1-minute bars (one per
    venue, with OI) are POSTed one by one; for every update the delay until each client has its ``update``
    frame with the heatmap columns (p50 / p99 / max), frames lost, resyncs. The server extends the view from its live state
-   (liqmap.liveviews) instead of recomputing it.
+   (liqmap.liveviews) instead of recomputing it. ``--realized``: hourly realized liquidations stored too, so
+   the updates carry a fitted calibration (the first bar opens a new UTC day: that day's fit view).
+3. ``--live-step BARS``: in process, CPU per new bar of the live step (the 7-day view extended + its
+   calibration) with realized liquidations stored.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ async def time_requests(
     too) or "warm" (the same view again)."""
     import httpx
 
+    from liqmap.service.calibration import context_cache
+
     ctx = app.state.liqmap
     times: list[float] = []
     headers = {"Accept-Encoding": accept}
@@ -78,8 +85,9 @@ async def time_requests(
             if cold:
                 ctx.cache.clear()
                 ctx.responses.clear()
-            if mode == "nothing cached":
+            if mode == "nothing cached":  # a new UTC day: its warm-up books and calibration fit view too
                 ctx.cache.books.clear()
+                context_cache(ctx.cache, "fit").clear()
             t0 = time.perf_counter()
             async with client.stream("GET", "/api/heatmap", params=view, headers=headers) as r:
                 async for _ in r.aiter_raw():
@@ -165,12 +173,14 @@ def bench_heatmap(repeat: int) -> None:
                       f"@ {body['interval_ms'] // MINUTE} min columns, median {med:6.1f} ms, p90 {p90:6.1f} ms "
                       f"(target <= {target} ms: {'ok' if med <= target else 'MISSED'})")
             # With realized liquidations stored (as Coinglass exports give), the calibration is fitted on
-            # the view's 30-day full-book view: a new view then computes that one too.
+            # the view's fit view (the 30-day full book ending at the midnight starting the view's last
+            # day): shared by the new views of one day, computed again on a new day ("nothing cached").
             write_realized(store, end - days * DAY, end)
             for mode in ("new view", "nothing cached"):
                 times, body = asyncio.run(time_requests(app, params, repeat, mode, end))
+                fit = "the day's fit view computed too" if mode == "nothing cached" else "the day's fit view cached"
                 print(f"  {label} {mode:14} with realized liquidations (calibration {body['calibration']['source']}, "
-                      f"its 30-day fit view computed too): median {statistics.median(times):6.1f} ms, "
+                      f"{fit}): median {statistics.median(times):6.1f} ms, "
                       f"p90 {sorted(times)[int(0.9 * (len(times) - 1))]:6.1f} ms")
         store.close()
     finally:
@@ -227,16 +237,7 @@ async def ws_clients(
     cpu0 = process_cpu_s(server_pid)
     async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
         for u in range(updates):
-            ts = next_bar + u * MINUTE
-            price = last_close * (1 + 1e-4 * ((u % 5) - 2))
-            records: dict[str, list[dict[str, object]]] = {"bars": [], "open_interest": []}
-            for v, exchange in enumerate(VENUES):  # one new 1-minute bar on every venue, in one POST
-                p = price * (1 + 2e-4 * (v - 2))
-                records["bars"].append({"exchange": exchange, "symbol": "BTC", "interval_ms": MINUTE, "ts_event": ts,
-                                        "open": p, "high": p * 1.0004, "low": p * 0.9997, "close": p * 1.0001,
-                                        "volume": 50.0, "taker_buy_volume": 26.0, "quote_volume": 50.0 * p})
-                records["open_interest"].append({"exchange": exchange, "symbol": "BTC", "ts_event": ts + MINUTE,
-                                                 "oi_usd": last_oi[v] * (1 + 1e-4 * (u + 1))})
+            records = bar_records(u, next_bar, last_close, last_oi)  # one new bar on every venue, in one POST
             t0 = time.perf_counter()
             r = await http.post("/api/records", json=records)
             answered.append((time.perf_counter() - t0) * 1000)
@@ -272,6 +273,67 @@ async def ws_clients(
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
 
 
+def bar_records(u: int, next_bar: int, last_close: float, last_oi: list[float]) -> dict[str, list[dict[str, object]]]:
+    """The ``u``-th new 1-minute bar (from ``next_bar``) of every venue and its OI, as ``POST /api/records``
+    takes them."""
+    ts = next_bar + u * MINUTE
+    price = last_close * (1 + 1e-4 * ((u % 5) - 2))
+    records: dict[str, list[dict[str, object]]] = {"bars": [], "open_interest": []}
+    for v, exchange in enumerate(VENUES):
+        p = price * (1 + 2e-4 * (v - 2))
+        records["bars"].append({"exchange": exchange, "symbol": "BTC", "interval_ms": MINUTE, "ts_event": ts,
+                                "open": p, "high": p * 1.0004, "low": p * 0.9997, "close": p * 1.0001,
+                                "volume": 50.0, "taker_buy_volume": 26.0, "quote_volume": 50.0 * p})
+        records["open_interest"].append({"exchange": exchange, "symbol": "BTC", "ts_event": ts + MINUTE,
+                                         "oi_usd": last_oi[v] * (1 + 1e-4 * (u + 1))})
+    return records
+
+
+def bench_live_step(bars: int) -> None:
+    """In process, the live loop's model work per new bar (``Live._view_frame`` before encoding): the 7-day
+    live view of five venues extended (liqmap.liveviews) and its calibration, with hourly realized
+    liquidations stored; CPU ms per bar (all threads), the first bar opening a new UTC day."""
+    import threading
+    from types import SimpleNamespace
+
+    from liqmap.service.calibration import calibration_with
+    from liqmap.service.params import ViewKey
+    from liqmap.service.records import RecordsIn, to_records
+    from liqmap.service.views import HeatmapCache
+    from liqmap.store import DuckDBStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="liqmap-bench-step-"))
+    try:
+        days = 38
+        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days)
+        with DuckDBStore(tmp / "live.duckdb") as store:
+            write_realized(store, end - days * DAY, end)
+            cache, owner = HeatmapCache(store), SimpleNamespace()
+            key = ViewKey(symbol="BTC", exchanges=None, range="7d", end=None, leverage=None, ages=None, n_bins=500,
+                          max_columns=1000)
+
+            def step(version: int) -> str:
+                return str(calibration_with(owner, store, cache, cache.get(key, version), latest=True).source)
+
+            step(1)
+            for thread in threading.enumerate():  # the next day's fit view, started by the step (once)
+                if thread.name == "liqmap-fit-prefetch":
+                    thread.join()
+            cpu = []
+            for u in range(bars):
+                store.write(to_records(RecordsIn.model_validate(bar_records(u, end, last_close, last_oi))))
+                c0 = time.process_time()
+                source = step(u + 2)
+                cpu.append((time.process_time() - c0) * 1000)
+        ordered = sorted(cpu)
+        print(f"\n3. Live step in process, 7d view of 5 venues x {days} days of 1-minute bars, {bars} new bars "
+              f"(calibration {source}): CPU per bar median {statistics.median(cpu):.0f} ms, "
+              f"p90 {ordered[int(0.9 * (bars - 1))]:.0f} ms, max {ordered[-1]:.0f} ms; per bar "
+              f"{' '.join(f'{c:.0f}' for c in cpu)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_live_store(path: Path, days: int) -> tuple[int, float, list[float]]:
     """Five venues x ``days`` of 1-minute bars + 5-minute OI (bench/minute_data.py) in a DuckDB file at
     ``path``, ending at 1_780_272_000_000 + days * DAY; returns what :func:`ws_clients` continues from: the
@@ -286,8 +348,9 @@ def write_live_store(path: Path, days: int) -> tuple[int, float, list[float]]:
     return end, float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
 
 
-def bench_ws(clients: int, updates: int, pause: float) -> None:
-    """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars."""
+def bench_ws(clients: int, updates: int, pause: float, realized: bool = False) -> None:
+    """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars (and,
+    with ``realized``, hourly realized liquidations: the updates carry calibrated USD)."""
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
@@ -298,10 +361,16 @@ def bench_ws(clients: int, updates: int, pause: float) -> None:
     try:
         days = 38
         end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days)
+        if realized:
+            from liqmap.store import DuckDBStore
+
+            with DuckDBStore(tmp / "live.duckdb") as store:
+                write_realized(store, end - days * DAY, end)
         t0 = time.perf_counter()
         server = Server(tmp / "live.duckdb", token="bench")
         print(f"\n2. WebSocket fan-out on one server process ({server.url}), 5 venues x {days} days of 1-minute "
-              f"bars; /api/meta answered {time.perf_counter() - t0:.1f} s after the process started")
+              f"bars{' + hourly realized liquidations' if realized else ''}; /api/meta answered "
+              f"{time.perf_counter() - t0:.1f} s after the process started")
         deadline = time.monotonic() + 120  # steady state: the views computed at start are done
         while not httpx.get(f"{server.url}/api/meta", timeout=30).json()["prewarmed"] and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -324,11 +393,17 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between two POSTed bars")
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--skip-heatmap", action="store_true")
+    parser.add_argument("--realized", action="store_true",
+                        help="WebSocket part: store hourly realized liquidations (calibrated updates)")
+    parser.add_argument("--live-step", type=int, default=0, metavar="BARS",
+                        help="also time the live step in process over BARS new bars")
     args = parser.parse_args()
     if not args.skip_heatmap:
         bench_heatmap(args.repeat)
     if not args.skip_ws:
-        bench_ws(args.clients, args.updates, args.pause)
+        bench_ws(args.clients, args.updates, args.pause, args.realized)
+    if args.live_step:
+        bench_live_step(args.live_step)
 
 
 if __name__ == "__main__":

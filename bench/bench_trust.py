@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
     repeats = int(argv[0]) if argv else 5
     from fastapi.testclient import TestClient
 
-    from liqmap.calibrate import calibration_for, sigma_columns
+    from liqmap.calibrate import calibration_for, fit_query, sigma_columns
     from liqmap.commands.render import render_heatmap_png
     from liqmap.evaluate.harness import calibrated_scores, heatmap_predictions, run_model
     from liqmap.evaluate.reach import reach_block
@@ -63,11 +63,11 @@ def main(argv: list[str]) -> None:
              timed(lambda: calibrated_scores(model, (data.realized_long, data.realized_short), data.ts, mask),
                    repeats)[0])
         view = heatmap_for(store, HeatmapQuery("BTC", range="7d"))
-        fit = heatmap_for(store, HeatmapQuery("BTC", range="30d"))
-        show("calibration_for (7d view; 30d heatmap given)", timed(lambda: calibration_for(store, view, fit), repeats)[0])
+        fit = heatmap_for(store, fit_query(view))
+        show("calibration_for (7d view; its fit view given)", timed(lambda: calibration_for(store, view, fit), repeats)[0])
         show("sigma_columns (7d view, every column)", timed(lambda: sigma_columns(store, view), repeats)[0])
-        show("heatmap_for 30d (the fit heatmap, computed once per version)",
-             timed(lambda: heatmap_for(store, HeatmapQuery("BTC", range="30d")), repeats)[0])
+        show("heatmap_for of the fit view (computed once per day by the service)",
+             timed(lambda: heatmap_for(store, fit_query(view)), repeats)[0])
         with tempfile.TemporaryDirectory() as tmp:
             png = Path(tmp) / "hm.png"
             for mode in ("none", "auto"):  # `liqmap heatmap --png`: auto adds the 30d fit heatmap and the fit

@@ -3,8 +3,10 @@ probabilities, and the bad ticks of a window (the pure parts live in ``liqmap.an
 ``liqmap.analysis.reach`` and ``liqmap.model.badticks``).
 
 Calibration of a view (``calibration_for``): the view's venues and symbol; predicted = the model's
-liquidated USD per day (``swept_long/short`` of a full-book heatmap reaching at least
-``WINDOW_DAYS`` + 1 days back, :data:`FIT_RANGE`), realized = per day, best source first:
+liquidated USD per day (``swept_long/short`` of the view's **fit view**, :func:`fit_query`: the full-book
+view of the same venues, symbol and model settings that ends at the UTC midnight starting the day of the
+view's last column and reaches :data:`FIT_RANGE` back, one column per bar), realized = per day, best
+source first:
 
 1. ``prints``: the collector's per-event prints (``liquidations`` table) of the view's venues;
 2. ``coinglass``: ``liquidation_bars`` of the view's venues, else of ``exchange="aggregate"`` (one stored
@@ -15,12 +17,14 @@ The first source with at least ``MIN_DAYS`` usable days on both sides wins.
 
 The factor is fitted on the complete UTC days before the day of the view's last column
 (:func:`liqmap.analysis.calibration.fit`), so the latest snapshot (what clusters, levels and alerts read)
-never carries a factor fitted on its own day.
+never carries a factor fitted on its own day. Those days are all the fit view holds, and it depends on
+that day only (not on the view's end hour, range, bins or columns): every view of the same venues and
+symbol ending the same day shares one fit view and one calibration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +43,20 @@ from liqmap.analysis.calibration import (
 )
 from liqmap.errors import ConfigError
 from liqmap.model.badticks import BadTick, by_time, find_bad_ticks
+from liqmap.model.config import ModelConfig
 from liqmap.model.result import Heatmap
+from liqmap.viewspec import VIEW
 
 if TYPE_CHECKING:
     from liqmap.query import HeatmapQuery
 
 FIT_RANGE = "30d"
 """Range of the full-book heatmap whose ``swept_*`` columns give the predicted daily USD."""
+FIT_BINS = VIEW.rows.lo
+"""Price bins of the fit view: its ``swept_*`` do not depend on them (only its unused grid does)."""
+FIT_COLUMNS = VIEW.columns.hi
+"""Columns at most of the fit view: more than the window bars of any automatic interval
+(:data:`liqmap.query.MAX_WINDOW_BARS`), so one column per bar and no column straddles a midnight."""
 
 
 def _daily_on(days: np.ndarray, day_ts: np.ndarray, sums: np.ndarray) -> np.ndarray:
@@ -112,8 +123,8 @@ def predicted_days(heatmap: Heatmap, fit_heatmap: Heatmap) -> tuple[np.ndarray, 
 
 
 def calibration_for(store: Any, heatmap: Heatmap, fit_heatmap: Heatmap) -> Calibration:
-    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: the same venues and symbol,
-    full book, ending with ``heatmap`` and reaching :data:`FIT_RANGE` back."""
+    """The calibration of ``heatmap``'s view (module docstring); ``fit_heatmap``: its fit view
+    (:func:`fit_query`)."""
     return calibration_on(store, heatmap, *predicted_days(heatmap, fit_heatmap))
 
 
@@ -138,11 +149,33 @@ def calibration_on(store: Any, heatmap: Heatmap, days: np.ndarray, p_long: np.nd
     return partial or FALLBACK
 
 
-def fit_query(query: HeatmapQuery) -> HeatmapQuery:
-    """The full-book view whose ``swept_*`` a view's calibration is fitted on: the view's venues, symbol,
-    end, bins and columns, :data:`FIT_RANGE` back, no leverage or age filter, both sides (the service
-    builds the same view from its ``ViewKey``: ``liqmap.service.calibration.calibration_with``)."""
-    return replace(query, range=FIT_RANGE, leverage=None, ages=None, side="both")
+def fit_day(heatmap: Heatmap) -> int:
+    """The UTC midnight starting the day of ``heatmap``'s last column: where its fit view ends."""
+    return int(heatmap.times[-1]) // DAY_MS * DAY_MS
+
+
+def fit_query(heatmap: Heatmap, config: ModelConfig | None = None) -> HeatmapQuery:
+    """The fit view of the view whose heatmap is ``heatmap`` (modelled with ``config``): the full-book view
+    whose ``swept_*`` its calibration is fitted on. ``heatmap``'s venues and symbol, the same model
+    settings, ending at :func:`fit_day`, :data:`FIT_RANGE` back, every other field the query's default
+    (automatic interval, no leverage or age filter, both sides), :data:`FIT_BINS` x :data:`FIT_COLUMNS`.
+    The one declaration of it: the service keys its fit views on this query
+    (``liqmap.service.calibration.fit_key``)."""
+    from liqmap.query import HeatmapQuery
+
+    return HeatmapQuery(heatmap.symbol, exchanges=heatmap.exchanges, range=FIT_RANGE, end=fit_day(heatmap),
+                        n_bins=FIT_BINS, max_columns=FIT_COLUMNS, config=config)
+
+
+def fit_days(store: Any, heatmap: Heatmap, fit: Callable[[], Heatmap]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`predicted_days` of ``heatmap`` on its fit view ``fit()``; no days (and no fit view) when none
+    of the venues has bars before :func:`fit_day` (the fit view would have no window)."""
+    end = fit_day(heatmap)
+    if not any(row["symbol"] == heatmap.symbol and row["exchange"] in heatmap.exchanges and int(row["first"]) < end
+               for row in store.series("bars")):
+        empty = np.empty(0)
+        return empty.astype(np.int64), empty, empty
+    return predicted_days(heatmap, fit())
 
 
 def calibrated_view(store: Any, query: HeatmapQuery, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:
@@ -156,8 +189,9 @@ def calibrated_view(store: Any, query: HeatmapQuery, heatmap: Heatmap, mode: str
     from liqmap.query import heatmap_for
 
     if not has_realized(store, heatmap.symbol, heatmap.exchanges):
-        return heatmap, FALLBACK  # what the fit would give, without its 30-day heatmap
-    calibration = calibration_for(store, heatmap, heatmap_for(store, fit_query(query)))
+        return heatmap, FALLBACK  # what the fit would give, without its fit view
+    fit = fit_query(heatmap, query.config)
+    calibration = calibration_on(store, heatmap, *fit_days(store, heatmap, lambda: heatmap_for(store, fit)))
     return scale_heatmap(heatmap, calibration), calibration
 
 

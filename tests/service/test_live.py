@@ -194,3 +194,41 @@ def test_one_frame_per_view_shared_by_its_clients(client, store):
     assert frame["data_version"] == plain["data_version"] == r.json()["data_version"]
     assert frame["heatmap"]["times"] == [last, last + HOUR]
     assert "heatmap" not in plain and plain["bars"] == frame["bars"] and plain["liquidations"] == frame["liquidations"]
+
+
+def test_live_bars_of_one_day_compute_its_fit_view_once(client, store):
+    """The calibration's fit view depends on the day of the view's last column only: five live bars of a day
+    compute that day's fit view once (for the API and the live loop; ahead of the day's first bar, once
+    the day before is complete), and nothing per bar."""
+    ctx = client.app.state.liqmap
+    computed: list = []
+    compute = ctx.cache.compute_fn
+
+    def recording(store_, key):
+        computed.append(key)
+        return compute(store_, key)
+
+    ctx.cache.compute_fn = recording
+    last = _last_bar(store)
+    midnight = last + HOUR
+    assert midnight % (24 * HOUR) == 0  # the first new bar opens a day
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h", "last_time": last}))
+        _receive_until(ws, "subscribed")
+        calibrations = []
+        for i in range(5):
+            records = _new_bar_records(last + i * HOUR)
+            r = client.post("/api/records", json=records, headers={"X-Liqmap-Token": "secret-token"})
+            assert r.status_code == 200, r.text
+            frame = _receive_until(ws, "update")
+            assert frame["heatmap"]["times"][-1] == last + (i + 1) * HOUR
+            calibrations.append(frame["heatmap"]["calibration"])
+            if i == 0:
+                after_first = len(computed)
+    api = client.get("/api/heatmap", params={"symbol": "BTC", "range": "24h"}).json()["calibration"]
+    fits = [key for key in computed if key.end is not None]  # the live view itself: end None, every bar
+    assert [key.end for key in fits if key.end == midnight] == [midnight]  # the new day's fit view, once
+    assert [key for key in computed[after_first:] if key.end is not None] == []  # none at the later bars
+    assert all(cal == calibrations[0] for cal in calibrations) and api == calibrations[0]
+    assert calibrations[0]["fitted_on"][1] == midnight  # fitted on the days before the new one

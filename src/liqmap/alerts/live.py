@@ -8,7 +8,6 @@ Collectors (``liqmap collect``) write the bars; this loop only reads.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -49,13 +48,13 @@ class StorePoller:
 
     def poll(self) -> list[Dispatch]:
         """Evaluate the columns that appeared since the last poll; returns what was dispatched."""
-        from liqmap.calibrate import FIT_RANGE, calibrated_columns
+        from liqmap.calibrate import calibrated_columns, fit_query
         from liqmap.query import heatmap_for
 
         heatmap = heatmap_for(self.store, self.query)
-        fit_query = dataclasses.replace(self.query, range=FIT_RANGE)
         # calibrated USD and the volatility behind reach rules (liqmap.calibrate)
-        heatmap, sigma = calibrated_columns(self.store, heatmap, heatmap_for(self.store, fit_query))
+        fit = heatmap_for(self.store, fit_query(heatmap, self.query.config))
+        heatmap, sigma = calibrated_columns(self.store, heatmap, fit)
         times = np.asarray(heatmap.times)
         if len(times) == 0:
             return []

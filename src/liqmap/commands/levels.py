@@ -39,15 +39,11 @@ def compute_plan(
     snapshot)``; clusters carry reach probabilities (``liqmap.calibrate``)."""
     from liqmap.analysis.calibration import scale_heatmap
     from liqmap.analysis.levels import plan_for_heatmap
-    from liqmap.calibrate import FIT_RANGE, calibration_for, sigma_now
+    from liqmap.calibrate import calibrated_view, sigma_now
     from liqmap.query import HeatmapQuery, heatmap_for
 
     query = HeatmapQuery(symbol, exchanges=exchanges, range=range_)
-    heatmap = heatmap_for(store, query)
-    fit_heatmap = heatmap if range_ == FIT_RANGE else heatmap_for(store, HeatmapQuery(symbol, exchanges=exchanges,
-                                                                                        range=FIT_RANGE))
-    calibration = calibration_for(store, heatmap, fit_heatmap)
-    heatmap = scale_heatmap(heatmap, calibration)
+    heatmap, calibration = calibrated_view(store, query, heatmap_for(store, query))
     fresh = None
     if fresh_age:
         fresh = scale_heatmap(heatmap_for(store, HeatmapQuery(symbol, exchanges=exchanges, range=range_,

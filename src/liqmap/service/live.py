@@ -236,7 +236,7 @@ class Live:
         try:
             heatmap = self.cache.get(view, version)
             # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
-            cal = calibration_with(self, self.store, self.cache, version, view, heatmap)
+            cal = calibration_with(self, self.store, self.cache, heatmap, latest=view.end is None)
             heatmap = scale_heatmap(heatmap, cal)
         except Exception as exc:
             return update_frame(version, records, {"error": f"heatmap update failed: {exc}"}), None
