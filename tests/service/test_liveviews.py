@@ -111,7 +111,7 @@ def test_a_new_high_beyond_the_ladder_recomputes_the_columns(store: DuckDBStore)
 
 
 def test_a_resampled_view_waits_for_complete_buckets_and_equals_the_full_recompute(store: DuckDBStore) -> None:
-    """A 5-minute view over 1-minute bars (the calibration's 30-day view is one): a minute that completes
+    """A 5-minute view over 1-minute bars (a client's live 30-day view is one): a minute that completes
     no bucket leaves the state as it is, one that completes a bucket extends it; always = heatmap_for."""
     query = HeatmapQuery("BTC", range="24h", warmup_days=2, n_bins=300, max_columns=100, interval_ms=5 * MINUTE_MS)
     live = LiveViews()
