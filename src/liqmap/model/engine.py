@@ -35,6 +35,9 @@ THREADS = 2
 """Threads of this process computing a run's frames and sides at once (1 = one after the other)."""
 SMALL_RUN_BARS = 20_000
 """Runs with fewer bars (over all frames) are computed on the calling thread."""
+SPLIT_VALUES = 1 << 22
+"""Summed books of at least this many values have their residue pass split over two threads (a thread
+start costs more than the pass on smaller ones)."""
 RESIDUE = 1e-12
 """Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
 
@@ -322,7 +325,7 @@ def _shown(total: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]
     if use_numba():  # the same comparisons in one compiled pass per column (columns apart: by halves)
         long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
         shown = kernel.compiled().shown
-        with ThreadPoolExecutor(1) if workers > 1 else nullcontext() as pool:
+        with ThreadPoolExecutor(1) if workers > 1 and total.size >= SPLIT_VALUES else nullcontext() as pool:
             parts = by_halves(pool, lambda rows: shown(total[rows], RESIDUE, long[rows], short[rows]), len(total))
         low, high = min(part[0] for part in parts), max(part[1] for part in parts)
         scale = max(high, -low, 1.0)
