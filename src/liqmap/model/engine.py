@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,9 @@ THREADS = 2
 """Threads of this process computing a run's frames and sides at once (1 = one after the other)."""
 SMALL_RUN_BARS = 20_000
 """Runs with fewer bars (over all frames) are computed on the calling thread."""
+SPLIT_VALUES = 1 << 22
+"""Summed books of at least this many values have their residue pass split over two threads (a thread
+start costs more than the pass on smaller ones)."""
 RESIDUE = 1e-12
 """Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
 
@@ -212,7 +215,7 @@ def compute_heatmap(
         tasks.append(FrameTask(frame, offset, ratios, frame_warm))
     workers = min(2 * len(tasks), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
     total, swept = run_books(spec, tasks, workers)
-    long, short = _shown(total)
+    long, short = _shown(total, workers)
     labels = config.age_labels
     return Heatmap(
         symbol=canonical(frames[0].symbol),
@@ -289,22 +292,42 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
                 if total is None or swept is None:
                     total, swept = grid, frame_swept
                     continue
-                total += grid
+                by_halves(pool, partial(_add_rows, total, grid), len(total))
                 swept += frame_swept
                 spare.append(job.grid.out)
     assert total is not None and swept is not None
     return total, swept
 
 
-def _shown(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+T = TypeVar("T")
+
+
+def _add_rows(total: np.ndarray, grid: np.ndarray, rows: slice) -> None:
+    np.add(total[rows], grid[rows], out=total[rows])
+
+
+def by_halves(pool: ThreadPoolExecutor | None, fn: Callable[[slice], T], n: int) -> list[T]:
+    """``fn`` over the first and the second half of ``n`` rows at once, the second on a ``pool`` thread
+    (None: one call over all rows): for row-wise work the calling thread would otherwise do alone."""
+    if pool is None or n < 2:
+        return [fn(slice(0, n))]
+    half = n // 2
+    pending = pool.submit(fn, slice(half, n))
+    return [fn(slice(0, half)), pending.result()]
+
+
+def _shown(total: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``(long, short)`` (K, B) from the summed book: checked non-negative, rounding residue cleared.
 
     Entering and leaving events cancel up to rounding: a bin emptied by sweeps may keep ~1e-16 of the
     USD that passed through it. Bins at or below RESIDUE x the column's largest are shown as empty (so
     "non-empty bin" means the same in every column, whatever the sweeps before it)."""
-    if use_numba():  # the same comparisons in one compiled pass per column
+    if use_numba():  # the same comparisons in one compiled pass per column (columns apart: by halves)
         long, short = np.empty((total.shape[0], total.shape[2])), np.empty((total.shape[0], total.shape[2]))
-        low, high = kernel.compiled().shown(total, RESIDUE, long, short)
+        shown = kernel.compiled().shown
+        with ThreadPoolExecutor(1) if workers > 1 and total.size >= SPLIT_VALUES else nullcontext() as pool:
+            parts = by_halves(pool, lambda rows: shown(total[rows], RESIDUE, long[rows], short[rows]), len(total))
+        low, high = min(part[0] for part in parts), max(part[1] for part in parts)
         scale = max(high, -low, 1.0)
         if low < -1e-6 * scale:
             raise ModelError(f"heatmap: negative outstanding notional {low} (scale {scale}); this is a bug")

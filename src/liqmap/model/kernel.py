@@ -21,9 +21,11 @@ same arithmetic in one pass per side of a frame, with no temporaries:
 The same sweep bars as the numpy path's :class:`~liqmap.model.sweep.FirstTouch` (the same comparisons),
 so the same numbers up to the order of the floating-point additions (~1e-15 relative).
 
-``LIQMAP_KERNEL=numpy`` selects the numpy path; the default is ``numba`` when it imports. Compiled
-functions are cached on disk (``cache=True``): the first call in a fresh environment compiles them
-(a few seconds, printed by ``bench/bench_model.py``), later processes load them.
+``LIQMAP_KERNEL=numpy`` selects the numpy path; the default is ``numba`` when it imports. numba is
+imported at the first kernel choice or use (:func:`have_numba`, :func:`compiled`), not with the package,
+so a server start does not wait for it. Compiled functions are cached on disk (``cache=True``): the first
+call in a fresh environment compiles them (a few seconds, printed by ``bench/bench_model.py``), later
+processes load them.
 """
 
 from __future__ import annotations
