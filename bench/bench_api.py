@@ -293,7 +293,6 @@ def bench_live_step(bars: int) -> None:
     """In process, the live loop's model work per new bar (``Live._view_frame`` before encoding): the 7-day
     live view of five venues extended (liqmap.liveviews) and its calibration, with hourly realized
     liquidations stored; CPU ms per bar (all threads), the first bar opening a new UTC day."""
-    import threading
     from types import SimpleNamespace
 
     from liqmap.service.calibration import calibration_with
@@ -316,9 +315,7 @@ def bench_live_step(bars: int) -> None:
                 return str(calibration_with(owner, store, cache, cache.get(key, version), latest=True).source)
 
             step(1)
-            for thread in threading.enumerate():  # the next day's fit view, started by the step (once)
-                if thread.name == "liqmap-fit-prefetch":
-                    thread.join()
+            cache.prefetch.wait()  # the next day's fit view, started by the step (once)
             cpu = []
             for u in range(bars):
                 store.write(to_records(RecordsIn.model_validate(bar_records(u, end, last_close, last_oi))))

@@ -47,8 +47,7 @@ from liqmap.query import (
     price_edges_for,
     resolve_view,
 )
-from liqmap.types import DAY_MS
-from liqmap.warmbooks import WarmBooks
+from liqmap.warmbooks import WarmBooks, day_split
 
 ADVANCE_BARS = 32
 """The books are carried forward (:func:`~liqmap.model.engine.advance_book`) once they are this many bars
@@ -144,7 +143,7 @@ class LiveViews:
         return heatmap
 
     def _state_at_end(self, store: object, query: HeatmapQuery, view: View, heatmap: Heatmap) -> _State | None:
-        split = view.start - view.start % DAY_MS
+        split = day_split(view.start)
         if split - CONTEXT_BARS * view.interval_ms <= view.warmup_start:
             return None
         books = self.books.books(store, list(view.exchanges), view.symbol, view.interval_ms,  # type: ignore[arg-type]
