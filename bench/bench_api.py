@@ -175,16 +175,80 @@ def bench_heatmap(repeat: int) -> None:
             # With realized liquidations stored (as Coinglass exports give), the calibration is fitted on
             # the view's fit view (the 30-day full book ending at the midnight starting the view's last
             # day): shared by the new views of one day, computed again on a new day ("nothing cached").
-            write_realized(store, end - days * DAY, end)
+            write_realized(store, end - days * DAY, end + (repeat + 2) * DAY)
             for mode in ("new view", "nothing cached"):
                 times, body = asyncio.run(time_requests(app, params, repeat, mode, end))
                 fit = "the day's fit view computed too" if mode == "nothing cached" else "the day's fit view cached"
                 print(f"  {label} {mode:14} with realized liquidations (calibration {body['calibration']['source']}, "
                       f"{fit}): median {statistics.median(times):6.1f} ms, "
                       f"p90 {sorted(times)[int(0.9 * (len(times) - 1))]:6.1f} ms")
+            bench_new_day(app, store, end, days, repeat)
         store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_new_day(app: FastAPI, store: Store, end: int, days: int, repeat: int) -> None:
+    """The first requests of a new UTC day in a running server, for the 7-day view of the latest data
+    (realized liquidations stored): the store grows by a day of 1-minute bars per run, the view is asked
+    for at the day's last bars (as the page or the live loop does); timed: the request after the day's last
+    bar (the window starts at the next midnight: its warm-up books) and after the next day's first bar (its
+    calibration's fit view). Runs alternate: "prefetched" (the books and the fit view built ahead in
+    threads, waited for, as a minute between two bars allows) and "no prefetch" (nothing ahead)."""
+    import httpx
+
+    from liqmap.service.records import RecordsIn, to_records
+    from minute_data import venue_series
+
+    ctx = app.state.liqmap
+    last = venue_series(days * 1440)
+    close, oi = float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
+    params: Params = {"symbol": "BTC", "range": "7d", "columns": 1000, "rows": 500}
+    start = ctx.cache.prefetch.start
+    figures: dict[str, list[tuple[float, float, float, float]]] = {"prefetched": [], "no prefetch": []}
+
+    def write(day: int, first: int, stop: int) -> None:
+        records: dict[str, list[dict[str, object]]] = {"bars": [], "open_interest": []}
+        for u in range(first, stop):
+            for kind, rows in bar_records(u, day, close, oi).items():
+                records[kind] += rows
+        store.write(to_records(RecordsIn.model_validate(records)))
+        ctx.live.version += 1  # what the live loop does on new data
+
+    async def get(client: httpx.AsyncClient) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = await client.get("/api/heatmap", params=params)
+        assert r.status_code == 200, r.status_code
+        return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            for k in range(2 * max(2, repeat // 2)):
+                mode = ("prefetched", "no prefetch")[k % 2]
+                ctx.cache.prefetch.start = start if mode == "prefetched" else (lambda key, run: None)
+                day = end + k * DAY  # this run's day: bars of [day, day + DAY), then the next day's first
+                write(day, 0, 1438)
+                await get(client)
+                write(day, 1438, 1439)
+                await get(client)  # an hour or less before the window moves: its books start ahead
+                ctx.cache.prefetch.wait()
+                write(day, 1439, 1440)
+                window = await get(client)  # the day's last bar: the window starts at the next midnight
+                ctx.cache.prefetch.wait()
+                write(day + DAY, 0, 1)
+                fit = await get(client)  # the next day's first bar: its calibration's fit view
+                ctx.cache.prefetch.wait()
+                figures[mode].append((*window, *fit))
+        ctx.cache.prefetch.start = start
+
+    asyncio.run(run())
+    print(f"  7d  new UTC day (latest view, realized liquidations; {len(figures['prefetched'])} runs of each, "
+          "alternating), wall ms / CPU ms (all threads) per request, min-max:")
+    for mode, rows in figures.items():
+        cols = list(zip(*rows, strict=True))
+        span = [f"{min(c):.0f}-{max(c):.0f}" for c in cols]
+        print(f"    {mode:11}: after the day's last bar (new window day: warm-up books) {span[0]} / {span[1]}; "
+              f"after the next day's first bar (new fit view) {span[2]} / {span[3]}")
 
 
 def process_cpu_s(pid: int) -> float:
