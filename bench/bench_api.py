@@ -21,6 +21,9 @@
    then the cold views again with hourly realized liquidations stored (a Coinglass-like aggregate), so the
    calibration is fitted on the day's fit view (liqmap.calibrate.fit_query: kept for the new views of the
    day, cleared with the books for "nothing cached", a new UTC day);
+   then a new UTC day in a running server (:func:`bench_new_day`): the latest 7-day view asked for after
+   the day's last bar (its window starts at the next midnight) and after the next day's first bar (its
+   fit view), runs alternating with and without the next day's books and fit view built ahead;
    For each view the parts of a cold request are also timed alone: `heatmap_for` (store read + model,
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
@@ -335,6 +338,10 @@ async def ws_clients(
               f"{cpu * 1000 / updates:.0f} ms (its process time over the updates, all threads)")
         print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
+        per_update = [sorted((c[v] - t0) * 1000 for c in received if v in c) for v, t0 in sent.items()]
+        print("  per update (bar open time: p50/p99 ms): " + ", ".join(
+            f"{(next_bar + u * MINUTE) % DAY // MINUTE:04d}m {d[len(d) // 2]:.0f}/{d[int(0.99 * (len(d) - 1))]:.0f}"
+            for u, d in enumerate(per_update) if d))
 
 
 def bar_records(u: int, next_bar: int, last_close: float, last_oi: list[float]) -> dict[str, list[dict[str, object]]]:
@@ -395,23 +402,25 @@ def bench_live_step(bars: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_live_store(path: Path, days: int) -> tuple[int, float, list[float]]:
+def write_live_store(path: Path, days: int, before: int = 0) -> tuple[int, float, list[float]]:
     """Five venues x ``days`` of 1-minute bars + 5-minute OI (bench/minute_data.py) in a DuckDB file at
-    ``path``, ending at 1_780_272_000_000 + days * DAY; returns what :func:`ws_clients` continues from: the
-    next bar's open time, the first venue's last close and every venue's last OI (USD)."""
+    ``path``, ending ``before`` minutes before 1_780_272_000_000 + days * DAY (a UTC midnight); returns what
+    :func:`ws_clients` continues from: the next bar's open time, the first venue's last close and every
+    venue's last OI (USD)."""
     from liqmap.store import DuckDBStore
     from minute_data import venue_series, write_store
 
-    end = 1_780_272_000_000 + days * DAY
+    end = 1_780_272_000_000 + days * DAY - before * MINUTE
     with DuckDBStore(path) as store:
         write_store(store, days, end)
     last = venue_series(days * 1440)
     return end, float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
 
 
-def bench_ws(clients: int, updates: int, pause: float, realized: bool = False) -> None:
+def bench_ws(clients: int, updates: int, pause: float, realized: bool = False, before: int = 0) -> None:
     """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars (and,
-    with ``realized``, hourly realized liquidations: the updates carry calibrated USD)."""
+    with ``realized``, hourly realized liquidations: the updates carry calibrated USD), ending ``before``
+    minutes before a UTC midnight (the ``before``-th update's bar closes the day)."""
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
@@ -421,7 +430,7 @@ def bench_ws(clients: int, updates: int, pause: float, realized: bool = False) -
     server = None
     try:
         days = 38
-        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days)
+        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days, before)
         if realized:
             from liqmap.store import DuckDBStore
 
@@ -456,13 +465,15 @@ def main() -> None:
     parser.add_argument("--skip-heatmap", action="store_true")
     parser.add_argument("--realized", action="store_true",
                         help="WebSocket part: store hourly realized liquidations (calibrated updates)")
+    parser.add_argument("--before-midnight", type=int, default=0, metavar="MIN",
+                        help="WebSocket part: the stored bars end MIN minutes before a UTC midnight")
     parser.add_argument("--live-step", type=int, default=0, metavar="BARS",
                         help="also time the live step in process over BARS new bars")
     args = parser.parse_args()
     if not args.skip_heatmap:
         bench_heatmap(args.repeat)
     if not args.skip_ws:
-        bench_ws(args.clients, args.updates, args.pause, args.realized)
+        bench_ws(args.clients, args.updates, args.pause, args.realized, args.before_midnight)
     if args.live_step:
         bench_live_step(args.live_step)
 
