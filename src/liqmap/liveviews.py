@@ -47,6 +47,7 @@ from liqmap.query import (
     price_edges_for,
     resolve_view,
 )
+from liqmap.types import DAY_MS
 from liqmap.warmbooks import WarmBooks, day_split
 
 ADVANCE_BARS = 32
@@ -77,6 +78,8 @@ class LiveViews:
         self.books = books or WarmBooks()
         self.size = size
         self._states: OrderedDict[HeatmapQuery, _State] = OrderedDict()
+        self._next: OrderedDict[HeatmapQuery, _State] = OrderedDict()
+        """Per query, a state with the warm-up start of the view's next UTC day (:meth:`prepare`)."""
         self._locks: dict[HeatmapQuery, threading.Lock] = {}
         self._guard = threading.Lock()
         self.extended = 0
@@ -95,6 +98,10 @@ class LiveViews:
             view = complete_bars(resolve_view(store, query))  # type: ignore[arg-type]
             with self._guard:
                 state = self._states.get(query)
+                if state is None or state.view.warmup_start != view.warmup_start:
+                    ahead = self._next.pop(query, None)
+                    if ahead is not None and self._compatible(ahead.view, view):
+                        state = self._states[query] = ahead
             heatmap = None
             if state is not None and view.end == state.view.end and _same(state.view, view):
                 heatmap = state.heatmap
@@ -119,6 +126,28 @@ class LiveViews:
     def clear(self) -> None:
         with self._guard:
             self._states.clear()
+            self._next.clear()
+
+    def prepare(self, store: object, query: HeatmapQuery, warmup_start: int) -> None:
+        """Build ahead the state the live view ``query`` continues from once its warm-up start moves to
+        ``warmup_start`` (the next UTC day of its window's start): the view at the latest data modelled from
+        ``warmup_start`` (a warm-up ending at its window's start, ``warmup_days`` short of a whole day), which
+        :meth:`heatmap` extends over the bars since when the view's warm-up start gets there, instead of a
+        full run from the new day's warm-up book (the same heatmap: the model's warm start is exact)."""
+        now = complete_bars(resolve_view(store, query))  # type: ignore[arg-type]
+        if now.warmup_start >= warmup_start:
+            return
+        early = dataclasses.replace(query, warmup_days=(now.start - warmup_start - 1) / DAY_MS)
+        view = complete_bars(resolve_view(store, early))  # type: ignore[arg-type]
+        if (view.warmup_start, view.interval_ms, view.end) != (warmup_start, now.interval_ms, now.end):
+            return
+        heatmap = heatmap_for(store, dataclasses.replace(early, end=view.end), books=self.books)  # type: ignore[arg-type]
+        state = self._state_at_end(store, early, view, heatmap)
+        if state is not None:
+            with self._guard:
+                self._next[query] = state
+                while len(self._next) > self.size:
+                    self._next.popitem(last=False)
 
     @staticmethod
     def _compatible(old: View, new: View) -> bool:

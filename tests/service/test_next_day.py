@@ -96,7 +96,9 @@ def test_a_new_day_finds_its_books_and_fit_view_built_ahead(day_client, monkeypa
         assert midnight - 7 * DAY in splits  # the books the window will start from, built ahead
         splits.clear()
         before = fits.copy()
+        rebuilt = ctx.cache.live.rebuilt
         step(midnight - HOUR)  # the day's last bar: the window starts at (midnight - 7 days)
+        assert ctx.cache.live.rebuilt == rebuilt  # extended from the state prepared ahead, no full run
         ctx.cache.prefetch.wait(60)
         # ahead, in the prefetch's thread: the next day's fit view (a 30-day view ending at the midnight) and
         # its books; none of the view's

@@ -133,10 +133,12 @@ class HeatmapCache:
 
     def prefetch_books(self, key: ViewKey) -> None:
         """For a view of the latest data (``key.end`` None) that is less than :data:`PREFETCH_LEAD_MS`
-        before its window starts on the next UTC midnight, build the warm-up books at that midnight (the
-        split of the view from then on: :func:`liqmap.query.heatmap_for`, :mod:`liqmap.warmbooks`) in a
-        thread, through the compute gate: the bar (or request) that moves the window then finds them
-        instead of building 30 days of books per venue on its way to the clients."""
+        before its window starts on the next UTC midnight, build in a thread, through the compute gate, the
+        view's live state with the warm-up start it will have then (:meth:`LiveViews.prepare`) and the
+        warm-up books at that midnight (the split of the view from then on: :func:`liqmap.query.heatmap_for`,
+        :mod:`liqmap.warmbooks`): the bar (or request) that moves the window then extends that state (or,
+        when the price ladder moved, runs from those books) instead of building 30 days of books per venue
+        and running the whole window on its way to the clients."""
         query = key.query()
         if query.warmup_interval_ms is not None:
             return  # a coarse warm-up builds its own books
@@ -151,10 +153,11 @@ class HeatmapCache:
         args = (tuple(ahead.exchanges), ahead.symbol, ahead.interval_ms, ahead.warmup_start, split,
                 query.model_config)
 
-        def build() -> object:
-            return self.books.books(self.store, *args)
+        def build() -> None:
+            self.live.prepare(self.store, query, ahead.warmup_start)
+            self.books.books(self.store, *args)
 
-        self.prefetch.start(("books", *args), build if self.gate is None else self.gate.wrap(build))
+        self.prefetch.start(("next day", key, split), build if self.gate is None else self.gate.wrap(build))
 
     def get_with_bin(self, key: ViewKey, version: int, bin_size: float | None) -> Heatmap:
         """With ``bin_size`` (USD), pick the row count that gives bins of about that width over the
