@@ -19,11 +19,11 @@ DAY = 24 * HOUR
 TOKEN = {"X-Liqmap-Token": "secret-token"}
 
 
-def _bar(ts: int) -> dict:
+def _bar(ts: int, high: float = 77900.0, low: float = 76800.0) -> dict:
     """The hourly bar opening at ``ts`` and the OI at its end, as ``POST /api/records`` takes them."""
     return {
         "bars": [{"exchange": "binance", "symbol": "BTCUSDT", "interval_ms": HOUR, "ts_event": ts, "open": 77030.3,
-                  "high": 77900.0, "low": 76800.0, "close": 77650.5, "volume": 1234.5, "taker_buy_volume": 700.0}],
+                  "high": high, "low": low, "close": 77650.5, "volume": 1234.5, "taker_buy_volume": 700.0}],
         "open_interest": [{"exchange": "binance", "symbol": "BTC", "ts_event": ts + HOUR, "oi_usd": 8.1e9}],
     }
 
@@ -45,8 +45,10 @@ def day_client(store) -> Iterator[tuple[object, int]]:
         yield client, midnight
 
 
-@pytest.mark.parametrize("path", ["websocket", "request"])
-def test_a_new_day_finds_its_books_and_fit_view_built_ahead(day_client, monkeypatch, path, assert_same_usd):
+@pytest.mark.parametrize(("path", "wide"), [("websocket", False), ("request", False), ("websocket", True)])
+def test_a_new_day_finds_its_books_and_fit_view_built_ahead(day_client, monkeypatch, path, wide, assert_same_usd):
+    """``wide``: the day's last bar moves the view's price ladder (the state prepared ahead cannot be
+    extended: a run from the books built ahead)."""
     import liqmap.warmbooks
 
     client, midnight = day_client
@@ -74,9 +76,9 @@ def test_a_new_day_finds_its_books_and_fit_view_built_ahead(day_client, monkeypa
     with client.websocket_connect("/api/stream") as ws:
         ws.receive_json()
 
-        def step(ts: int) -> dict:
+        def step(ts: int, **prices: float) -> dict:
             """Write the bar opening at ``ts``; the calibration of the view at the new data."""
-            assert client.post("/api/records", json=_bar(ts), headers=TOKEN).status_code == 200
+            assert client.post("/api/records", json=_bar(ts, **prices), headers=TOKEN).status_code == 200
             if path == "request":
                 return client.get("/api/heatmap", params=params).json()["calibration"]
             for _ in range(20):
@@ -96,9 +98,12 @@ def test_a_new_day_finds_its_books_and_fit_view_built_ahead(day_client, monkeypa
         assert midnight - 7 * DAY in splits  # the books the window will start from, built ahead
         splits.clear()
         before = fits.copy()
-        rebuilt = ctx.cache.live.rebuilt
-        step(midnight - HOUR)  # the day's last bar: the window starts at (midnight - 7 days)
-        assert ctx.cache.live.rebuilt == rebuilt  # extended from the state prepared ahead, no full run
+        rebuilt, rebased = ctx.cache.live.rebuilt, ctx.cache.live.rebased
+        # the day's last bar: the window starts at (midnight - 7 days)
+        top = float(ctx.cache.get(key, ctx.version).price_edges[-1])  # 2 % above the window's highest high
+        step(midnight - HOUR, **({"high": top * 1.02} if wide else {}))
+        assert ctx.cache.live.rebuilt == rebuilt  # extended from the state prepared ahead
+        assert ctx.cache.live.rebased == rebased + wide  # re-binned by a run from the books built ahead
         ctx.cache.prefetch.wait(60)
         # ahead, in the prefetch's thread: the next day's fit view (a 30-day view ending at the midnight) and
         # its books; none of the view's
