@@ -16,7 +16,8 @@ completes no bucket leaves the view as it is, and one that completes a bucket ex
 The columns are recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
 when the price ladder (the window's lowest low or highest high moved) or the column grouping changed; the
 state's books carry on. The state itself is rebuilt when the warm-up start (a new UTC day of the
-window's start), the bar interval or the exchanges changed, or on a gap / missing OI near its books.
+window's start), the bar interval or the exchanges changed, or on a gap / missing OI near its books; a state
+with the next warm-up start built ahead (:meth:`LiveViews.prepare`) is extended instead.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 ComputeFn = Callable[[Any, ViewKey], Heatmap]
 PREFETCH_LEAD_MS = 3_600_000
-"""How long (at least one bar) before a live view's window starts on a new UTC day the warm-up books at
-that midnight are built ahead (:meth:`HeatmapCache.prefetch_books`)."""
+"""How long (at least one bar) before a live view's window starts on a new UTC day its state and warm-up
+books for that day are built ahead (:meth:`HeatmapCache.prefetch_books`)."""
 
 
 class Prefetch:
