@@ -21,6 +21,9 @@
    then the cold views again with hourly realized liquidations stored (a Coinglass-like aggregate), so the
    calibration is fitted on the day's fit view (liqmap.calibrate.fit_query: kept for the new views of the
    day, cleared with the books for "nothing cached", a new UTC day);
+   then a new UTC day in a running server (:func:`bench_new_day`): the latest 7-day view asked for after
+   the day's last bar (its window starts at the next midnight) and after the next day's first bar (its
+   fit view), runs alternating with and without the next day's books and fit view built ahead;
    For each view the parts of a cold request are also timed alone: `heatmap_for` (store read + model,
    with and without the warm-up book) and the encoding (payload + JSON + zstd, and + gzip).
 2. 200 concurrent WebSocket clients on one `liqmap serve` process (uvicorn, 127.0.0.1), all subscribed to
@@ -175,16 +178,80 @@ def bench_heatmap(repeat: int) -> None:
             # With realized liquidations stored (as Coinglass exports give), the calibration is fitted on
             # the view's fit view (the 30-day full book ending at the midnight starting the view's last
             # day): shared by the new views of one day, computed again on a new day ("nothing cached").
-            write_realized(store, end - days * DAY, end)
+            write_realized(store, end - days * DAY, end + (repeat + 2) * DAY)
             for mode in ("new view", "nothing cached"):
                 times, body = asyncio.run(time_requests(app, params, repeat, mode, end))
                 fit = "the day's fit view computed too" if mode == "nothing cached" else "the day's fit view cached"
                 print(f"  {label} {mode:14} with realized liquidations (calibration {body['calibration']['source']}, "
                       f"{fit}): median {statistics.median(times):6.1f} ms, "
                       f"p90 {sorted(times)[int(0.9 * (len(times) - 1))]:6.1f} ms")
+            bench_new_day(app, store, end, days, repeat)
         store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_new_day(app: FastAPI, store: Store, end: int, days: int, repeat: int) -> None:
+    """The first requests of a new UTC day in a running server, for the 7-day view of the latest data
+    (realized liquidations stored): the store grows by a day of 1-minute bars per run, the view is asked
+    for at the day's last bars (as the page or the live loop does); timed: the request after the day's last
+    bar (the window starts at the next midnight: its warm-up books) and after the next day's first bar (its
+    calibration's fit view). Runs alternate: "prefetched" (the books and the fit view built ahead in
+    threads, waited for, as a minute between two bars allows) and "no prefetch" (nothing ahead)."""
+    import httpx
+
+    from liqmap.service.records import RecordsIn, to_records
+    from minute_data import venue_series
+
+    ctx = app.state.liqmap
+    last = venue_series(days * 1440)
+    close, oi = float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
+    params: Params = {"symbol": "BTC", "range": "7d", "columns": 1000, "rows": 500}
+    start = ctx.cache.prefetch.start
+    figures: dict[str, list[tuple[float, float, float, float]]] = {"prefetched": [], "no prefetch": []}
+
+    def write(day: int, first: int, stop: int) -> None:
+        records: dict[str, list[dict[str, object]]] = {"bars": [], "open_interest": []}
+        for u in range(first, stop):
+            for kind, rows in bar_records(u, day, close, oi).items():
+                records[kind] += rows
+        store.write(to_records(RecordsIn.model_validate(records)))
+        ctx.live.version += 1  # what the live loop does on new data
+
+    async def get(client: httpx.AsyncClient) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = await client.get("/api/heatmap", params=params)
+        assert r.status_code == 200, r.status_code
+        return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            for k in range(2 * max(2, repeat // 2)):
+                mode = ("prefetched", "no prefetch")[k % 2]
+                ctx.cache.prefetch.start = start if mode == "prefetched" else (lambda key, run: None)
+                day = end + k * DAY  # this run's day: bars of [day, day + DAY), then the next day's first
+                write(day, 0, 1438)
+                await get(client)
+                write(day, 1438, 1439)
+                await get(client)  # an hour or less before the window moves: its books start ahead
+                ctx.cache.prefetch.wait()
+                write(day, 1439, 1440)
+                window = await get(client)  # the day's last bar: the window starts at the next midnight
+                ctx.cache.prefetch.wait()
+                write(day + DAY, 0, 1)
+                fit = await get(client)  # the next day's first bar: its calibration's fit view
+                ctx.cache.prefetch.wait()
+                figures[mode].append((*window, *fit))
+        ctx.cache.prefetch.start = start
+
+    asyncio.run(run())
+    print(f"  7d  new UTC day (latest view, realized liquidations; {len(figures['prefetched'])} runs of each, "
+          "alternating), wall ms / CPU ms (all threads) per request, min-max:")
+    for mode, rows in figures.items():
+        cols = list(zip(*rows, strict=True))
+        span = [f"{min(c):.0f}-{max(c):.0f}" for c in cols]
+        print(f"    {mode:11}: after the day's last bar (new window day: warm-up books) {span[0]} / {span[1]}; "
+              f"after the next day's first bar (new fit view) {span[2]} / {span[3]}")
 
 
 def process_cpu_s(pid: int) -> float:
@@ -271,6 +338,10 @@ async def ws_clients(
               f"{cpu * 1000 / updates:.0f} ms (its process time over the updates, all threads)")
         print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
+        per_update = [sorted((c[v] - t0) * 1000 for c in received if v in c) for v, t0 in sent.items()]
+        print("  per update (bar open time: p50/p99 ms): " + ", ".join(
+            f"{(next_bar + u * MINUTE) % DAY // MINUTE:04d}m {d[len(d) // 2]:.0f}/{d[int(0.99 * (len(d) - 1))]:.0f}"
+            for u, d in enumerate(per_update) if d))
 
 
 def bar_records(u: int, next_bar: int, last_close: float, last_oi: list[float]) -> dict[str, list[dict[str, object]]]:
@@ -293,7 +364,6 @@ def bench_live_step(bars: int) -> None:
     """In process, the live loop's model work per new bar (``Live._view_frame`` before encoding): the 7-day
     live view of five venues extended (liqmap.liveviews) and its calibration, with hourly realized
     liquidations stored; CPU ms per bar (all threads), the first bar opening a new UTC day."""
-    import threading
     from types import SimpleNamespace
 
     from liqmap.service.calibration import calibration_with
@@ -316,9 +386,7 @@ def bench_live_step(bars: int) -> None:
                 return str(calibration_with(owner, store, cache, cache.get(key, version), latest=True).source)
 
             step(1)
-            for thread in threading.enumerate():  # the next day's fit view, started by the step (once)
-                if thread.name == "liqmap-fit-prefetch":
-                    thread.join()
+            cache.prefetch.wait()  # the next day's fit view, started by the step (once)
             cpu = []
             for u in range(bars):
                 store.write(to_records(RecordsIn.model_validate(bar_records(u, end, last_close, last_oi))))
@@ -334,23 +402,25 @@ def bench_live_step(bars: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_live_store(path: Path, days: int) -> tuple[int, float, list[float]]:
+def write_live_store(path: Path, days: int, before: int = 0) -> tuple[int, float, list[float]]:
     """Five venues x ``days`` of 1-minute bars + 5-minute OI (bench/minute_data.py) in a DuckDB file at
-    ``path``, ending at 1_780_272_000_000 + days * DAY; returns what :func:`ws_clients` continues from: the
-    next bar's open time, the first venue's last close and every venue's last OI (USD)."""
+    ``path``, ending ``before`` minutes before 1_780_272_000_000 + days * DAY (a UTC midnight); returns what
+    :func:`ws_clients` continues from: the next bar's open time, the first venue's last close and every
+    venue's last OI (USD)."""
     from liqmap.store import DuckDBStore
     from minute_data import venue_series, write_store
 
-    end = 1_780_272_000_000 + days * DAY
+    end = 1_780_272_000_000 + days * DAY - before * MINUTE
     with DuckDBStore(path) as store:
         write_store(store, days, end)
     last = venue_series(days * 1440)
     return end, float(last[0][1]["close"][-1]), [float(s["oi"][-1]) for _, s in last]
 
 
-def bench_ws(clients: int, updates: int, pause: float, realized: bool = False) -> None:
+def bench_ws(clients: int, updates: int, pause: float, realized: bool = False, before: int = 0) -> None:
     """The real server (``liqmap serve``) on a DuckDB file of five venues x 38 days of 1-minute bars (and,
-    with ``realized``, hourly realized liquidations: the updates carry calibrated USD)."""
+    with ``realized``, hourly realized liquidations: the updates carry calibrated USD), ending ``before``
+    minutes before a UTC midnight (the ``before``-th update's bar closes the day)."""
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
@@ -360,7 +430,7 @@ def bench_ws(clients: int, updates: int, pause: float, realized: bool = False) -
     server = None
     try:
         days = 38
-        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days)
+        end, last_close, last_oi = write_live_store(tmp / "live.duckdb", days, before)
         if realized:
             from liqmap.store import DuckDBStore
 
@@ -395,13 +465,15 @@ def main() -> None:
     parser.add_argument("--skip-heatmap", action="store_true")
     parser.add_argument("--realized", action="store_true",
                         help="WebSocket part: store hourly realized liquidations (calibrated updates)")
+    parser.add_argument("--before-midnight", type=int, default=0, metavar="MIN",
+                        help="WebSocket part: the stored bars end MIN minutes before a UTC midnight")
     parser.add_argument("--live-step", type=int, default=0, metavar="BARS",
                         help="also time the live step in process over BARS new bars")
     args = parser.parse_args()
     if not args.skip_heatmap:
         bench_heatmap(args.repeat)
     if not args.skip_ws:
-        bench_ws(args.clients, args.updates, args.pause, args.realized)
+        bench_ws(args.clients, args.updates, args.pause, args.realized, args.before_midnight)
     if args.live_step:
         bench_live_step(args.live_step)
 

@@ -16,7 +16,8 @@ completes no bucket leaves the view as it is, and one that completes a bucket ex
 The columns are recomputed in full (from the day's warm-up book, :class:`~liqmap.warmbooks.WarmBooks`)
 when the price ladder (the window's lowest low or highest high moved) or the column grouping changed; the
 state's books carry on. The state itself is rebuilt when the warm-up start (a new UTC day of the
-window's start), the bar interval or the exchanges changed, or on a gap / missing OI near its books.
+window's start), the bar interval or the exchanges changed, or on a gap / missing OI near its books; a state
+with the next warm-up start built ahead (:meth:`LiveViews.prepare`) is extended instead.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from liqmap.query import (
     resolve_view,
 )
 from liqmap.types import DAY_MS
-from liqmap.warmbooks import WarmBooks
+from liqmap.warmbooks import WarmBooks, day_split
 
 ADVANCE_BARS = 32
 """The books are carried forward (:func:`~liqmap.model.engine.advance_book`) once they are this many bars
@@ -78,6 +79,8 @@ class LiveViews:
         self.books = books or WarmBooks()
         self.size = size
         self._states: OrderedDict[HeatmapQuery, _State] = OrderedDict()
+        self._next: OrderedDict[HeatmapQuery, _State] = OrderedDict()
+        """Per query, a state with the warm-up start of the view's next UTC day (:meth:`prepare`)."""
         self._locks: dict[HeatmapQuery, threading.Lock] = {}
         self._guard = threading.Lock()
         self.extended = 0
@@ -96,6 +99,10 @@ class LiveViews:
             view = complete_bars(resolve_view(store, query))  # type: ignore[arg-type]
             with self._guard:
                 state = self._states.get(query)
+                if state is None or state.view.warmup_start != view.warmup_start:
+                    ahead = self._next.pop(query, None)
+                    if ahead is not None and self._compatible(ahead.view, view):
+                        state = self._states[query] = ahead
             heatmap = None
             if state is not None and view.end == state.view.end and _same(state.view, view):
                 heatmap = state.heatmap
@@ -120,6 +127,28 @@ class LiveViews:
     def clear(self) -> None:
         with self._guard:
             self._states.clear()
+            self._next.clear()
+
+    def prepare(self, store: object, query: HeatmapQuery, warmup_start: int) -> None:
+        """Build ahead the state the live view ``query`` continues from once its warm-up start moves to
+        ``warmup_start`` (the next UTC day of its window's start): the view at the latest data modelled from
+        ``warmup_start`` (a warm-up ending at its window's start, ``warmup_days`` short of a whole day), which
+        :meth:`heatmap` extends over the bars since when the view's warm-up start gets there, instead of a
+        full run from the new day's warm-up book (the same heatmap: the model's warm start is exact)."""
+        now = complete_bars(resolve_view(store, query))  # type: ignore[arg-type]
+        if now.warmup_start >= warmup_start:
+            return
+        early = dataclasses.replace(query, warmup_days=(now.start - warmup_start - 1) / DAY_MS)
+        view = complete_bars(resolve_view(store, early))  # type: ignore[arg-type]
+        if (view.warmup_start, view.interval_ms, view.end) != (warmup_start, now.interval_ms, now.end):
+            return
+        heatmap = heatmap_for(store, dataclasses.replace(early, end=view.end), books=self.books)  # type: ignore[arg-type]
+        state = self._state_at_end(store, early, view, heatmap)
+        if state is not None:
+            with self._guard:
+                self._next[query] = state
+                while len(self._next) > self.size:
+                    self._next.popitem(last=False)
 
     @staticmethod
     def _compatible(old: View, new: View) -> bool:
@@ -144,7 +173,7 @@ class LiveViews:
         return heatmap
 
     def _state_at_end(self, store: object, query: HeatmapQuery, view: View, heatmap: Heatmap) -> _State | None:
-        split = view.start - view.start % DAY_MS
+        split = day_split(view.start)
         if split - CONTEXT_BARS * view.interval_ms <= view.warmup_start:
             return None
         books = self.books.books(store, list(view.exchanges), view.symbol, view.interval_ms,  # type: ignore[arg-type]

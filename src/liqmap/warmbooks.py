@@ -30,6 +30,7 @@ from liqmap.model.book import WarmBook
 from liqmap.model.config import ModelConfig
 from liqmap.model.frame import MarketFrame
 from liqmap.store import Store
+from liqmap.types import DAY_MS
 
 BUILD_THREADS = 2
 """Exchanges whose books are built at once."""
@@ -41,6 +42,11 @@ Prints = tuple[tuple[int, str], ...]
 """A fingerprint per table of :data:`SOURCE_TABLES` (:func:`fingerprint`)."""
 Version = tuple[tuple[str, int], ...]
 """The store's data version (:meth:`Store.version`)."""
+
+
+def day_split(start: int) -> int:
+    """The split of a window starting at ``start``: the UTC midnight at or before it."""
+    return start - start % DAY_MS
 
 
 def _nbytes(books: Books) -> int:

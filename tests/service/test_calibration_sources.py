@@ -195,9 +195,7 @@ def test_api_and_cli_give_one_calibration_per_day(client, store) -> None:
 def test_the_next_days_fit_view_is_computed_ahead_once_the_day_is_complete(store) -> None:
     """A view of the latest data whose bars reach the next midnight starts that day's fit view in a thread,
     so the day's first bar finds it computed; a view with an ``end`` starts nothing."""
-    import threading
-
-    from liqmap.service.calibration import calibration_with, context_cache, fit_predicted
+    from liqmap.service.calibration import calibration_with, fit_predicted
     from liqmap.service.params import ViewKey
     from liqmap.service.views import HeatmapCache
 
@@ -211,12 +209,10 @@ def test_the_next_days_fit_view_is_computed_ahead_once_the_day_is_complete(store
     midnight = int(view.times[-1]) // DAY * DAY + DAY
     assert int(view.times[-1]) + view.interval_ms == midnight  # the sample's last bar closes the day
     calibration_with(Owner(), store, cache, view)  # not the latest data: nothing ahead
-    assert context_cache(cache, "fit_prefetch").misses == 0
+    assert cache.prefetch.started == 0
     calibration_with(Owner(), store, cache, view, latest=True)
-    for thread in threading.enumerate():
-        if thread.name == "liqmap-fit-prefetch":
-            thread.join(60)
-    assert context_cache(cache, "fit_prefetch").misses == 1
+    cache.prefetch.wait(60)
+    assert cache.prefetch.started == 1
 
     def no_compute(store_, key_):
         raise AssertionError(f"computed {key_}")

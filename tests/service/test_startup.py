@@ -36,3 +36,32 @@ def test_meta_and_other_views_answer_while_the_precompute_runs(store) -> None:  
         release.set()
         assert ctx.prewarmed.wait(60)
         assert c.get("/api/meta").json()["prewarmed"] is True
+
+
+def test_after_the_precompute_a_calibrated_request_computes_no_fit_view(store) -> None:  # type: ignore[no-untyped-def]
+    """The start-up precompute also calibrates the views it computes (the sample stores realized
+    liquidations): the page's first calibrated request then computes neither the view nor its fit view."""
+    from fastapi.testclient import TestClient
+
+    from liqmap.service.app import create_app
+
+    app = create_app(store)
+    ctx = app.state.liqmap
+    computed: list = []
+    compute = ctx.cache.compute_fn
+
+    def recording(s, key) -> Heatmap:  # type: ignore[no-untyped-def]
+        computed.append(key)
+        return compute(s, key)  # type: ignore[no-any-return]
+
+    ctx.cache.compute_fn = recording
+    with TestClient(app) as c:
+        assert ctx.prewarmed.wait(120)
+        ctx.cache.prefetch.wait(60)  # the next day's fit view, started by the calibrations
+        fit_ends = {key.end for key in computed if key.end is not None}
+        day = int(heatmap_for(store, HeatmapQuery("BTC", range="7d")).times[-1]) // 86_400_000 * 86_400_000
+        assert day in fit_ends  # the precompute's: the fit view of the day of the views' last column
+        computed.clear()
+        body = c.get("/api/heatmap", params={"symbol": "BTC", "range": "7d"}).json()
+    assert computed == []
+    assert body["calibration"]["source"] == "coinglass" and body["calibration"]["fitted_on"][1] == day

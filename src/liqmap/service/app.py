@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from liqmap.errors import ConfigError, DataError, LiqmapError, StoreError
 from liqmap.model.config import ModelConfig
 from liqmap.service import api, coinglass, compress, health, observe, records, schemas, stream
+from liqmap.service.calibration import view_calibration
 from liqmap.service.context import ServiceContext, token_refusal
 from liqmap.service.conventions import ApiConventions
 from liqmap.service.hub import Hub
@@ -127,7 +128,9 @@ async def _start_up(app: FastAPI, ctx: ServiceContext) -> None:
 def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
     """Compute the page's default view (7d, all exchanges) of the first symbols in the background, so
     the first visitor does not wait for the model; then every other range of the first symbol, which
-    also leaves each range's warm-up book of the day (liqmap.warmbooks) for later data and views."""
+    also leaves each range's warm-up book of the day (liqmap.warmbooks) for later data and views. Each
+    view's calibration too (its day's fit view, when realized liquidations are stored), which every
+    calibrated request of the view reads."""
     from liqmap.viewspec import VIEW
 
     try:
@@ -142,7 +145,7 @@ def prewarm(ctx: ServiceContext, symbols: int = 3) -> None:
             key = parse_view(symbol=symbol, exchanges=None, range_=range_, end=None, leverage=None, age=None,
                              rows=None, columns=None, tiers=ctx.config.leverage, labels=ctx.config.age_labels)
             try:
-                ctx.cache.get(key, ctx.version)
+                view_calibration(ctx, key, ctx.cache.get(key, ctx.version))
             except Exception:  # nothing to warm for this view (no usable data): a request will say why
                 log.debug("prewarm of %s %s failed", symbol, range_, exc_info=True)
     finally:

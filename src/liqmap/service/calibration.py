@@ -10,9 +10,7 @@ predicted days and realized rows.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
-import threading
 from typing import Annotated, Any
 
 import numpy as np
@@ -23,8 +21,6 @@ from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap, LiquidationMap
 from liqmap.service.params import ParamError, ViewKey
 from liqmap.types import DAY_MS
-
-log = logging.getLogger(__name__)
 
 CalibrationQ = Annotated[
     str | None, Query(description="USD calibration: auto (default: fitted on realized liquidations) | none (raw model USD)",
@@ -111,8 +107,11 @@ def fit_predicted(store: Any, cache: Any, heatmap: Heatmap) -> tuple[np.ndarray,
 
 def prefetch_next_fit(store: Any, cache: Any, heatmap: Heatmap) -> None:
     """Once every venue of ``heatmap`` has its bars up to the next UTC midnight (the last bar of the day is
-    in), compute the next day's fit view in a thread: the first bar of the day then finds it ready instead
-    of computing it on the way to the clients (a 30-day run, ~100-250 ms on five venues of 1-minute bars)."""
+    in), compute the next day's fit view ahead (``cache.prefetch``: a thread, once per fit view): the first
+    bar of the day then finds it ready instead of computing it on the way to the clients (a 30-day run,
+    ~100-250 ms on five venues of 1-minute bars). Its run goes through ``cache.compute_fn`` (the compute
+    gate); the view's warm-up books at a new midnight are built ahead the same way
+    (:meth:`liqmap.service.views.HeatmapCache.prefetch_books`)."""
     from liqmap.calibrate import fit_day
 
     midnight = fit_day(heatmap) + DAY_MS
@@ -124,18 +123,7 @@ def prefetch_next_fit(store: Any, cache: Any, heatmap: Heatmap) -> None:
     if len(ends) < len(heatmap.exchanges) or min(ends.values()) < midnight:
         return
     tomorrow = dataclasses.replace(heatmap, times=np.array([midnight], dtype=np.int64))
-
-    def run() -> None:
-        try:
-            fit_predicted(store, cache, tomorrow)
-        except Exception:  # the first bar of the day computes it and meets the same problem
-            log.debug("prefetch of the fit view of %s failed", midnight, exc_info=True)
-
-    def start() -> bool:
-        threading.Thread(target=run, name="liqmap-fit-prefetch", daemon=True).start()
-        return True
-
-    context_cache(cache, "fit_prefetch").get(fit_key(tomorrow), start)  # one thread per fit view
+    cache.prefetch.start(("fit", fit_key(tomorrow)), lambda: fit_predicted(store, cache, tomorrow))
 
 
 def calibrated(ctx: Any, key: ViewKey, heatmap: Heatmap, mode: str = "auto") -> tuple[Heatmap, Calibration]:

@@ -257,6 +257,7 @@ def install(app: Any, ctx: Any, limits: Limits, token_refusal: Any) -> None:
     gate = ComputeGate(limits.max_computations, limits.compute_wait_s, limits.retry_after_s)
     ctx.cache.compute_fn = gate.wrap(ctx.cache.compute_fn)
     ctx.compute_gate = gate
+    ctx.cache.gate = gate  # the next day's books, built ahead, pass through it too
     quarter = max(limits.cache_bytes // 4, 1)  # the heatmap cache got half in create_app
     ctx.cache.books = WarmBooks(max_bytes=quarter)
     ctx.responses = ResponseCache(max_bytes=quarter)

@@ -6,19 +6,66 @@ The compute function is injectable (tests, benchmarks); the default goes through
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
 
-from liqmap.liveviews import LiveViews
+from liqmap.liveviews import LiveViews, complete_bars
 from liqmap.lru import SingleFlightLRU
 from liqmap.model.result import Heatmap
+from liqmap.query import CONTEXT_BARS, resolve_view
 from liqmap.service.params import ViewKey
+from liqmap.types import DAY_MS
 from liqmap.viewspec import VIEW
-from liqmap.warmbooks import WarmBooks
+from liqmap.warmbooks import WarmBooks, day_split
+
+log = logging.getLogger(__name__)
 
 ComputeFn = Callable[[Any, ViewKey], Heatmap]
+PREFETCH_LEAD_MS = 3_600_000
+"""How long (at least one bar) before a live view's window starts on a new UTC day its state and warm-up
+books for that day are built ahead (:meth:`HeatmapCache.prefetch_books`)."""
+
+
+class Prefetch:
+    """Work for the next UTC day done ahead in the background (:meth:`HeatmapCache.prefetch_books`,
+    :func:`liqmap.service.calibration.prefetch_next_fit`): once per key, each in its own daemon thread;
+    a failure is logged (whoever needs the result computes it and meets the same problem)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._started: SingleFlightLRU[bool] = SingleFlightLRU(size, size, lambda _: 1)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> int:
+        return self._started.misses
+
+    def start(self, key: Hashable, run: Callable[[], object]) -> None:
+        def body() -> None:
+            try:
+                run()
+            except Exception:
+                log.warning("prefetch of %s failed", key, exc_info=True)
+
+        def launch() -> bool:
+            thread = threading.Thread(target=body, name="liqmap-prefetch", daemon=True)
+            with self._lock:
+                self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+            return True
+
+        self._started.get(key, launch)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the prefetches started so far are done (tests, benchmarks)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
 
 
 def query_compute(store: Any, key: ViewKey, books: WarmBooks | None = None, live: LiveViews | None = None) -> Heatmap:
@@ -46,10 +93,23 @@ class HeatmapCache:
     def __init__(self, store: Any, compute: ComputeFn | None = None, size: int = 64,
                  max_bytes: int = 768 << 20) -> None:
         self.store = store
-        self.books = WarmBooks()
-        self.live = LiveViews(self.books)
+        self.live = LiveViews(WarmBooks())
         self.compute_fn: ComputeFn = compute or (lambda s, k: query_compute(s, k, self.books, self.live))
         self._lru: SingleFlightLRU[Heatmap] = SingleFlightLRU(size, max_bytes, _nbytes)
+        self.prefetch = Prefetch()
+        self.gate: Any = None
+        """The service's :class:`~liqmap.service.limits.ComputeGate` (set with the limits): prefetched
+        books are built through it."""
+        self._models = compute is None  # an injected compute (tests, benchmarks) reads no books
+
+    @property
+    def books(self) -> WarmBooks:
+        """The warm-up books of every view (the live views' too)."""
+        return self.live.books
+
+    @books.setter
+    def books(self, books: WarmBooks) -> None:
+        self.live.books = books
 
     @property
     def hits(self) -> int:
@@ -60,7 +120,44 @@ class HeatmapCache:
         return self._lru.misses
 
     def get(self, key: ViewKey, version: int) -> Heatmap:
-        return self._lru.get((key, version), lambda: self.compute_fn(self.store, key))
+        return self._lru.get((key, version), lambda: self._compute(key))
+
+    def _compute(self, key: ViewKey) -> Heatmap:
+        heatmap = self.compute_fn(self.store, key)
+        if key.end is None and self._models:
+            try:
+                self.prefetch_books(key)
+            except Exception:  # the view is computed; the next day's request builds its books itself
+                log.warning("prefetch of the next day's books of %s failed", key, exc_info=True)
+        return heatmap
+
+    def prefetch_books(self, key: ViewKey) -> None:
+        """For a view of the latest data (``key.end`` None) that is less than :data:`PREFETCH_LEAD_MS`
+        before its window starts on the next UTC midnight, build in a thread, through the compute gate, the
+        view's live state with the warm-up start it will have then (:meth:`LiveViews.prepare`) and the
+        warm-up books at that midnight (the split of the view from then on: :func:`liqmap.query.heatmap_for`,
+        :mod:`liqmap.warmbooks`): the bar (or request) that moves the window then extends that state (or,
+        when the price ladder moved, runs from those books) instead of building 30 days of books per venue
+        and running the whole window on its way to the clients."""
+        query = key.query()
+        if query.warmup_interval_ms is not None:
+            return  # a coarse warm-up builds its own books
+        view = complete_bars(resolve_view(self.store, query))
+        split = day_split(view.start) + DAY_MS
+        due = split + query.range_ms  # the view's end when its window starts at ``split``
+        if view.end < max(split, due - max(PREFETCH_LEAD_MS, view.interval_ms)):
+            return
+        ahead = resolve_view(self.store, replace(query, end=due))
+        if day_split(ahead.start) != split or split - CONTEXT_BARS * ahead.interval_ms <= ahead.warmup_start:
+            return  # no books at that split (no warm-up before it)
+        args = (tuple(ahead.exchanges), ahead.symbol, ahead.interval_ms, ahead.warmup_start, split,
+                query.model_config)
+
+        def build() -> None:
+            self.live.prepare(self.store, query, ahead.warmup_start)
+            self.books.books(self.store, *args)
+
+        self.prefetch.start(("next day", key, split), build if self.gate is None else self.gate.wrap(build))
 
     def get_with_bin(self, key: ViewKey, version: int, bin_size: float | None) -> Heatmap:
         """With ``bin_size`` (USD), pick the row count that gives bins of about that width over the
