@@ -7,6 +7,7 @@ exists only in :mod:`liqmap.model.reference` (the test oracle).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -40,6 +41,37 @@ SPLIT_VALUES = 1 << 22
 start costs more than the pass on smaller ones)."""
 RESIDUE = 1e-12
 """Share of a column's largest bin at or below which a bin is rounding residue (shown as 0)."""
+SCRATCH_BYTES = 3 * 2000 * 2 * 2000 * 8
+"""Books' grids kept between runs (three of a 2,000-column, 2,000-bin view, both sides: one run's)."""
+
+
+class Scratch:
+    """Flat float64 grids a finished run no longer needs, handed to the next run of the same grid size to
+    zero and fill again: a fresh grid is new pages (64 MB, ~16k page faults and tens of ms of system
+    time for 2,000 x 2,000 x 2). At most ``limit`` bytes are kept (the oldest dropped); thread-safe, and
+    an array is given to one run at a time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._arrays: list[np.ndarray] = []
+
+    def take(self, size: int) -> np.ndarray | None:
+        with self._lock:
+            for i, array in enumerate(self._arrays):
+                if array.shape == (size,):
+                    return self._arrays.pop(i)
+        return None
+
+    def give(self, arrays: Sequence[np.ndarray]) -> None:
+        with self._lock:
+            self._arrays.extend(arrays)
+            while sum(a.nbytes for a in self._arrays) > self.limit:
+                self._arrays.pop(0)
+
+
+SCRATCH = Scratch(SCRATCH_BYTES)
+"""The process's grids between runs (:func:`run_books` takes and gives; never an array a caller holds)."""
 
 
 def select_tiers(config: ModelConfig, leverage: Sequence[float] | None) -> list[int]:
@@ -216,6 +248,8 @@ def compute_heatmap(
     workers = min(2 * len(tasks), THREADS) if sum(len(f) for f in frames) >= SMALL_RUN_BARS else 1
     total, swept = run_books(spec, tasks, workers)
     long, short = _shown(total, workers)
+    if not (np.may_share_memory(total, long) or np.may_share_memory(total, short)):  # one side: long is total
+        SCRATCH.give([total.reshape(-1)])
     labels = config.age_labels
     return Heatmap(
         symbol=canonical(frames[0].symbol),
@@ -266,17 +300,18 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
     each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`) and, as separate tasks, its per-bar
     swept terms (:func:`~liqmap.model.book.bar_terms`), then its sides' cohorts (a side apart when the
     path allows it, so two threads share even one frame), then the terms added and the roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
-    touches ``workers + 1`` grids of fresh memory, not one per frame), so the numbers do not depend on
-    ``workers``."""
+    touches ``workers + 1`` grids, not one per frame, taken from :data:`SCRATCH` when an earlier run left
+    some; the spares go back to it), so the numbers do not depend on ``workers``."""
     total: np.ndarray | None = None
     swept: np.ndarray | None = None
     spare: list[np.ndarray] = []
+    size = spec.plan.n_columns * spec.row
     slots = tuple(range(len(spec.sides)))
     wave = max(1, workers)
     with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         run = map if pool is None else pool.map
         for first in range(0, len(tasks), wave):
-            batch = [(task, spare.pop() if spare else None) for task in tasks[first : first + wave]]
+            batch = [(task, spare.pop() if spare else SCRATCH.take(size)) for task in tasks[first : first + wave]]
             # the frames' per-bar terms beside their jobs (a wave of one frame still keeps both threads busy)
             steps: list[Callable[[], Any]] = [
                 *(partial(FrameJob.build, spec, task.frame, task.offset, task.ratios, task.warm, reuse)
@@ -296,6 +331,7 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
                 swept += frame_swept
                 spare.append(job.grid.out)
     assert total is not None and swept is not None
+    SCRATCH.give(spare)
     return total, swept
 
 
