@@ -436,3 +436,22 @@ def test_grids_kept_between_runs_give_the_same_heatmaps_and_never_a_returned_arr
         for a, b in zip(arrays(got), want, strict=True):
             assert np.array_equal(a, b)
     assert not np.array_equal(fresh[0][0], fresh[1][0])
+
+
+def test_the_allocator_settings_apply_on_glibc_unless_the_environment_sets_malloc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import platform
+
+    from liqmap.model import engine
+
+    for name in ("LIQMAP_MALLOC", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                 "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (("LIQMAP_MALLOC", "system"), ("MALLOC_TRIM_THRESHOLD_", "1"),
+                        ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            assert engine._set_malloc() is False
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=1")  # not malloc's: applied
+    assert engine._set_malloc() is (platform.libc_ver()[0] == "glibc")
