@@ -176,7 +176,8 @@ def full_recompute(label: str, frames: list[MarketFrame], config: ModelConfig, a
 
 def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.Namespace, repeat: int) -> None:
     """One 90-day query: each venue's load_frame alone, load_frames (all venues, two threads, the
-    cross-venue clip), the whole heatmap_for (wall and CPU); model = whole - load_frames."""
+    cross-venue clip), the whole heatmap_for (wall and CPU, minor page faults and system time per call);
+    model = whole - load_frames."""
     from liqmap.ingest.frames import load_frame
     from liqmap.query import HeatmapQuery, heatmap_for, load_frames, resolve_view
 
@@ -187,12 +188,16 @@ def query_parts(store: Any, end: int, warmup: float, name: str, args: argparse.N
     per_venue = {ex: timed(load_frame, store, ex, "BTC", view.warmup_start, view.end, view.interval_ms,
                            on_gap="latest", repeat=repeat)[1] for ex in view.exchanges}
     _, load_walls, load_cpus = timed(load_frames, store, view, repeat=repeat)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     with compute_timer() as model:
         hm, walls, cpus = timed(heatmap_for, store, query, repeat=repeat)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    faults, system = (after.ru_minflt - before.ru_minflt) / repeat, (after.ru_stime - before.ru_stime) / repeat
     venues = ", ".join(f"{ex} {span(w, 1e3, '.0f')}" for ex, w in per_venue.items())
     print(f"  heatmap_for {args.days}d x 1m x {len(hm.exchanges)} venues, warm-up {warmup:g} d, {name:5}: "
           f"{span(walls)} s wall, {span(cpus)} s CPU per run over {len(walls)} runs ({load()}); grid "
-          f"{hm.long.shape[0]} x {hm.long.shape[1]}; the process's first call {first:.2f} s\n"
+          f"{hm.long.shape[0]} x {hm.long.shape[1]}; the process's first call {first:.2f} s; per call "
+          f"{faults:,.0f} minor page faults, {system * 1e3:.0f} ms system time\n"
           f"      parts: load_frame per venue (one at a time) {venues} ms; load_frames (all, 2 threads) "
           f"{span(load_walls, 1e3, '.0f')} ms wall, {span(load_cpus, 1e3, '.0f')} ms CPU; compute_heatmap "
           f"{span(model[0], 1e3, '.0f')} ms wall, {span(model[1], 1e3, '.0f')} ms CPU")

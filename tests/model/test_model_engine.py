@@ -9,7 +9,7 @@ import pytest
 from model_frames import frame
 
 from liqmap.errors import BadSeriesError, ConfigError
-from liqmap.model import Heatmap, ModelConfig, compute_heatmap
+from liqmap.model import Heatmap, MarketFrame, ModelConfig, compute_heatmap
 from liqmap.types import HOUR_MS
 
 # One 10x tier, no maintenance margin, entry at the close, half long / half short, no turnover:
@@ -393,3 +393,65 @@ def test_the_residue_pass_by_halves_on_two_threads_equals_one_pass(monkeypatch: 
     with kernel("numpy"):  # the numpy path (the oracle) shows the same
         want = engine._shown(total.copy(), 1)
     assert all(np.array_equal(a, b) for a, b in zip(one, want, strict=True))
+
+
+def _walk(seed: int, n: int, exchange: str) -> MarketFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    oi = 1e6 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    return frame(close.tolist(), oi.tolist(), exchange=exchange, interval_ms=60_000)
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_grids_kept_between_runs_give_the_same_heatmaps_and_never_a_returned_array(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs that fill the grids an earlier run left (engine.SCRATCH) equal runs on fresh memory, and a
+    later run leaves an earlier result untouched (threaded runs of three frames: spares and the total)."""
+    from liqmap.model import engine
+    from liqmap.model.kernel import have_numba, kernel
+
+    if name == "numba" and not have_numba():
+        pytest.skip("numba not installed")
+    runs = [[_walk(seed + i, 8_000, ex) for i, ex in enumerate(("binance", "okx", "bybit"))] for seed in (1, 7)]
+    edges = np.linspace(60.0, 160.0, 301)
+
+    def heatmap(frames: list[MarketFrame]) -> Heatmap:
+        return compute_heatmap(frames, ModelConfig(), price_edges=edges, max_columns=400)
+
+    def arrays(hm: Heatmap) -> list[np.ndarray]:
+        return [hm.long, hm.short, hm.swept_long, hm.swept_short]
+
+    with kernel(name):
+        monkeypatch.setattr(engine, "SCRATCH", engine.Scratch(0))  # nothing kept: fresh grids every run
+        fresh = [[a.copy() for a in arrays(heatmap(frames))] for frames in runs]
+        scratch = engine.Scratch(engine.SCRATCH_BYTES)
+        monkeypatch.setattr(engine, "SCRATCH", scratch)
+        first = heatmap(runs[0])
+        kept = {a.__array_interface__["data"][0] for a in scratch._arrays}
+        second = heatmap(runs[1])
+        assert {a.__array_interface__["data"][0] for a in scratch._arrays} == kept and kept  # the same memory
+        third = heatmap(runs[0])
+    for got, want in ((first, fresh[0]), (second, fresh[1]), (third, fresh[0])):
+        for a, b in zip(arrays(got), want, strict=True):
+            assert np.array_equal(a, b)
+    assert not np.array_equal(fresh[0][0], fresh[1][0])
+
+
+def test_the_allocator_settings_apply_on_glibc_unless_the_environment_sets_malloc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import platform
+
+    from liqmap.model import engine
+
+    for name in ("LIQMAP_MALLOC", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                 "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (("LIQMAP_MALLOC", "system"), ("MALLOC_TRIM_THRESHOLD_", "1"),
+                        ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            assert engine._set_malloc() is False
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=1")  # not malloc's: applied
+    assert engine._set_malloc() is (platform.libc_ver()[0] == "glibc")

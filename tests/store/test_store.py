@@ -228,3 +228,28 @@ def test_series_carried_over_small_writes_equal_the_group_by(tmp_path: Path) -> 
         check()
         first = store.series("bars")[0]
         assert (first["exchange"], first["first"], first["last"], first["rows"]) == ("binance", 0, 10 * HOUR_MS, 6)
+
+
+def test_a_large_batch_is_stored_in_time_order_and_keeps_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of ORDERED_ROWS or more are inserted sorted by time (a series' read then skips its sort),
+    with the same rows kept as the ON CONFLICT insert: duplicates in the batch and stored keys skipped."""
+    from liqmap.store import duckdb_store
+
+    batches = ([7, 2, 9, 2, 6], [0, 5, 9, 1, 1, 3, 8, 6])
+    results = {}
+    for rows in (10**9, 4):  # every batch by ON CONFLICT; then every batch ordered
+        monkeypatch.setattr(duckdb_store, "ORDERED_ROWS", rows)
+        with DuckDBStore(tmp_path / f"{rows}.duckdb") as store:
+            new = [store.write([_bar(i, close=100.0 + i) for i in batch]) for batch in batches]
+            stored = [ts for (ts,) in store.connection.execute("SELECT ts_event FROM bars").fetchall()]
+            results[rows] = new, store.read("bars", exchange="binance", symbol="BTC")
+    assert stored == sorted(stored[:4]) + sorted(stored[4:])  # each batch's new rows in time order
+    assert stored[:4] == [i * HOUR_MS for i in (2, 6, 7, 9)]
+    (new_small, small), (new_large, large) = results[10**9], results[4]
+    assert new_small == new_large == [{"bars": 4}, {"bars": 5}]
+    assert small.keys() == large.keys()
+    for name in small:
+        np.testing.assert_array_equal(small[name], large[name])
+    assert large["close"].tolist() == [100.0 + i for i in range(10) if i != 4]

@@ -39,6 +39,9 @@ K = 25.0
 MIN_LOG_WICK = float(np.log(1.25))
 CROSS_VENUE_LOG = float(np.log(1.10))
 """How far beyond every other venue's wick (and its own body) a wick must reach to be clipped."""
+_SCREEN = 1.05
+"""Ratio of a wick to its body below which :func:`cross_venue_extremes` skips the bar (``ln 1.05`` is half
+of ``CROSS_VENUE_LOG``: far below it whatever log's rounding)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ def cross_venue_extremes(
     opens: list[np.ndarray], highs: list[np.ndarray], lows: list[np.ndarray], closes: list[np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per venue ``(high, low)`` with wicks beyond every other venue's clipped (module docstring); the
-    arrays are aligned bars of the same times, one per venue; fewer than three venues: unchanged."""
+    arrays are aligned bars of the same times, one per venue; fewer than three venues: unchanged. A venue
+    with nothing clipped gets its own (float64) arrays back, not copies."""
     n = len(highs)
     hi = [np.asarray(h, dtype=np.float64) for h in highs]
     lo = [np.asarray(v, dtype=np.float64) for v in lows]
@@ -152,16 +156,31 @@ def cross_venue_extremes(
         return hi, lo
     out_hi, out_lo = [], []
     for i in range(n):
-        others_hi = np.max([hi[j] for j in range(n) if j != i], axis=0)
-        others_lo = np.min([lo[j] for j in range(n) if j != i], axis=0)
         body_hi = np.maximum(opens[i], closes[i])
         body_lo = np.minimum(opens[i], closes[i])
         with np.errstate(divide="ignore", invalid="ignore"):
-            bad_hi = (np.log(hi[i] / others_hi) > CROSS_VENUE_LOG) & (np.log(hi[i] / body_hi) > CROSS_VENUE_LOG)
-            bad_lo = (np.log(others_lo / lo[i]) > CROSS_VENUE_LOG) & (np.log(body_lo / lo[i]) > CROSS_VENUE_LOG)
-        out_hi.append(np.where(bad_hi, np.maximum(body_hi, others_hi), hi[i]))
-        out_lo.append(np.where(bad_lo, np.minimum(body_lo, others_lo), lo[i]))
+            up, down = hi[i] / body_hi, body_lo / lo[i]
+            # The rule needs log(ratio to its body) > CROSS_VENUE_LOG: only bars well past half of it are
+            # compared with the other venues (a few per day); the rest cannot be clipped.
+            at = np.flatnonzero((up > _SCREEN) | (down > _SCREEN))
+        others = [j for j in range(n) if j != i]
+        others_hi = np.max([hi[j][at] for j in others], axis=0)
+        others_lo = np.min([lo[j][at] for j in others], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad_hi = (np.log(hi[i][at] / others_hi) > CROSS_VENUE_LOG) & (np.log(up[at]) > CROSS_VENUE_LOG)
+            bad_lo = (np.log(others_lo / lo[i][at]) > CROSS_VENUE_LOG) & (np.log(down[at]) > CROSS_VENUE_LOG)
+        out_hi.append(_put(hi[i], at[bad_hi], np.maximum(body_hi[at], others_hi)[bad_hi]))
+        out_lo.append(_put(lo[i], at[bad_lo], np.minimum(body_lo[at], others_lo)[bad_lo]))
     return out_hi, out_lo
+
+
+def _put(values: np.ndarray, at: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``values`` with ``new`` at the indices ``at`` (a copy; ``values`` itself when ``at`` is empty)."""
+    if not len(at):
+        return values
+    out = values.copy()
+    out[at] = new
+    return out
 
 
 def cross_venue_clip(frames: list[MarketFrame]) -> tuple[list[MarketFrame], list[BadTick]]:
@@ -172,7 +191,7 @@ def cross_venue_clip(frames: list[MarketFrame]) -> tuple[list[MarketFrame], list
                                        [f.low for f in frames], [f.close for f in frames])
     out, ticks = [], []
     for f, h, lo in zip(frames, highs, lows, strict=True):
-        found = changed(f.exchange, f.ts, (f.high, h), (f.low, lo))
+        found = [] if h is f.high and lo is f.low else changed(f.exchange, f.ts, (f.high, h), (f.low, lo))
         ticks.extend(found)
         out.append(replace(f, high=h, low=lo) if found else f)
     return out, ticks

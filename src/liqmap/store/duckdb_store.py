@@ -30,6 +30,8 @@ from liqmap.types import Record
 DEFAULT_MEMORY_LIMIT = "2GB"
 SERIES_CARRY_ROWS = 256
 """A write of at most this many rows, all new, carries the cached :meth:`DuckDBStore.series` over them."""
+ORDERED_ROWS = 10_000
+"""Batches of at least this many rows (imports, backfills) are stored in time order (see _insert_statement)."""
 
 
 def default_db_path() -> Path:
@@ -186,22 +188,10 @@ class DuckDBStore(Lifecycle):
         arrow = arrow_table(spec, cols)
         if arrow.num_rows == 0:
             return 0
-        names = spec.column_names
-        keys = ", ".join(spec.key)
-        if spec.upsert:
-            updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in spec.key)
-            conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        else:
-            conflict = "ON CONFLICT DO NOTHING"
-        # Duplicate keys inside one batch would abort the whole statement: keep the first of each.
-        sql = (
-            f"INSERT INTO {table} SELECT {', '.join(names)} FROM arrow "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys}) = 1 {conflict}"
-        )
         with self._lock:
             try:
                 before = self._count(table) if spec.upsert else 0
-                row = self.connection.execute(sql).fetchone()
+                row = self.connection.execute(*_insert_statement(spec, arrow)).fetchone()
                 # DuckDB counts updated rows too; callers want the number of new keys.
                 new = self._count(table) - before if spec.upsert else (int(row[0]) if row else 0)
             except duckdb.Error as exc:
@@ -543,6 +533,30 @@ def _owner_only(file: Path) -> None:
     for path in (file, file.with_name(file.name + ".wal")):
         with contextlib.suppress(FileNotFoundError):
             path.chmod(0o600)
+
+
+
+def _insert_statement(spec: schema.Table, arrow: Any) -> tuple[str, list[Any]]:
+    """The INSERT of a batch (``arrow``) into ``spec``'s table and its parameters: rows whose key exists are
+    skipped (replaced in upsert tables); duplicate keys inside the batch would abort the whole statement,
+    so the first of each is kept. A batch of ``ORDERED_ROWS`` or more of a non-upsert table is stored in
+    time order, so a read of one series finds it ordered and skips its sort (:meth:`DuckDBStore.read`):
+    DuckDB's ON CONFLICT path does not keep the SELECT's order, so the stored keys are left out by an
+    anti-join over the batch's time span (the scan skips row groups outside it)."""
+    import pyarrow.compute as pc
+
+    names, keys, time = ", ".join(spec.column_names), ", ".join(spec.key), spec.time_column
+    dedup = f"QUALIFY row_number() OVER (PARTITION BY {keys}) = 1"
+    if spec.upsert:
+        updates = ", ".join(f"{n} = excluded.{n}" for n in spec.column_names if n not in spec.key)
+        return f"INSERT INTO {spec.name} SELECT {names} FROM arrow {dedup} ON CONFLICT ({keys}) DO UPDATE SET {updates}", []
+    if arrow.num_rows < ORDERED_ROWS or not time:
+        return f"INSERT INTO {spec.name} SELECT {names} FROM arrow {dedup} ON CONFLICT DO NOTHING", []
+    span = pc.min_max(arrow.column(time))
+    match = " AND ".join(f"t.{k} = a.{k}" for k in spec.key)
+    return (f"INSERT INTO {spec.name} SELECT {names} FROM arrow AS a WHERE NOT EXISTS (SELECT 1 FROM {spec.name} "
+            f"AS t WHERE t.{time} BETWEEN ? AND ? AND {match}) {dedup} ORDER BY {sql.order_by(spec, {})}",
+            [span["min"].as_py(), span["max"].as_py()])
 
 
 _LOCK_HOLDER = re.compile(r"lock is held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
