@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -77,9 +77,7 @@ SCRATCH = Scratch(SCRATCH_BYTES)
 MALLOC_SETTINGS = ((-3, 32 * 1024**2), (-1, 128 * 1024**2), (-2, 64 * 1024**2))
 """glibc ``mallopt`` (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD) set by :func:`keep_freed_memory`."""
 _MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
-_malloc_done: list[bool] = []
-
-
+@cache
 def keep_freed_memory() -> bool:
     """Once per process, glibc's allocator set to keep freed memory for the next allocations; True when the
     settings are in place.
@@ -91,9 +89,7 @@ def keep_freed_memory() -> bool:
     process keeps ~200 MB more between runs (its peak is about the same). Not applied when the C library is
     not glibc, when the environment sets glibc's malloc (``MALLOC_*_``, ``GLIBC_TUNABLES``) or with
     ``LIQMAP_MALLOC=system``."""
-    if not _malloc_done:
-        _malloc_done.append(_set_malloc())
-    return _malloc_done[0]
+    return _set_malloc()
 
 
 def _set_malloc() -> bool:
