@@ -155,6 +155,27 @@ def test_a_venue_that_commits_late_is_still_pushed(client, store):
     assert late["exchange"] == "okx" and late["bars"] == [[last + HOUR, 1.0, 2.0, 0.5, 1.5, 3.0]]
 
 
+def test_each_update_carries_the_new_rows_of_the_tables_written(client, store):
+    """A bar alone, then a print alone: each update carries the rows written since the previous one and
+    empty sections for the tables not written (their rows are not read again)."""
+    last = _last_bar(store)
+    token = {"X-Liqmap-Token": "secret-token"}
+    records = _new_bar_records(last)
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h"}))
+        _receive_until(ws, "subscribed")
+        client.post("/api/records", json={"bars": records["bars"]}, headers=token)
+        first = _receive_until(ws, "update")
+        client.post("/api/records", json={"liquidations": records["liquidations"]}, headers=token)
+        second = _receive_until(ws, "update")
+    assert [entry["bars"][-1][0] for entry in first["bars"]] == [last + HOUR]
+    assert first["liquidations"] == [] and first["liquidation_bars"] == []
+    assert second["bars"] == [] and second["liquidation_bars"] == []
+    assert second["liquidations"] == [{"symbol": "BTC",
+                                       "prints": [[last + HOUR + 60_000, "binance", "short", 77800.0, 155600.0]]}]
+
+
 def test_a_reconnecting_client_gets_the_bars_it_missed(client, store):
     """``bars_since`` in a subscription: the bars stored after the client's newest one come at once."""
     last = _last_bar(store)
