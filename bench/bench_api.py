@@ -254,10 +254,12 @@ def bench_new_day(app: FastAPI, store: Store, end: int, days: int, repeat: int) 
               f"after the next day's first bar (new fit view) {span[2]} / {span[3]}")
 
 
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) the process has used so far (Linux /proc; NaN elsewhere)."""
+def process_cpu_s(pid: int, thread: int | None = None) -> float:
+    """CPU seconds (user + system) the process (all threads), or its ``thread``, has used so far (Linux /proc;
+    NaN elsewhere). The main thread's id is the process id: the server's event loop."""
+    stat = Path(f"/proc/{pid}/stat") if thread is None else Path(f"/proc/{pid}/task/{thread}/stat")
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -301,7 +303,7 @@ async def ws_clients(
     delays: list[float] = []
     sent: dict[int, float] = {}
     answered: list[float] = []  # POST round trips: the store write, the live step, every frame queued
-    cpu0 = process_cpu_s(server_pid)
+    cpu0, loop0 = process_cpu_s(server_pid), process_cpu_s(server_pid, server_pid)
     async with httpx.AsyncClient(base_url=url, headers={"X-Liqmap-Token": token}, timeout=30) as http:
         for u in range(updates):
             records = bar_records(u, next_bar, last_close, last_oi)  # one new bar on every venue, in one POST
@@ -311,7 +313,7 @@ async def ws_clients(
             version = r.json()["data_version"]
             sent[version] = t0
             await asyncio.sleep(pause)
-    cpu = process_cpu_s(server_pid) - cpu0
+    cpu, loop = process_cpu_s(server_pid) - cpu0, process_cpu_s(server_pid, server_pid) - loop0
     await asyncio.sleep(2.0)
     lost = 0
     for per_client in received:
@@ -335,7 +337,8 @@ async def ws_clients(
     if delays:
         print(f"  POST answered (store write + live step + frames queued for every client): median "
               f"{statistics.median(answered):.0f} ms, max {max(answered):.0f} ms; server CPU per update "
-              f"{cpu * 1000 / updates:.0f} ms (its process time over the updates, all threads)")
+              f"{cpu * 1000 / updates:.0f} ms (its process time over the updates, all threads; of it the event "
+              f"loop's thread {loop * 1000 / updates:.0f} ms: the POST, the frames sent, health)")
         print(f"  POST -> update frame with the heatmap columns at every client: p50 {statistics.median(delays):.0f} ms, "
               f"p99 {delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max {delays[-1]:.0f} ms")
         per_update = [sorted((c[v] - t0) * 1000 for c in received if v in c) for v, t0 in sent.items()]

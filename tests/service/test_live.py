@@ -155,6 +155,27 @@ def test_a_venue_that_commits_late_is_still_pushed(client, store):
     assert late["exchange"] == "okx" and late["bars"] == [[last + HOUR, 1.0, 2.0, 0.5, 1.5, 3.0]]
 
 
+def test_each_update_carries_the_new_rows_of_the_tables_written(client, store):
+    """A bar alone, then a print alone: each update carries the rows written since the previous one and
+    empty sections for the tables not written (their rows are not read again)."""
+    last = _last_bar(store)
+    token = {"X-Liqmap-Token": "secret-token"}
+    records = _new_bar_records(last)
+    with client.websocket_connect("/api/stream") as ws:
+        ws.receive_json()
+        ws.send_text(json.dumps({"type": "subscribe", "symbol": "BTC", "range": "24h"}))
+        _receive_until(ws, "subscribed")
+        client.post("/api/records", json={"bars": records["bars"]}, headers=token)
+        first = _receive_until(ws, "update")
+        client.post("/api/records", json={"liquidations": records["liquidations"]}, headers=token)
+        second = _receive_until(ws, "update")
+    assert [entry["bars"][-1][0] for entry in first["bars"]] == [last + HOUR]
+    assert first["liquidations"] == [] and first["liquidation_bars"] == []
+    assert second["bars"] == [] and second["liquidation_bars"] == []
+    assert second["liquidations"] == [{"symbol": "BTC",
+                                       "prints": [[last + HOUR + 60_000, "binance", "short", 77800.0, 155600.0]]}]
+
+
 def test_a_reconnecting_client_gets_the_bars_it_missed(client, store):
     """``bars_since`` in a subscription: the bars stored after the client's newest one come at once."""
     last = _last_bar(store)
@@ -232,3 +253,34 @@ def test_live_bars_of_one_day_compute_its_fit_view_once(client, store):
     assert [key for key in computed[after_first:] if key.end is not None] == []  # none at the later bars
     assert all(cal == calibrations[0] for cal in calibrations) and api == calibrations[0]
     assert calibrations[0]["fitted_on"][1] == midnight  # fitted on the days before the new one
+
+
+@pytest.mark.parametrize("side", ["both", "net", "long"])
+def test_column_update_scales_the_sent_columns_as_the_whole_view(side):
+    """The live frame scales only the columns it sends: the same payload as scaling the whole heatmap with
+    the calibration first (what GET /api/heatmap serves), bit for bit."""
+    import numpy as np
+
+    from liqmap.analysis.calibration import Calibration, scale_heatmap
+    from liqmap.model.result import Heatmap
+    from liqmap.service.live import column_update
+
+    rng = np.random.default_rng(7)
+    times = np.arange(6, dtype=np.int64) * HOUR
+    heatmap = Heatmap(symbol="BTC", exchanges=("binance",), times=times, price_edges=np.linspace(100.0, 110.0, 5),
+                      long=rng.random((6, 4)) * 1e6, short=rng.random((6, 4)) * 1e6, swept_long=rng.random(6),
+                      swept_short=rng.random(6), candles={"ts": times, "close": 100 + rng.random(6)}, interval_ms=HOUR)
+    cal = Calibration(source="prints", factor_long=0.37, factor_short=1.9)
+    for encoding in ("u16", "f32"):
+        new = column_update(heatmap, side=side, encoding=encoding, last_time=4 * HOUR, edges_hash=None,
+                            calibration=cal)["heatmap"]
+        old = column_update(scale_heatmap(heatmap, cal), side=side, encoding=encoding, last_time=4 * HOUR,
+                            edges_hash=None)["heatmap"]
+        new.pop("update_time"), old.pop("update_time")
+        assert new == old
+        assert new["times"] == [4 * HOUR, 5 * HOUR]
+        assert new["long"]["shape"] == [2, 4]
+        if encoding == "f32":
+            np.testing.assert_array_equal(decode_array(new["long"]), (heatmap.long[4:] * 0.37).astype(np.float32))
+    assert column_update(heatmap, side=side, encoding="u16", last_time=4 * HOUR + 1, edges_hash=None) == {
+        "reload": {"reason": "view changed shape"}}

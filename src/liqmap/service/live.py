@@ -20,11 +20,13 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from liqmap.analysis.calibration import scale_heatmap
+from liqmap.analysis.calibration import Calibration, scale_heatmap
+from liqmap.model.result import Heatmap
 from liqmap.service import encode
 from liqmap.service.calibration import calibration_with
 from liqmap.service.hub import Client, Hub
@@ -180,14 +182,26 @@ class Live:
         signature = self._read_signature()
         if signature == self._signature:
             return signature, None, seen
-        return (signature, *self._new_records(seen))
+        before = dict(self._signature or ())
+        moved = {entry[0] for entry in signature if self._signature is None or before.get(entry[0]) != entry[1]}
+        return (signature, *self._new_records(seen, moved))
 
-    def _new_records(self, seen: Seen) -> tuple[dict[str, Sections], Seen]:
-        """Per symbol, the record sections of an update (:data:`PUSHED`) with the rows not pushed yet."""
+    def _new_records(self, seen: Seen, moved: set[str]) -> tuple[dict[str, Sections], Seen]:
+        """Per symbol, the record sections of an update (:data:`PUSHED`) with the rows not pushed yet, read
+        from the tables in ``moved`` only (a table whose version entry stayed has no new rows: a new bar
+        does not query the prints)."""
         out: dict[str, Sections] = defaultdict(_no_records)
-        for symbol, entry in bars_entries(self._unseen("bars", seen, market="perp")):
-            out[symbol]["bars"].append(entry)
-        prints = self._unseen("liquidations", seen)
+        if "bars" in moved:
+            for symbol, entry in bars_entries(self._unseen("bars", seen, market="perp")):
+                out[symbol]["bars"].append(entry)
+        if "liquidations" in moved:
+            self._add_prints(out, self._unseen("liquidations", seen))
+        if "liquidation_bars" in moved:
+            self._add_liquidation_bars(out, self._unseen("liquidation_bars", seen))
+        return dict(out), seen
+
+    @staticmethod
+    def _add_prints(out: dict[str, Sections], prints: dict[str, np.ndarray]) -> None:
         by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(prints["ts_event"])):
             by_symbol[str(prints["symbol"][i])].append(
@@ -196,7 +210,9 @@ class Live:
             )
         for symbol, rows in by_symbol.items():
             out[symbol]["liquidations"].append({"symbol": symbol, "prints": rows[-2000:]})
-        agg = self._unseen("liquidation_bars", seen)
+
+    @staticmethod
+    def _add_liquidation_bars(out: dict[str, Sections], agg: dict[str, np.ndarray]) -> None:
         agg_by_symbol: dict[str, list[list[Any]]] = defaultdict(list)
         for i in range(len(agg["ts_event"])):
             agg_by_symbol[str(agg["symbol"][i])].append(
@@ -204,7 +220,6 @@ class Live:
             )
         for symbol, rows in agg_by_symbol.items():
             out[symbol]["liquidation_bars"].append({"symbol": symbol, "bars": rows[-2000:]})
-        return dict(out), seen
 
     # -- fan-out --------------------------------------------------------------------------------
     async def push(self, records: dict[str, Sections]) -> None:
@@ -237,10 +252,10 @@ class Live:
             heatmap = self.cache.get(view, version)
             # the same calibrated USD as GET /api/heatmap (liqmap.service.calibration)
             cal = calibration_with(self, self.store, self.cache, heatmap, latest=view.end is None)
-            heatmap = scale_heatmap(heatmap, cal)
         except Exception as exc:
             return update_frame(version, records, {"error": f"heatmap update failed: {exc}"}), None
-        section = column_update(heatmap, side=side, encoding=encoding, last_time=last_time, edges_hash=edges)
+        section = column_update(heatmap, side=side, encoding=encoding, last_time=last_time, edges_hash=edges,
+                                calibration=cal)
         if "heatmap" in section:
             section["heatmap"]["calibration"] = cal.to_dict()
         return update_frame(version, records, section), (int(heatmap.times[-1]) if len(heatmap.times) else None)
@@ -291,26 +306,35 @@ def bars_entries(bars: dict[str, np.ndarray]) -> list[tuple[str, dict[str, Any]]
 
 
 def column_update(
-    heatmap: Any, *, side: str, encoding: str, last_time: int | None, edges_hash: str | None
+    heatmap: Heatmap, *, side: str, encoding: str, last_time: int | None, edges_hash: str | None,
+    calibration: Calibration | None = None,
 ) -> dict[str, Any]:
-    """``{"heatmap": columns}``: the columns at or after the client's last column time; ``{"reload":
-    {"reason"}}`` when they do not line up (new price ladder, or columns regrouped)."""
+    """``{"heatmap": columns}``: the columns at or after the client's last column time (in USD scaled by
+    ``calibration``, when given); ``{"reload": {"reason"}}`` when they do not line up (new price ladder, or
+    columns regrouped)."""
     times = np.asarray(heatmap.times)
-    if edges_hash is not None and edges_hash != encode.edges_hash(heatmap.price_edges):
+    hashed = encode.edges_hash(heatmap.price_edges)
+    if edges_hash is not None and edges_hash != hashed:
         return {"reload": {"reason": "price ladder changed"}}
-    if last_time is None or len(times) == 0 or last_time not in set(times.tolist()):
+    first = int(np.searchsorted(times, last_time)) if last_time is not None else len(times)
+    if first >= len(times) or int(times[first]) != last_time:
         return {"reload": {"reason": "view changed shape"}}
-    first = int(np.searchsorted(times, last_time))
-    sub_candles = {name: np.asarray(values)[first:] for name, values in heatmap.candles.items()}
+    # Only the columns sent are scaled and combined (the factors are per side, element by element).
+    tail = replace(heatmap, times=times[first:], long=np.asarray(heatmap.long)[first:],
+                   short=np.asarray(heatmap.short)[first:], swept_long=np.asarray(heatmap.swept_long)[first:],
+                   swept_short=np.asarray(heatmap.swept_short)[first:],
+                   candles={name: np.asarray(values)[first:] for name, values in heatmap.candles.items()})
+    if calibration is not None:
+        tail = scale_heatmap(tail, calibration)
     return {"heatmap": {
         "side": side,
-        "times": [int(t) for t in times[first:]],
+        "times": [int(t) for t in tail.times],
         "window_start": int(times[0]),
-        "price_edges_hash": encode.edges_hash(heatmap.price_edges),
-        "grid": encode.encode_array(encode.side_grid(heatmap, side)[first:], encoding),
-        "long": encode.encode_array(np.asarray(heatmap.long)[first:], encoding),
-        "short": encode.encode_array(np.asarray(heatmap.short)[first:], encoding),
-        "candles": encode.candles_payload(sub_candles),
+        "price_edges_hash": hashed,
+        "grid": encode.encode_array(encode.side_grid(tail, side), encoding),
+        "long": encode.encode_array(np.asarray(tail.long), encoding),
+        "short": encode.encode_array(np.asarray(tail.short), encoding),
+        "candles": encode.candles_payload(tail.candles),
         "update_time": _now_ms(),
     }}
 
