@@ -253,3 +253,23 @@ def test_a_large_batch_is_stored_in_time_order_and_keeps_the_same_rows(
     for name in small:
         np.testing.assert_array_equal(small[name], large[name])
     assert large["close"].tolist() == [100.0 + i for i in range(10) if i != 4]
+
+
+def test_a_large_trades_batch_skips_a_stored_trade_id_whatever_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trades`` is keyed by trade id, not time: a large batch repeating a stored id with another time
+    (a second source's clock) skips it instead of failing on the key, as a small batch does."""
+    from liqmap.store import duckdb_store
+    from liqmap.types import Trade
+
+    def trade(ts: int, trade_id: str) -> Trade:
+        return Trade("binance", "BTC", ts, ts, 100.0, 1.0, "buy", trade_id)
+
+    monkeypatch.setattr(duckdb_store, "ORDERED_ROWS", 2)
+    with DuckDBStore(tmp_path / "t.duckdb") as store:
+        assert store.write([trade(1_000, "a")]) == {"trades": 1}
+        assert store.write([trade(50_000, "a"), trade(60_000, "b"), trade(55_000, "c")]) == {"trades": 2}
+        rows = store.read("trades", exchange="binance", symbol="BTC", columns=["ts_event", "trade_id"])
+    assert rows["trade_id"].tolist() == ["a", "c", "b"]
+    assert rows["ts_event"].tolist() == [1_000, 55_000, 60_000]

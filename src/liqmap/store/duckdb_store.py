@@ -535,14 +535,15 @@ def _owner_only(file: Path) -> None:
             path.chmod(0o600)
 
 
-
 def _insert_statement(spec: schema.Table, arrow: Any) -> tuple[str, list[Any]]:
     """The INSERT of a batch (``arrow``) into ``spec``'s table and its parameters: rows whose key exists are
     skipped (replaced in upsert tables); duplicate keys inside the batch would abort the whole statement,
     so the first of each is kept. A batch of ``ORDERED_ROWS`` or more of a non-upsert table is stored in
     time order, so a read of one series finds it ordered and skips its sort (:meth:`DuckDBStore.read`):
     DuckDB's ON CONFLICT path does not keep the SELECT's order, so the stored keys are left out by an
-    anti-join over the batch's time span (the scan skips row groups outside it)."""
+    anti-join over the batch's time span (the scan skips row groups outside it). Only for tables whose key
+    holds the time (a stored row with a batch row's key then lies in the span; ``trades``, keyed by trade id,
+    keeps ON CONFLICT)."""
     import pyarrow.compute as pc
 
     names, keys, time = ", ".join(spec.column_names), ", ".join(spec.key), spec.time_column
@@ -550,7 +551,7 @@ def _insert_statement(spec: schema.Table, arrow: Any) -> tuple[str, list[Any]]:
     if spec.upsert:
         updates = ", ".join(f"{n} = excluded.{n}" for n in spec.column_names if n not in spec.key)
         return f"INSERT INTO {spec.name} SELECT {names} FROM arrow {dedup} ON CONFLICT ({keys}) DO UPDATE SET {updates}", []
-    if arrow.num_rows < ORDERED_ROWS or not time:
+    if arrow.num_rows < ORDERED_ROWS or time not in spec.key:  # the span bounds the anti-join only then
         return f"INSERT INTO {spec.name} SELECT {names} FROM arrow {dedup} ON CONFLICT DO NOTHING", []
     span = pc.min_max(arrow.column(time))
     match = " AND ".join(f"t.{k} = a.{k}" for k in spec.key)
