@@ -363,12 +363,13 @@ def _fold(old: Heatmap, step: Heatmap, first: int, width_ms: int, start: int) ->
     short_all = np.concatenate((head_short, np.asarray(short_rows).reshape(-1, old.short.shape[1])))
     time_arr = np.asarray(times, dtype=np.int64)
     drop = int(np.searchsorted(time_arr, start))  # columns are in time order: the kept ones are a suffix
-    return dataclasses.replace(  # slices, not masks: the grids (MBs) are copied once, by the concatenation
+    # the grids (MBs) are copied once, by the concatenation; the crop takes views
+    return dataclasses.replace(
         old,
-        times=time_arr[drop:],
-        long=long_all[drop:],
-        short=short_all[drop:],
-        swept_long=np.asarray(swept_long)[drop:],
-        swept_short=np.asarray(swept_short)[drop:],
-        candles={name: np.asarray(values)[drop:] for name, values in candles.items()},
-    )
+        times=time_arr,
+        long=long_all,
+        short=short_all,
+        swept_long=np.asarray(swept_long),
+        swept_short=np.asarray(swept_short),
+        candles={name: np.asarray(values) for name, values in candles.items()},
+    ).columns_from(drop)

@@ -431,24 +431,12 @@ def _cached_warmup(store: Store, view: View, query: HeatmapQuery, books: WarmBoo
 
 
 def _crop(heatmap: Heatmap, start: int, ticks: Sequence[BadTick] = ()) -> Heatmap:
-    """The columns from ``start`` on (a suffix: columns are in time order, so slices, not copies of the
-    grids), with the ``ticks`` in their bars (sorted)."""
-    drop = int(np.searchsorted(heatmap.times, start))
-    times = heatmap.times[drop:]
+    """The columns from ``start`` on (:meth:`Heatmap.columns_from`: views, not copies of the grids), with
+    the ``ticks`` in their bars (sorted)."""
+    kept = heatmap.columns_from(int(np.searchsorted(heatmap.times, start)))
+    times = kept.times
     first, end = (int(times[0]), int(times[-1]) + heatmap.interval_ms) if len(times) else (0, 0)
-    bad_ticks = tuple(by_time(t for t in ticks if first <= t.ts < end))
-    if not drop:
-        return dataclasses.replace(heatmap, bad_ticks=bad_ticks)
-    return dataclasses.replace(
-        heatmap,
-        bad_ticks=bad_ticks,
-        times=times,
-        long=heatmap.long[drop:],
-        short=heatmap.short[drop:],
-        swept_long=heatmap.swept_long[drop:],
-        swept_short=heatmap.swept_short[drop:],
-        candles={k: np.asarray(v)[drop:] for k, v in heatmap.candles.items()},
-    )
+    return dataclasses.replace(kept, bad_ticks=tuple(by_time(t for t in ticks if first <= t.ts < end)))
 
 
 def _apply_side(heatmap: Heatmap, side: str) -> Heatmap:

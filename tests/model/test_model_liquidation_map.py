@@ -40,3 +40,20 @@ def test_column_of_a_computed_heatmap() -> None:
     assert snap.cum_long.tolist() == [200, 200, 200, 100, 0, 0, 0, 0]
     assert snap.cum_short.tolist() == [0, 0, 0, 0, 0, 100, 200, 200]
     assert hm.column(0).cum_long.sum() == 0
+
+
+def test_columns_from_is_a_view_of_the_later_columns_with_their_bad_ticks() -> None:
+    from dataclasses import replace
+
+    from liqmap.model.badticks import BadTick
+
+    ticks = (BadTick("binance", 0, "high", 9.0, 1.0), BadTick("binance", 1, "low", 0.1, 0.9))
+    hm = replace(_heatmap([1, 2, 3, 4, 0, 9, 0, 0], [0, 0, 0, 0, 5, 6, 7, 8], close=100.0), bad_ticks=ticks)
+    tail = hm.columns_from(1)
+    assert tail.times.tolist() == [1]
+    assert tail.long.tolist() == [[1, 2, 3, 4, 0, 9, 0, 0]] and tail.short.tolist() == [[0, 0, 0, 0, 5, 6, 7, 8]]
+    assert tail.candles["close"].tolist() == [100.0] and tail.swept_long.tolist() == [0.0]
+    assert tail.bad_ticks == ticks[1:]
+    assert np.shares_memory(tail.long, hm.long) and tail.price_edges is hm.price_edges
+    assert hm.columns_from(0) is hm
+    assert hm.columns_from(2).times.size == 0 and hm.columns_from(2).bad_ticks == ()

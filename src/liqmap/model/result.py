@@ -5,6 +5,7 @@ Both are plain arrays, so the analysis layer, the API and the renderers never ne
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,24 @@ class Heatmap:
     bad_ticks: tuple[BadTick, ...] = ()
     """The wicks clipped before the model saw them (:mod:`liqmap.model.badticks`) in the bars of the
     columns, ordered by time, exchange, field (filled by :func:`liqmap.query.heatmap_for`)."""
+
+    def columns_from(self, first: int) -> Heatmap:
+        """The columns ``first`` onwards, as views of this heatmap's arrays (no copy of the grids), with the
+        bad ticks of those columns' bars."""
+        if first <= 0:
+            return self
+        times = self.times[first:]
+        start = int(times[0]) if len(times) else None
+        return dataclasses.replace(
+            self,
+            times=times,
+            long=self.long[first:],
+            short=self.short[first:],
+            swept_long=self.swept_long[first:],
+            swept_short=self.swept_short[first:],
+            candles={name: np.asarray(values)[first:] for name, values in self.candles.items()},
+            bad_ticks=tuple(t for t in self.bad_ticks if start is not None and t.ts >= start),
+        )
 
     @property
     def price_centers(self) -> np.ndarray:

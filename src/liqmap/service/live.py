@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -320,10 +319,7 @@ def column_update(
     if first >= len(times) or int(times[first]) != last_time:
         return {"reload": {"reason": "view changed shape"}}
     # Only the columns sent are scaled and combined (the factors are per side, element by element).
-    tail = replace(heatmap, times=times[first:], long=np.asarray(heatmap.long)[first:],
-                   short=np.asarray(heatmap.short)[first:], swept_long=np.asarray(heatmap.swept_long)[first:],
-                   swept_short=np.asarray(heatmap.swept_short)[first:],
-                   candles={name: np.asarray(values)[first:] for name, values in heatmap.candles.items()})
+    tail = heatmap.columns_from(first)
     if calibration is not None:
         tail = scale_heatmap(tail, calibration)
     return {"heatmap": {
