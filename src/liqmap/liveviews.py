@@ -239,8 +239,8 @@ class LiveViews:
             )
             heatmap = _fold(old, step, first, group * interval, view.start)
             # the new bars' clipped wicks (their frames hold the detector's trailing bars: CONTEXT_BARS)
-            kept = (t for t in old.bad_ticks if t.ts >= heatmap.times[0])
-            heatmap = dataclasses.replace(heatmap, bad_ticks=(*kept, *by_time(t for t in ticks if t.ts >= state.view.end)))
+            new_ticks = by_time(t for t in ticks if t.ts >= state.view.end)  # the crop kept the old ones in the window
+            heatmap = dataclasses.replace(heatmap, bad_ticks=(*heatmap.bad_ticks, *new_ticks))
         if view.end - books_at >= ADVANCE_BARS * interval:
             state.books = tuple(advance_book(b, f, query.model_config) for b, f in zip(state.books, frames, strict=True))
         state.view, state.heatmap = view, heatmap
