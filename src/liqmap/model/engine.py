@@ -77,6 +77,8 @@ SCRATCH = Scratch(SCRATCH_BYTES)
 MALLOC_SETTINGS = ((-3, 32 * 1024**2), (-1, 128 * 1024**2), (-2, 64 * 1024**2))
 """glibc ``mallopt`` (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD) set by :func:`keep_freed_memory`."""
 _MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+
+
 @cache
 def keep_freed_memory() -> bool:
     """Once per process, glibc's allocator set to keep freed memory for the next allocations; True when the
@@ -329,9 +331,10 @@ def run_books(spec: BookSpec, tasks: Sequence[FrameTask], workers: int = 1) -> t
     ``workers`` threads of this process overlap them, in waves of ``workers`` frames and three steps:
     each frame's per-bar arrays (:class:`~liqmap.model.book.FrameJob`) and, as separate tasks, its per-bar
     swept terms (:func:`~liqmap.model.book.bar_terms`), then its sides' cohorts (a side apart when the
-    path allows it, so two threads share even one frame), then the terms added and the roll-forward. A wave's grids are summed in frame order, then filled again by the next wave (a run
-    touches ``workers + 1`` grids, not one per frame, taken from :data:`SCRATCH` when an earlier run left
-    some; the spares go back to it), so the numbers do not depend on ``workers``."""
+    path allows it, so two threads share even one frame), then the terms added and the roll-forward. A
+    wave's grids are summed in frame order, then filled again by the next wave (a run touches
+    ``workers + 1`` grids, not one per frame, taken from :data:`SCRATCH` when an earlier run left some;
+    the spares go back to it), so the numbers do not depend on ``workers``."""
     total: np.ndarray | None = None
     swept: np.ndarray | None = None
     spare: list[np.ndarray] = []
