@@ -167,6 +167,18 @@ def fit_query(heatmap: Heatmap, config: ModelConfig | None = None) -> HeatmapQue
                         n_bins=FIT_BINS, max_columns=FIT_COLUMNS, config=config)
 
 
+def fit_rows(store: Any, fit: HeatmapQuery) -> tuple[Any, ...]:
+    """A fingerprint of every stored row the fit view ``fit`` (:func:`fit_query`) reads
+    (:func:`liqmap.warmbooks.fingerprint`: one count per table). New bars of the view's own day leave it as
+    it is (the OI and funding a run reads end with its last bar's end): it changes only when rows before
+    that day do, so a fit view kept under it is computed once a day."""
+    from liqmap.query import resolve_view
+    from liqmap.warmbooks import fingerprint
+
+    view = resolve_view(store, fit)
+    return fingerprint(store, view.symbol, view.warmup_start, view.end, 0)
+
+
 def fit_days(store: Any, heatmap: Heatmap, fit: Callable[[], Heatmap]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`predicted_days` of ``heatmap`` on its fit view ``fit()``; no days (and no fit view) when none
     of the venues has bars before :func:`fit_day` (the fit view would have no window)."""

@@ -53,7 +53,7 @@ from liqmap.symbols import canonical
 from liqmap.types import DAY_MS, MINUTE_MS
 from liqmap.venues.registry import check_exchange
 from liqmap.viewspec import RANGES, STANDARD_INTERVALS, VIEW
-from liqmap.warmbooks import WarmBooks, build_books
+from liqmap.warmbooks import WarmBooks, build_books, day_split
 
 __all__ = [
     "RANGES",
@@ -405,7 +405,7 @@ def _cached_warmup(store: Store, view: View, query: HeatmapQuery, books: WarmBoo
     (a gap near the split)."""
     if query.warmup_interval_ms is not None:
         return None
-    split = view.start - view.start % DAY_MS
+    split = day_split(view.start)
     context_start = split - CONTEXT_BARS * view.interval_ms
     if context_start <= view.warmup_start:
         return None

@@ -271,3 +271,26 @@ def test_price_near_hysteresis_on_real_bars(store) -> None:
             between = [c for ts, c in closes if a.ts < ts < b.ts]
             assert any(abs(c - edge_a) / c * 100 > 2.0 for c in between), (a.message, b.message)
             break
+
+
+def test_store_poller_keeps_the_days_fit_view_until_the_rows_it_reads_change(monkeypatch) -> None:
+    """The calibration's fit view (the full book up to the day's midnight) is computed once, not at every
+    poll; a stored row before that day changing computes it again."""
+    from liqmap import query
+    from liqmap.alerts.live import StorePoller
+    from liqmap.types import OpenInterest
+
+    s = sample_store()
+    try:
+        ranges: list[str] = []
+        real = query.heatmap_for
+        monkeypatch.setattr(query, "heatmap_for", lambda store, q, **kw: (ranges.append(q.range), real(store, q, **kw))[1])
+        poller = StorePoller(s, AlertEngine([parse_rule(SWEEP)]), symbol="BTC", exchanges=("binance",), range="3d")
+        poller.poll()
+        poller.poll()
+        assert ranges == ["3d", "30d", "3d"]
+        s.write([OpenInterest("binance", "BTC", ms("2026-05-10T00:30"), 0, None, 5e9)])  # a row before the day
+        poller.poll()
+        assert ranges == ["3d", "30d", "3d", "3d", "30d"]
+    finally:
+        s.close()

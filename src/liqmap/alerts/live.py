@@ -20,6 +20,7 @@ from liqmap.alerts.engine import AlertEngine, Dispatch, heatmap_updates
 from liqmap.alerts.storage import AlertStore
 from liqmap.analysis.rules import AlertRule
 from liqmap.errors import DataError, LiqmapError
+from liqmap.model.result import Heatmap
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,16 @@ class StorePoller:
         self.query = HeatmapQuery(symbol, exchanges=exchanges, range=range, n_bins=n_bins, interval_ms=interval_ms)
         self.replay = replay
         self.last_ts: int | None = None
+        self._fit: tuple[tuple[Any, ...], Heatmap] | None = None
 
     def poll(self) -> list[Dispatch]:
         """Evaluate the columns that appeared since the last poll; returns what was dispatched."""
-        from liqmap.calibrate import calibrated_columns, fit_query
+        from liqmap.calibrate import calibrated_columns
         from liqmap.query import heatmap_for
 
         heatmap = heatmap_for(self.store, self.query)
         # calibrated USD and the volatility behind reach rules (liqmap.calibrate)
-        fit = heatmap_for(self.store, fit_query(heatmap, self.query.config))
-        heatmap, sigma = calibrated_columns(self.store, heatmap, fit)
+        heatmap, sigma = calibrated_columns(self.store, heatmap, self._fit_view(heatmap))
         times = np.asarray(heatmap.times)
         if len(times) == 0:
             return []
@@ -70,6 +71,19 @@ class StorePoller:
             out.extend(self.engine.process(update))
         self.last_ts = int(times[-1])
         return out
+
+    def _fit_view(self, heatmap: Heatmap) -> Heatmap:
+        """The calibration's fit view of ``heatmap`` (:func:`liqmap.calibrate.fit_query`), kept while its
+        query and the stored rows it reads stay the same (a new day, or rows written before it): once a
+        day, not at every poll."""
+        from liqmap.calibrate import fit_query, fit_rows
+        from liqmap.query import heatmap_for
+
+        query = fit_query(heatmap, self.query.config)
+        key = (query, fit_rows(self.store, query))
+        if self._fit is None or self._fit[0] != key:
+            self._fit = (key, heatmap_for(self.store, query))
+        return self._fit[1]
 
     def poll_safely(self) -> list[Dispatch]:
         """:meth:`poll`, with data errors (no bars yet, a gap) logged instead of raised."""

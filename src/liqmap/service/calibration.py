@@ -91,15 +91,10 @@ def fit_predicted(store: Any, cache: Any, heatmap: Heatmap) -> tuple[np.ndarray,
     the API and the live loop share them) per fit view and fingerprint of the stored rows its run reads
     (:func:`liqmap.warmbooks.fingerprint`: one count per table): new bars of the view's day change neither,
     so the fit view is computed once a day, and again only when rows before that day change."""
-    from liqmap.calibrate import fit_days
-    from liqmap.query import resolve_view
-    from liqmap.warmbooks import fingerprint
+    from liqmap.calibrate import fit_days, fit_rows
 
     key = fit_key(heatmap)
-    view = resolve_view(store, key.query())
-    # interval 0: the OI and funding a run reads end with its last bar's end (the view's end), so the first
-    # bars of the next day (and their OI) leave the fingerprint as it is
-    prints = fingerprint(store, view.symbol, view.warmup_start, view.end, 0)
+    prints = fit_rows(store, key.query())
     days: tuple[np.ndarray, np.ndarray, np.ndarray] = context_cache(cache, "fit").get(
         (key, prints), lambda: fit_days(store, heatmap, lambda: cache.compute_fn(store, key)))
     return days
