@@ -51,6 +51,10 @@ _PUSHED_COLUMNS: dict[str, list[str]] = {
 LOOKBACK_MS = 6 * 3_600_000
 RESUME_ROWS = 5_000
 Seen = dict[str, dict[tuple[Any, ...], int]]
+PUSHED_BARS = "bars@pushed"
+"""The :data:`Seen` entry of the bars pushed (or stored at start) within :data:`LOOKBACK_MS`: keys
+``(*series, ts)``. A bar below its series' newest pushed one (a backfill that committed after newer live
+bars: a restarted collector's REST read) is pushed when it is not there."""
 Sections = dict[str, list[dict[str, Any]]]
 """The record part of an update: per kind of :data:`PUSHED`, a list of entries (a ``bars`` entry is one
 series: ``exchange, symbol, interval_ms, bars``; ``liquidations``: ``symbol, prints``; ``liquidation_bars``:
@@ -133,6 +137,8 @@ class Live:
             for row in self.store.series(table):
                 if row.get("market", "perp") == "perp":
                     seen[table][_series_key(table, tuple(row[name] for name in _SERIES[table]))] = int(row["last"])
+        seen[PUSHED_BARS] = {}
+        self._unseen("bars", seen, market="perp")  # the bars stored now count as pushed
         return seen
 
     def _unseen(self, table: str, seen: Seen, **equals: Any) -> dict[str, np.ndarray]:
@@ -150,11 +156,29 @@ class Live:
         keys = [normal.get(values) or normal.setdefault(values, _series_key(table, values))
                 for values in zip(*columns, strict=True)]
         times = rows["ts_event"].tolist()
-        keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
+        if table == "bars":
+            keep = self._unpushed_bars(seen, keys, times, start)
+        else:
+            keep = np.array([ts > marks.get(key, -1) for key, ts in zip(keys, times, strict=True)], dtype=bool)
         for key, ts, new in zip(keys, times, keep.tolist(), strict=True):
             if new:
                 marks[key] = max(marks.get(key, -1), int(ts))
         return {name: values[keep] for name, values in rows.items()}
+
+    @staticmethod
+    def _unpushed_bars(seen: Seen, keys: list[tuple[Any, ...]], times: list[int], start: int | None) -> np.ndarray:
+        """Which of the bars read are not in :data:`PUSHED_BARS` (and record them there, forgetting those
+        before ``start``, the read's window)."""
+        pushed = seen.setdefault(PUSHED_BARS, {})
+        if start is not None:
+            for old in [k for k, ts in pushed.items() if ts < start]:
+                del pushed[old]
+        keep = np.zeros(len(times), dtype=bool)
+        for i, (key, ts) in enumerate(zip(keys, times, strict=True)):
+            if (*key, ts) not in pushed:
+                pushed[(*key, ts)] = int(ts)
+                keep[i] = True
+        return keep
 
     async def check(self) -> bool:
         """Compare the store's signature; on a change, bump the version and push. Returns changed.
